@@ -1,0 +1,20 @@
+from .roles import Role
+
+
+def navigation(request):
+    """The menu entries for the current user's role."""
+    user = request.user
+    if not user.is_authenticated:
+        return {"nav": []}
+    entries = []
+    if user.role == Role.ENTERPRISE_CONTACT:
+        entries.append(("我的企业", "registry:enterprise_detail_own"))
+    else:
+        entries += [
+            ("执法单位", "registry:body_list"),
+            ("执法人员", "registry:inspector_list"),
+            ("企业", "registry:enterprise_list"),
+            ("检查事项", "registry:item_list"),
+        ]
+    entries.append(("工作日历", "core:calendar"))
+    return {"nav": entries, "Role": Role}

@@ -1,0 +1,136 @@
+"""Users and roles, the working-day calendar and the hash-chained audit log."""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from .roles import BODY_ROLES, ENTERPRISE_ROLES, REGION_ROLES, Role
+
+
+class User(AbstractUser):
+    """A person who logs in. Staff use a password; enterprise contacts a one-time code sent to their phone."""
+
+    full_name = models.CharField("姓名", max_length=50, blank=True)
+    role = models.CharField("角色", max_length=32, choices=Role.choices)
+    phone = models.CharField("手机号", max_length=20, blank=True, db_index=True)
+    body = models.ForeignKey(
+        "registry.EnforcementBody", verbose_name="所属执法单位", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="users",
+    )
+    region = models.ForeignKey(
+        "registry.Region", verbose_name="所属区域", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="users",
+    )
+    enterprise = models.ForeignKey(
+        "registry.Enterprise", verbose_name="所属企业", null=True, blank=True,
+        on_delete=models.PROTECT, related_name="users",
+    )
+
+    class Meta:
+        verbose_name = "用户"
+        verbose_name_plural = "用户"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=models.Q(role="enterprise_contact"),
+                name="unique_enterprise_contact_phone",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        if self.role in BODY_ROLES and not self.body_id:
+            raise ValidationError({"body": "该角色必须指定所属执法单位"})
+        if self.role in REGION_ROLES and not self.region_id:
+            raise ValidationError({"region": "该角色必须指定所属区域"})
+        if self.role in ENTERPRISE_ROLES and not (self.enterprise_id and self.phone):
+            raise ValidationError({"enterprise": "企业联系人必须指定所属企业和手机号"})
+
+    def has_role(self, *roles: str) -> bool:
+        return self.is_authenticated and self.role in roles
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == Role.PLATFORM_ADMIN or self.is_superuser
+
+
+class LoginCode(models.Model):
+    """A one-time login code sent by SMS to an enterprise contact. Only its hash is stored."""
+
+    phone = models.CharField(max_length=20, db_index=True)
+    code_hash = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "登录验证码"
+        verbose_name_plural = "登录验证码"
+        indexes = [models.Index(fields=["phone", "-created_at"])]
+
+
+class CalendarYear(models.Model):
+    """A year whose official holiday schedule is loaded. A year without a row is not trusted."""
+
+    year = models.PositiveSmallIntegerField("年份", unique=True)
+    source = models.CharField("来源", max_length=100)
+    loaded_at = models.DateTimeField("载入时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "已载入节假日安排的年份"
+        verbose_name_plural = "已载入节假日安排的年份"
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return f"{self.year}年（{self.source}）"
+
+
+class CalendarDay(models.Model):
+    """An exception to the Monday-to-Friday week: a holiday on a weekday, or a swapped working weekend (调休)."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", "法定节假日（休息）"
+        WORKDAY = "workday", "调休上班日"
+
+    date = models.DateField("日期", unique=True)
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    name = models.CharField("名称", max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = "节假日与调休"
+        verbose_name_plural = "节假日与调休"
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()} {self.name}"
+
+
+class AuditEvent(models.Model):
+    """One state change, chained to the previous one by hash. Rows are only ever appended."""
+
+    sequence = models.PositiveBigIntegerField("序号", unique=True)
+    occurred_at = models.DateTimeField("时间")
+    actor = models.ForeignKey(
+        User, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField("操作人（记录时）", max_length=150)
+    action = models.CharField("操作", max_length=100, db_index=True)
+    object_type = models.CharField("对象类型", max_length=100)
+    object_id = models.CharField("对象编号", max_length=64)
+    object_repr = models.CharField("对象", max_length=255)
+    before = models.JSONField("变更前", null=True, blank=True)
+    after = models.JSONField("变更后", null=True, blank=True)
+    prev_hash = models.CharField("前一条哈希", max_length=64)
+    hash = models.CharField("哈希", max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = "审计日志"
+        verbose_name_plural = "审计日志"
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["object_type", "object_id", "sequence"])]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.object_repr}"

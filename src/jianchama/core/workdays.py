@@ -1,0 +1,98 @@
+"""Working days on the official calendar (F-40): Monday to Friday, less holidays, plus swapped working weekends.
+
+The exceptions live in `CalendarDay`; a year is trusted only if it has a `CalendarYear` row. A deadline that
+crosses a year without a loaded schedule is still computed (on weekends only) but flagged as provisional,
+so no page presents a guess as a fact.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from .models import CalendarDay, CalendarYear
+
+
+@dataclass(frozen=True)
+class Deadline:
+    date: datetime.date
+    unknown_years: tuple[int, ...] = field(default=())
+
+    @property
+    def provisional(self) -> bool:
+        """True when the schedule of a year this deadline depends on is not loaded."""
+        return bool(self.unknown_years)
+
+    @property
+    def warning(self) -> str:
+        if not self.unknown_years:
+            return ""
+        years = "、".join(f"{y}年" for y in self.unknown_years)
+        return f"{years}的法定节假日安排尚未载入，此期限仅按周末推算，请在节假日安排公布后核对"
+
+
+class _Calendar:
+    """The exceptions for a span of years, loaded in one query."""
+
+    def __init__(self, first_year: int, last_year: int):
+        rows = CalendarDay.objects.filter(
+            date__gte=datetime.date(first_year, 1, 1), date__lte=datetime.date(last_year, 12, 31)
+        ).values_list("date", "kind")
+        self.exceptions = dict(rows)
+        self.known_years = set(
+            CalendarYear.objects.filter(year__gte=first_year, year__lte=last_year).values_list("year", flat=True)
+        )
+        self.unknown_used: set[int] = set()
+
+    def is_working_day(self, day: datetime.date) -> bool:
+        if day.year not in self.known_years:
+            self.unknown_used.add(day.year)
+        kind = self.exceptions.get(day)
+        if kind == CalendarDay.Kind.HOLIDAY:
+            return False
+        if kind == CalendarDay.Kind.WORKDAY:
+            return True
+        return day.weekday() < 5
+
+
+def compute_deadline(start: datetime.date, n: int) -> Deadline:
+    """The n-th working day after `start` (n >= 1), with the years whose schedule was missing."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    # n working days never span more than about 2n calendar days plus the longest holiday run.
+    calendar = _Calendar(start.year, (start + datetime.timedelta(days=n * 2 + 30)).year)
+    day = start
+    remaining = n
+    while remaining:
+        day += datetime.timedelta(days=1)
+        if calendar.is_working_day(day):
+            remaining -= 1
+    return Deadline(day, tuple(sorted(calendar.unknown_used)))
+
+
+def add_working_days(start: datetime.date, n: int) -> datetime.date:
+    """The n-th working day after `start`. Use `compute_deadline` where the page must show a warning."""
+    return compute_deadline(start, n).date
+
+
+def working_days_between(a: datetime.date, b: datetime.date) -> int:
+    """Working days after `a` up to and including `b` (negative if `b` is before `a`)."""
+    if b < a:
+        return -working_days_between(b, a)
+    calendar = _Calendar(a.year, b.year)
+    count = 0
+    day = a
+    while day < b:
+        day += datetime.timedelta(days=1)
+        if calendar.is_working_day(day):
+            count += 1
+    return count
+
+
+def is_working_day(day: datetime.date) -> bool:
+    return _Calendar(day.year, day.year).is_working_day(day)
+
+
+def unknown_years(years: list[int]) -> list[int]:
+    known = set(CalendarYear.objects.filter(year__in=years).values_list("year", flat=True))
+    return [y for y in years if y not in known]

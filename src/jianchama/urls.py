@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+
+admin.site.site_header = "检查码平台管理"
+admin.site.site_title = "检查码平台管理"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("registry/", include("jianchama.registry.urls")),
+    path("", include("jianchama.core.urls")),
+]
+
+if settings.DEBUG:
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
