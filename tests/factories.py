@@ -58,6 +58,7 @@ class FieldFactory(factory.django.DjangoModelFactory):
 class BodyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = EnforcementBody
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"B{n:04d}")
     name = factory.Sequence(lambda n: f"金山区测试执法单位{n}")
@@ -74,6 +75,7 @@ class BodyFactory(factory.django.DjangoModelFactory):
 class ItemFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = InspectionItem
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"I{n:05d}")
     name = factory.Sequence(lambda n: f"燃气经营许可情况检查{n}")
@@ -98,6 +100,7 @@ class InspectorFactory(factory.django.DjangoModelFactory):
 class CertificateFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Certificate
+        skip_postgeneration_save = True
 
     number = factory.Sequence(lambda n: f"31011600{n:05d}")
     inspector = factory.SubFactory(InspectorFactory)

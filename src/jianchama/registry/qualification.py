@@ -119,7 +119,9 @@ def _inspector_problems(
             ))
             continue
         body = next(b for b in bodies if b.pk == inspector.body_id)
-        needed_fields = {item.field for item in assignments[body]} or set(body.fields.all())
+        # Only fields the body itself covers: an item outside them is already refused as unauthorised.
+        body_fields = set(body.fields.all())
+        needed_fields = {item.field for item in assignments[body]} & body_fields or body_fields
         problems += _certificate_problems(inspector, needed_fields, on)
     return problems
 
