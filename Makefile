@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install bench-import clean
+.PHONY: run test lint format install system-deps bench-import clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,13 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	bash scripts/system-deps.sh
+
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	@echo "检查码平台：http://127.0.0.1:8000/"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: install
+test: install system-deps
 	$(PY) -m pytest -p no:cacheprovider -n $${PYTEST_WORKERS:-2}
 
 lint: install

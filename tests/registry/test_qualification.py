@@ -65,7 +65,9 @@ def test_body_not_authorised_for_item(body, item, safety):
     other_item = ItemFactory(name="危险化学品储存检查", field=safety)
     team = [inspector(body, "张三"), inspector(body, "李四")]
     problems = check_qualification(bodies=[body], inspectors=team, items=[item, other_item], on=DAY)
-    assert [p.message for p in problems] == ["执法单位“金山区建设和管理委员会”无权检查事项“危险化学品储存检查”（安全生产）"]
+    assert [p.message for p in problems] == [
+        "执法单位“金山区建设和管理委员会”无权检查事项“危险化学品储存检查”（安全生产）"
+    ]
 
 
 def test_unpublished_item_refused(body, item):
@@ -79,15 +81,21 @@ def test_unpublished_item_refused(body, item):
 
 def test_expired_certificate_named_with_its_date(body, item):
     expired = inspector(body, "张三", number="3101160000001", valid_until=datetime.date(2026, 3, 1))
-    problems = check_qualification(bodies=[body], inspectors=[expired, inspector(body, "李四")], items=[item], on=DAY)
-    assert [p.message for p in problems] == ["执法人员张三的执法证3101160000001已于2026年3月1日过期，不能实施检查"]
+    problems = check_qualification(
+        bodies=[body], inspectors=[expired, inspector(body, "李四")], items=[item], on=DAY
+    )
+    assert [p.message for p in problems] == [
+        "执法人员张三的执法证3101160000001已于2026年3月1日过期，不能实施检查"
+    ]
     # The stored status still says valid: expiry is derived from the date, not from a job having run.
     assert Certificate.objects.get(number="3101160000001").status == Certificate.Status.VALID
 
 
 def test_certificate_not_yet_valid(body, item):
     early = inspector(body, "张三", valid_from=datetime.date(2026, 7, 1))
-    problems = check_qualification(bodies=[body], inspectors=[early, inspector(body, "李四")], items=[item], on=DAY)
+    problems = check_qualification(
+        bodies=[body], inspectors=[early, inspector(body, "李四")], items=[item], on=DAY
+    )
     assert rules(problems) == [Rule.CERTIFICATE_EXPIRED]
     assert "2026年7月1日起生效" in problems[0].message
 
@@ -101,27 +109,35 @@ def test_certificate_not_yet_valid(body, item):
 )
 def test_suspended_or_revoked_certificate(body, item, status, rule, words):
     person = inspector(body, "张三", status=status, status_reason="执法监督决定书")
-    problems = check_qualification(bodies=[body], inspectors=[person, inspector(body, "李四")], items=[item], on=DAY)
+    problems = check_qualification(
+        bodies=[body], inspectors=[person, inspector(body, "李四")], items=[item], on=DAY
+    )
     assert rules(problems) == [rule]
     assert words in problems[0].message and "张三" in problems[0].message
 
 
 def test_missing_certificate(body, item):
     without = InspectorFactory(body=body, name="王五")
-    problems = check_qualification(bodies=[body], inspectors=[without, inspector(body, "李四")], items=[item], on=DAY)
+    problems = check_qualification(
+        bodies=[body], inspectors=[without, inspector(body, "李四")], items=[item], on=DAY
+    )
     assert [p.message for p in problems] == ["执法人员王五没有行政执法证件，不能实施检查"]
 
 
 def test_certificate_for_another_field(body, item, safety):
     person = inspector(body, "张三", fields=[safety])
-    problems = check_qualification(bodies=[body], inspectors=[person, inspector(body, "李四")], items=[item], on=DAY)
+    problems = check_qualification(
+        bodies=[body], inspectors=[person, inspector(body, "李四")], items=[item], on=DAY
+    )
     assert rules(problems) == [Rule.CERTIFICATE_WRONG_FIELD]
     assert "不含执法领域“燃气管理”" in problems[0].message
 
 
 def test_inspector_of_another_body(body, item, gas):
     stranger = inspector(BodyFactory(name="闵行区建设和管理委员会", fields=[gas]), "赵六")
-    problems = check_qualification(bodies=[body], inspectors=[stranger, inspector(body, "李四")], items=[item], on=DAY)
+    problems = check_qualification(
+        bodies=[body], inspectors=[stranger, inspector(body, "李四")], items=[item], on=DAY
+    )
     assert rules(problems) == [Rule.INSPECTOR_NOT_OF_BODY]
     assert "赵六" in problems[0].message and "闵行区建设和管理委员会" in problems[0].message
 
@@ -129,8 +145,12 @@ def test_inspector_of_another_body(body, item, gas):
 @pytest.fixture
 def entrusted(gas, body, item):
     agency = BodyFactory(
-        name="金山区燃气安全检查所", body_type=EnforcementBody.Type.ENTRUSTED, entrusting_organ=body,
-        entrustment_start=datetime.date(2026, 1, 1), entrustment_end=datetime.date(2026, 12, 31), fields=[gas],
+        name="金山区燃气安全检查所",
+        body_type=EnforcementBody.Type.ENTRUSTED,
+        entrusting_organ=body,
+        entrustment_start=datetime.date(2026, 1, 1),
+        entrustment_end=datetime.date(2026, 12, 31),
+        fields=[gas],
     )
     agency.entrusted_items.set([item])
     item.bodies.add(agency)
@@ -156,14 +176,19 @@ def test_entrustment_expired(entrusted, item):
     later = datetime.date(2027, 1, 4)
     problems = check_qualification(bodies=[entrusted], inspectors=team, items=[item], on=later)
     assert rules(problems) == [Rule.ENTRUSTMENT_EXPIRED]
-    assert problems[0].message == "受委托组织“金山区燃气安全检查所”委托期限已于2026年12月31日届满，2027年1月4日不能以委托名义实施检查"
+    assert (
+        problems[0].message
+        == "受委托组织“金山区燃气安全检查所”委托期限已于2026年12月31日届满，2027年1月4日不能以委托名义实施检查"
+    )
 
 
 def test_every_broken_rule_is_returned_at_once(body, item, safety):
     other_item = ItemFactory(name="危险化学品储存检查", field=safety)
     expired = inspector(body, "张三", valid_until=datetime.date(2026, 1, 31))
     problems = check_qualification(bodies=[body], inspectors=[expired], items=[item, other_item], on=DAY)
-    assert rules(problems) == sorted([Rule.BODY_NOT_AUTHORISED, Rule.TOO_FEW_INSPECTORS, Rule.CERTIFICATE_EXPIRED])
+    assert rules(problems) == sorted(
+        [Rule.BODY_NOT_AUTHORISED, Rule.TOO_FEW_INSPECTORS, Rule.CERTIFICATE_EXPIRED]
+    )
 
 
 def test_joint_inspection_each_body_with_its_items(body, item, safety):
