@@ -9,8 +9,14 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "full_name", "role", "body", "region", "enterprise", "is_active")
     list_filter = ("role", "is_active")
     search_fields = ("username", "full_name", "phone")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("角色与归属", {"fields": ("full_name", "role", "phone", "body", "region", "enterprise")}))
-    add_fieldsets = (*BaseUserAdmin.add_fieldsets, ("角色与归属", {"fields": ("full_name", "role", "phone", "body", "region", "enterprise")}))
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("角色与归属", {"fields": ("full_name", "role", "phone", "body", "region", "enterprise")}),
+    )
+    add_fieldsets = (
+        *BaseUserAdmin.add_fieldsets,
+        ("角色与归属", {"fields": ("full_name", "role", "phone", "body", "region", "enterprise")}),
+    )
 
 
 @admin.register(AuditEvent)

@@ -23,9 +23,33 @@ from .models import AuditEvent
 GENESIS_HASH = "0" * 64
 
 
+def _parse_float(text: str) -> float | int:
+    # PostgreSQL's jsonb keeps numbers as numeric: 1e20 comes back as 100000000000000000000 and -0.0 as 0,
+    # which would hash differently. Whole floats are stored as integers so both databases return them as is.
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _strip_nul(value: Any) -> Any:
+    # PostgreSQL cannot store U+0000 in jsonb; the rest of the text is kept.
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    return value
+
+
 def _normalise(value: Any) -> Any:
-    """JSON-safe values, so what is hashed is exactly what the JSON column stores and returns."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False))
+    """JSON-safe values, so what is hashed is exactly what the JSON column stores and returns.
+
+    Dates, times and decimals become strings (DjangoJSONEncoder), tuples lists, keys strings; NaN and
+    infinities (which jsonb refuses) become the strings "NaN", "Infinity", "-Infinity".
+    """
+    text = json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+    normalised = json.loads(text, parse_float=_parse_float, parse_constant=str)
+    return _strip_nul(normalised) if "\\u0000" in text else normalised
 
 
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
@@ -49,13 +73,37 @@ def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict[st
     return _normalise(data)
 
 
-def compute_hash(*, sequence: int, occurred_at: str, actor_id: int | None, actor_label: str, action: str,
-                 object_type: str, object_id: str, object_repr: str, before: Any, after: Any,
-                 prev_hash: str) -> str:
+def compute_hash(
+    *,
+    sequence: int,
+    occurred_at: str,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    object_repr: str,
+    before: Any,
+    after: Any,
+    prev_hash: str,
+) -> str:
     payload = json.dumps(
-        [sequence, occurred_at, actor_id, actor_label, action, object_type, object_id, object_repr,
-         before, after, prev_hash],
-        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        [
+            sequence,
+            occurred_at,
+            actor_id,
+            actor_label,
+            action,
+            object_type,
+            object_id,
+            object_repr,
+            before,
+            after,
+            prev_hash,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
@@ -64,27 +112,70 @@ def _event_hash(event: AuditEvent) -> str:
     return compute_hash(
         sequence=event.sequence,
         occurred_at=event.occurred_at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-        actor_id=event.actor_id, actor_label=event.actor_label, action=event.action,
-        object_type=event.object_type, object_id=event.object_id, object_repr=event.object_repr,
-        before=event.before, after=event.after, prev_hash=event.prev_hash,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        object_repr=event.object_repr,
+        before=event.before,
+        after=event.after,
+        prev_hash=event.prev_hash,
     )
 
 
-def record(*, actor, action: str, obj: models.Model | None = None, object_type: str = "",
-           object_id: str = "", object_repr: str = "", before: Any = None, after: Any = None) -> AuditEvent:
-    """Append one event. Call inside the service's transaction, so the event and the change commit together."""
+# Any fixed number: the key of the PostgreSQL advisory lock that serialises appenders.
+_APPEND_LOCK_KEY = 0x4A43_4155  # "JCAU"
+
+
+def _lock_chain() -> None:
+    """Hold the append lock until the surrounding transaction ends, so sequence and prev_hash are the latest.
+
+    Locking the last row is not enough on PostgreSQL: a waiter re-reads the same (old) last row after the
+    holder commits, and an empty table has no row to lock. SQLite needs nothing here: settings open every
+    transaction IMMEDIATE, so writers already run one at a time.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPEND_LOCK_KEY])
+
+
+def _actor_label(actor) -> str:
+    if isinstance(actor, str):
+        return actor or "系统"
+    if getattr(actor, "pk", None):
+        return str(actor)
+    return "系统"
+
+
+def record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
+    """Append one event. Call inside the service's transaction, so the event and the change commit together.
+
+    `actor` is a user, or a short text such as "系统" or "数据导入" for changes nobody made by hand.
+    """
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)
-        object_repr = object_repr or str(obj)[:255]
+        object_repr = object_repr or str(obj)
     with transaction.atomic():
-        # Serialise appenders: the last row is locked (PostgreSQL) and SQLite writes one transaction at a time.
-        last = AuditEvent.objects.select_for_update().order_by("-sequence").only("sequence", "hash").first()
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
         event = AuditEvent(
             sequence=(last.sequence + 1) if last else 1,
             occurred_at=timezone.now(),
-            actor=actor if getattr(actor, "pk", None) else None,
-            actor_label=(str(actor) if getattr(actor, "pk", None) else (actor or "系统"))[:150],
+            actor=actor if isinstance(actor, models.Model) and actor.pk else None,
+            actor_label=_actor_label(actor)[:150],
             action=action,
             object_type=object_type,
             object_id=str(object_id),
@@ -111,9 +202,16 @@ def verify_chain(batch_size: int = 5000) -> tuple[int, BrokenLink | None]:
     checked = 0
     for event in _iter_events(batch_size):
         if event.sequence != expected_seq:
-            return checked, BrokenLink(expected_seq, f"缺少第 {expected_seq} 条记录（下一条为第 {event.sequence} 条）")
+            return checked, BrokenLink(
+                expected_seq, f"缺少第 {expected_seq} 条记录（下一条为第 {event.sequence} 条）"
+            )
         if event.prev_hash != expected_prev:
-            return checked, BrokenLink(event.sequence, "前一条哈希与链上不符：此前的记录被删除或修改")
+            if event.sequence == 1:
+                return checked, BrokenLink(1, "第 1 条记录的前一条哈希不是链的起点：此条记录被修改")
+            return checked, BrokenLink(
+                event.sequence,
+                f"所记的前一条哈希与第 {event.sequence - 1} 条记录不符：第 {event.sequence - 1} 条记录被修改或替换",
+            )
         if _event_hash(event) != event.hash:
             return checked, BrokenLink(event.sequence, "内容与其哈希不符：此条记录被修改")
         expected_prev = event.hash
@@ -135,3 +233,88 @@ def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
 def history(obj: models.Model) -> models.QuerySet[AuditEvent]:
     """The events about one object, oldest first (a timeline)."""
     return AuditEvent.objects.filter(object_type=obj._meta.label, object_id=str(obj.pk)).order_by("sequence")
+
+
+# What each action code means, for timelines. Other apps add theirs with `register_actions`.
+ACTION_LABELS: dict[str, str] = {
+    "user.login_by_code": "企业联系人验证码登录",
+    "calendar.set_year": "录入年度节假日安排",
+    "calendar.load_library": "从日历库载入节假日安排",
+}
+
+
+def register_actions(labels: dict[str, str]) -> None:
+    """Add Chinese labels for an app's action codes (call from the app's `AppConfig.ready`)."""
+    ACTION_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+@dataclass
+class Change:
+    """One line of a readable diff: a field, or an item added to or removed from a list."""
+
+    label: str
+    before: Any = None
+    after: Any = None
+
+
+def _field_labels(object_type: str) -> dict[str, str]:
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return {}
+    labels = {}
+    for field in model._meta.get_fields():
+        verbose = str(getattr(field, "verbose_name", "") or field.name)
+        labels[field.name] = verbose
+        if getattr(field, "attname", None):
+            labels[field.attname] = verbose
+    return labels
+
+
+def _display(value: Any) -> str:
+    if value is None or value == "":
+        return "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(_display(v) for v in value) if value else "（无）"
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{_display(v)}" for k, v in value.items())
+    return str(value)
+
+
+def changes(event: AuditEvent) -> list[Change]:
+    """What an event changed, in words: the fields that differ, or the items added to and removed from a list."""
+    before, after = event.before, event.after
+    if isinstance(before, dict) or isinstance(after, dict):
+        before, after = before or {}, after or {}
+        if not isinstance(before, dict) or not isinstance(after, dict):
+            return [Change("内容", _display(before), _display(after))]
+        labels = _field_labels(event.object_type)
+        # A creation lists the new values only; a deletion the old ones only.
+        return [
+            Change(
+                labels.get(key, key),
+                _display(before.get(key)) if event.before else None,
+                _display(after.get(key)) if event.after else None,
+            )
+            for key in list(before) + [k for k in after if k not in before]
+            if before.get(key) != after.get(key)
+        ]
+    if isinstance(before, list) or isinstance(after, list):
+        before_items = {json.dumps(i, ensure_ascii=False, sort_keys=True): i for i in before or []}
+        after_items = {json.dumps(i, ensure_ascii=False, sort_keys=True): i for i in after or []}
+        removed = [
+            Change("删除", before=_display(v)) for k, v in before_items.items() if k not in after_items
+        ]
+        added = [Change("新增", after=_display(v)) for k, v in after_items.items() if k not in before_items]
+        return removed + added
+    if before == after:
+        return []
+    return [Change("内容", _display(before), _display(after))]

@@ -14,16 +14,28 @@ class User(AbstractUser):
     role = models.CharField("角色", max_length=32, choices=Role.choices)
     phone = models.CharField("手机号", max_length=20, blank=True, db_index=True)
     body = models.ForeignKey(
-        "registry.EnforcementBody", verbose_name="所属执法单位", null=True, blank=True,
-        on_delete=models.PROTECT, related_name="users",
+        "registry.EnforcementBody",
+        verbose_name="所属执法单位",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
     region = models.ForeignKey(
-        "registry.Region", verbose_name="所属区域", null=True, blank=True,
-        on_delete=models.PROTECT, related_name="users",
+        "registry.Region",
+        verbose_name="所属区域",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
     enterprise = models.ForeignKey(
-        "registry.Enterprise", verbose_name="所属企业", null=True, blank=True,
-        on_delete=models.PROTECT, related_name="users",
+        "registry.Enterprise",
+        verbose_name="所属企业",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
 
     class Meta:
@@ -31,7 +43,8 @@ class User(AbstractUser):
         verbose_name_plural = "用户"
         constraints = [
             models.UniqueConstraint(
-                fields=["phone"], condition=models.Q(role="enterprise_contact"),
+                fields=["phone"],
+                condition=models.Q(role="enterprise_contact"),
                 name="unique_enterprise_contact_phone",
             )
         ]
@@ -70,6 +83,9 @@ class LoginCode(models.Model):
         verbose_name = "登录验证码"
         verbose_name_plural = "登录验证码"
         indexes = [models.Index(fields=["phone", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.created_at:%Y-%m-%d %H:%M:%S}" if self.created_at else self.phone
 
 
 class CalendarYear(models.Model):
@@ -113,8 +129,9 @@ class AuditEvent(models.Model):
 
     sequence = models.PositiveBigIntegerField("序号", unique=True)
     occurred_at = models.DateTimeField("时间")
+    # PROTECT: the actor's id is part of the hash, so a user who acted is deactivated, never deleted.
     actor = models.ForeignKey(
-        User, verbose_name="操作人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        User, verbose_name="操作人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_label = models.CharField("操作人（记录时）", max_length=150)
     action = models.CharField("操作", max_length=100, db_index=True)
