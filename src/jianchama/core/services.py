@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import math
 import re
 import secrets
 from hashlib import sha256
@@ -28,89 +29,169 @@ def _hash_code(phone: str, code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"{phone}:{code}".encode(), sha256).hexdigest()
 
 
+def _lock_phone(phone: str) -> None:
+    """Serialise code requests for one phone (PostgreSQL), so a double click cannot pass the cool-down twice.
+
+    SQLite needs nothing: settings open every transaction IMMEDIATE, so writers already run one at a time.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"login-code:{phone}"])
+
+
 def request_login_code(*, phone: str) -> None:
-    """Send a six-digit code to an enterprise contact's phone. Says nothing about whether the phone is known."""
+    """Send a six-digit code to an enterprise contact's phone. Says nothing about whether the phone is known.
+
+    An unknown phone gets a code row all the same (one that never matches, and no SMS), so the limits, the
+    messages and the timing of every later step are the same as for a known phone.
+    """
     phone = phone.strip()
     if not PHONE_RE.match(phone):
-        raise DomainError("请输入11位中国大陆手机号码")
+        raise DomainError("请输入11位中国大陆手机号码（以1开头的11位数字）")
     now = timezone.now()
     with transaction.atomic():
+        _lock_phone(phone)
         recent = LoginCode.objects.filter(phone=phone, created_at__gte=now - datetime.timedelta(hours=1))
         latest = recent.order_by("-created_at").first()
         if latest and now - latest.created_at < CODE_COOLDOWN:
-            wait = int((CODE_COOLDOWN - (now - latest.created_at)).total_seconds()) + 1
+            wait = math.ceil((CODE_COOLDOWN - (now - latest.created_at)).total_seconds())
             raise DomainError(f"验证码发送过于频繁，请 {wait} 秒后再试")
         if recent.count() >= CODES_PER_HOUR:
-            raise DomainError("该手机号一小时内获取验证码次数已达上限，请稍后再试")
-        if not User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).exists():
-            # Record the attempt all the same, so probing unknown numbers is rate-limited too.
-            LoginCode.objects.create(phone=phone, code_hash="", expires_at=now)
-            return
+            raise DomainError(f"该手机号一小时内获取验证码已达 {CODES_PER_HOUR} 次，请一小时后再试")
+        known = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).exists()
         code = f"{secrets.randbelow(10**6):06d}"
         LoginCode.objects.create(
-            phone=phone, code_hash=_hash_code(phone, code),
+            phone=phone,
+            code_hash=_hash_code(phone, code) if known else "",
             expires_at=now + datetime.timedelta(seconds=settings.LOGIN_CODE_TTL_SECONDS),
         )
-    minutes = settings.LOGIN_CODE_TTL_SECONDS // 60
-    transaction.on_commit(
-        lambda: send_sms(phone, f"【检查码】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。")
-    )
+        if known:
+            minutes = settings.LOGIN_CODE_TTL_SECONDS // 60
+            text = f"【检查码】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。"
+            transaction.on_commit(lambda: send_sms(phone, text))
 
 
 def check_login_code(*, phone: str, code: str) -> User:
-    """The enterprise contact whose phone received `code`. The code is used up on success."""
+    """The enterprise contact whose phone received `code`. The code is used up on success.
+
+    Only the latest code sent to a phone counts: asking for a new code retires the older ones.
+    """
     phone, code = phone.strip(), code.strip()
-    failure = DomainError("验证码不正确或已过期，请重新获取")
+    max_attempts = settings.LOGIN_CODE_MAX_ATTEMPTS
+    # Wrong attempts must be saved, so the error is raised after the transaction commits.
     with transaction.atomic():
         login_code = (
-            LoginCode.objects.select_for_update()
-            .filter(phone=phone, used_at__isnull=True, expires_at__gt=timezone.now())
-            .exclude(code_hash="")
-            .order_by("-created_at")
-            .first()
+            LoginCode.objects.select_for_update().filter(phone=phone).order_by("-created_at", "-pk").first()
         )
+        user = None
         if login_code is None:
-            raise failure
-        if login_code.attempts >= settings.LOGIN_CODE_MAX_ATTEMPTS:
-            raise DomainError("验证码输入错误次数过多，请重新获取")
-        if not hmac.compare_digest(login_code.code_hash, _hash_code(phone, code)):
+            problem = "请先获取验证码"
+        elif login_code.used_at is not None:
+            problem = "该验证码已使用过，请重新获取"
+        elif login_code.expires_at <= timezone.now():
+            problem = "验证码已过期，请重新获取"
+        elif login_code.attempts >= max_attempts:
+            problem = "验证码输入错误次数过多，已失效，请重新获取"
+        elif not (
+            login_code.code_hash and hmac.compare_digest(login_code.code_hash, _hash_code(phone, code))
+        ):
             login_code.attempts += 1
             login_code.save(update_fields=["attempts"])
-            if login_code.attempts >= settings.LOGIN_CODE_MAX_ATTEMPTS:
-                raise DomainError("验证码输入错误次数过多，请重新获取")
-            raise failure
-        login_code.used_at = timezone.now()
-        login_code.save(update_fields=["used_at"])
-        user = User.objects.get(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True)
-        audit.record(actor=user, action="user.login_by_code", obj=user)
+            left = max_attempts - login_code.attempts
+            problem = (
+                f"验证码不正确，还可以再试 {left} 次"
+                if left
+                else "验证码输入错误次数过多，已失效，请重新获取"
+            )
+        else:
+            user = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).first()
+            login_code.used_at = timezone.now()
+            login_code.save(update_fields=["used_at"])
+            if user is None:
+                problem = "该手机号已不是有效的企业联系人，请联系平台管理员"
+            else:
+                audit.record(actor=user, action="user.login_by_code", obj=user)
+    if user is None:
+        raise DomainError(problem)
     return user
 
 
-def load_library_schedules() -> list[int]:
-    """(Re)load every year the calendar library knows. Returns the years loaded."""
+def load_library_schedules(*, actor: User | str = "系统") -> list[int]:
+    """(Re)load every year the calendar library knows. Returns the years whose schedule changed.
+
+    Each changed year is replaced as a whole and audited; unchanged years are left alone.
+    """
+    changed = []
     with transaction.atomic():
-        schedules = library_schedule()
-        for year, rows in schedules.items():
-            _replace_year(year, rows, LIBRARY_SOURCE)
-    return list(schedules)
+        for year, rows in library_schedule().items():
+            before = _year_rows(year)
+            known = CalendarYear.objects.filter(year=year).exists()
+            if known and before == rows:
+                continue
+            calendar_year = _replace_year(year, rows, LIBRARY_SOURCE)
+            audit.record(
+                actor=actor,
+                action="calendar.load_library",
+                obj=calendar_year,
+                before=_rows_json(before) if known else None,
+                after=_rows_json(rows),
+            )
+            changed.append(year)
+    return changed
 
 
-def _replace_year(year: int, rows: list[tuple[datetime.date, str, str]], source: str) -> None:
+def _year_rows(year: int) -> list[tuple[datetime.date, str, str]]:
+    return list(
+        CalendarDay.objects.filter(date__year=year).order_by("date").values_list("date", "kind", "name")
+    )
+
+
+def _rows_json(rows: list[tuple[datetime.date, str, str]]) -> list[list[str]]:
+    return [[d.isoformat(), str(k), n] for d, k, n in rows]
+
+
+def _replace_year(year: int, rows: list[tuple[datetime.date, str, str]], source: str) -> CalendarYear:
     CalendarDay.objects.filter(date__year=year).delete()
     CalendarDay.objects.bulk_create(CalendarDay(date=d, kind=k, name=n) for d, k, n in rows)
-    CalendarYear.objects.update_or_create(year=year, defaults={"source": source})
+    calendar_year, _ = CalendarYear.objects.update_or_create(year=year, defaults={"source": source[:100]})
+    return calendar_year
+
+
+# Years a schedule may be entered for: the official calendar starts with 2004's library data; anything far
+# outside this range is a typing mistake.
+SCHEDULE_YEARS = range(2000, 2101)
+NAME_MAX = CalendarDay._meta.get_field("name").max_length
 
 
 def set_year_schedule(
-    actor: User, *, year: int, holidays: list[tuple[datetime.date, str]], workdays: list[tuple[datetime.date, str]]
+    actor: User,
+    *,
+    year: int,
+    holidays: list[tuple[datetime.date, str]],
+    workdays: list[tuple[datetime.date, str]],
 ) -> CalendarYear:
-    """The platform administrator enters a year's schedule as the State Council publishes it."""
+    """The platform administrator enters a year's schedule as the State Council publishes it.
+
+    The year's holidays and swapped working days are replaced as a whole by what is given.
+    """
     if not actor.is_platform_admin:
         raise PermissionDenied("只有平台管理员可以维护节假日安排")
+    if year not in SCHEDULE_YEARS:
+        raise DomainError(f"年份 {year} 不在可录入的范围内（{SCHEDULE_YEARS[0]}–{SCHEDULE_YEARS[-1]}年）")
     problems = []
-    for day, _ in holidays + workdays:
-        if day.year != year:
-            problems.append(f"{day.isoformat()} 不在 {year} 年内")
+    if not holidays:
+        problems.append(f"没有填写 {year} 年的法定节假日")
+    for label, entries in (("节假日", holidays), ("调休上班日", workdays)):
+        seen = set()
+        for day, name in entries:
+            if day.year != year:
+                problems.append(f"{label} {day.isoformat()} 不在 {year} 年内")
+            if day in seen:
+                problems.append(f"{label} {day.isoformat()} 重复填写")
+            seen.add(day)
+            if len(name) > NAME_MAX:
+                problems.append(f"{day.isoformat()} 的名称超过 {NAME_MAX} 个字")
     for day, _ in workdays:
         if day.weekday() < 5:
             problems.append(f"{day.isoformat()} 是周一至周五，本来就是工作日，不需要登记为调休上班日")
@@ -120,15 +201,18 @@ def set_year_schedule(
     if problems:
         raise DomainError("节假日安排有误：" + "；".join(problems), problems=problems)
     with transaction.atomic():
-        before = list(CalendarDay.objects.filter(date__year=year).values_list("date", "kind", "name"))
-        rows = [(d, CalendarDay.Kind.HOLIDAY, n) for d, n in holidays] + [
-            (d, CalendarDay.Kind.WORKDAY, n) for d, n in workdays
-        ]
-        _replace_year(year, sorted(rows), f"平台管理员 {actor} 录入")
-        calendar_year = CalendarYear.objects.get(year=year)
+        before = _year_rows(year)
+        was_known = CalendarYear.objects.filter(year=year).exists()
+        rows = sorted(
+            [(d, CalendarDay.Kind.HOLIDAY.value, n.strip()) for d, n in holidays]
+            + [(d, CalendarDay.Kind.WORKDAY.value, n.strip()) for d, n in workdays]
+        )
+        calendar_year = _replace_year(year, rows, f"平台管理员 {actor} 录入")
         audit.record(
-            actor=actor, action="calendar.set_year", obj=calendar_year,
-            before=[[d.isoformat(), k, n] for d, k, n in before],
-            after=[[d.isoformat(), k, n] for d, k, n in sorted(rows)],
+            actor=actor,
+            action="calendar.set_year",
+            obj=calendar_year,
+            before=_rows_json(before) if was_known else None,
+            after=_rows_json(rows),
         )
     return calendar_year

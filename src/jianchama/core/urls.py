@@ -11,4 +11,5 @@ urlpatterns = [
     path("login/phone/", views.phone_login, name="phone_login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("calendar/", views.calendar, name="calendar"),
+    path("calendar/edit/", views.calendar_edit, name="calendar_edit"),
 ]

@@ -1,8 +1,6 @@
-"""Login, the home page, the working-day calendar page."""
+"""Login, the home page, the working-day calendar page and its schedule editor."""
 
-import datetime
-
-from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
@@ -10,46 +8,63 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from . import workdays
 from .errors import DomainError
+from .forms import CodeForm, DeadlineForm, PhoneForm, ScheduleForm
 from .models import CalendarDay, CalendarYear
-from .services import request_login_code
+from .services import SCHEDULE_YEARS, request_login_code, set_year_schedule
+
+# Per client address, on POSTs only: enough for a person who mistypes, too few for a script.
+# Settings LOGIN_RATE_STAFF / LOGIN_RATE_PHONE override them (tests use a long period, so no window
+# boundary falls inside a test).
+STAFF_LOGIN_RATE = "30/m"
+PHONE_LOGIN_RATE = "20/m"
+
+
+def _staff_login_rate(group, request) -> str:
+    return getattr(settings, "LOGIN_RATE_STAFF", STAFF_LOGIN_RATE)
+
+
+def _phone_login_rate(group, request) -> str:
+    return getattr(settings, "LOGIN_RATE_PHONE", PHONE_LOGIN_RATE)
 
 
 def rate_limited(request, exception=None):
     return HttpResponse(
-        render_to_string("core/rate_limited.html", request=request), status=429,
+        render_to_string("core/rate_limited.html", request=request),
+        status=429,
         headers={"Retry-After": "60"},
     )
 
 
-@ratelimit(key="ip", rate="30/m", method="POST", block=True)
+# The limit is checked in the view (block=False) so that the Chinese 429 page is shown without relying on
+# django-ratelimit's middleware being installed.
+@ratelimit(key="ip", rate=_staff_login_rate, method="POST", block=False)
 def staff_login(request):
-    return auth_views.LoginView.as_view(template_name="core/login.html")(request)
-
-
-class PhoneForm(forms.Form):
-    phone = forms.CharField(label="手机号", max_length=20)
-
-
-class CodeForm(forms.Form):
-    phone = forms.CharField(label="手机号", max_length=20, widget=forms.HiddenInput)
-    code = forms.RegexField(label="验证码", regex=r"^\d{6}$", error_messages={"invalid": "验证码为6位数字"})
+    if getattr(request, "limited", False):
+        return rate_limited(request)
+    return auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)(
+        request
+    )
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate="20/m", method="POST", block=True)
+@ratelimit(key="ip", rate=_phone_login_rate, method="POST", block=False)
 def phone_login(request):
     """Enterprise contacts: step one asks for the phone, step two for the code sent to it."""
+    if getattr(request, "limited", False):
+        return rate_limited(request)
     phone_form, code_form = PhoneForm(), None
     if request.method == "POST" and "code" in request.POST:
         code_form = CodeForm(request.POST)
         if code_form.is_valid():
-            user = authenticate(request, phone=code_form.cleaned_data["phone"], code=code_form.cleaned_data["code"])
+            phone, code = code_form.cleaned_data["phone"].strip(), code_form.cleaned_data["code"].strip()
+            user = authenticate(request, phone=phone, code=code)
             if user is not None:
                 login(request, user, backend="jianchama.core.auth.PhoneCodeBackend")
                 return redirect("core:home")
@@ -57,14 +72,21 @@ def phone_login(request):
     elif request.method == "POST":
         phone_form = PhoneForm(request.POST)
         if phone_form.is_valid():
+            phone = phone_form.cleaned_data["phone"].strip()
             try:
-                request_login_code(phone=phone_form.cleaned_data["phone"])
+                request_login_code(phone=phone)
             except DomainError as error:
                 phone_form.add_error("phone", error.message)
             else:
-                messages.info(request, "如该手机号已登记为企业联系人，验证码已通过短信发送")
-                code_form = CodeForm(initial={"phone": phone_form.cleaned_data["phone"].strip()})
-    return render(request, "core/phone_login.html", {"phone_form": phone_form, "code_form": code_form})
+                minutes = settings.LOGIN_CODE_TTL_SECONDS // 60
+                messages.info(
+                    request, f"如该手机号已登记为企业联系人，验证码已通过短信发送，{minutes} 分钟内有效"
+                )
+                code_form = CodeForm(initial={"phone": phone})
+    phone = code_form and (code_form.initial.get("phone") or code_form.data.get("phone", ""))
+    return render(
+        request, "core/phone_login.html", {"phone_form": phone_form, "code_form": code_form, "phone": phone}
+    )
 
 
 @login_required
@@ -72,28 +94,71 @@ def home(request):
     return render(request, "core/home.html")
 
 
-class DeadlineForm(forms.Form):
-    start = forms.DateField(label="起算日", widget=forms.DateInput(attrs={"type": "date"}))
-    days = forms.IntegerField(label="工作日数", min_value=1, max_value=365, initial=5)
-
-
 @login_required
 def calendar(request):
     """The loaded schedules, the years not yet loaded, and a deadline calculator."""
     today = timezone.localdate()
     years = list(CalendarYear.objects.all())
-    form = DeadlineForm(request.GET or None, initial={"start": today})
-    deadline = form.is_valid() and workdays.compute_deadline(form.cleaned_data["start"], form.cleaned_data["days"])
-    year = int(request.GET.get("year") or today.year)
-    return render(request, "core/calendar.html", {
-        "years": years,
-        "missing_years": workdays.unknown_years([today.year, today.year + 1]),
-        "form": form,
-        "deadline": deadline,
-        "year": year,
-        "days": CalendarDay.objects.filter(date__year=year),
-        "today": today,
-        "is_working_today": workdays.is_working_day(today),
-        "next_working_day": workdays.add_working_days(today, 1) if today.year in [y.year for y in years] else None,
-        "min_year": datetime.MINYEAR,
-    })
+    form = DeadlineForm(request.GET if "start" in request.GET else None, initial={"start": today})
+    deadline = None
+    if form.is_bound and form.is_valid():
+        deadline = workdays.compute_deadline(form.cleaned_data["start"], form.cleaned_data["days"])
+    try:
+        year = int(request.GET.get("year") or today.year)
+    except ValueError:
+        year = today.year
+    if year not in SCHEDULE_YEARS:
+        year = today.year
+    return render(
+        request,
+        "core/calendar.html",
+        {
+            "years": years,
+            "missing_years": workdays.unknown_years([today.year, today.year + 1]),
+            "form": form,
+            "deadline": deadline,
+            "year": year,
+            "year_loaded": any(y.year == year for y in years),
+            "days": CalendarDay.objects.filter(date__year=year),
+            "today": today,
+            "is_working_today": workdays.is_working_day(today),
+            "next_working_day": workdays.compute_deadline(today, 1),
+        },
+    )
+
+
+def forbidden(request, message: str) -> HttpResponse:
+    return render(request, "core/forbidden.html", {"message": message}, status=403)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def calendar_edit(request):
+    """The platform administrator enters a year's schedule as the State Council publishes it."""
+    if not request.user.is_platform_admin:
+        return forbidden(request, "只有平台管理员可以维护节假日安排。")
+    if request.method == "POST":
+        form = ScheduleForm(request.POST)
+        if form.is_valid():
+            year = form.cleaned_data["year"]
+            try:
+                set_year_schedule(
+                    request.user,
+                    year=year,
+                    holidays=form.cleaned_data["holidays"],
+                    workdays=form.cleaned_data["workdays"],
+                )
+            except DomainError as error:
+                for problem in error.problems or [error.message]:
+                    form.add_error(None, problem)
+            else:
+                count = len(form.cleaned_data["holidays"]) + len(form.cleaned_data["workdays"])
+                messages.success(request, f"{year}年节假日安排已保存（共 {count} 天）")
+                return redirect(f"{reverse('core:calendar')}?year={year}")
+    else:
+        try:
+            year = int(request.GET["year"]) if request.GET.get("year") else None
+        except ValueError:
+            year = None
+        form = ScheduleForm(initial=ScheduleForm.initial_for(year if year in SCHEDULE_YEARS else None))
+    return render(request, "core/calendar_edit.html", {"form": form})

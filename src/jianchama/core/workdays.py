@@ -32,19 +32,27 @@ class Deadline:
 
 
 class _Calendar:
-    """The exceptions for a span of years, loaded in one query."""
+    """The exceptions of the years a computation touches, each year loaded once, on first use."""
 
-    def __init__(self, first_year: int, last_year: int):
-        rows = CalendarDay.objects.filter(
-            date__gte=datetime.date(first_year, 1, 1), date__lte=datetime.date(last_year, 12, 31)
-        ).values_list("date", "kind")
-        self.exceptions = dict(rows)
-        self.known_years = set(
-            CalendarYear.objects.filter(year__gte=first_year, year__lte=last_year).values_list("year", flat=True)
-        )
+    def __init__(self) -> None:
+        self.exceptions: dict[datetime.date, str] = {}
+        self.loaded_years: set[int] = set()
+        self.known_years: set[int] = set()
         self.unknown_used: set[int] = set()
 
+    def _load(self, year: int) -> None:
+        # Load the rest of a plausible span at once: deadlines usually run on into the next year.
+        years = range(year, year + 2)
+        rows = CalendarDay.objects.filter(
+            date__gte=datetime.date(year, 1, 1), date__lte=datetime.date(years[-1], 12, 31)
+        ).values_list("date", "kind")
+        self.exceptions.update(rows)
+        self.known_years.update(CalendarYear.objects.filter(year__in=years).values_list("year", flat=True))
+        self.loaded_years.update(years)
+
     def is_working_day(self, day: datetime.date) -> bool:
+        if day.year not in self.loaded_years:
+            self._load(day.year)
         if day.year not in self.known_years:
             self.unknown_used.add(day.year)
         kind = self.exceptions.get(day)
@@ -59,8 +67,7 @@ def compute_deadline(start: datetime.date, n: int) -> Deadline:
     """The n-th working day after `start` (n >= 1), with the years whose schedule was missing."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    # n working days never span more than about 2n calendar days plus the longest holiday run.
-    calendar = _Calendar(start.year, (start + datetime.timedelta(days=n * 2 + 30)).year)
+    calendar = _Calendar()
     day = start
     remaining = n
     while remaining:
@@ -76,10 +83,13 @@ def add_working_days(start: datetime.date, n: int) -> datetime.date:
 
 
 def working_days_between(a: datetime.date, b: datetime.date) -> int:
-    """Working days after `a` up to and including `b` (negative if `b` is before `a`)."""
+    """Working days after `a` up to and including `b` (negative if `b` is before `a`).
+
+    So `working_days_between(start, compute_deadline(start, n).date) == n`.
+    """
     if b < a:
         return -working_days_between(b, a)
-    calendar = _Calendar(a.year, b.year)
+    calendar = _Calendar()
     count = 0
     day = a
     while day < b:
@@ -90,7 +100,7 @@ def working_days_between(a: datetime.date, b: datetime.date) -> int:
 
 
 def is_working_day(day: datetime.date) -> bool:
-    return _Calendar(day.year, day.year).is_working_day(day)
+    return _Calendar().is_working_day(day)
 
 
 def unknown_years(years: list[int]) -> list[int]:
