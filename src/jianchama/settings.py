@@ -116,7 +116,10 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-RATELIMIT_VIEW = "jianchama.core.views.rate_limited"
+# Behind a reverse proxy, name the header that carries the client address (e.g. HTTP_X_REAL_IP), or every
+# request looks as if it came from the proxy; django-axes reads the same setting below.
+RATELIMIT_IP_META_KEY = env("CLIENT_IP_HEADER") or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = [RATELIMIT_IP_META_KEY or "REMOTE_ADDR"]
 # Lockout is per account (the requirement); per-address floods are the rate limiter's job.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 if not REDIS_URL:

@@ -339,3 +339,12 @@ def test_a_logged_in_user_visiting_the_login_page_goes_home(client, staff):
     response = client.get(LOGIN)
     assert response.status_code == 302
     assert response["Location"] == reverse("core:home")
+
+
+@pytest.mark.django_db
+def test_enterprise_contact_cannot_use_the_staff_password_login(client):
+    user_for(Role.ENTERPRISE_CONTACT, username="contact1")
+    response = client.post(reverse("core:login"), {"username": "contact1", "password": "demo-pass-123"})
+    assert response.status_code == 200
+    assert "企业联系人请使用手机验证码登录" in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -6,9 +6,11 @@ import datetime
 import re
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from .models import CalendarDay
+from .roles import Role
 from .services import SCHEDULE_YEARS
 
 
@@ -121,3 +123,12 @@ class ScheduleForm(forms.Form):
             "holidays": "\n".join(lines[CalendarDay.Kind.HOLIDAY]),
             "workdays": "\n".join(lines[CalendarDay.Kind.WORKDAY]),
         }
+
+
+class StaffAuthenticationForm(AuthenticationForm):
+    """The password login is for staff only: enterprise contacts sign in with an SMS code."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user.role == Role.ENTERPRISE_CONTACT:
+            raise forms.ValidationError("企业联系人请使用手机验证码登录", code="enterprise_contact")

@@ -15,7 +15,7 @@ from django_ratelimit.decorators import ratelimit
 
 from . import workdays
 from .errors import DomainError
-from .forms import CodeForm, DeadlineForm, PhoneForm, ScheduleForm
+from .forms import CodeForm, DeadlineForm, PhoneForm, ScheduleForm, StaffAuthenticationForm
 from .models import CalendarDay, CalendarYear
 from .services import SCHEDULE_YEARS, request_login_code, set_year_schedule
 
@@ -48,9 +48,11 @@ def rate_limited(request, exception=None):
 def staff_login(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
-    return auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)(
-        request
-    )
+    return auth_views.LoginView.as_view(
+        template_name="core/login.html",
+        authentication_form=StaffAuthenticationForm,
+        redirect_authenticated_user=True,
+    )(request)
 
 
 @require_http_methods(["GET", "POST"])
