@@ -1,0 +1,1088 @@
+"""The demo data set: Shanghai's three pilot fields (seed 000) in Jinshan, Minhang and Songjiang, the bodies,
+inspectors, enterprises and items they work with, and one login per role.
+
+`load()` writes it once into an empty registry (direct ORM writes: this is seed data, not a business action;
+one audit event records the load). Everything is generated from a fixed seed, so the demo is the same each
+time; only dates are relative to the day it is loaded, so expired and expiring certificates stay so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import unicodedata
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from jianchama.registry import uscc
+from jianchama.registry.models import (
+    Certificate,
+    EnforcementBody,
+    Enterprise,
+    EnterpriseContact,
+    Field,
+    InspectionItem,
+    Inspector,
+    Region,
+)
+
+from . import audit
+from .errors import DomainError
+from .models import AuditEvent, User
+from .roles import Role
+
+DEMO_PASSWORD = "Demo-2026!"
+CONTACT_PHONE = "13800000001"
+SEED = 20230825  # the day seed 000 was issued
+AUDIT_ACTION = "demo.load"
+
+# --- Regions -----------------------------------------------------------------------------------------
+
+CITY = ("310000", "上海市")
+
+# district code, name, towns: (code, name, roads used in addresses)
+DISTRICTS: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
+    (
+        "310116",
+        "金山区",
+        [
+            ("310116001", "石化街道", ["卫零路", "蒙山路", "龙胜路", "隆安路", "卫清西路"]),
+            ("310116101", "朱泾镇", ["人民路", "万安街", "健康路", "金龙新街", "亭枫公路"]),
+            ("310116102", "枫泾镇", ["枫湾路", "环东一路", "枫阳路", "朱枫公路"]),
+            ("310116103", "张堰镇", ["新华路", "松金公路", "留溪路"]),
+            ("310116104", "亭林镇", ["南亭公路", "亭卫公路", "林盛路", "寺平南路"]),
+            ("310116105", "吕巷镇", ["朱吕公路", "溪南路", "吕青公路"]),
+            ("310116107", "廊下镇", ["景乐路", "漕廊公路", "中联路"]),
+            ("310116109", "金山卫镇", ["古城路", "学府路", "钱圩路"]),
+            ("310116112", "漕泾镇", ["北银河路", "目华路", "漕廊公路", "合展路"]),
+            ("310116113", "山阳镇", ["卫清东路", "龙皓路", "金山大道", "亭卫南路"]),
+        ],
+    ),
+    (
+        "310112",
+        "闵行区",
+        [
+            ("310112101", "莘庄镇", ["莘松路", "沁春路", "都市路", "莘建东路"]),
+            ("310112102", "七宝镇", ["七莘路", "漕宝路", "新镇路"]),
+            ("310112110", "吴泾镇", ["龙吴路", "剑川路", "永德路"]),
+            ("310112112", "马桥镇", ["北松公路", "元江路", "俞塘路"]),
+            ("310112114", "浦江镇", ["浦星公路", "江月路", "联航路"]),
+        ],
+    ),
+    (
+        "310117",
+        "松江区",
+        [
+            ("310117001", "岳阳街道", ["中山中路", "人民北路", "荣乐中路"]),
+            ("310117103", "车墩镇", ["车亭公路", "北松公路", "联营路"]),
+            ("310117106", "九亭镇", ["九亭大街", "沪亭北路", "涞亭南路"]),
+            ("310117101", "泗泾镇", ["泗砖公路", "泗陈公路", "江川北路"]),
+            ("310117104", "新桥镇", ["新格路", "申港路", "新飞路"]),
+        ],
+    ),
+]
+JINSHAN = "310116"
+
+# --- Fields ------------------------------------------------------------------------------------------
+
+TRANSPORT, GAS, SAFETY = "dangerous_goods_transport", "gas", "safety"
+FIELDS = [(TRANSPORT, "道路危险货物运输"), (GAS, "燃气管理"), (SAFETY, "安全生产")]
+
+# --- Items: code, field, name, legal basis, checklist; the bodies of the field check them (towns: TOWN_ITEMS)
+
+ITEMS: list[tuple[str, str, str, str, list[str]]] = [
+    (
+        "WY-001",
+        TRANSPORT,
+        "道路危险货物运输经营许可情况检查",
+        "《中华人民共和国道路运输条例》第二十三条、第二十四条；《危险化学品安全管理条例》第四十三条；"
+        "《道路危险货物运输管理规定》第八条",
+        [
+            "是否取得《道路运输经营许可证》，经营范围是否包含相应类别的危险货物运输",
+            "经营许可证是否在有效期内，是否存在转让、出租、出借许可证件的情况",
+            "专用车辆数量、停车场地是否持续符合许可条件",
+            "是否具有健全的安全生产管理制度",
+        ],
+    ),
+    (
+        "WY-002",
+        TRANSPORT,
+        "专用车辆及设备管理情况检查",
+        "《道路危险货物运输管理规定》第三章（专用车辆、设备管理）；《危险化学品安全管理条例》第四十五条",
+        [
+            "专用车辆是否取得《道路运输证》并按规定进行年度审验",
+            "车辆是否按规定进行综合性能检测和技术等级评定",
+            "罐式专用车辆的罐体是否经检验合格并在检验有效期内",
+            "车辆是否按规定悬挂、喷涂危险货物道路运输标志",
+            "是否配备与所运危险货物性质相适应的安全防护、环境保护和消防设施设备",
+        ],
+    ),
+    (
+        "WY-003",
+        TRANSPORT,
+        "从业人员资格管理情况检查",
+        "《危险化学品安全管理条例》第四十四条；《道路危险货物运输管理规定》第八条；"
+        "《道路运输从业人员管理规定》",
+        [
+            "驾驶人员、装卸管理人员、押运人员是否取得相应的从业资格证",
+            "从业资格证是否在有效期内",
+            "是否按规定开展岗前培训和日常安全教育并留存记录",
+            "运输危险货物时是否按规定配备押运人员",
+        ],
+    ),
+    (
+        "WY-004",
+        TRANSPORT,
+        "车辆动态监控情况检查",
+        "《道路运输车辆动态监督管理办法》第二章（系统建设）、第三章（车辆监控）",
+        [
+            "专用车辆是否安装符合标准的卫星定位装置并接入动态监控平台",
+            "是否建立动态监控制度并配备专职监控人员",
+            "对超速行驶、疲劳驾驶等违法驾驶行为是否及时提醒、纠正并记录",
+            "动态监控数据和违法驾驶处理记录是否按规定期限保存",
+        ],
+    ),
+    (
+        "WY-005",
+        TRANSPORT,
+        "运输安全生产管理制度落实情况检查",
+        "《中华人民共和国安全生产法》第二十一条、第二十四条、第八十一条；《危险货物道路运输安全管理办法》",
+        [
+            "是否设置安全生产管理机构或者配备专职安全生产管理人员",
+            "是否建立全员安全生产责任制和安全操作规程",
+            "是否按规定查验托运人提供的危险货物信息并规范填写电子运单",
+            "是否制定生产安全事故应急预案并定期组织演练",
+        ],
+    ),
+    (
+        "RQ-001",
+        GAS,
+        "燃气经营许可情况检查",
+        "《城镇燃气管理条例》第十五条；《上海市燃气管理条例》",
+        [
+            "是否取得燃气经营许可证",
+            "是否在许可的经营区域、经营类别范围内从事经营活动",
+            "燃气经营许可证是否在有效期内",
+            "是否存在出租、出借、转让燃气经营许可证的情况",
+            "主要负责人、安全生产管理人员以及运行、维护和抢修人员是否经专业培训并考核合格",
+        ],
+    ),
+    (
+        "RQ-002",
+        GAS,
+        "瓶装燃气供应站安全管理检查",
+        "《城镇燃气管理条例》第十七条、第十八条；《上海市燃气管理条例》",
+        [
+            "供应站设置是否符合要求，是否在许可范围内经营",
+            "气瓶是否按规定充装、定期检验，是否粘贴可追溯标识",
+            "是否向未取得燃气经营许可证的单位或者个人提供用于经营的燃气",
+            "是否对用户开展安全用气检查和宣传并做好记录",
+        ],
+    ),
+    (
+        "RQ-003",
+        GAS,
+        "管道燃气设施运行维护检查",
+        "《城镇燃气管理条例》第十九条、第三十三条；《上海市燃气管理条例》",
+        [
+            "是否按规定对燃气管网设施进行巡查、检测和维护并留存记录",
+            "是否定期对用户燃气设施进行入户安全检查",
+            "燃气设施保护范围内是否存在违章占压、违规施工等危害燃气设施安全的行为",
+            "是否设立抢修队伍并实行24小时值班",
+        ],
+    ),
+    (
+        "RQ-004",
+        GAS,
+        "燃气经营者安全风险管控和应急管理检查",
+        "《城镇燃气管理条例》第四十条、第四十一条；《中华人民共和国安全生产法》第四十一条",
+        [
+            "是否建立燃气安全评估和风险管理体系",
+            "发现的燃气安全事故隐患是否及时采取措施消除",
+            "是否制定本单位燃气安全事故应急预案并配备应急人员和物资",
+            "是否定期组织应急演练",
+        ],
+    ),
+    (
+        "RQ-005",
+        GAS,
+        "餐饮等非居民用户安全用气检查",
+        "《城镇燃气管理条例》第二十七条、第二十八条；《上海市燃气管理条例》",
+        [
+            "是否使用合格的燃气燃烧器具、连接软管和气瓶",
+            "是否按规定安装可燃气体报警装置和紧急切断装置",
+            "用气场所是否存在擅自安装、改装、拆除燃气设施的情况",
+            "是否存在在地下室、半地下室等场所使用瓶装液化石油气，或使用过期、报废气瓶的情况",
+            "是否建立安全用气制度并对员工进行安全用气培训",
+        ],
+    ),
+    (
+        "AQ-001",
+        SAFETY,
+        "安全生产责任制及管理机构设置情况检查",
+        "《中华人民共和国安全生产法》第四条、第二十一条、第二十四条",
+        [
+            "是否建立健全全员安全生产责任制",
+            "主要负责人是否组织制定并实施安全生产规章制度和操作规程",
+            "是否按规定设置安全生产管理机构或者配备安全生产管理人员",
+            "安全生产投入是否有保障",
+        ],
+    ),
+    (
+        "AQ-002",
+        SAFETY,
+        "安全生产教育培训情况检查",
+        "《中华人民共和国安全生产法》第二十七条、第二十八条、第三十条",
+        [
+            "是否对从业人员进行安全生产教育和培训并建立培训档案",
+            "新上岗从业人员是否经安全生产教育培训合格后上岗",
+            "特种作业人员是否按规定取得相应资格并持证上岗",
+            "主要负责人和安全生产管理人员是否具备相应的安全生产知识和管理能力",
+        ],
+    ),
+    (
+        "AQ-003",
+        SAFETY,
+        "安全风险分级管控和隐患排查治理情况检查",
+        "《中华人民共和国安全生产法》第四十一条",
+        [
+            "是否开展安全风险辨识评估并实行分级管控",
+            "是否建立事故隐患排查治理制度，如实记录隐患排查治理情况",
+            "重大事故隐患是否及时治理并按规定报告",
+            "隐患排查治理情况是否向从业人员通报",
+        ],
+    ),
+    (
+        "AQ-004",
+        SAFETY,
+        "危险化学品储存和使用安全检查",
+        "《中华人民共和国安全生产法》第三十九条；《危险化学品安全管理条例》第二十条、第二十四条、第二十五条",
+        [
+            "危险化学品是否储存在专用仓库、专用场地或者专用储存室内，并由专人负责管理",
+            "储存方式、方法以及储存数量是否符合国家标准或者国家有关规定",
+            "危险化学品出入库是否核查、登记",
+            "作业场所是否设置相应的监测、监控、通风、防火、防爆等安全设施、设备",
+            "是否按规定进行安全评价并整改落实",
+        ],
+    ),
+    (
+        "AQ-005",
+        SAFETY,
+        "重大危险源安全管理情况检查",
+        "《中华人民共和国安全生产法》第四十条；《危险化学品重大危险源监督管理暂行规定》",
+        [
+            "重大危险源是否登记建档并定期检测、评估、监控",
+            "是否配备温度、压力、液位、可燃有毒气体泄漏报警等监测监控系统",
+            "是否明确重大危险源安全包保责任人并履职",
+            "重大危险源及有关安全措施、应急措施是否报应急管理部门备案",
+        ],
+    ),
+    (
+        "AQ-006",
+        SAFETY,
+        "有限空间作业安全检查",
+        "《工贸企业有限空间作业安全规定》（应急管理部令第13号）",
+        [
+            "是否辨识本单位有限空间并建立管理台账",
+            "有限空间出入口是否设置明显的安全警示标志",
+            "作业是否执行“先通风、再检测、后作业”并实施作业审批",
+            "作业时是否安排专人监护并配备应急救援装备",
+        ],
+    ),
+    (
+        "AQ-007",
+        SAFETY,
+        "粉尘防爆安全检查",
+        "《工贸企业粉尘防爆安全规定》（应急管理部令第6号）",
+        [
+            "是否辨识粉尘爆炸危险场所并设置安全警示标志",
+            "除尘系统是否按规定设置并采取防火、防爆措施",
+            "是否制定粉尘清扫制度并及时清理积尘",
+            "粉尘爆炸危险场所是否使用防爆电气设备",
+        ],
+    ),
+    (
+        "AQ-008",
+        SAFETY,
+        "生产安全事故应急预案管理情况检查",
+        "《中华人民共和国安全生产法》第八十一条；《生产安全事故应急预案管理办法》",
+        [
+            "是否制定生产安全事故应急救援预案并与所在地人民政府的预案相衔接",
+            "应急预案是否按规定评审或者论证，并按规定备案",
+            "是否定期组织应急预案演练",
+            "是否配备必要的应急救援器材、设备和物资并经常维护保养",
+        ],
+    ),
+]
+# Town bodies do the general safety checks, not the specialised ones (hazardous chemicals, major hazards).
+TOWN_ITEMS = {"AQ-001", "AQ-002", "AQ-003", "AQ-006", "AQ-008"}
+
+# --- Bodies ------------------------------------------------------------------------------------------
+
+# kind (the code's suffix): field, city body's name, district body's name
+BODY_KINDS = {
+    "jt": (TRANSPORT, "上海市交通委员会", "{district}交通委员会"),
+    "js": (GAS, "上海市住房和城乡建设管理委员会", "{district}建设和管理委员会"),
+    "yj": (SAFETY, "上海市应急管理局", "{district}应急管理局"),
+}
+
+# town code, body name
+TOWN_BODIES = [
+    ("310116101", "朱泾镇人民政府"),
+    ("310116001", "石化街道办事处"),
+    ("310112101", "莘庄镇人民政府"),
+]
+
+# key, name, entrusting organ key, entrusted items, (start, end) as days from today
+ENTRUSTED_BODIES = [
+    (
+        "310116-yj-wt",
+        "金山区安全生产监督检查所",
+        "310116-yj",
+        ["AQ-001", "AQ-002", "AQ-003", "AQ-006"],
+        (-420, 620),
+    ),
+    # Its entrustment runs out in three weeks: the kind of thing the supervisor should be warned about.
+    ("310116-js-wt", "金山区燃气管理所", "310116-js", ["RQ-002", "RQ-005"], (-345, 20)),
+]
+
+# --- Inspectors: per body key, the state of each one's certificate -----------------------------------
+# valid | expiring (valid, ends within a month) | expired | suspended | revoked | user (valid, the demo login)
+
+INSPECTOR_PLAN: dict[str, list[str]] = {
+    "310000-jt": ["valid"],
+    "310000-js": ["valid"],
+    "310000-yj": ["valid"],
+    "310116-yj": ["user", "valid", "expiring", "expired"],
+    "310116-js": ["valid", "valid", "suspended"],
+    "310116-jt": ["valid", "valid", "expired"],
+    "310112-yj": ["valid", "valid", "revoked"],
+    "310112-js": ["valid", "valid", "suspended"],
+    "310112-jt": ["valid", "valid"],
+    "310117-yj": ["valid", "valid"],
+    "310117-js": ["valid", "valid"],
+    "310117-jt": ["valid", "expired", "valid"],
+    "310116-yj-wt": ["valid", "valid"],
+    "310116-js-wt": ["valid", "valid"],
+    "310116101": ["valid", "valid"],
+    "310116001": ["valid", "valid"],
+    "310112101": ["valid", "valid"],
+}
+SUSPENSION_REASONS = [
+    "在涉企行政检查中未出示执法证件、未告知检查依据，经区司法局行政执法监督决定暂停使用执法证件，培训考核合格后恢复",
+    "对同一企业明显超过合理检查频次，整改期间暂停使用执法证件",
+]
+REVOCATION_REASON = "在涉企行政检查中违反“八个不得”规定，依法收回行政执法证件"
+
+# --- Names -------------------------------------------------------------------------------------------
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方邹孟熊秦邱江尹薛顾毛郝龚邵钱严戴莫孔汤俞倪施奚"
+)
+GIVEN = [
+    "伟",
+    "芳",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+    "刚",
+    "斌",
+    "浩",
+    "鑫",
+    "婷",
+    "俊",
+    "峰",
+    "燕",
+    "萍",
+    "建华",
+    "建国",
+    "志强",
+    "海燕",
+    "春梅",
+    "国平",
+    "雪梅",
+    "卫东",
+    "晓明",
+    "文杰",
+    "志刚",
+    "丽华",
+    "伟民",
+    "秀英",
+    "振华",
+    "晓燕",
+    "建平",
+    "海峰",
+    "立新",
+    "玉兰",
+    "红梅",
+    "永强",
+    "佳怡",
+    "子涵",
+    "思远",
+    "浩然",
+    "雨婷",
+    "俊杰",
+    "嘉伟",
+    "晨曦",
+    "一鸣",
+    "梦洁",
+]
+BRAND_FIRST = "金华鑫宏恒永瑞联申浦天新中海东盛嘉兴德源泰通安隆达昌丰汇博宇信佳润正协亚凯荣万利广"
+BRAND_SECOND = "泰盛源达丰昌祥利顺通隆鑫诚安和益晟辉越邦成发恒宇远凯荣旺兴达茂川鼎骏"
+NICKNAMES = ["阿强", "老王", "小李", "阿芳", "老张", "阿明", "小陈", "阿英", "老周", "阿华", "老沈", "小顾"]
+SHOPS = [
+    "面馆",
+    "饭店",
+    "小吃店",
+    "餐馆",
+    "烧烤店",
+    "火锅店",
+    "快餐店",
+    "酒家",
+    "点心店",
+    "农家菜馆",
+    "馄饨店",
+]
+MANUFACTURING = [
+    ("金属制品有限公司", "金属制品业"),
+    ("五金制品有限公司", "金属制品业"),
+    ("机械制造有限公司", "通用设备制造业"),
+    ("精密机械有限公司", "通用设备制造业"),
+    ("塑料制品有限公司", "橡胶和塑料制品业"),
+    ("橡胶制品有限公司", "橡胶和塑料制品业"),
+    ("纺织品有限公司", "纺织业"),
+    ("食品有限公司", "食品制造业"),
+    ("汽车零部件有限公司", "汽车制造业"),
+    ("家具有限公司", "家具制造业"),
+    ("印务有限公司", "印刷和记录媒介复制业"),
+    ("电气有限公司", "电气机械和器材制造业"),
+    ("包装材料有限公司", "造纸和纸制品业"),
+    ("木业有限公司", "木材加工和木、竹、藤、棕、草制品业"),
+    ("建材有限公司", "非金属矿物制品业"),
+]
+CHEMICAL_SUFFIXES = [
+    "化工有限公司",
+    "精细化工有限公司",
+    "新材料科技有限公司",
+    "涂料有限公司",
+    "化学品有限公司",
+    "高分子材料有限公司",
+    "树脂有限公司",
+    "石油化工有限公司",
+]
+
+# Enterprises per district, and their mix of kinds (Jinshan has the chemical industry of the 化工区 and 石化).
+ENTERPRISE_COUNTS = {"310116": 260, "310112": 120, "310117": 120}
+KIND_MIX = {
+    "310116": {
+        "transport": 34,
+        "gas_supply": 13,
+        "restaurant": 62,
+        "hotel": 8,
+        "chemical": 52,
+        "manufacturing": 73,
+        "warehouse": 18,
+    },
+    "310112": {
+        "transport": 11,
+        "gas_supply": 6,
+        "restaurant": 38,
+        "hotel": 6,
+        "chemical": 8,
+        "manufacturing": 43,
+        "warehouse": 8,
+    },
+    "310117": {
+        "transport": 10,
+        "gas_supply": 7,
+        "restaurant": 36,
+        "hotel": 6,
+        "chemical": 7,
+        "manufacturing": 46,
+        "warehouse": 8,
+    },
+}
+RISK_WEIGHTS = {  # A, B, C, D
+    "transport": (10, 35, 40, 15),
+    "gas_supply": (10, 40, 35, 15),
+    "restaurant": (30, 45, 20, 5),
+    "hotel": (35, 45, 15, 5),
+    "chemical": (5, 25, 45, 25),
+    "manufacturing": (20, 45, 28, 7),
+    "warehouse": (15, 40, 35, 10),
+}
+# Chemical firms cluster where the chemical parks are.
+CHEMICAL_TOWNS = {"310116112": 6, "310116001": 4, "310116113": 3, "310116109": 2, "310112110": 5}
+
+FEATURED = {
+    "name": "上海金山恒泰化工有限公司",
+    "town": "310116112",
+    "address": "上海市金山区漕泾镇目华路88号",
+    "industry": "化学原料和化学制品制造业",
+    "risk_grade": "C",
+    "legal_representative": "顾建国",
+    "contact_name": "沈丽华",
+}
+
+# --- Users -------------------------------------------------------------------------------------------
+
+# username, role, full name, body key or region code
+STAFF_USERS = [
+    ("admin", Role.PLATFORM_ADMIN, "孙立", None),
+    ("inspector", Role.INSPECTOR, "陆志刚", "310116-yj"),
+    ("bodyadmin", Role.BODY_ADMIN, "钱海燕", "310116-yj"),
+    ("cityreviewer", Role.CITY_REVIEWER, "严振华", "310000-yj"),
+    ("supervisor", Role.SUPERVISOR, "徐晓燕", JINSHAN),
+    ("districtgov", Role.DISTRICT_GOVERNMENT, "张建平", JINSHAN),
+    ("intake", Role.COMPLAINT_INTAKE, "朱玉兰", JINSHAN),
+    ("observer", Role.OBSERVER, "俞立新", JINSHAN),
+]
+CONTACT_USERNAME = "contact"
+# What each staff login is for, shown next to it.
+USER_NOTES = {
+    "admin": "也可进入 /admin/",
+    "supervisor": "金山区司法局",
+}
+
+
+# --- The builder -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DemoLogin:
+    role_label: str
+    username: str
+    full_name: str
+    where: str
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    counts: dict[str, int]
+
+
+def is_loaded() -> bool:
+    return AuditEvent.objects.filter(action=AUDIT_ACTION).exists()
+
+
+def counts() -> dict[str, int]:
+    return {
+        "districts": Region.objects.filter(level=Region.Level.DISTRICT).count(),
+        "regions": Region.objects.count(),
+        "bodies": EnforcementBody.objects.count(),
+        "inspectors": Inspector.objects.count(),
+        "certificates": Certificate.objects.count(),
+        "enterprises": Enterprise.objects.count(),
+        "contacts": EnterpriseContact.objects.count(),
+        "items": InspectionItem.objects.count(),
+        "users": User.objects.count(),
+    }
+
+
+def load(*, today: datetime.date | None = None) -> DemoResult:
+    """Load the demo once. A second call changes nothing; a registry that already holds other data is refused."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        _lock()
+        if is_loaded():
+            return DemoResult(created=False, counts=counts())
+        _refuse_if_not_empty()
+        _Builder(today).build()
+        result = counts()
+        audit.record(
+            actor="系统",
+            action=AUDIT_ACTION,
+            object_type="demo",
+            object_id="1",
+            object_repr="演示数据",
+            after=result,
+        )
+    return DemoResult(created=True, counts=result)
+
+
+def _lock() -> None:
+    """Two loads at once on PostgreSQL would both find the registry empty; SQLite's IMMEDIATE transactions
+    already run one writer at a time."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('jianchama-demo'))")
+
+
+def _refuse_if_not_empty() -> None:
+    usernames = [u for u, *_ in STAFF_USERS] + [CONTACT_USERNAME]
+    present = [
+        label
+        for label, exists in [
+            ("区域", Region.objects.exists()),
+            ("执法单位", EnforcementBody.objects.exists()),
+            ("企业", Enterprise.objects.exists()),
+            ("检查事项", InspectionItem.objects.exists()),
+            ("同名用户", User.objects.filter(username__in=usernames).exists()),
+        ]
+        if exists
+    ]
+    if present:
+        raise DomainError(
+            f"数据库中已有{'、'.join(present)}，演示数据只能载入空数据库，本次未做任何更改。"
+            "如需演示，请换用新的数据库（例如删除 db.sqlite3 后重新运行 make run）。"
+        )
+
+
+def _date_after(today: datetime.date, days: int) -> datetime.date:
+    return today + datetime.timedelta(days=days)
+
+
+class _Builder:
+    def __init__(self, today: datetime.date):
+        self.today = today
+        self.rng = random.Random(SEED)
+        self.regions: dict[str, Region] = {}
+        self.fields: dict[str, Field] = {}
+        self.bodies: dict[str, EnforcementBody] = {}
+        self.items: dict[str, InspectionItem] = {}
+        self.body_field: dict[int, Field] = {}  # every demo body works in one field
+        self.used_names: set[str] = set()
+        self.used_usccs: set[str] = set()
+        self.used_phones: set[str] = {CONTACT_PHONE}
+        self.used_people: set[str] = {name for _u, _r, name, _w in STAFF_USERS} | {FEATURED["contact_name"]}
+
+    def build(self) -> None:
+        self._regions()
+        self._fields()
+        self._bodies()
+        self._items()
+        inspector = self._inspectors()
+        featured = self._enterprises()
+        self._users(inspector, featured)
+
+    # Regions, fields, bodies, items: a few dozen rows, saved one by one (Region.save sets the path).
+
+    def _regions(self) -> None:
+        city = Region.objects.create(code=CITY[0], name=CITY[1], level=Region.Level.CITY)
+        self.regions[city.code] = city
+        for code, name, towns in DISTRICTS:
+            district = Region.objects.create(code=code, name=name, level=Region.Level.DISTRICT, parent=city)
+            self.regions[code] = district
+            for town_code, town_name, _roads in towns:
+                self.regions[town_code] = Region.objects.create(
+                    code=town_code, name=town_name, level=Region.Level.TOWN, parent=district
+                )
+
+    def _fields(self) -> None:
+        for code, name in FIELDS:
+            self.fields[code] = Field.objects.create(code=code, name=name)
+
+    def _body(
+        self, key: str, name: str, *, level: str, region: Region, field: str, **extra
+    ) -> EnforcementBody:
+        body = EnforcementBody.objects.create(
+            code=key.upper(),
+            name=name,
+            level=level,
+            region=region,
+            body_type=extra.pop("body_type", EnforcementBody.Type.ORGAN),
+            phone=f"021-{self.rng.randint(5700_0000, 6499_9999)}",
+            head_name=self._person(),
+            **extra,
+        )
+        body.fields.set([self.fields[field]])
+        self.bodies[key] = body
+        self.body_field[body.pk] = self.fields[field]
+        return body
+
+    def _bodies(self) -> None:
+        city = self.regions[CITY[0]]
+        for kind, (field, city_name, _pattern) in BODY_KINDS.items():
+            self._body(
+                f"{city.code}-{kind}", city_name, level=EnforcementBody.Level.CITY, region=city, field=field
+            )
+        for code, district_name, _towns in DISTRICTS:
+            for kind, (field, _city_name, pattern) in BODY_KINDS.items():
+                self._body(
+                    f"{code}-{kind}",
+                    pattern.format(district=district_name),
+                    level=EnforcementBody.Level.DISTRICT,
+                    region=self.regions[code],
+                    field=field,
+                    city_counterpart=self.bodies[f"{city.code}-{kind}"],
+                )
+        for town_code, name in TOWN_BODIES:
+            self._body(
+                town_code,
+                name,
+                level=EnforcementBody.Level.TOWN,
+                region=self.regions[town_code],
+                field=SAFETY,
+            )
+        for key, name, organ_key, _items, (start, end) in ENTRUSTED_BODIES:
+            organ = self.bodies[organ_key]
+            self._body(
+                key,
+                name,
+                level=EnforcementBody.Level.DISTRICT,
+                region=organ.region,
+                field=self.body_field[organ.pk].code,
+                body_type=EnforcementBody.Type.ENTRUSTED,
+                entrusting_organ=organ,
+                entrustment_start=_date_after(self.today, start),
+                entrustment_end=_date_after(self.today, end),
+            )
+
+    def _items(self) -> None:
+        through = InspectionItem.bodies.through
+        links = []
+        for code, field, name, basis, checklist in ITEMS:
+            item = InspectionItem.objects.create(
+                code=code, field=self.fields[field], name=name, legal_basis=basis, checklist=checklist
+            )
+            self.items[code] = item
+            for body in self.bodies.values():
+                if self.body_field[body.pk].code != field:
+                    continue
+                if body.level == EnforcementBody.Level.TOWN and code not in TOWN_ITEMS:
+                    continue
+                links.append(through(inspectionitem_id=item.pk, enforcementbody_id=body.pk))
+        through.objects.bulk_create(links)
+        for key, _name, _organ, item_codes, _period in ENTRUSTED_BODIES:
+            self.bodies[key].entrusted_items.set([self.items[c] for c in item_codes])
+
+    # People.
+
+    def _person(self, *, unique: bool = False) -> str:
+        """A name; `unique` for the people a user picks from a list (inspectors), so no two look alike."""
+        while True:
+            name = self.rng.choice(SURNAMES) + self.rng.choice(GIVEN)
+            if not unique or name not in self.used_people:
+                self.used_people.add(name)
+                return name
+
+    def _phone(self, prefix: str) -> str:
+        while True:
+            phone = prefix + f"{self.rng.randrange(10**8):08d}"
+            if phone not in self.used_phones:
+                self.used_phones.add(phone)
+                return phone
+
+    def _inspectors(self) -> Inspector:
+        """Every planned inspector with one certificate; returns the one the inspector login is linked to."""
+        people: list[tuple[Inspector, str]] = []
+        user_names = {key: name for _u, role, name, key in STAFF_USERS if role == Role.INSPECTOR}
+        for key, states in INSPECTOR_PLAN.items():
+            body = self.bodies[key]
+            for n, state in enumerate(states, start=1):
+                name = user_names[key] if state == "user" else self._person(unique=True)
+                people.append(
+                    (
+                        Inspector(
+                            name=name,
+                            body=body,
+                            employee_number=f"{body.code}-{n:03d}",
+                            phone=self._phone("136"),
+                        ),
+                        state,
+                    )
+                )
+        Inspector.objects.bulk_create([p for p, _ in people])
+        certificates, suspensions = [], iter(SUSPENSION_REASONS)
+        for serial, (person, state) in enumerate(people, start=1):
+            district = person.body.region.district()
+            prefix = district.code if district else CITY[0]
+            valid_from = _date_after(self.today, -self.rng.randint(200, 1400))
+            valid_until = _date_after(self.today, self.rng.randint(120, 1500))
+            status, reason = Certificate.Status.VALID, ""
+            if state == "expiring":
+                valid_until = _date_after(self.today, 20)
+            elif state == "expired":
+                valid_until = _date_after(self.today, -self.rng.randint(15, 200))
+                valid_from = valid_until - datetime.timedelta(days=self.rng.randint(3 * 365, 5 * 365))
+            elif state == "suspended":
+                status, reason = Certificate.Status.SUSPENDED, next(suspensions)
+            elif state == "revoked":
+                status, reason = Certificate.Status.REVOKED, REVOCATION_REASON
+            certificates.append(
+                Certificate(
+                    number=f"{prefix}00{serial:05d}",
+                    inspector=person,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    status=status,
+                    status_reason=reason,
+                )
+            )
+        Certificate.objects.bulk_create(certificates)
+        through = Certificate.fields.through
+        through.objects.bulk_create(
+            through(certificate_id=c.pk, field_id=self.body_field[c.inspector.body_id].pk)
+            for c in certificates
+        )
+        return next(p for p, state in people if state == "user")
+
+    # Enterprises.
+
+    def _brand(self) -> str:
+        first = self.rng.choice(BRAND_FIRST)
+        second = self.rng.choice(BRAND_SECOND.replace(first, ""))
+        return first + second
+
+    def _uscc(self, district_code: str, *, individual: bool) -> str:
+        """A valid code: the region part is the district, the organisation code carries its own GB 11714 check
+        character, and the 18th character is computed by the USCC rule."""
+        while True:
+            if not individual and self.rng.random() < 0.3:  # an older firm: a numeric organisation code
+                body8 = self.rng.choice("1367") + f"{self.rng.randrange(10**7):07d}"
+            else:
+                body8 = "MA1" + "".join(self.rng.choice(uscc.CHARSET) for _ in range(5))
+            org = body8 + _organisation_check(body8)
+            first17 = ("92" if individual else "91") + district_code + org
+            code = first17 + uscc.check_character(first17)
+            if code not in self.used_usccs:
+                self.used_usccs.add(code)
+                return code
+
+    def _name(self, kind: str, district: str, town: str) -> tuple[str, str, bool]:
+        """Name, industry, and whether it is an individual business (个体工商户)."""
+        rng, d = self.rng, district.removesuffix("区")
+        town_short = town.removesuffix("街道").removesuffix("镇")
+        prefix = rng.choice(["上海", f"上海{d}"])
+        if kind == "transport":
+            suffix = rng.choice(
+                ["危险品运输有限公司", "危险货物运输有限公司", "化工物流有限公司", "化学品运输有限公司"]
+            )
+            return f"{prefix}{self._brand()}{suffix}", "道路危险货物运输", False
+        if kind == "gas_supply":
+            name = rng.choice(
+                [
+                    f"{prefix}{self._brand()}燃气有限公司",
+                    f"上海{self._brand()}液化气有限公司{town_short}供应站",
+                    f"上海{self._brand()}燃气有限公司{town_short}瓶装燃气供应站",
+                ]
+            )
+            return name, "燃气生产和供应业", False
+        if kind == "restaurant":
+            if rng.random() < 0.6:
+                owner = rng.choice([rng.choice(NICKNAMES), rng.choice(SURNAMES) + "记"])
+                return f"{district}{town}{owner}{rng.choice(SHOPS)}", "餐饮业", True
+            name = rng.choice(
+                [
+                    f"{prefix}{self._brand()}餐饮管理有限公司",
+                    f"上海{self._brand()}餐饮有限公司{town_short}分店",
+                ]
+            )
+            return name, "餐饮业", False
+        if kind == "hotel":
+            suffix = rng.choice(["酒店管理有限公司", "宾馆有限公司", "大酒店有限公司"])
+            return f"{prefix}{self._brand()}{suffix}", "住宿业", False
+        if kind == "chemical":
+            return (
+                f"{prefix}{self._brand()}{rng.choice(CHEMICAL_SUFFIXES)}",
+                "化学原料和化学制品制造业",
+                False,
+            )
+        if kind == "warehouse":
+            suffix = rng.choice(["仓储有限公司", "物流仓储有限公司", "冷链物流有限公司"])
+            return f"{prefix}{self._brand()}{suffix}", "仓储业", False
+        suffix, industry = rng.choice(MANUFACTURING)
+        return f"{prefix}{self._brand()}{suffix}", industry, False
+
+    def _town(self, district_code: str, kind: str) -> tuple[str, str, list[str]]:
+        towns = next(t for c, _n, t in DISTRICTS if c == district_code)
+        weights = [CHEMICAL_TOWNS.get(code, 1) if kind == "chemical" else 1 for code, _n, _r in towns]
+        return self.rng.choices(towns, weights=weights)[0]
+
+    def _enterprises(self) -> Enterprise:
+        """About 500 enterprises with contacts; returns the featured one, whose contact is the demo login."""
+        grades = [g.value for g in Enterprise.RiskGrade]
+        town = self.regions[FEATURED["town"]]
+        featured = Enterprise(
+            uscc=self._uscc(JINSHAN, individual=False),
+            name=FEATURED["name"],
+            address=FEATURED["address"],
+            region=town,
+            industry=FEATURED["industry"],
+            risk_grade=FEATURED["risk_grade"],
+            legal_representative=FEATURED["legal_representative"],
+        )
+        self.used_names.add(featured.name)
+        enterprises = [featured]
+        for code, district_name, _towns in DISTRICTS:
+            kinds = [kind for kind, n in KIND_MIX[code].items() for _ in range(n)]
+            if code == JINSHAN:
+                kinds.remove("chemical")  # the featured enterprise is one of them
+            for kind in kinds:
+                town_code, town_name, roads = self._town(code, kind)
+                while True:
+                    name, industry, individual = self._name(kind, district_name, town_name)
+                    if name not in self.used_names:
+                        break
+                self.used_names.add(name)
+                enterprises.append(
+                    Enterprise(
+                        uscc=self._uscc(code, individual=individual),
+                        name=name,
+                        address=f"上海市{district_name}{town_name}{self.rng.choice(roads)}{self.rng.randint(1, 2999)}号",
+                        region=self.regions[town_code],
+                        industry=industry,
+                        risk_grade=self.rng.choices(grades, weights=RISK_WEIGHTS[kind])[0],
+                        legal_representative=self._person(),
+                    )
+                )
+        Enterprise.objects.bulk_create(enterprises, batch_size=250)
+        contacts = [
+            EnterpriseContact(
+                enterprise=featured,
+                kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE,
+                name=featured.legal_representative,
+                phone=self._phone("139"),
+            ),
+            EnterpriseContact(
+                enterprise=featured,
+                kind=EnterpriseContact.Kind.ON_SITE,
+                name=FEATURED["contact_name"],
+                phone=CONTACT_PHONE,
+            ),
+        ]
+        for enterprise in enterprises[1:]:
+            if self.rng.random() < 0.35:
+                contacts.append(
+                    EnterpriseContact(
+                        enterprise=enterprise,
+                        kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE,
+                        name=enterprise.legal_representative,
+                        phone=self._phone("139"),
+                    )
+                )
+                if self.rng.random() < 0.3:
+                    contacts.append(
+                        EnterpriseContact(
+                            enterprise=enterprise,
+                            kind=EnterpriseContact.Kind.ON_SITE,
+                            name=self._person(),
+                            phone=self._phone("137"),
+                        )
+                    )
+        EnterpriseContact.objects.bulk_create(contacts, batch_size=250)
+        return featured
+
+    # Logins.
+
+    def _users(self, inspector: Inspector, featured: Enterprise) -> None:
+        # One hash for every staff login: hashing is the slow part of the load, and they share the password.
+        password = make_password(DEMO_PASSWORD)
+        users = []
+        for username, role, full_name, where in STAFF_USERS:
+            user = User(username=username, role=role, full_name=full_name, password=password)
+            if role == Role.PLATFORM_ADMIN:
+                user.is_superuser = user.is_staff = True
+            elif where in self.bodies:
+                user.body = self.bodies[where]
+            else:
+                user.region = self.regions[where]
+            user.full_clean()
+            users.append(user)
+        contact = User(
+            username=CONTACT_USERNAME,
+            role=Role.ENTERPRISE_CONTACT,
+            full_name=FEATURED["contact_name"],
+            phone=CONTACT_PHONE,
+            enterprise=featured,
+        )
+        contact.set_unusable_password()
+        contact.full_clean()
+        users.append(contact)
+        User.objects.bulk_create(users)
+        inspector.user = next(u for u in users if u.role == Role.INSPECTOR)
+        inspector.save(update_fields=["user"])
+
+
+def _organisation_check(body8: str) -> str:
+    """GB 11714's check character of an organisation code (weights 3,7,9,10,5,8,4,2 mod 11)."""
+
+    def value(char: str) -> int:
+        return int(char) if char.isdigit() else ord(char) - ord("A") + 10
+
+    total = sum(value(c) * w for c, w in zip(body8, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
+    check = 11 - total % 11
+    return {10: "X", 11: "0"}.get(check, str(check))
+
+
+# --- What the command prints -------------------------------------------------------------------------
+
+
+def logins() -> list[DemoLogin]:
+    """The staff demo logins that exist, in the order of STAFF_USERS."""
+    found = {
+        u.username: u
+        for u in User.objects.filter(username__in=[s[0] for s in STAFF_USERS]).select_related(
+            "body", "region"
+        )
+    }
+    result = []
+    for username, *_ in STAFF_USERS:
+        user = found.get(username)
+        if user is None:
+            continue
+        where = str(user.body or user.region or "")
+        note = USER_NOTES.get(username, "")
+        where = f"{where}（{note}）" if where and note else where or note
+        result.append(DemoLogin(user.get_role_display(), username, user.full_name, where))
+    return result
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def summary_lines(result: DemoResult) -> list[str]:
+    """The few lines load_demo prints: what is loaded and how to log in."""
+    c = result.counts
+    head = "演示数据已载入" if result.created else "演示数据此前已载入，本次未做更改"
+    lines = [
+        f"{head}：{c['districts']} 个区、{c['bodies']} 个执法单位、{c['inspectors']} 名执法人员、"
+        f"{c['enterprises']} 家企业、{c['items']} 个检查事项",
+        f"登录 {reverse('core:login')}（工作人员密码均为 {DEMO_PASSWORD}）：",
+    ]
+    staff = logins()
+    role_width = max((_width(s.role_label) for s in staff), default=0) + 2
+    for s in staff:
+        lines.append(f"  {_pad(s.role_label, role_width)}{s.username:<14}{_pad(s.full_name, 8)}{s.where}")
+    contact = (
+        User.objects.filter(username=CONTACT_USERNAME, role=Role.ENTERPRISE_CONTACT)
+        .select_related("enterprise")
+        .first()
+    )
+    if contact is not None:
+        where_code = (
+            "验证码打印在运行服务器的控制台（默认的控制台短信通道）"
+            if settings.SMS_BACKEND.endswith("ConsoleBackend")
+            else "验证码通过已配置的短信通道发送"
+        )
+        lines.append(
+            f"  {_pad(contact.get_role_display(), role_width)}手机号 {contact.phone}（{contact.enterprise}），"
+            f"在 {reverse('core:phone_login')} 获取验证码"
+        )
+        lines.append(f"  {_pad('', role_width)}{where_code}")
+    return lines

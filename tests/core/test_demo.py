@@ -1,0 +1,294 @@
+"""The demo data: loaded once, realistic, valid, usable by every role from the logins it prints."""
+
+import datetime
+import re
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from jianchama.core import audit, demo, sms
+from jianchama.core.models import AuditEvent, User
+from jianchama.core.roles import Role
+from jianchama.registry import uscc
+from jianchama.registry.models import (
+    Certificate,
+    EnforcementBody,
+    Enterprise,
+    EnterpriseContact,
+    Field,
+    InspectionItem,
+    Inspector,
+    Region,
+)
+from jianchama.registry.qualification import check_qualification
+from tests.factories import RegionFactory
+
+pytestmark = pytest.mark.django_db
+
+STAFF = [(username, role) for username, role, *_ in demo.STAFF_USERS]
+
+
+def load_demo() -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("load_demo", stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def loaded():
+    load_demo()
+
+
+def test_load_demo_prints_what_it_loaded_and_every_login(settings):
+    settings.SMS_BACKEND = "jianchama.core.sms.ConsoleBackend"
+    out, err = load_demo()
+    assert err == ""
+    assert "演示数据已载入：3 个区、17 个执法单位、38 名执法人员、500 家企业、18 个检查事项" in out
+    assert f"工作人员密码均为 {demo.DEMO_PASSWORD}" in out
+    for username, role in STAFF:
+        assert re.search(rf"{Role(role).label}\s+{username}\s", out), username
+    assert f"手机号 {demo.CONTACT_PHONE}（上海金山恒泰化工有限公司）" in out
+    assert "验证码打印在运行服务器的控制台" in out
+    assert len(out.splitlines()) <= 15
+
+
+def test_the_demo_password_passes_the_password_validators():
+    validate_password(demo.DEMO_PASSWORD)
+
+
+def test_regions_fields_and_bodies(loaded):
+    assert Region.objects.filter(level=Region.Level.CITY).get().name == "上海市"
+    districts = Region.objects.filter(level=Region.Level.DISTRICT)
+    assert sorted(districts.values_list("name", flat=True)) == ["松江区", "金山区", "闵行区"]
+    jinshan = Region.objects.get(code="310116")
+    towns = set(jinshan.subtree().filter(level=Region.Level.TOWN).values_list("name", flat=True))
+    assert {
+        "石化街道",
+        "朱泾镇",
+        "枫泾镇",
+        "张堰镇",
+        "亭林镇",
+        "吕巷镇",
+        "廊下镇",
+        "金山卫镇",
+        "漕泾镇",
+        "山阳镇",
+    } == towns
+    assert set(Field.objects.values_list("name", flat=True)) == {"道路危险货物运输", "燃气管理", "安全生产"}
+
+    bodies = EnforcementBody.objects.all()
+    assert bodies.count() == 17
+    assert set(bodies.filter(level="city").values_list("name", flat=True)) == {
+        "上海市交通委员会",
+        "上海市住房和城乡建设管理委员会",
+        "上海市应急管理局",
+    }
+    organs = bodies.filter(level="district", body_type=EnforcementBody.Type.ORGAN)
+    assert organs.count() == 9
+    for body in organs:
+        assert body.city_counterpart.level == "city"
+        assert set(body.fields.all()) == set(body.city_counterpart.fields.all())
+    assert organs.filter(
+        name="金山区建设和管理委员会", city_counterpart__name="上海市住房和城乡建设管理委员会"
+    ).exists()
+    for body in bodies.filter(level="town"):
+        assert [f.name for f in body.fields.all()] == ["安全生产"]
+
+
+def test_entrusted_bodies_carry_organ_scope_and_period(loaded):
+    today = timezone.localdate()
+    entrusted = EnforcementBody.objects.filter(body_type=EnforcementBody.Type.ENTRUSTED)
+    assert entrusted.count() == 2
+    for body in entrusted:
+        assert body.entrusting_organ.body_type == EnforcementBody.Type.ORGAN
+        assert body.entrusted_items.exists()
+        assert set(body.entrusted_items.values_list("field", flat=True)) <= set(
+            body.fields.values_list("pk", flat=True)
+        )
+        assert body.entrustment_covers(today)
+    safety = entrusted.get(name="金山区安全生产监督检查所")
+    assert safety.entrusting_organ.name == "金山区应急管理局"
+    ending = entrusted.get(entrustment_end__lte=today + datetime.timedelta(days=30))
+    assert ending.name == "金山区燃气管理所"
+
+
+def test_items_have_legal_bases_checklists_and_the_bodies_of_their_field(loaded):
+    items = InspectionItem.objects.prefetch_related("bodies__fields")
+    assert items.count() == 18
+    assert Counter(items.values_list("field__name", flat=True)) == {
+        "道路危险货物运输": 5,
+        "燃气管理": 5,
+        "安全生产": 8,
+    }
+    for item in items:
+        assert item.legal_basis.startswith("《"), item.code
+        assert 3 <= len(item.checklist) <= 6, item.code
+        bodies = list(item.bodies.all())
+        assert {b.level for b in bodies} >= {"city", "district"}
+        for body in bodies:
+            assert item.field in body.fields.all()
+    basis = " ".join(items.values_list("legal_basis", flat=True))
+    for law in [
+        "《中华人民共和国安全生产法》",
+        "《危险化学品安全管理条例》",
+        "《城镇燃气管理条例》",
+        "《上海市燃气管理条例》",
+        "《道路危险货物运输管理规定》",
+        "《道路运输车辆动态监督管理办法》",
+    ]:
+        assert law in basis
+    town_items = InspectionItem.objects.filter(bodies__level="town").distinct()
+    assert town_items.exists()
+    assert set(town_items.values_list("field__name", flat=True)) == {"安全生产"}
+
+
+def test_enterprises_are_many_valid_and_spread(loaded):
+    enterprises = list(Enterprise.objects.select_related("region__parent"))
+    assert len(enterprises) == 500
+    assert len({e.name for e in enterprises}) == 500
+    for enterprise in enterprises:
+        assert uscc.is_valid(enterprise.uscc), enterprise.uscc
+        district = enterprise.region.parent
+        assert enterprise.region.level == Region.Level.TOWN
+        assert enterprise.uscc[2:8] == district.code
+        assert enterprise.address.startswith(f"上海市{district.name}{enterprise.region.name}")
+        assert enterprise.legal_representative
+    assert Counter(e.region.parent.name for e in enterprises) == {"金山区": 260, "闵行区": 120, "松江区": 120}
+    assert set(Counter(e.risk_grade for e in enterprises)) == {"A", "B", "C", "D"}
+    industries = Counter(e.industry for e in enterprises)
+    assert (
+        industries["道路危险货物运输"] > 20
+        and industries["燃气生产和供应业"] > 10
+        and industries["餐饮业"] > 50
+    )
+    assert any("危险品运输有限公司" in e.name for e in enterprises)
+    assert EnterpriseContact.objects.count() > 100
+
+
+def test_enterprises_are_the_same_every_time():
+    class Rollback(Exception):
+        pass
+
+    def snapshot():
+        return list(Enterprise.objects.order_by("uscc").values_list("uscc", "name", "address", "risk_grade"))
+
+    with pytest.raises(Rollback), transaction.atomic():
+        demo.load()
+        first = snapshot()
+        raise Rollback
+    assert not Enterprise.objects.exists()
+    demo.load()
+    assert snapshot() == first
+
+
+def test_a_second_run_changes_nothing(loaded):
+    before = demo.counts(), AuditEvent.objects.count(), list(Enterprise.objects.values_list("pk", "uscc"))
+    out, _ = load_demo()
+    assert out.startswith("演示数据此前已载入，本次未做更改：3 个区、17 个执法单位")
+    assert "inspector" in out
+    assert (
+        demo.counts(),
+        AuditEvent.objects.count(),
+        list(Enterprise.objects.values_list("pk", "uscc")),
+    ) == before
+
+
+def test_the_load_is_one_audit_event_in_an_intact_chain(loaded):
+    event = AuditEvent.objects.get(action="demo.load")
+    assert (event.actor_label, event.object_type, event.object_repr) == ("系统", "demo", "演示数据")
+    assert event.after["enterprises"] == 500
+    assert audit.verify_chain()[1] is None
+
+
+def test_a_registry_with_other_data_is_left_alone():
+    RegionFactory()
+    out, err = load_demo()
+    assert "演示数据只能载入空数据库，本次未做任何更改" in err
+    assert out == ""
+    assert Region.objects.count() == 1
+    assert not Enterprise.objects.exists() and not User.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_every_district_body_can_inspect_with_two_valid_inspectors(loaded):
+    today = timezone.localdate()
+    for body in EnforcementBody.objects.filter(level="district"):
+        valid = Certificate.objects.valid_on(today).filter(inspector__body=body)
+        inspectors = list(Inspector.objects.filter(certificates__in=valid).distinct())
+        assert len(inspectors) >= 2, body.name
+        item = (
+            body.entrusted_items if body.body_type == EnforcementBody.Type.ENTRUSTED else body.items
+        ).first()
+        assert check_qualification(bodies=[body], inspectors=inspectors[:2], items=[item], on=today) == []
+
+
+def test_there_are_expired_expiring_suspended_and_revoked_certificates(loaded):
+    today = timezone.localdate()
+    certificates = list(Certificate.objects.prefetch_related("fields", "inspector__body__fields"))
+    assert len(certificates) == 38
+    statuses = Counter(c.status_on(today) for c in certificates)
+    assert statuses["expired"] >= 2 and statuses["suspended"] == 2 and statuses["revoked"] == 1
+    for certificate in certificates:
+        assert re.fullmatch(r"310\d{3}00\d{5}", certificate.number)
+        assert set(certificate.fields.all()) == set(certificate.inspector.body.fields.all())
+        assert certificate.valid_from < certificate.valid_until
+        if certificate.status in ("suspended", "revoked"):
+            assert certificate.status_reason
+    assert any(
+        c.status_on(today) == "valid" and c.valid_until <= today + datetime.timedelta(days=30)
+        for c in certificates
+    )
+
+
+def test_every_staff_login_works_with_the_printed_password(loaded):
+    for username, role in STAFF:
+        client = Client()
+        response = client.post(reverse("core:login"), {"username": username, "password": demo.DEMO_PASSWORD})
+        assert response.status_code == 302, username
+        home = client.get(reverse("core:home"))
+        assert home.status_code == 200
+        assert Role(role).label in home.content.decode(), username
+    admin = Client()
+    admin.post(reverse("core:login"), {"username": "admin", "password": demo.DEMO_PASSWORD})
+    assert admin.get("/admin/").status_code == 200
+
+
+def test_the_enterprise_contact_logs_in_by_phone_code(loaded, client, django_capture_on_commit_callbacks):
+    assert not User.objects.get(phone=demo.CONTACT_PHONE).has_usable_password()
+    refused = client.post(
+        reverse("core:login"), {"username": demo.CONTACT_USERNAME, "password": demo.DEMO_PASSWORD}
+    )
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("core:phone_login"), {"phone": demo.CONTACT_PHONE})
+    assert sms.outbox[-1].phone == demo.CONTACT_PHONE
+    code = re.search(r"\d{6}", sms.outbox[-1].text).group()
+    response = client.post(
+        reverse("core:phone_login"), {"phone": demo.CONTACT_PHONE, "code": code}, follow=True
+    )
+    page = response.content.decode()
+    assert "企业联系人" in page and "上海金山恒泰化工有限公司" in page
+    own = client.get(reverse("registry:enterprise_detail_own"))
+    assert own.status_code == 200 and "上海金山恒泰化工有限公司" in own.content.decode()
+    contact = EnterpriseContact.objects.get(phone=demo.CONTACT_PHONE)
+    assert contact.enterprise.region.parent.name == "金山区"
+
+
+def test_each_login_sees_only_its_own(loaded):
+    supervisor = User.objects.get(username="supervisor")
+    visible = Enterprise.objects.visible_to(supervisor)
+    assert 0 < visible.count() < Enterprise.objects.count()
+    assert all(path.startswith("310000/310116/") for path in visible.values_list("region__path", flat=True))
+
+    inspector = User.objects.get(username="inspector")
+    assert inspector.inspector.body.name == "金山区应急管理局"
+    assert inspector.inspector.certificates.valid_on(timezone.localdate()).exists()
+    colleagues = Inspector.objects.visible_to(inspector)
+    assert colleagues.count() == 4
+    assert set(colleagues.values_list("body__name", flat=True)) == {"金山区应急管理局"}
