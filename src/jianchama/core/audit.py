@@ -240,6 +240,7 @@ ACTION_LABELS: dict[str, str] = {
     "user.login_by_code": "企业联系人验证码登录",
     "calendar.set_year": "录入年度节假日安排",
     "calendar.load_library": "从日历库载入节假日安排",
+    "demo.load": "载入演示数据",
 }
 
 
