@@ -44,6 +44,10 @@ class Region(models.Model):
     def subtree(self) -> models.QuerySet[Region]:
         return Region.objects.filter(path__startswith=self.path)
 
+    def contains(self, other: Region) -> bool:
+        """Whether `other` is this region or lies within it."""
+        return other.path.startswith(self.path)
+
     def district(self) -> Region | None:
         """The district this region is in (itself if it is one)."""
         node: Region | None = self
@@ -145,12 +149,20 @@ class InspectorQuerySet(models.QuerySet):
         if user.is_platform_admin:
             return self.all()
         if user.role in (Role.INSPECTOR, Role.BODY_ADMIN):
-            return self.filter(body_id=user.body_id)
+            return self.filter(body_id=user.body_id) if user.body_id else self.none()
         if user.role == Role.CITY_REVIEWER:
+            if user.body_id is None:
+                return self.none()
             return self.filter(Q(body_id=user.body_id) | Q(body__city_counterpart_id=user.body_id))
         if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT):
+            if user.region_id is None:
+                return self.none()
             return self.filter(body__region__path__startswith=user.region.path)
         return self.none()
+
+    def manageable_by(self, user) -> InspectorQuerySet:
+        """Inspectors (and their certificates) this user may change: its own body's, for a body admin."""
+        return self.filter(body__in=EnforcementBody.objects.manageable_by(user))
 
 
 class Inspector(models.Model):
@@ -180,6 +192,9 @@ class Inspector(models.Model):
 class CertificateQuerySet(models.QuerySet):
     def visible_to(self, user) -> CertificateQuerySet:
         return self.filter(inspector__in=Inspector.objects.visible_to(user))
+
+    def manageable_by(self, user) -> CertificateQuerySet:
+        return self.filter(inspector__in=Inspector.objects.manageable_by(user))
 
     def valid_on(self, day: datetime.date) -> CertificateQuerySet:
         return self.filter(status=Certificate.Status.VALID, valid_from__lte=day, valid_until__gte=day)
@@ -229,6 +244,14 @@ class Certificate(models.Model):
         return self.Status(self.effective_status).label
 
 
+def enterprise_region_of(body: EnforcementBody) -> Region | None:
+    """The region whose enterprises a body works on: None for a city-level body (the whole city); a district
+    or town body works within its district."""
+    if body.level == EnforcementBody.Level.CITY:
+        return None
+    return body.region.district() or body.region
+
+
 class EnterpriseQuerySet(models.QuerySet):
     def visible_to(self, user) -> EnterpriseQuerySet:
         if not user.is_authenticated:
@@ -236,16 +259,27 @@ class EnterpriseQuerySet(models.QuerySet):
         if user.is_platform_admin:
             return self.all()
         if user.role == Role.ENTERPRISE_CONTACT:
-            return self.filter(pk=user.enterprise_id)
+            return self.filter(pk=user.enterprise_id) if user.enterprise_id else self.none()
         if user.role in (Role.INSPECTOR, Role.BODY_ADMIN, Role.CITY_REVIEWER):
-            # A city-level body works across the city; a district or town body within its district.
-            body = user.body
-            if body.level == EnforcementBody.Level.CITY:
-                return self.all()
-            district = body.region.district() or body.region
-            return self.filter(region__path__startswith=district.path)
+            if user.body_id is None:
+                return self.none()
+            region = enterprise_region_of(user.body)
+            return self.all() if region is None else self.filter(region__path__startswith=region.path)
         if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE):
+            if user.region_id is None:
+                return self.none()
             return self.filter(region__path__startswith=user.region.path)
+        return self.none()
+
+    def manageable_by(self, user) -> EnterpriseQuerySet:
+        """Enterprises (and their contacts) this user may change: all for the platform admin, those a body
+        admin's body works on for a body admin."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role == Role.BODY_ADMIN:
+            return self.visible_to(user)
         return self.none()
 
 
@@ -308,6 +342,9 @@ class InspectionItemQuerySet(models.QuerySet):
         if user.is_authenticated and user.is_platform_admin:
             return self.all()
         return self.filter(is_published=True)
+
+    def manageable_by(self, user) -> InspectionItemQuerySet:
+        return self.all() if user.is_authenticated and user.is_platform_admin else self.none()
 
 
 class InspectionItem(models.Model):
