@@ -19,6 +19,7 @@ from jianchama.registry.models import (
     Enterprise,
     EnterpriseContact,
     InspectionItem,
+    Inspector,
 )
 from jianchama.registry.qualification import Rule, check_qualification
 from tests.factories import (
@@ -256,6 +257,21 @@ def test_inspector_refuses_bad_phone_and_duplicate_employee_number(w, admin):
     assert "工号“E1”已被本单位执法人员甲使用" in text
     # The same number in another body is fine.
     services.create_inspector(admin, body=w.mh_body, name="乙", employee_number="E1")
+
+
+def test_inspector_is_linked_to_an_inspector_account_of_its_body_only(w):
+    body_admin = user_for(Role.BODY_ADMIN, body=w.js_body)
+    account = user_for(Role.INSPECTOR, body=w.js_body)
+    services.update_inspector(body_admin, inspector=w.js_inspector, user=account)
+    assert Inspector.objects.get(user=account) == w.js_inspector
+    with pytest.raises(DomainError, match="已关联执法人员金山执法员"):
+        services.update_inspector(body_admin, inspector=w.js_inspector2, user=account)
+    with pytest.raises(DomainError, match="不是“金山区建设和管理委员会”的执法人员账号"):
+        services.create_inspector(
+            body_admin, body=w.js_body, name="丙", user=user_for(Role.INSPECTOR, body=w.mh_body)
+        )
+    with pytest.raises(DomainError, match="不是“金山区建设和管理委员会”的执法人员账号"):
+        services.update_inspector(body_admin, inspector=w.js_inspector2, user=body_admin)
 
 
 # --- Certificates -------------------------------------------------------------------------------------

@@ -534,3 +534,23 @@ def test_items_are_managed_by_the_platform_admin_only(as_role, w):
     client = as_role(Role.BODY_ADMIN)
     assert client.get(reverse("registry:item_create")).status_code == 403
     assert client.post(reverse("registry:item_edit", args=[w.item.pk]), {"code": "Z"}).status_code == 403
+
+
+def test_django_admin_lists_the_registry_read_only(client, w):
+    superuser = user_for(Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+    login(client, superuser)
+    for model in (
+        "enforcementbody",
+        "inspector",
+        "certificate",
+        "enterprise",
+        "enterprisecontact",
+        "inspectionitem",
+        "region",
+        "field",
+    ):
+        assert client.get(reverse(f"admin:registry_{model}_changelist"), {"q": "金山"}).status_code == 200
+    page = text(client.get(reverse("admin:registry_enterprise_change", args=[w.js_enterprise.pk])))
+    assert "金山燃气" in page and 'name="_save"' not in page  # view only: writes go through the services
+    assert client.get(reverse("admin:registry_enterprise_add")).status_code == 403
+    assert client.get(reverse("admin:registry_region_add")).status_code == 200

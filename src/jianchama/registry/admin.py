@@ -1,7 +1,8 @@
 """The registry in the Django admin, for the platform administrator: read, search, filter.
 
-Changes made here bypass the services (no validation beyond the model's, no audit event); everyday edits
-belong on the registry pages, which go through the services.
+Bodies, inspectors, certificates, enterprises, contacts and items are written only through the services
+(validation and the audit log), i.e. on the registry pages; here they are read-only. Regions and fields have
+no pages of their own and are edited here.
 """
 
 from django.contrib import admin
@@ -16,6 +17,32 @@ from .models import (
     Inspector,
     Region,
 )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View, search and filter; changes go through the registry pages and their services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Region)
@@ -33,68 +60,59 @@ class FieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(EnforcementBody)
-class EnforcementBodyAdmin(admin.ModelAdmin):
+class EnforcementBodyAdmin(ReadOnlyAdmin):
     list_display = ("code", "name", "body_type", "level", "region", "city_counterpart", "is_active")
     list_filter = ("body_type", "level", "is_active", "fields", "region")
     search_fields = ("code", "name")
-    filter_horizontal = ("fields", "entrusted_items")
-    autocomplete_fields = ("region", "city_counterpart", "entrusting_organ")
 
 
-class CertificateInline(admin.TabularInline):
+class CertificateInline(ReadOnlyInline):
     model = Certificate
-    extra = 0
     fields = ("number", "valid_from", "valid_until", "status", "status_reason")
     show_change_link = True
 
 
 @admin.register(Inspector)
-class InspectorAdmin(admin.ModelAdmin):
+class InspectorAdmin(ReadOnlyAdmin):
     list_display = ("name", "body", "employee_number", "phone", "is_active")
     list_filter = ("is_active", "body__level", "body")
     search_fields = ("name", "employee_number", "phone", "certificates__number")
-    autocomplete_fields = ("body", "user")
     inlines = [CertificateInline]
 
 
 @admin.register(Certificate)
-class CertificateAdmin(admin.ModelAdmin):
+class CertificateAdmin(ReadOnlyAdmin):
     list_display = ("number", "inspector", "valid_from", "valid_until", "status", "effective")
     list_filter = ("status", "fields", "valid_until")
     search_fields = ("number", "inspector__name")
-    autocomplete_fields = ("inspector",)
-    filter_horizontal = ("fields",)
 
     @admin.display(description="当前状态")
     def effective(self, obj: Certificate) -> str:
         return obj.get_effective_status_display()
 
 
-class ContactInline(admin.TabularInline):
+class ContactInline(ReadOnlyInline):
     model = EnterpriseContact
-    extra = 0
+    fields = ("kind", "name", "phone")
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(admin.ModelAdmin):
+class EnterpriseAdmin(ReadOnlyAdmin):
     list_display = ("name", "uscc", "region", "industry", "risk_grade", "credit_grade")
     list_filter = ("risk_grade", "region")
     search_fields = ("name", "uscc", "industry")
-    autocomplete_fields = ("region",)
     inlines = [ContactInline]
 
 
 @admin.register(EnterpriseContact)
-class EnterpriseContactAdmin(admin.ModelAdmin):
+class EnterpriseContactAdmin(ReadOnlyAdmin):
     list_display = ("name", "kind", "phone", "enterprise")
     list_filter = ("kind",)
     search_fields = ("name", "phone", "enterprise__name", "enterprise__uscc")
-    autocomplete_fields = ("enterprise",)
 
 
 @admin.register(InspectionItem)
-class InspectionItemAdmin(admin.ModelAdmin):
+class InspectionItemAdmin(ReadOnlyAdmin):
     list_display = ("code", "name", "field", "is_published")
     list_filter = ("field", "is_published")
     search_fields = ("code", "name", "legal_basis")
-    filter_horizontal = ("bodies",)

@@ -303,7 +303,7 @@ def _entrustment_problems(body: EnforcementBody, entrusted_items: list[Inspectio
 
 # --- Inspectors and certificates (F-02) ---------------------------------------------------------------
 
-INSPECTOR_FIELDS = ("name", "body", "employee_number", "phone", "photo", "is_active")
+INSPECTOR_FIELDS = ("name", "body", "employee_number", "phone", "photo", "is_active", "user")
 
 
 def _require_inspector_manager(actor, body: EnforcementBody) -> None:
@@ -321,7 +321,9 @@ def create_inspector(
     phone: str = "",
     photo: Any = None,
     is_active: bool = True,
+    user: User | None = None,
 ) -> Inspector:
+    """`user` links the inspector's login account (an inspector-role account of the same body)."""
     _require_inspector_manager(actor, body)
     inspector = Inspector(
         body=body,
@@ -329,6 +331,7 @@ def create_inspector(
         employee_number=_text(employee_number),
         phone=_text(phone),
         is_active=is_active,
+        user=user,
     )
     if photo:
         inspector.photo = photo
@@ -373,6 +376,16 @@ def _validate_inspector(inspector: Inspector) -> None:
         )
         if twin is not None:
             problems.append(f"工号“{inspector.employee_number}”已被本单位执法人员{twin.name}使用，请核对")
+    account = inspector.user
+    if account is not None:
+        if account.role != Role.INSPECTOR or account.body_id != inspector.body_id:
+            problems.append(
+                f"登录账号“{account.username}”不是“{inspector.body}”的执法人员账号，请选择本单位执法人员的账号"
+            )
+        elif (holder := Inspector.objects.filter(user=account).exclude(pk=inspector.pk).first()) is not None:
+            problems.append(
+                f"登录账号“{account.username}”已关联执法人员{holder.name}，一个账号只能关联一名执法人员"
+            )
     _raise_if(problems, "执法人员信息有误")
 
 
