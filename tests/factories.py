@@ -152,11 +152,13 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def user_for(role: str, **kwargs) -> User:
     """A user of `role`, attached to what that role needs."""
-    if role in (Role.INSPECTOR, Role.BODY_ADMIN, Role.CITY_REVIEWER):
-        kwargs.setdefault("body", BodyFactory())
-    if role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE, Role.OBSERVER):
-        kwargs.setdefault("region", DistrictFactory())
+    if role in (Role.INSPECTOR, Role.BODY_ADMIN, Role.CITY_REVIEWER) and "body" not in kwargs:
+        kwargs["body"] = BodyFactory()
+    region_roles = (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE, Role.OBSERVER)
+    if role in region_roles and "region" not in kwargs:
+        kwargs["region"] = DistrictFactory()
     if role == Role.ENTERPRISE_CONTACT:
-        kwargs.setdefault("enterprise", EnterpriseFactory())
+        if "enterprise" not in kwargs:
+            kwargs["enterprise"] = EnterpriseFactory()
         kwargs.setdefault("phone", f"138{next(_serial):08d}")
     return UserFactory(role=role, **kwargs)

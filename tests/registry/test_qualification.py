@@ -202,3 +202,13 @@ def test_joint_inspection_each_body_with_its_items(body, item, safety):
     problems = check_qualification(bodies=swapped, inspectors=team, on=DAY)
     assert Rule.BODY_NOT_AUTHORISED in rules(problems)
     assert len([p for p in problems if p.rule == Rule.BODY_NOT_AUTHORISED]) == 2
+
+
+def test_inspector_off_duty(body, item):
+    away = inspector(body, "孙八")
+    away.is_active = False
+    away.save()
+    problems = check_qualification(
+        bodies=[body], inspectors=[away, inspector(body, "李四")], items=[item], on=DAY
+    )
+    assert [p.message for p in problems] == ["执法人员孙八已不在岗（离岗），不能安排实施检查"]

@@ -16,5 +16,7 @@ def navigation(request):
             ("企业", "registry:enterprise_list"),
             ("检查事项", "registry:item_list"),
         ]
+        if user.role == Role.BODY_ADMIN or user.is_platform_admin:
+            entries.append(("资格核验", "registry:qualification_check"))
     entries.append(("工作日历", "core:calendar"))
     return {"nav": entries, "Role": Role}

@@ -5,3 +5,10 @@ class RegistryConfig(AppConfig):
     name = "jianchama.registry"
     label = "registry"
     verbose_name = "主体与事项"
+
+    def ready(self):
+        from jianchama.core import audit
+
+        from .services import AUDIT_ACTIONS
+
+        audit.register_actions(AUDIT_ACTIONS)

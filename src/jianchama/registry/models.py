@@ -25,8 +25,14 @@ class Region(models.Model):
     code = models.CharField("区划代码", max_length=12, unique=True)
     name = models.CharField("名称", max_length=50)
     level = models.CharField("层级", max_length=10, choices=Level.choices)
-    parent = models.ForeignKey("self", verbose_name="上级区域", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="children")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name="上级区域",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
     path = models.CharField("路径", max_length=100, db_index=True, editable=False)
 
     class Meta:
@@ -107,13 +113,23 @@ class EnforcementBody(models.Model):
     body_type = models.CharField("主体类型", max_length=12, choices=Type.choices)
     level = models.CharField("层级", max_length=10, choices=Level.choices)
     fields = models.ManyToManyField(Field, verbose_name="执法领域", related_name="bodies")
-    region = models.ForeignKey(Region, verbose_name="所在区域", on_delete=models.PROTECT, related_name="bodies")
+    region = models.ForeignKey(
+        Region, verbose_name="所在区域", on_delete=models.PROTECT, related_name="bodies"
+    )
     city_counterpart = models.ForeignKey(
-        "self", verbose_name="市级对口单位", null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name="市级对口单位",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="district_counterparts",
     )
     entrusting_organ = models.ForeignKey(
-        "self", verbose_name="委托机关", null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name="委托机关",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="entrusted_bodies",
     )
     entrusted_items = models.ManyToManyField(
@@ -137,7 +153,8 @@ class EnforcementBody(models.Model):
 
     def entrustment_covers(self, day: datetime.date) -> bool:
         return bool(
-            self.entrustment_start and self.entrustment_end
+            self.entrustment_start
+            and self.entrustment_end
             and self.entrustment_start <= day <= self.entrustment_end
         )
 
@@ -169,13 +186,20 @@ class Inspector(models.Model):
     """A person who inspects, employed by one body."""
 
     name = models.CharField("姓名", max_length=50)
-    body = models.ForeignKey(EnforcementBody, verbose_name="所属执法单位", on_delete=models.PROTECT,
-                             related_name="inspectors")
+    body = models.ForeignKey(
+        EnforcementBody, verbose_name="所属执法单位", on_delete=models.PROTECT, related_name="inspectors"
+    )
     employee_number = models.CharField("工号", max_length=32, blank=True)
     phone = models.CharField("手机号", max_length=20, blank=True)
     photo = models.ImageField("照片", upload_to="inspectors/", blank=True)
-    user = models.OneToOneField("core.User", verbose_name="登录账号", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="inspector")
+    user = models.OneToOneField(
+        "core.User",
+        verbose_name="登录账号",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inspector",
+    )
     is_active = models.BooleanField("在岗", default=True)
 
     objects = InspectorQuerySet.as_manager()
@@ -210,8 +234,9 @@ class Certificate(models.Model):
         EXPIRED = "expired", "已过期"
 
     number = models.CharField("证件编号", max_length=32, unique=True)
-    inspector = models.ForeignKey(Inspector, verbose_name="执法人员", on_delete=models.PROTECT,
-                                  related_name="certificates")
+    inspector = models.ForeignKey(
+        Inspector, verbose_name="执法人员", on_delete=models.PROTECT, related_name="certificates"
+    )
     fields = models.ManyToManyField(Field, verbose_name="执法领域", related_name="certificates")
     valid_from = models.DateField("有效期起")
     valid_until = models.DateField("有效期止")
@@ -295,8 +320,9 @@ class Enterprise(models.Model):
     uscc = models.CharField("统一社会信用代码", max_length=18, unique=True)
     name = models.CharField("名称", max_length=200, db_index=True)
     address = models.CharField("地址", max_length=255, blank=True)
-    region = models.ForeignKey(Region, verbose_name="所在区域", on_delete=models.PROTECT,
-                               related_name="enterprises")
+    region = models.ForeignKey(
+        Region, verbose_name="所在区域", on_delete=models.PROTECT, related_name="enterprises"
+    )
     industry = models.CharField("行业", max_length=100, blank=True, db_index=True)
     risk_grade = models.CharField("风险等级", max_length=1, choices=RiskGrade.choices, default=RiskGrade.B)
     credit_grade = models.CharField("信用等级", max_length=10, blank=True)
@@ -321,8 +347,9 @@ class EnterpriseContact(models.Model):
         LEGAL_REPRESENTATIVE = "legal_representative", "法定代表人"
         ON_SITE = "on_site", "现场负责人"
 
-    enterprise = models.ForeignKey(Enterprise, verbose_name="企业", on_delete=models.CASCADE,
-                                   related_name="contacts")
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.CASCADE, related_name="contacts"
+    )
     kind = models.CharField("类型", max_length=24, choices=Kind.choices)
     name = models.CharField("姓名", max_length=50)
     phone = models.CharField("手机号", max_length=20)
@@ -354,10 +381,12 @@ class InspectionItem(models.Model):
     name = models.CharField("检查事项", max_length=200)
     field = models.ForeignKey(Field, verbose_name="执法领域", on_delete=models.PROTECT, related_name="items")
     legal_basis = models.TextField("检查依据")
-    checklist = models.JSONField("检查标准（检查清单）", default=list, blank=True,
-                                 help_text="逐条列出的检查内容")
-    bodies = models.ManyToManyField(EnforcementBody, verbose_name="可实施检查的执法单位", related_name="items",
-                                    blank=True)
+    checklist = models.JSONField(
+        "检查标准（检查清单）", default=list, blank=True, help_text="逐条列出的检查内容"
+    )
+    bodies = models.ManyToManyField(
+        EnforcementBody, verbose_name="可实施检查的执法单位", related_name="items", blank=True
+    )
     is_published = models.BooleanField("已公布", default=True)
 
     objects = InspectionItemQuerySet.as_manager()

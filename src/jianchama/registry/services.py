@@ -33,29 +33,28 @@ from .models import (
     enterprise_region_of,
 )
 
-audit.register_actions(
-    {
-        "body.create": "登记执法单位",
-        "body.update": "修改执法单位信息",
-        "inspector.create": "登记执法人员",
-        "inspector.update": "修改执法人员信息",
-        "certificate.create": "登记执法证件",
-        "certificate.update": "修改执法证件信息",
-        "certificate.suspend": "暂停使用执法证件",
-        "certificate.revoke": "收回执法证件",
-        "certificate.reinstate": "恢复执法证件",
-        "certificate.expire": "执法证件有效期届满",
-        "enterprise.create": "登记企业",
-        "enterprise.update": "修改企业信息",
-        "contact.add": "添加企业联系人",
-        "contact.remove": "移除企业联系人",
-        "user.create_contact": "开通企业联系人登录账号",
-        "user.link_contact": "关联企业联系人登录账号",
-        "user.deactivate_contact": "停用企业联系人登录账号",
-        "item.create": "新增检查事项",
-        "item.update": "修改检查事项",
-    }
-)
+# Chinese labels of this app's audit actions; registered in RegistryConfig.ready.
+AUDIT_ACTIONS = {
+    "body.create": "登记执法单位",
+    "body.update": "修改执法单位信息",
+    "inspector.create": "登记执法人员",
+    "inspector.update": "修改执法人员信息",
+    "certificate.create": "登记执法证件",
+    "certificate.update": "修改执法证件信息",
+    "certificate.suspend": "暂停使用执法证件",
+    "certificate.revoke": "收回执法证件",
+    "certificate.reinstate": "恢复执法证件",
+    "certificate.expire": "执法证件有效期届满",
+    "enterprise.create": "登记企业",
+    "enterprise.update": "修改企业信息",
+    "contact.add": "添加企业联系人",
+    "contact.remove": "移除企业联系人",
+    "user.create_contact": "开通企业联系人登录账号",
+    "user.link_contact": "关联企业联系人登录账号",
+    "user.deactivate_contact": "停用企业联系人登录账号",
+    "item.create": "新增检查事项",
+    "item.update": "修改检查事项",
+}
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
