@@ -49,5 +49,6 @@ def phone(browser):
 
 
 def fits_screen(page) -> bool:
-    """No horizontal scrolling: the page is usable on the phone without zooming out."""
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    """Styled, and no horizontal scrolling: the page is usable on the phone without zooming out."""
+    styled = page.evaluate("getComputedStyle(document.querySelector('.topbar')).borderBottomStyle") == "solid"
+    return styled and page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
