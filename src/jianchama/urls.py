@@ -8,6 +8,7 @@ admin.site.site_title = "检查码平台管理"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("registry/import/", include("jianchama.registry.import_urls")),
     path("registry/", include("jianchama.registry.urls")),
     path("", include("jianchama.core.urls")),
 ]

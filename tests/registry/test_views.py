@@ -554,3 +554,16 @@ def test_django_admin_lists_the_registry_read_only(client, w):
     assert "金山燃气" in page and 'name="_save"' not in page  # view only: writes go through the services
     assert client.get(reverse("admin:registry_enterprise_add")).status_code == 403
     assert client.get(reverse("admin:registry_region_add")).status_code == 200
+
+
+@pytest.mark.parametrize(("role", "offered"), [(Role.BODY_ADMIN, True), (Role.INSPECTOR, False)])
+def test_import_is_offered_to_who_may_import(as_role, role, offered):
+    client = as_role(role)
+    for name, target in (
+        ("enterprise_list", "registry_import:enterprises"),
+        ("inspector_list", "registry_import:inspectors"),
+    ):
+        page = text(client.get(reverse(f"registry:{name}")))
+        assert ("批量导入" in page) is offered, name
+        assert (reverse(target) in page) is offered, name
+    assert client.get(reverse("registry_import:enterprises")).status_code == (200 if offered else 403)

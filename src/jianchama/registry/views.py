@@ -14,8 +14,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -24,7 +22,7 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
 
-from . import forms, services
+from . import forms, importing, services
 from .models import Certificate, EnforcementBody, Enterprise, EnterpriseContact, InspectionItem, Inspector
 from .qualification import check_qualification
 
@@ -68,21 +66,12 @@ def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-@functools.cache
-def _core_timeline_exists() -> bool:
-    try:
-        get_template("core/_timeline.html")
-    except TemplateDoesNotExist:
-        return False
-    return True
-
-
 def _timeline(request, events, *, show_object: bool = False) -> dict:
     """The audit timeline for a detail page; staff only (enterprise contacts see their data, not its log).
     `show_object` names each event's object, for a timeline that covers several (an inspector's certificates)."""
     if request.user.role == Role.ENTERPRISE_CONTACT:
         return {"timeline": None}
-    return {"timeline": events, "core_timeline": _core_timeline_exists(), "show_object": show_object}
+    return {"timeline": events, "show_object": show_object}
 
 
 def _events_about(*objects, extra: Q | None = None):
@@ -261,6 +250,7 @@ def inspector_list(request):
             "page": _page(request, inspectors.distinct()),
             "filters": filters,
             "can_create": can_create,
+            "can_import": importing.may_import_inspectors(request.user),
             "can_check": services.can_check_qualification(request.user),
         },
     )
@@ -456,6 +446,7 @@ def enterprise_list(request):
             "page": _page(request, enterprises),
             "filters": filters,
             "can_create": services.can_create_enterprises(request.user),
+            "can_import": importing.may_import_enterprises(request.user),
         },
     )
 
