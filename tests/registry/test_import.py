@@ -747,8 +747,6 @@ def test_inspector_import_writes_one_audit_event(admin, jianwei, gas):
 # ---------------------------------------------------------------------------------------------------------
 # The pages
 
-urls = pytest.mark.urls("tests.registry.import_urls")
-
 
 @pytest.fixture
 def admin_client(client, admin):
@@ -762,7 +760,6 @@ def upload(client, url, data: bytes, name: str, **extra):
     return client.post(url, {"file": SimpleUploadedFile(name, data)}, **extra)
 
 
-@urls
 def test_import_page_offers_templates_and_explains_the_columns(admin_client, jinshan):
     page = admin_client.get("/registry/import/enterprises/")
     assert page.status_code == 200
@@ -779,7 +776,6 @@ def read_table(content: bytes, fmt: str) -> list[list]:
     return [list(row) for row in load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True)]
 
 
-@urls
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_enterprise_template_parses_and_its_example_row_is_not_imported_by_mistake(
     admin_client, admin, jinshan, fmt
@@ -802,7 +798,6 @@ def test_enterprise_template_parses_and_its_example_row_is_not_imported_by_mista
     assert uscc.is_valid(Enterprise.objects.get().uscc)
 
 
-@urls
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_inspector_template_parses_and_its_example_row_is_not_imported_by_mistake(client, jianwei, fmt):
     own_admin = user_for(Role.BODY_ADMIN, body=jianwei)
@@ -823,7 +818,6 @@ def test_inspector_template_parses_and_its_example_row_is_not_imported_by_mistak
     assert Certificate.objects.get().inspector.body == jianwei
 
 
-@urls
 def test_upload_a_good_file_shows_the_counts(admin_client, jinshan):
     EnterpriseFactory(uscc=code(1), name="旧名称", region=jinshan)
     data = as_csv([enterprise_row(1), enterprise_row(2), enterprise_row(3)])
@@ -837,7 +831,6 @@ def test_upload_a_good_file_shows_the_counts(admin_client, jinshan):
     assert Enterprise.objects.count() == 3
 
 
-@urls
 def test_upload_a_bad_file_shows_every_problem_and_saves_nothing(admin_client, admin, jinshan):
     data = as_csv([enterprise_row(1), enterprise_row(2, 风险等级="Z"), enterprise_row(3, 所在区域="火星区")])
 
@@ -863,7 +856,6 @@ def test_upload_a_bad_file_shows_every_problem_and_saves_nothing(admin_client, a
     assert admin_client.get(f"/registry/import/problems/{download}.csv").status_code == 404
 
 
-@urls
 def test_upload_errors_about_the_file_are_shown_on_the_form(admin_client, jinshan):
     response = upload(
         admin_client, "/registry/import/enterprises/", b"\xd0\xcf\x11\xe0" + b"\x00" * 64, "旧.xls"
@@ -875,7 +867,6 @@ def test_upload_errors_about_the_file_are_shown_on_the_form(admin_client, jinsha
     assert "请选择要上传的文件" in response.content.decode()
 
 
-@urls
 def test_inspector_page_flow(client, jianwei, gas):
     client.force_login(user_for(Role.BODY_ADMIN, body=jianwei))
     response = upload(
@@ -885,7 +876,6 @@ def test_inspector_page_flow(client, jianwei, gas):
     assert "<dt>新增执法证</dt><dd>1</dd>" in response.content.decode()
 
 
-@urls
 @pytest.mark.parametrize("role", [Role.INSPECTOR, Role.SUPERVISOR, Role.ENTERPRISE_CONTACT])
 def test_pages_refuse_other_roles(client, jinshan, role):
     client.force_login(user_for(role))
@@ -896,14 +886,12 @@ def test_pages_refuse_other_roles(client, jinshan, role):
     assert not Enterprise.objects.filter(uscc=code(1)).exists()
 
 
-@urls
 def test_pages_need_login(client):
     response = client.get("/registry/import/enterprises/")
     assert response.status_code == 302
     assert "/login" in response["Location"]
 
 
-@urls
 def test_uploads_are_rate_limited(admin_client, jinshan):
     for _ in range(10):
         assert admin_client.post("/registry/import/enterprises/", {}).status_code == 400
@@ -930,7 +918,6 @@ def _log_in(page, live_server, user):
     page.wait_for_url(f"{live_server.url}/")
 
 
-@urls
 @pytest.mark.django_db(transaction=True)
 def test_upload_in_the_browser_shows_progress_then_the_result_in_place(live_server, phone, admin, jinshan):
     _log_in(phone, live_server, admin)
@@ -976,7 +963,6 @@ def test_upload_in_the_browser_shows_progress_then_the_result_in_place(live_serv
     assert Enterprise.objects.count() == 2
 
 
-@urls
 @pytest.mark.django_db(transaction=True)
 def test_upload_works_without_javascript(live_server, browser, admin, jinshan):
     context = browser.new_context(java_script_enabled=False, viewport={"width": 375, "height": 740})
