@@ -609,34 +609,56 @@ def _parse_enterprise(
     )
 
 
-def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -> ImportResult:
-    """Create or update enterprises (and their legal representatives' contacts) from a CSV or .xlsx file."""
-    scope = _enterprise_scope(actor)
-    data, file_name = _read_upload(file, file_name)
+def _parse_file(
+    data: bytes,
+    file_name: str,
+    columns,
+    parse_row: Callable[[int, dict[str, Any], _Table, _Problems], Any],
+    *,
+    key_column: str,
+    key: Callable[[Any], str],
+    each: str,
+) -> tuple[list, int, _Problems]:
+    """Every data row parsed (rows with problems left out and their problems collected), the number of data
+    rows, and the problems; a row repeating an earlier row's key is refused naming the earlier row."""
     table = _open_table(data, file_name)
     try:
-        positions = _map_columns(table.header, ENTERPRISE_COLUMNS)
-        problems = _Problems(ENTERPRISE_COLUMNS)
-        regions = _Regions()
-        parsed: list[_EnterpriseRow] = []
+        positions = _map_columns(table.header, columns)
+        problems = _Problems(columns)
+        parsed: list = []
         first_row: dict[str, int] = {}
         total = 0
         for number, cells in _cells(table, positions):
             total += 1
-            item = _parse_enterprise(number, cells, regions, scope, problems)
+            item = parse_row(number, cells, table, problems)
             if item is None:
                 continue
-            earlier = first_row.setdefault(item.uscc, number)
+            earlier = first_row.setdefault(key(item), number)
             if earlier != number:
-                problems.add(
-                    number, "统一社会信用代码", f"与第 {earlier} 行的统一社会信用代码重复（{item.uscc}）"
-                )
+                problems.add(number, key_column, f"与第 {earlier} 行的{key_column}重复（{key(item)}）")
                 continue
             parsed.append(item)
     finally:
         table.close()
     if not total:
-        raise DomainError("文件中只有表头，没有数据行：请从第 2 行起每行填写一家企业。")
+        raise DomainError(f"文件中只有表头，没有数据行：请从第 2 行起每行填写{each}。")
+    return parsed, total, problems
+
+
+def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -> ImportResult:
+    """Create or update enterprises (and their legal representatives' contacts) from a CSV or .xlsx file."""
+    scope = _enterprise_scope(actor)
+    data, file_name = _read_upload(file, file_name)
+    regions = _Regions()
+    parsed, total, problems = _parse_file(
+        data,
+        file_name,
+        ENTERPRISE_COLUMNS,
+        lambda number, cells, table, problems: _parse_enterprise(number, cells, regions, scope, problems),
+        key_column="统一社会信用代码",
+        key=lambda item: item.uscc,
+        each="一家企业",
+    )
 
     existing = _existing_enterprises([p.uscc for p in parsed])
     for item in parsed:
@@ -991,28 +1013,18 @@ def import_inspectors(*, actor, file: IO[bytes] | bytes, file_name: str = "") ->
     """Create or update inspectors and their certificates from a CSV or .xlsx file (one certificate a row)."""
     only_body = _inspector_scope(actor)
     data, file_name = _read_upload(file, file_name)
-    table = _open_table(data, file_name)
-    try:
-        positions = _map_columns(table.header, INSPECTOR_COLUMNS)
-        problems = _Problems(INSPECTOR_COLUMNS)
-        bodies = _Bodies()
-        parsed: list[_InspectorRow] = []
-        first_row: dict[str, int] = {}
-        total = 0
-        for number, cells in _cells(table, positions):
-            total += 1
-            item = _parse_inspector(number, cells, bodies, only_body, table.epoch, problems)
-            if item is None:
-                continue
-            earlier = first_row.setdefault(item.number, number)
-            if earlier != number:
-                problems.add(number, "执法证号", f"与第 {earlier} 行的执法证号重复（{item.number}）")
-                continue
-            parsed.append(item)
-    finally:
-        table.close()
-    if not total:
-        raise DomainError("文件中只有表头，没有数据行：请从第 2 行起每行填写一本执法证。")
+    bodies = _Bodies()
+    parsed, total, problems = _parse_file(
+        data,
+        file_name,
+        INSPECTOR_COLUMNS,
+        lambda number, cells, table, problems: _parse_inspector(
+            number, cells, bodies, only_body, table.epoch, problems
+        ),
+        key_column="执法证号",
+        key=lambda item: item.number,
+        each="一本执法证",
+    )
 
     certificates = _existing_certificates([p.number for p in parsed])
     inspectors = _Inspectors(
