@@ -6,6 +6,9 @@ DEBUG          "1" for development pages and errors
 ALLOWED_HOSTS  comma-separated host names
 REDIS_URL      cache (rate limits, lockouts) in Redis instead of process memory
 SMS_BACKEND    dotted path of the SMS backend class
+CODE_BASE_URL  the https origin printed in inspection codes (e.g. https://jcm.example.gov.cn)
+CODE_SIGNING_KEY_DIR  directory of the Ed25519 signing keys (CODE_SIGNING_KEY: one PEM key instead)
+GOV_APP_WEBHOOK_URL / GOV_APP_WEBHOOK_SECRET  the government service app's webhook and its HMAC secret
 """
 
 import os
@@ -40,8 +43,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "django_q",
     "jianchama.core",
     "jianchama.registry",
+    "jianchama.notifications",
+    "jianchama.inspections",
+    "jianchama.portal",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +137,39 @@ if not REDIS_URL:
 SMS_BACKEND = env("SMS_BACKEND", "jianchama.core.sms.ConsoleBackend")
 LOGIN_CODE_TTL_SECONDS = 300
 LOGIN_CODE_MAX_ATTEMPTS = 5
+
+# Inspection codes (F-22): the signed token in the QR and the keys that sign it. The private key comes
+# from CODE_SIGNING_KEY (a PEM text, or CODE_SIGNING_KEY_FILE) or from the key directory, never the database.
+CODE_BASE_URL = env("CODE_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+CODE_SIGNING_KEY_DIR = Path(env("CODE_SIGNING_KEY_DIR", str(BASE_DIR / "var" / "keys")))
+CODE_SIGNING_KEY = env("CODE_SIGNING_KEY")
+CODE_SIGNING_KEY_ID = env("CODE_SIGNING_KEY_ID")
+CODE_TOKEN_TTL_SECONDS = int(env("CODE_TOKEN_TTL_SECONDS", "300"))  # each token shown is valid this long
+CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's phone shows a new one
+CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
+SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
+
+# Notifications (F-23): channels to the enterprise, run on the task queue.
+GOV_APP_WEBHOOK_URL = env("GOV_APP_WEBHOOK_URL")
+GOV_APP_WEBHOOK_SECRET = env("GOV_APP_WEBHOOK_SECRET")
+WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(env("WEBHOOK_MAX_ATTEMPTS", "6"))
+WEBHOOK_BACKOFF_SECONDS = int(env("WEBHOOK_BACKOFF_SECONDS", "30"))  # doubled after each failed attempt
+
+# The task queue (django-q2), with its ORM broker by default: `manage.py qcluster` runs the worker.
+Q_CLUSTER = {
+    "name": "jianchama",
+    "orm": "default",
+    "workers": int(env("Q_WORKERS", "2")),
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 1,  # jobs retry themselves with back-off where that makes sense
+    "catch_up": False,
+    "label": "任务队列",
+}
+if REDIS_URL and env("Q_BROKER") == "redis":
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = REDIS_URL
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

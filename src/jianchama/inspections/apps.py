@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class InspectionsConfig(AppConfig):
+    name = "jianchama.inspections"
+    label = "inspections"
+    verbose_name = "检查任务与检查码"
+
+    def ready(self):
+        from jianchama.core import audit
+
+        from .services import AUDIT_ACTIONS
+
+        audit.register_actions(AUDIT_ACTIONS)

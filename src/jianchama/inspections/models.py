@@ -1,0 +1,427 @@
+"""Inspection tasks (F-20), their one code (F-22), scans (F-24), records (F-25) and evaluations (F-26).
+
+One visit to one enterprise is one `Task` with one `InspectionCode`, shared by every body of a joint
+inspection. State changes go through `services.py`; the allowed transitions are `TRANSITIONS` below.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jianchama.core.roles import Role
+from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+
+
+class TaskQuerySet(models.QuerySet):
+    def visible_to(self, user) -> TaskQuerySet:
+        """Bodies see the tasks they take part in; a city-level reviewer also its district counterparts';
+        supervisors their region's; an enterprise its own once it has been told of them."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.INSPECTOR, Role.BODY_ADMIN):
+            return self.filter(bodies=user.body_id).distinct() if user.body_id else self.none()
+        if user.role == Role.CITY_REVIEWER:
+            if user.body_id is None:
+                return self.none()
+            return self.filter(
+                Q(bodies=user.body_id) | Q(bodies__city_counterpart_id=user.body_id)
+            ).distinct()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE):
+            if user.region_id is None:
+                return self.none()
+            path = user.region.path
+            return self.filter(
+                Q(enterprise__region__path__startswith=path) | Q(bodies__region__path__startswith=path)
+            ).distinct()
+        if user.role == Role.ENTERPRISE_CONTACT:
+            if user.enterprise_id is None:
+                return self.none()
+            return self.filter(enterprise_id=user.enterprise_id, notified_at__isnull=False)
+        return self.none()
+
+
+class Task(models.Model):
+    """One inspection visit to one enterprise by one or more bodies (a joint inspection)."""
+
+    class Kind(models.TextChoices):
+        RANDOM = "random", "双随机抽查"
+        SPECIAL = "special", "专项检查"
+        ROUTINE = "routine", "日常检查"
+        OTHER_PLANNED = "other_planned", "其他有计划检查"
+        COMPLAINT = "complaint", "投诉"
+        REPORT = "report", "举报"
+        MEDIA = "media", "媒体曝光"
+        TRIGGER = "trigger", "触发式检查"
+        ASSIGNED = "assigned", "上级交办"
+
+    PLANNED_KINDS = frozenset({Kind.RANDOM, Kind.SPECIAL, Kind.ROUTINE, Kind.OTHER_PLANNED})
+    UNPLANNED_KINDS = frozenset({Kind.COMPLAINT, Kind.REPORT, Kind.MEDIA, Kind.TRIGGER, Kind.ASSIGNED})
+
+    class Mode(models.TextChoices):
+        ON_SITE = "on_site", "现场检查"
+        REMOTE = "remote", "非现场检查"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        SUBMITTED = "submitted", "待审批"
+        APPROVED = "approved", "已批准"
+        NOTIFIED = "notified", "已告知企业"
+        IN_PROGRESS = "in_progress", "检查中"
+        RESULT_RECORDED = "result_recorded", "已录入结果"
+        CLOSED = "closed", "已办结"
+        CANCELLED = "cancelled", "已取消"
+
+    number = models.CharField("任务编号", max_length=20, unique=True, null=True, blank=True)
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="检查对象", on_delete=models.PROTECT, related_name="tasks"
+    )
+    lead_body = models.ForeignKey(
+        EnforcementBody, verbose_name="牵头执法单位", on_delete=models.PROTECT, related_name="led_tasks"
+    )
+    bodies = models.ManyToManyField(
+        EnforcementBody, verbose_name="执法单位", through="TaskBody", related_name="tasks"
+    )
+    inspectors = models.ManyToManyField(Inspector, verbose_name="执法人员", related_name="tasks")
+    items = models.ManyToManyField(InspectionItem, verbose_name="检查事项", related_name="tasks")
+    legal_basis = models.TextField("检查依据")
+    kind = models.CharField("检查类型", max_length=16, choices=Kind.choices)
+    mode = models.CharField("检查方式", max_length=10, choices=Mode.choices, default=Mode.ON_SITE)
+    reason = models.TextField("启动理由", blank=True)
+    evidence = models.TextField("证据材料说明", blank=True)
+    # The plans issue fills these: a planned task cites its filed plan (or the draw that made it).
+    plan_reference = models.CharField("计划编号", max_length=50, blank=True)
+    window_start = models.DateField("计划检查日期起")
+    window_end = models.DateField("计划检查日期止")
+    is_emergency = models.BooleanField("紧急检查", default=False)
+    approval_due = models.DateField("补批截止日", null=True, blank=True)
+    status = models.CharField(
+        "状态", max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="创建人", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    submitted_at = models.DateTimeField("提交时间", null=True, blank=True)
+    approved_at = models.DateTimeField("批准时间", null=True, blank=True)
+    notified_at = models.DateTimeField("告知时间", null=True, blank=True)
+    started_at = models.DateTimeField("开始检查时间", null=True, blank=True)
+    result_recorded_at = models.DateTimeField("结果录入时间", null=True, blank=True)
+    closed_at = models.DateTimeField("办结时间", null=True, blank=True)
+    cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
+    cancel_reason = models.TextField("取消原因", blank=True)
+    approval_problems = models.JSONField("最近一次审批未通过的原因", default=list, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "检查任务"
+        verbose_name_plural = "检查任务"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["enterprise", "window_start"]),
+            models.Index(fields=["lead_body", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"草稿任务#{self.pk}"
+
+    @property
+    def is_planned(self) -> bool:
+        return self.kind in self.PLANNED_KINDS
+
+    @property
+    def is_joint(self) -> bool:
+        return self.task_bodies.count() > 1
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status in (self.Status.RESULT_RECORDED, self.Status.CLOSED)
+
+    @property
+    def emergency_approval_overdue(self) -> bool:
+        """An emergency task started before approval must be approved within one working day."""
+        if not self.is_emergency or self.approval_due is None:
+            return False
+        from django.utils import timezone
+
+        if self.approved_at is None:
+            return timezone.localdate() > self.approval_due
+        return timezone.localdate(self.approved_at) > self.approval_due
+
+
+# One table of allowed transitions (CONVENTIONS.md). Cancelling is allowed from any state before closed.
+S = Task.Status
+TRANSITIONS: dict[str, set[str]] = {
+    S.DRAFT: {S.SUBMITTED, S.IN_PROGRESS, S.CANCELLED},
+    S.SUBMITTED: {S.APPROVED, S.DRAFT, S.IN_PROGRESS, S.CANCELLED},
+    S.APPROVED: {S.NOTIFIED, S.CANCELLED},
+    S.NOTIFIED: {S.IN_PROGRESS, S.CANCELLED},
+    S.IN_PROGRESS: {S.RESULT_RECORDED, S.CANCELLED},
+    S.RESULT_RECORDED: {S.CLOSED, S.CANCELLED},
+    S.CLOSED: set(),
+    S.CANCELLED: set(),
+}
+
+
+class TaskBody(models.Model):
+    """A body taking part in a task, the items it inspects, and its head's approval."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="task_bodies")
+    body = models.ForeignKey(EnforcementBody, verbose_name="执法单位", on_delete=models.PROTECT)
+    items = models.ManyToManyField(InspectionItem, verbose_name="检查事项", related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="审批人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField("批准时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "参与执法单位"
+        verbose_name_plural = "参与执法单位"
+        constraints = [models.UniqueConstraint(fields=["task", "body"], name="unique_task_body")]
+
+    def __str__(self) -> str:
+        return f"{self.task} · {self.body}"
+
+
+class InspectionCode(models.Model):
+    """The one signed code of a visit. Tokens shown in the QR carry `public_id`, never the task's data."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "有效"
+        REVOKED = "revoked", "已作废"
+
+    task = models.OneToOneField(Task, verbose_name="检查任务", on_delete=models.PROTECT, related_name="code")
+    public_id = models.BigIntegerField("码标识", unique=True)
+    enterprise = models.ForeignKey(Enterprise, verbose_name="绑定企业", on_delete=models.PROTECT)
+    valid_from = models.DateField("有效期起")
+    valid_until = models.DateField("有效期止")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    issued_at = models.DateTimeField("签发时间", auto_now_add=True)
+    revoked_at = models.DateTimeField("作废时间", null=True, blank=True)
+    revoke_reason = models.CharField("作废原因", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "检查码"
+        verbose_name_plural = "检查码"
+
+    def __str__(self) -> str:
+        return f"检查码 {self.task}"
+
+
+class Scan(models.Model):
+    """One scan of a code (arrival check-in when genuine). Forged tokens are logged without a code."""
+
+    class Outcome(models.TextChoices):
+        GENUINE = "genuine", "真实有效"
+        STALE = "stale", "二维码已刷新"
+        NOT_YET_VALID = "not_yet_valid", "未到检查时间"
+        EXPIRED = "expired", "已过有效期"
+        REVOKED = "revoked", "已作废"
+        WRONG_ENTERPRISE = "wrong_enterprise", "非本企业检查码"
+        COMPLETED = "completed", "检查已完成"
+        FORGED = "forged", "验证失败（疑似伪造）"
+
+    code = models.ForeignKey(
+        InspectionCode, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    scanned_at = models.DateTimeField("扫码时间", db_index=True)
+    outcome = models.CharField("结果", max_length=20, choices=Outcome.choices)
+    enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name="扫码企业",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="登录的企业联系人所属企业",
+    )
+    client_hash = models.CharField("客户端标识（散列）", max_length=64)
+
+    class Meta:
+        verbose_name = "扫码记录"
+        verbose_name_plural = "扫码记录"
+        indexes = [models.Index(fields=["code", "scanned_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.scanned_at:%Y-%m-%d %H:%M}"
+
+
+class CodeReport(models.Model):
+    """An enterprise's report of a code that failed verification (to the complaints ledger later)."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.PROTECT, related_name="reports")
+    reported_at = models.DateTimeField("举报时间", auto_now_add=True)
+    contact_phone = models.CharField("联系电话", max_length=20, blank=True)
+    description = models.TextField("情况说明", blank=True)
+
+    class Meta:
+        verbose_name = "可疑检查码举报"
+        verbose_name_plural = "可疑检查码举报"
+
+    def __str__(self) -> str:
+        return f"可疑检查码举报#{self.pk}"
+
+
+class InspectionRecord(models.Model):
+    """What the inspectors found (F-25)."""
+
+    class Outcome(models.TextChoices):
+        NO_PROBLEM = "no_problem", "未发现问题"
+        RECTIFY = "rectify", "责令限期整改"
+        CASE_OPENED = "case_opened", "立案查处"
+        REFERRED = "referred", "移送处理"
+
+    task = models.OneToOneField(Task, on_delete=models.PROTECT, related_name="record")
+    outcome = models.CharField("检查结论", max_length=16, choices=Outcome.choices)
+    summary = models.TextField("检查情况")
+    rectify_working_days = models.PositiveSmallIntegerField("整改期限（工作日）", null=True, blank=True)
+    rectify_by = models.DateField("整改截止日", null=True, blank=True)
+    lenient = models.BooleanField("首违不罚/轻微免罚", default=False)
+    lenient_note = models.TextField("包容审慎处理说明", blank=True)
+    improvement_advice = models.TextField("改进建议", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "检查记录"
+        verbose_name_plural = "检查记录"
+
+    def __str__(self) -> str:
+        return f"{self.task}的检查记录"
+
+
+class Finding(models.Model):
+    """The finding for one checklist entry of one item."""
+
+    class Result(models.TextChoices):
+        COMPLIANT = "compliant", "符合"
+        NOT_COMPLIANT = "not_compliant", "不符合"
+        NOT_APPLICABLE = "not_applicable", "不适用"
+
+    record = models.ForeignKey(InspectionRecord, on_delete=models.CASCADE, related_name="findings")
+    item = models.ForeignKey(InspectionItem, verbose_name="检查事项", on_delete=models.PROTECT)
+    entry = models.CharField("检查内容", max_length=300)
+    result = models.CharField("结果", max_length=16, choices=Result.choices)
+    note = models.CharField("说明", max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "检查结果明细"
+        verbose_name_plural = "检查结果明细"
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.entry}：{self.get_result_display()}"
+
+
+class Evidence(models.Model):
+    """A file supporting the record: a photo, a document, audio or video."""
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", "照片"
+        DOCUMENT = "document", "文书"
+        AUDIO = "audio", "录音"
+        VIDEO = "video", "录像"
+
+    record = models.ForeignKey(InspectionRecord, on_delete=models.CASCADE, related_name="evidence")
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    file = models.FileField("文件", upload_to="evidence/%Y/%m/")
+    original_name = models.CharField("原文件名", max_length=200)
+    size = models.PositiveIntegerField("大小（字节）")
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "证据材料"
+        verbose_name_plural = "证据材料"
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class EvaluationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> EvaluationQuerySet:
+        """Individual evaluations: the enterprise its own, supervisors their region's. Inspecting bodies see
+        aggregates only (`services.evaluation_summary`), never which enterprise said what."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role == Role.ENTERPRISE_CONTACT:
+            return self.filter(task__enterprise_id=user.enterprise_id) if user.enterprise_id else self.none()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT):
+            return self.filter(task__in=Task.objects.visible_to(user))
+        return self.none()
+
+
+class Evaluation(models.Model):
+    """The enterprise's rating of one inspection, given once (F-26)."""
+
+    DIMENSIONS = [
+        ("certificate_shown", "出示执法证件"),
+        ("rights_told", "告知权利"),
+        ("conduct", "文明执法"),
+        ("efficiency", "检查效率"),
+        ("integrity", "廉洁自律"),
+    ]
+    SCORES = [(5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意")]
+
+    task = models.OneToOneField(Task, on_delete=models.PROTECT, related_name="evaluation")
+    given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="评议人", on_delete=models.PROTECT, related_name="+"
+    )
+    overall = models.PositiveSmallIntegerField("总体评价", choices=SCORES)
+    certificate_shown = models.PositiveSmallIntegerField("出示执法证件", choices=SCORES)
+    rights_told = models.PositiveSmallIntegerField("告知权利", choices=SCORES)
+    conduct = models.PositiveSmallIntegerField("文明执法", choices=SCORES)
+    efficiency = models.PositiveSmallIntegerField("检查效率", choices=SCORES)
+    integrity = models.PositiveSmallIntegerField("廉洁自律", choices=SCORES)
+    comment = models.TextField("意见建议", blank=True)
+    created_at = models.DateTimeField("评议时间", auto_now_add=True)
+
+    objects = EvaluationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "评议"
+        verbose_name_plural = "评议"
+
+    def __str__(self) -> str:
+        return f"{self.task}的评议"
+
+
+class Statement(models.Model):
+    """The enterprise's statement or defence (陈述申辩) on a result, and the body's reply."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="statements")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="提交人", on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.TextField("陈述申辩内容")
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    reply = models.TextField("答复", blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="答复人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    replied_at = models.DateTimeField("答复时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "陈述申辩"
+        verbose_name_plural = "陈述申辩"
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.task}的陈述申辩#{self.pk}"

@@ -1,0 +1,965 @@
+"""Every change to a task, its code, its record and its evaluation.
+
+Each function takes the acting user first, checks permission and state, changes the data in one
+transaction, appends to the audit log and queues side effects after commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count
+from django.utils import timezone
+
+from jianchama.core import audit
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.roles import Role
+from jianchama.core.workdays import add_working_days
+from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+from jianchama.registry.qualification import check_qualification
+
+from . import signing
+from .models import (
+    TRANSITIONS,
+    CodeReport,
+    Evaluation,
+    Evidence,
+    Finding,
+    InspectionCode,
+    InspectionRecord,
+    Scan,
+    Statement,
+    Task,
+    TaskBody,
+)
+
+AUDIT_ACTIONS = {
+    "task.created": "创建检查任务",
+    "task.submitted": "提交审批",
+    "task.returned": "退回修改",
+    "task.approved": "批准检查",
+    "task.notified": "告知企业",
+    "task.started": "开始检查",
+    "task.emergency_started": "紧急检查先行开始",
+    "task.result_recorded": "录入检查结果",
+    "task.closed": "办结",
+    "task.cancelled": "取消任务",
+    "code.issued": "签发检查码",
+    "code.revoked": "作废检查码",
+    "code.reported": "举报可疑检查码",
+    "evaluation.given": "企业评议",
+    "statement.filed": "企业陈述申辩",
+    "statement.replied": "答复陈述申辩",
+}
+
+TASK_FIELDS = [
+    "number",
+    "enterprise",
+    "lead_body",
+    "legal_basis",
+    "kind",
+    "mode",
+    "reason",
+    "evidence",
+    "plan_reference",
+    "window_start",
+    "window_end",
+    "is_emergency",
+    "status",
+    "bodies",
+    "inspectors",
+    "items",
+]
+
+MAX_WINDOW_DAYS = 90
+EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
+# Extension → (kind allowed, leading bytes the file must start with); the name alone proves nothing.
+EVIDENCE_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".jpg": ("photo", (b"\xff\xd8\xff",)),
+    ".jpeg": ("photo", (b"\xff\xd8\xff",)),
+    ".png": ("photo", (b"\x89PNG\r\n\x1a\n",)),
+    ".pdf": ("document", (b"%PDF-",)),
+    ".mp3": ("audio", (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")),
+    ".m4a": ("audio", (b"\x00\x00\x00",)),
+    ".mp4": ("video", (b"\x00\x00\x00",)),
+}
+EVALUATION_MIN_GROUP = 5  # a body sees its evaluations only as aggregates of at least this many
+
+# Checks run before approval besides the qualification gate (the frequency rules plug in here). Each takes
+# the task and returns the problems, in Chinese; any problem refuses approval.
+PRE_APPROVAL_CHECKS: list[Callable[[Task], list[str]]] = []
+
+
+def register_pre_approval_check(check: Callable[[Task], list[str]]) -> None:
+    if check not in PRE_APPROVAL_CHECKS:
+        PRE_APPROVAL_CHECKS.append(check)
+
+
+def _date(day: datetime.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _raise_if(problems: list[str], what: str) -> None:
+    if problems:
+        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)
+
+
+def _transition(task: Task, to: str) -> None:
+    if to not in TRANSITIONS[task.status]:
+        raise InvalidTransition(
+            f"任务{task}当前状态为「{task.get_status_display()}」，不能变为「{Task.Status(to).label}」"
+        )
+    task.status = to
+
+
+def _locked(task: Task) -> Task:
+    return Task.objects.select_for_update().get(pk=task.pk)
+
+
+def _record(actor, action: str, task: Task, before: dict | None, **extra: Any) -> None:
+    after = audit.snapshot(task, TASK_FIELDS)
+    after.update(extra)
+    audit.record(actor=actor, action=action, obj=task, before=before, after=after)
+
+
+# --- Who may do what (views use these to show or hide buttons) --------------------------------------
+
+
+def _is_body_member(user, task: Task) -> bool:
+    return (
+        user.is_authenticated
+        and user.role in (Role.INSPECTOR, Role.BODY_ADMIN)
+        and user.body_id is not None
+        and task.task_bodies.filter(body_id=user.body_id).exists()
+    )
+
+
+def _inspector_of(user, task: Task) -> Inspector | None:
+    if not user.is_authenticated or user.role != Role.INSPECTOR:
+        return None
+    return task.inspectors.filter(user=user).first()
+
+
+def can_create_tasks(user) -> bool:
+    return (
+        user.is_authenticated and user.role in (Role.INSPECTOR, Role.BODY_ADMIN) and user.body_id is not None
+    )
+
+
+def can_submit(user, task: Task) -> bool:
+    return task.status == Task.Status.DRAFT and _is_body_member(user, task)
+
+
+def can_approve(user, task: Task) -> bool:
+    if not user.is_authenticated or user.role != Role.BODY_ADMIN:
+        return False
+    if task.status not in (Task.Status.SUBMITTED, Task.Status.IN_PROGRESS):
+        return False
+    if task.status == Task.Status.IN_PROGRESS and not task.is_emergency:
+        return False
+    return task.task_bodies.filter(body_id=user.body_id, approved_at__isnull=True).exists()
+
+
+def can_start_emergency(user, task: Task) -> bool:
+    return (
+        task.is_emergency
+        and task.status in (Task.Status.DRAFT, Task.Status.SUBMITTED)
+        and (
+            _inspector_of(user, task) is not None
+            or (user.role == Role.BODY_ADMIN and _is_body_member(user, task))
+        )
+    )
+
+
+def can_check_in(user, task: Task) -> bool:
+    return task.status == Task.Status.NOTIFIED and _inspector_of(user, task) is not None
+
+
+def can_record(user, task: Task) -> bool:
+    return task.status == Task.Status.IN_PROGRESS and _inspector_of(user, task) is not None
+
+
+def can_close(user, task: Task) -> bool:
+    return (
+        task.status == Task.Status.RESULT_RECORDED
+        and user.role == Role.BODY_ADMIN
+        and user.body_id == task.lead_body_id
+    )
+
+
+def can_cancel(user, task: Task) -> bool:
+    if task.status in (Task.Status.CLOSED, Task.Status.CANCELLED) or not user.is_authenticated:
+        return False
+    if user.role == Role.BODY_ADMIN and user.body_id == task.lead_body_id:
+        return True
+    return task.status == Task.Status.DRAFT and task.created_by_id == user.pk
+
+
+def can_show_code(user, task: Task) -> bool:
+    return (
+        task.status in (Task.Status.NOTIFIED, Task.Status.IN_PROGRESS)
+        and hasattr(task, "code")
+        and task.code.status == InspectionCode.Status.ACTIVE
+        and _inspector_of(user, task) is not None
+    )
+
+
+def _is_contact_of(user, task: Task) -> bool:
+    return (
+        user.is_authenticated
+        and user.role == Role.ENTERPRISE_CONTACT
+        and user.enterprise_id == task.enterprise_id
+        and task.notified_at is not None
+    )
+
+
+def can_evaluate(user, task: Task) -> bool:
+    return (
+        _is_contact_of(user, task) and task.is_completed and not Evaluation.objects.filter(task=task).exists()
+    )
+
+
+def can_file_statement(user, task: Task) -> bool:
+    return _is_contact_of(user, task) and task.is_completed
+
+
+# --- Creating and submitting -----------------------------------------------------------------------
+
+
+def _validate_task(
+    *,
+    enterprise: Enterprise,
+    bodies: Sequence[EnforcementBody],
+    items: Sequence[InspectionItem],
+    inspectors: Sequence[Inspector],
+    legal_basis: str,
+    kind: str,
+    mode: str,
+    reason: str,
+    evidence: str,
+    window_start: datetime.date | None,
+    window_end: datetime.date | None,
+) -> list[str]:
+    problems = []
+    if kind not in Task.Kind.values:
+        problems.append("请选择检查类型")
+    if mode not in Task.Mode.values:
+        problems.append("请选择检查方式（现场或非现场）")
+    if not items:
+        problems.append("请至少选择一项检查事项")
+    unpublished = [item for item in items if not item.is_published]
+    if unpublished:
+        names = "、".join(item.name for item in unpublished)
+        problems.append(f"检查事项「{names}」不在已公布的检查事项清单中（无事项不检查）")
+    if len(set(inspectors)) < 2:
+        problems.append("执法人员不得少于两人")
+    body_ids = {body.pk for body in bodies}
+    outsiders = [inspector.name for inspector in inspectors if inspector.body_id not in body_ids]
+    if outsiders:
+        problems.append(f"执法人员{'、'.join(outsiders)}不属于参与检查的执法单位")
+    if not legal_basis.strip():
+        problems.append("请填写检查依据")
+    if kind in Task.UNPLANNED_KINDS:
+        if not reason.strip():
+            problems.append(f"{Task.Kind(kind).label}类无计划检查须写明启动理由")
+        if not evidence.strip():
+            problems.append(f"{Task.Kind(kind).label}类无计划检查须说明证据材料")
+    if window_start is None or window_end is None:
+        problems.append("请填写计划检查日期")
+    elif window_end < window_start:
+        problems.append("计划检查日期止不能早于日期起")
+    elif (window_end - window_start).days > MAX_WINDOW_DAYS:
+        problems.append(f"计划检查日期跨度不能超过{MAX_WINDOW_DAYS}天")
+    if not enterprise:
+        problems.append("请选择检查对象")
+    return problems
+
+
+def _assign_items(
+    bodies: Sequence[EnforcementBody], items: Sequence[InspectionItem]
+) -> dict[EnforcementBody, list[InspectionItem]]:
+    """Each item goes to the participating bodies allowed to check it; an item none of them may check
+    stays with the lead body, so that the qualification gate names it."""
+    assignment: dict[EnforcementBody, list[InspectionItem]] = {body: [] for body in bodies}
+    for item in items:
+        allowed = set(item.bodies.all())
+        takers = [body for body in bodies if body in allowed or _entrusted_with(body, item)]
+        for body in takers or [bodies[0]]:
+            assignment[body].append(item)
+    return assignment
+
+
+def _entrusted_with(body: EnforcementBody, item: InspectionItem) -> bool:
+    return (
+        body.body_type == EnforcementBody.Type.ENTRUSTED and body.entrusted_items.filter(pk=item.pk).exists()
+    )
+
+
+@transaction.atomic
+def create_task(
+    actor,
+    *,
+    enterprise: Enterprise,
+    items: Sequence[InspectionItem],
+    inspectors: Sequence[Inspector],
+    legal_basis: str,
+    kind: str,
+    window_start: datetime.date | None,
+    window_end: datetime.date | None,
+    joint_bodies: Sequence[EnforcementBody] = (),
+    mode: str = Task.Mode.ON_SITE,
+    reason: str = "",
+    evidence: str = "",
+    is_emergency: bool = False,
+    plan_reference: str = "",
+) -> Task:
+    """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection."""
+    if not can_create_tasks(actor):
+        raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
+    if not Enterprise.objects.visible_to(actor).filter(pk=enterprise.pk).exists():
+        raise PermissionDenied(f"企业{enterprise.name}不在本单位的检查范围内")
+    lead = actor.body
+    bodies = [lead] + [body for body in dict.fromkeys(joint_bodies) if body.pk != lead.pk]
+    inactive = [body.name for body in bodies if not body.is_active]
+    problems = [f"执法单位{'、'.join(inactive)}已停用"] if inactive else []
+    problems += _validate_task(
+        enterprise=enterprise,
+        bodies=bodies,
+        items=items,
+        inspectors=inspectors,
+        legal_basis=legal_basis,
+        kind=kind,
+        mode=mode,
+        reason=reason,
+        evidence=evidence,
+        window_start=window_start,
+        window_end=window_end,
+    )
+    if window_start and window_start < timezone.localdate() and not is_emergency:
+        problems.append("计划检查日期不能早于今天")
+    _raise_if(problems, "检查任务未保存")
+    task = Task.objects.create(
+        enterprise=enterprise,
+        lead_body=lead,
+        legal_basis=legal_basis.strip(),
+        kind=kind,
+        mode=mode,
+        reason=reason.strip(),
+        evidence=evidence.strip(),
+        plan_reference=plan_reference.strip(),
+        window_start=window_start,
+        window_end=window_end,
+        is_emergency=is_emergency,
+        created_by=actor,
+    )
+    task.number = f"JC{timezone.localdate().year}{task.pk:07d}"
+    task.save(update_fields=["number"])
+    for body, body_items in _assign_items(bodies, items).items():
+        task_body = TaskBody.objects.create(task=task, body=body)
+        task_body.items.set(body_items)
+    task.inspectors.set(inspectors)
+    task.items.set(items)
+    _record(actor, "task.created", task, None)
+    return task
+
+
+@transaction.atomic
+def submit_task(actor, *, task: Task) -> Task:
+    task = _locked(task)
+    if not _is_body_member(actor, task):
+        raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.SUBMITTED)
+    task.submitted_at = timezone.now()
+    task.save(update_fields=["status", "submitted_at"])
+    _record(actor, "task.submitted", task, before)
+    return task
+
+
+@transaction.atomic
+def return_task(actor, *, task: Task, comment: str) -> Task:
+    """The head sends a submitted task back for changes."""
+    task = _locked(task)
+    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, task):
+        raise PermissionDenied("只有参与检查的执法单位负责人可以退回任务")
+    if not comment.strip():
+        raise DomainError("请写明退回原因")
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.DRAFT)
+    task.save(update_fields=["status"])
+    _record(actor, "task.returned", task, before, comment=comment.strip())
+    return task
+
+
+# --- Approval, the code and the notice to the enterprise -------------------------------------------
+
+
+def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[str]:
+    """Every reason the task may not be approved: the qualification gate (F-05) and the registered checks."""
+    assignment = {
+        task_body.body: list(task_body.items.all())
+        for task_body in task.task_bodies.select_related("body").prefetch_related("items")
+    }
+    inspectors = list(task.inspectors.select_related("body"))
+    day = on or max(task.window_start, timezone.localdate())
+    problems = [
+        str(problem) for problem in check_qualification(bodies=assignment, inspectors=inspectors, on=day)
+    ]
+    for check in PRE_APPROVAL_CHECKS:
+        problems += check(task)
+    return problems
+
+
+@transaction.atomic
+def approve_task(actor, *, task: Task) -> Task:
+    """The head of a participating body approves its part; when every body has, the code is issued and the
+    enterprise told. An emergency task already under way is approved without changing its state."""
+    task = _locked(task)
+    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, task):
+        raise PermissionDenied("只有参与检查的执法单位负责人可以批准该任务")
+    emergency_running = task.is_emergency and task.status == Task.Status.IN_PROGRESS
+    if task.status != Task.Status.SUBMITTED and not emergency_running:
+        raise InvalidTransition(f"任务{task}当前状态为「{task.get_status_display()}」，不能审批")
+    part = task.task_bodies.select_for_update().get(body_id=actor.body_id)
+    if part.approved_at is not None:
+        raise DomainError(
+            f"{part.body.name}已于{timezone.localtime(part.approved_at):%Y-%m-%d %H:%M}批准该任务"
+        )
+    problems = approval_problems(task)
+    _raise_if(problems, "该任务不能批准")
+    before = audit.snapshot(task, TASK_FIELDS)
+    now = timezone.now()
+    part.approved_by, part.approved_at = actor, now
+    part.save(update_fields=["approved_by", "approved_at"])
+    waiting = task.task_bodies.filter(approved_at__isnull=True).exists()
+    if not waiting:
+        task.approved_at = now
+        if not emergency_running:
+            _transition(task, Task.Status.APPROVED)
+    task.save(update_fields=["status", "approved_at"])
+    _record(actor, "task.approved", task, before, approved_body=part.body.name, waiting_for_others=waiting)
+    if not waiting and not emergency_running:
+        _issue_code(actor, task)
+        _notify(actor, task)
+    return task
+
+
+def _new_public_id() -> int:
+    # 48 random bits: unguessable, and no count of tasks leaks through the code.
+    while True:
+        candidate = secrets.randbits(48)
+        if candidate and not InspectionCode.objects.filter(public_id=candidate).exists():
+            return candidate
+
+
+def _issue_code(actor, task: Task) -> InspectionCode:
+    code = InspectionCode.objects.create(
+        task=task,
+        public_id=_new_public_id(),
+        enterprise=task.enterprise,
+        valid_from=min(task.window_start, timezone.localdate()) if task.is_emergency else task.window_start,
+        valid_until=task.window_end,
+    )
+    audit.record(
+        actor=actor,
+        action="code.issued",
+        obj=code,
+        after={"task": task.number, "valid_from": code.valid_from, "valid_until": code.valid_until},
+    )
+    return code
+
+
+def _notify(actor, task: Task) -> None:
+    from jianchama.notifications.services import notify_enterprise
+
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.NOTIFIED)
+    task.notified_at = timezone.now()
+    task.save(update_fields=["status", "notified_at"])
+    notice = task_notice(task)
+    notify_enterprise(
+        enterprise=task.enterprise,
+        event="task.notified",
+        subject=notice["subject"],
+        body=notice["text"],
+        payload=notice["data"],
+        related=task,
+    )
+    _record(actor, "task.notified", task, before)
+
+
+RIGHTS_TEXT = (
+    "您依法享有陈述权、申辩权，对检查结果不服的，可依法申请行政复议或提起行政诉讼（救济权）；"
+    "认为执法人员与本企业有利害关系、可能影响公正检查的，有权申请其回避。"
+    "执法人员少于两人、未出示执法证件或未出示有效检查码的，企业有权拒绝检查。"
+)
+PROHIBITIONS = [
+    "严禁以检查为名谋取私利（逐利检查）",
+    "严禁干扰企业正常生产经营",
+    "严禁随意处罚、以罚代管",
+    "严禁下达检查指标或变相摊派检查任务",
+    "严禁以观摩、督导、调研等名义变相检查",
+]
+
+
+def task_notice(task: Task) -> dict[str, Any]:
+    """What the enterprise is told on approval: the text for people, the data for the government app."""
+    bodies = [tb.body for tb in task.task_bodies.select_related("body")]
+    inspectors = list(task.inspectors.select_related("body").prefetch_related("certificates"))
+    items = list(task.items.all())
+    window = f"{_date(task.window_start)}至{_date(task.window_end)}"
+    subject = f"检查告知：{'、'.join(b.name for b in bodies)}将于{window}对贵单位开展检查"
+    lines = [
+        f"任务编号：{task.number}",
+        f"执法单位：{'、'.join(b.name for b in bodies)}"
+        + ("（联合检查，一次入企）" if len(bodies) > 1 else ""),
+        f"检查类型：{task.get_kind_display()}（{task.get_mode_display()}）",
+        f"计划检查时间：{window}",
+        "执法人员：" + "、".join(f"{i.name}（证号{_certificate_number(i)}）" for i in inspectors),
+        "检查事项：" + "；".join(item.name for item in items),
+        f"检查依据：{task.legal_basis}",
+        "核验方式：检查时请用手机扫描执法人员出示的检查码，核验任务和人员是否真实；检查结束后再次扫码可查看结果并评议。",
+        f"您的权利：{RIGHTS_TEXT}",
+    ]
+    data = {
+        "task_number": task.number,
+        "bodies": [{"code": b.code, "name": b.name} for b in bodies],
+        "inspectors": [{"name": i.name, "certificate": _certificate_number(i)} for i in inspectors],
+        "items": [{"code": item.code, "name": item.name} for item in items],
+        "kind": task.kind,
+        "mode": task.mode,
+        "window_start": task.window_start.isoformat(),
+        "window_end": task.window_end.isoformat(),
+        "legal_basis": task.legal_basis,
+        "rights": RIGHTS_TEXT,
+    }
+    return {"subject": subject, "text": "\n".join(lines), "data": data}
+
+
+def _certificate_number(inspector: Inspector) -> str:
+    certificates = sorted(inspector.certificates.all(), key=lambda c: c.valid_until, reverse=True)
+    return certificates[0].number if certificates else "无"
+
+
+# --- Starting the visit ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_emergency(actor, *, task: Task) -> Task:
+    """An emergency task may start before approval; approval must follow within one working day."""
+    task = _locked(task)
+    if not task.is_emergency:
+        raise DomainError(f"任务{task}不是紧急检查，须经批准后方可开始")
+    if not (_inspector_of(actor, task) or (actor.role == Role.BODY_ADMIN and _is_body_member(actor, task))):
+        raise PermissionDenied("只有本任务的执法人员或执法单位负责人可以开始紧急检查")
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.IN_PROGRESS)
+    now = timezone.now()
+    task.started_at = now
+    task.approval_due = add_working_days(timezone.localdate(now), 1)
+    task.save(update_fields=["status", "started_at", "approval_due"])
+    _record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
+    _issue_code(actor, task)
+    return task
+
+
+def _start(actor, task: Task, how: str) -> None:
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.IN_PROGRESS)
+    task.started_at = timezone.now()
+    task.save(update_fields=["status", "started_at"])
+    _record(actor, "task.started", task, before, how=how)
+
+
+@transaction.atomic
+def check_in(actor, *, task: Task) -> Task:
+    """The inspector's own arrival check-in, when the enterprise has not scanned."""
+    task = _locked(task)
+    if _inspector_of(actor, task) is None:
+        raise PermissionDenied("只有本任务的执法人员可以签到开始检查")
+    _start(actor, task, "执法人员签到")
+    return task
+
+
+def current_token(actor, *, task: Task) -> str:
+    """A fresh token for the inspector's phone; each is valid a few minutes, so a screenshot goes stale."""
+    if not can_show_code(actor, task):
+        raise PermissionDenied("只有本任务的执法人员可以在检查期间出示检查码")
+    return signing.issue_token(task.code.public_id)
+
+
+# --- Scanning ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    outcome: str
+    scan: Scan
+    code: InspectionCode | None = None
+    task: Task | None = None
+    claims: signing.TokenClaims | None = None
+    started_task: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+CLOCK_SKEW = datetime.timedelta(seconds=60)
+
+
+def client_hash(address: str) -> str:
+    # Keyed, so the log can tell repeat scanners apart without storing anyone's address.
+    return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
+
+
+def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetime.datetime) -> str:
+    Outcome = Scan.Outcome
+    task = code.task
+    if code.status == InspectionCode.Status.REVOKED or task.status == Task.Status.CANCELLED:
+        return Outcome.REVOKED
+    if task.is_completed:
+        return Outcome.COMPLETED
+    if (
+        user is not None
+        and user.is_authenticated
+        and user.role == Role.ENTERPRISE_CONTACT
+        and user.enterprise_id != code.enterprise_id
+    ):
+        return Outcome.WRONG_ENTERPRISE
+    today = timezone.localdate(now)
+    if today > code.valid_until:
+        return Outcome.EXPIRED
+    if today < code.valid_from:
+        return Outcome.NOT_YET_VALID
+    if now > claims.not_after + CLOCK_SKEW or now < claims.not_before - CLOCK_SKEW:
+        return Outcome.STALE
+    return Outcome.GENUINE
+
+
+def scan_code(
+    token: str, *, user=None, client_address: str = "", now: datetime.datetime | None = None
+) -> ScanResult:
+    """Verify a scanned token, log the scan, and start the task at the enterprise's first genuine scan."""
+    now = now or timezone.now()
+    enterprise_id = (
+        user.enterprise_id
+        if user is not None and user.is_authenticated and user.role == Role.ENTERPRISE_CONTACT
+        else None
+    )
+    digest = client_hash(client_address)
+    try:
+        claims = signing.read_token(token)
+    except signing.TokenError:
+        scan = Scan.objects.create(
+            scanned_at=now, outcome=Scan.Outcome.FORGED, enterprise_id=enterprise_id, client_hash=digest
+        )
+        return ScanResult(Scan.Outcome.FORGED, scan)
+    code = (
+        InspectionCode.objects.select_related("task", "task__enterprise", "task__lead_body")
+        .filter(public_id=claims.code_id)
+        .first()
+    )
+    if code is None:
+        # Signed by us but unknown: treated as forged, since no task stands behind it.
+        scan = Scan.objects.create(
+            scanned_at=now, outcome=Scan.Outcome.FORGED, enterprise_id=enterprise_id, client_hash=digest
+        )
+        return ScanResult(Scan.Outcome.FORGED, scan, claims=claims)
+    outcome = _judge(code, claims, user, now)
+    started = False
+    with transaction.atomic():
+        scan = Scan.objects.create(
+            code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
+        )
+        if (
+            outcome == Scan.Outcome.GENUINE
+            and enterprise_id == code.enterprise_id
+            and code.task.status == Task.Status.NOTIFIED
+        ):
+            task = _locked(code.task)
+            if task.status == Task.Status.NOTIFIED:
+                _start(user, task, "企业扫码核验")
+                code.task = task
+                started = True
+    return ScanResult(outcome, scan, code=code, task=code.task, claims=claims, started_task=started)
+
+
+@transaction.atomic
+def report_code(*, scan: Scan, contact_phone: str = "", description: str = "") -> CodeReport:
+    """Anyone who scanned a code that failed verification may report it."""
+    if scan.outcome == Scan.Outcome.GENUINE:
+        raise DomainError("该检查码核验通过，无需举报；如对检查有异议，可登录企业端提出陈述申辩或投诉")
+    phone = contact_phone.strip()
+    if phone and (not phone.isdigit() or len(phone) != 11):
+        raise DomainError("联系电话请填写11位手机号码，或留空")
+    report = CodeReport.objects.create(scan=scan, contact_phone=phone, description=description.strip()[:2000])
+    audit.record(
+        actor="扫码用户",
+        action="code.reported",
+        obj=report,
+        after={"scan": scan.pk, "outcome": scan.outcome, "description": report.description},
+    )
+    return report
+
+
+# --- The record, closing and cancelling --------------------------------------------------------------
+
+
+@dataclass
+class FindingInput:
+    item: InspectionItem
+    entry: str
+    result: str
+    note: str = ""
+
+
+@dataclass
+class EvidenceInput:
+    kind: str
+    file: UploadedFile
+
+
+def _evidence_problems(files: Iterable[EvidenceInput]) -> list[str]:
+    import os
+
+    problems = []
+    for evidence in files:
+        name = evidence.file.name or ""
+        extension = os.path.splitext(name)[1].lower()
+        allowed = EVIDENCE_TYPES.get(extension)
+        if allowed is None:
+            problems.append(f"文件「{name}」类型不支持，请上传 JPG、PNG、PDF、MP3、M4A 或 MP4 文件")
+            continue
+        if evidence.file.size > EVIDENCE_MAX_BYTES:
+            problems.append(f"文件「{name}」超过{EVIDENCE_MAX_BYTES // (1024 * 1024)}MB")
+            continue
+        if evidence.kind != allowed[0]:
+            problems.append(
+                f"文件「{name}」是{Evidence.Kind(allowed[0]).label}，与所选类型「{Evidence.Kind(evidence.kind).label if evidence.kind in Evidence.Kind.values else evidence.kind}」不符"
+            )
+            continue
+        head = evidence.file.read(16)
+        evidence.file.seek(0)
+        if not any(head.startswith(magic) for magic in allowed[1]):
+            problems.append(f"文件「{name}」的内容与扩展名不符，可能已损坏或不是所示类型")
+    return problems
+
+
+@transaction.atomic
+def record_result(
+    actor,
+    *,
+    task: Task,
+    outcome: str,
+    summary: str,
+    findings: Sequence[FindingInput],
+    rectify_working_days: int | None = None,
+    lenient: bool = False,
+    lenient_note: str = "",
+    improvement_advice: str = "",
+    evidence: Sequence[EvidenceInput] = (),
+) -> InspectionRecord:
+    task = _locked(task)
+    if _inspector_of(actor, task) is None:
+        raise PermissionDenied("只有本任务的执法人员可以录入检查结果")
+    if task.status != Task.Status.IN_PROGRESS:
+        raise InvalidTransition(
+            f"任务{task}当前状态为「{task.get_status_display()}」，检查开始后方可录入结果"
+        )
+    problems = []
+    if outcome not in InspectionRecord.Outcome.values:
+        problems.append("请选择检查结论")
+    if not summary.strip():
+        problems.append("请填写检查情况")
+    task_items = set(task.items.all())
+    covered = set()
+    for finding in findings:
+        if finding.item not in task_items:
+            problems.append(f"「{finding.item.name}」不是本任务的检查事项")
+        if finding.result not in Finding.Result.values:
+            problems.append(f"请为「{finding.entry}」选择符合、不符合或不适用")
+        if finding.result == Finding.Result.NOT_COMPLIANT and not finding.note.strip():
+            problems.append(f"「{finding.entry}」不符合，请写明具体问题")
+        covered.add(finding.item)
+    missing = [item.name for item in task_items - covered]
+    if missing:
+        problems.append(f"以下检查事项尚无检查结果：{'、'.join(sorted(missing))}")
+    non_compliant = any(f.result == Finding.Result.NOT_COMPLIANT for f in findings)
+    if outcome == InspectionRecord.Outcome.NO_PROBLEM and non_compliant:
+        problems.append("有不符合项时，检查结论不能为「未发现问题」")
+    rectify_by = None
+    if outcome == InspectionRecord.Outcome.RECTIFY:
+        if not rectify_working_days or rectify_working_days < 1 or rectify_working_days > 60:
+            problems.append("责令整改须写明整改期限（1至60个工作日）")
+        else:
+            rectify_by = add_working_days(timezone.localdate(), rectify_working_days)
+    if lenient and not lenient_note.strip():
+        problems.append("适用首违不罚或轻微免罚的，请写明理由和依据")
+    if lenient and outcome == InspectionRecord.Outcome.NO_PROBLEM:
+        problems.append("未发现问题时不适用首违不罚")
+    problems += _evidence_problems(evidence)
+    _raise_if(problems, "检查结果未保存")
+    before = audit.snapshot(task, TASK_FIELDS)
+    record = InspectionRecord.objects.create(
+        task=task,
+        outcome=outcome,
+        summary=summary.strip(),
+        rectify_working_days=rectify_working_days if rectify_by else None,
+        rectify_by=rectify_by,
+        lenient=lenient,
+        lenient_note=lenient_note.strip(),
+        improvement_advice=improvement_advice.strip(),
+        recorded_by=actor,
+    )
+    Finding.objects.bulk_create(
+        Finding(record=record, item=f.item, entry=f.entry[:300], result=f.result, note=f.note.strip()[:500])
+        for f in findings
+    )
+    for item in evidence:
+        Evidence.objects.create(
+            record=record,
+            kind=item.kind,
+            file=item.file,
+            original_name=(item.file.name or "")[:200],
+            size=item.file.size,
+        )
+    _transition(task, Task.Status.RESULT_RECORDED)
+    task.result_recorded_at = timezone.now()
+    task.save(update_fields=["status", "result_recorded_at"])
+    _record(
+        actor,
+        "task.result_recorded",
+        task,
+        before,
+        outcome=outcome,
+        rectify_by=rectify_by,
+        findings=len(findings),
+        evidence=len(evidence),
+    )
+    return record
+
+
+@transaction.atomic
+def close_task(actor, *, task: Task) -> Task:
+    task = _locked(task)
+    if actor.role != Role.BODY_ADMIN or actor.body_id != task.lead_body_id:
+        raise PermissionDenied("只有牵头执法单位负责人可以办结任务")
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.CLOSED)
+    task.closed_at = timezone.now()
+    task.save(update_fields=["status", "closed_at"])
+    _record(actor, "task.closed", task, before)
+    return task
+
+
+@transaction.atomic
+def cancel_task(actor, *, task: Task, reason: str) -> Task:
+    """Cancel before closing, with a reason; the code is revoked at once."""
+    task = _locked(task)
+    if not can_cancel(actor, task):
+        if task.status in (Task.Status.CLOSED, Task.Status.CANCELLED):
+            raise InvalidTransition(f"任务{task}当前状态为「{task.get_status_display()}」，不能取消")
+        raise PermissionDenied("只有牵头执法单位负责人（或草稿的创建人）可以取消任务")
+    if not reason.strip():
+        raise DomainError("请写明取消原因")
+    before = audit.snapshot(task, TASK_FIELDS)
+    _transition(task, Task.Status.CANCELLED)
+    task.cancelled_at = timezone.now()
+    task.cancel_reason = reason.strip()
+    task.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    _record(actor, "task.cancelled", task, before, reason=task.cancel_reason)
+    code = InspectionCode.objects.select_for_update().filter(task=task).first()
+    if code and code.status == InspectionCode.Status.ACTIVE:
+        code.status = InspectionCode.Status.REVOKED
+        code.revoked_at = task.cancelled_at
+        code.revoke_reason = f"任务取消：{task.cancel_reason}"[:200]
+        code.save(update_fields=["status", "revoked_at", "revoke_reason"])
+        audit.record(actor=actor, action="code.revoked", obj=code, after={"reason": code.revoke_reason})
+    return task
+
+
+# --- Evaluation and statements -----------------------------------------------------------------------
+
+
+def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") -> Evaluation:
+    """The enterprise rates the inspection once, overall and by dimension."""
+    if not _is_contact_of(actor, task):
+        raise PermissionDenied("只有被检查企业的联系人可以评议本次检查")
+    if not task.is_completed:
+        raise InvalidTransition("检查结果录入后方可评议")
+    names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
+    labels = dict(Evaluation.DIMENSIONS, overall="总体评价")
+    problems = [
+        f"请为「{labels[name]}」选择1至5分" for name in names if scores.get(name) not in (1, 2, 3, 4, 5)
+    ]
+    _raise_if(problems, "评议未提交")
+    try:
+        with transaction.atomic():
+            evaluation = Evaluation.objects.create(
+                task=task, given_by=actor, comment=comment.strip()[:2000], **{n: scores[n] for n in names}
+            )
+            audit.record(
+                actor=actor, action="evaluation.given", obj=evaluation, after={"task": task.number, **scores}
+            )
+    except IntegrityError:
+        raise DomainError("本次检查已评议过，每次检查只能评议一次") from None
+    return evaluation
+
+
+def evaluation_summary(user, *, body: EnforcementBody) -> dict[str, Any] | None:
+    """A body's evaluations as averages, only over groups of at least EVALUATION_MIN_GROUP, so that no
+    enterprise's rating can be singled out. None when there are fewer."""
+    if not user.is_authenticated:
+        raise PermissionDenied("请先登录")
+    if not (
+        user.is_platform_admin
+        or user.body_id == body.pk
+        or user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER)
+    ):
+        raise PermissionDenied("只能查看本单位的评议汇总")
+    queryset = Evaluation.objects.filter(task__task_bodies__body=body).distinct()
+    names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
+    figures = queryset.aggregate(count=Count("pk"), **{name: Avg(name) for name in names})
+    if figures["count"] < EVALUATION_MIN_GROUP:
+        return None
+    return {name: round(figures[name], 2) for name in names} | {"count": figures["count"]}
+
+
+@transaction.atomic
+def file_statement(actor, *, task: Task, text: str) -> Statement:
+    if not _is_contact_of(actor, task):
+        raise PermissionDenied("只有被检查企业的联系人可以提出陈述申辩")
+    if not task.is_completed:
+        raise InvalidTransition("检查结果录入后方可对结果提出陈述申辩")
+    if not text.strip():
+        raise DomainError("请填写陈述申辩的内容")
+    statement = Statement.objects.create(task=task, author=actor, text=text.strip()[:5000])
+    audit.record(
+        actor=actor,
+        action="statement.filed",
+        obj=statement,
+        after={"task": task.number, "text": statement.text},
+    )
+    return statement
+
+
+@transaction.atomic
+def reply_statement(actor, *, statement: Statement, reply: str) -> Statement:
+    statement = Statement.objects.select_for_update().select_related("task").get(pk=statement.pk)
+    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, statement.task):
+        raise PermissionDenied("只有参与检查的执法单位负责人可以答复陈述申辩")
+    if statement.replied_at:
+        raise DomainError("该陈述申辩已答复")
+    if not reply.strip():
+        raise DomainError("请填写答复内容")
+    statement.reply, statement.replied_by, statement.replied_at = reply.strip(), actor, timezone.now()
+    statement.save(update_fields=["reply", "replied_by", "replied_at"])
+    audit.record(actor=actor, action="statement.replied", obj=statement, after={"reply": statement.reply})
+    return statement
