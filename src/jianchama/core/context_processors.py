@@ -8,8 +8,13 @@ def navigation(request):
         return {"nav": []}
     entries = []
     if user.role == Role.ENTERPRISE_CONTACT:
+        entries += [("企业端", "portal:home"), ("消息", "notifications:inbox")]
         entries.append(("我的企业", "registry:enterprise_detail_own"))
     else:
+        if user.role == Role.INSPECTOR:
+            entries.append(("今日任务", "inspections:my_today"))
+        if user.role != Role.OBSERVER:
+            entries.append(("检查任务", "inspections:task_list"))
         entries += [
             ("执法单位", "registry:body_list"),
             ("执法人员", "registry:inspector_list"),

@@ -1,0 +1,149 @@
+"""Task forms: they parse what the user typed; the services decide whether it may be saved."""
+
+from __future__ import annotations
+
+from django import forms
+
+from jianchama.registry.forms import DATE, Form
+from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+from jianchama.registry.uscc import is_valid as uscc_is_valid
+
+from .models import Evaluation, Evidence, Finding, InspectionRecord, Task
+
+
+class InspectorChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, inspector: Inspector) -> str:
+        return f"{inspector.name}（{inspector.body.name}）"
+
+
+class TaskForm(Form):
+    enterprise_uscc = forms.CharField(
+        label="检查对象（统一社会信用代码）", max_length=18, help_text="18位统一社会信用代码"
+    )
+    kind = forms.ChoiceField(label="检查类型", choices=[("", "请选择"), *Task.Kind.choices])
+    mode = forms.ChoiceField(label="检查方式", choices=Task.Mode.choices, initial=Task.Mode.ON_SITE)
+    items = forms.ModelMultipleChoiceField(
+        label="检查事项", queryset=InspectionItem.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    joint_bodies = forms.ModelMultipleChoiceField(
+        label="联合检查的其他执法单位（可选）",
+        queryset=EnforcementBody.objects.none(),
+        required=False,
+        help_text="同一企业的多个检查事项由多个单位一次入企完成，共用一个检查码",
+    )
+    inspectors = InspectorChoiceField(
+        label="执法人员（不少于两人）", queryset=Inspector.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+    legal_basis = forms.CharField(label="检查依据", widget=forms.Textarea(attrs={"rows": 3}))
+    window_start = forms.DateField(label="计划检查日期起", widget=DATE)
+    window_end = forms.DateField(label="计划检查日期止", widget=DATE)
+    reason = forms.CharField(
+        label="启动理由（无计划检查必填）", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    evidence = forms.CharField(
+        label="证据材料说明（无计划检查必填）", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    plan_reference = forms.CharField(label="计划编号（有计划检查）", max_length=50, required=False)
+    is_emergency = forms.BooleanField(
+        label="紧急检查（可先行开始，须在一个工作日内补办审批）", required=False
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["items"].queryset = InspectionItem.objects.visible_to(user).filter(is_published=True)
+        self.fields["joint_bodies"].queryset = EnforcementBody.objects.filter(is_active=True).exclude(
+            pk=user.body_id
+        )
+        self.fields["inspectors"].queryset = (
+            Inspector.objects.filter(is_active=True, body__is_active=True)
+            .select_related("body")
+            .order_by("body__code", "name")
+        )
+
+    def clean_enterprise_uscc(self) -> Enterprise:
+        code = self.cleaned_data["enterprise_uscc"].strip().upper()
+        if not uscc_is_valid(code):
+            raise forms.ValidationError("统一社会信用代码无效，请核对后重新输入")
+        enterprise = Enterprise.objects.visible_to(self.user).filter(uscc=code).first()
+        if enterprise is None:
+            raise forms.ValidationError("本单位检查范围内没有这个统一社会信用代码的企业")
+        return enterprise
+
+
+class ReasonForm(Form):
+    reason = forms.CharField(label="原因", widget=forms.Textarea(attrs={"rows": 2}))
+
+
+FINDING_CHOICES = Finding.Result.choices
+
+
+class RecordForm(Form):
+    """The record of one task: one result per checklist entry of each item, then the outcome."""
+
+    outcome = forms.ChoiceField(label="检查结论", choices=[("", "请选择"), *InspectionRecord.Outcome.choices])
+    summary = forms.CharField(label="检查情况", widget=forms.Textarea(attrs={"rows": 3}))
+    rectify_working_days = forms.IntegerField(
+        label="整改期限（工作日，责令整改时填写）", required=False, min_value=1, max_value=60
+    )
+    lenient = forms.BooleanField(label="适用首违不罚/轻微免罚（包容审慎）", required=False)
+    lenient_note = forms.CharField(
+        label="包容审慎处理理由和依据", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    improvement_advice = forms.CharField(
+        label="改进建议（告知企业）", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    evidence_kind = forms.ChoiceField(label="证据类型", choices=Evidence.Kind.choices, required=False)
+    # The files themselves come from a plain <input type="file" multiple name="evidence_files">.
+
+    def __init__(self, *args, task: Task, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entries: list[tuple[str, InspectionItem, str]] = []
+        for item in task.items.all():
+            checklist = item.checklist or [item.name]
+            for index, entry in enumerate(checklist):
+                name = f"f_{item.pk}_{index}"
+                self.fields[name] = forms.ChoiceField(
+                    label=entry, choices=FINDING_CHOICES, widget=forms.RadioSelect
+                )
+                self.fields[f"{name}_note"] = forms.CharField(label="说明", required=False, max_length=500)
+                self.entries.append((name, item, entry))
+
+    def rows(self):
+        """(item, result field, note field) for the template, grouped by item in order."""
+        return [(item, self[name], self[f"{name}_note"]) for name, item, _ in self.entries]
+
+
+class EvaluationForm(Form):
+    overall = forms.TypedChoiceField(
+        label="总体评价", choices=Evaluation.SCORES, coerce=int, widget=forms.RadioSelect
+    )
+    comment = forms.CharField(
+        label="意见建议（可选）", required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in Evaluation.DIMENSIONS:
+            self.fields[name] = forms.TypedChoiceField(
+                label=label, choices=Evaluation.SCORES, coerce=int, widget=forms.RadioSelect
+            )
+        self.order_fields(["overall"] + [name for name, _ in Evaluation.DIMENSIONS] + ["comment"])
+
+    def scores(self) -> dict[str, int]:
+        return {name: self.cleaned_data[name] for name in ["overall"] + [n for n, _ in Evaluation.DIMENSIONS]}
+
+
+class StatementForm(Form):
+    text = forms.CharField(label="陈述申辩内容", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000)
+
+
+class ReplyForm(Form):
+    reply = forms.CharField(label="答复", widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ReportForm(Form):
+    contact_phone = forms.CharField(label="联系电话（可选，便于核实）", required=False, max_length=11)
+    description = forms.CharField(
+        label="情况说明（可选）", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "inspections"
+
+urlpatterns = [
+    path("", views.task_list, name="task_list"),
+    path("new/", views.task_create, name="task_create"),
+    path("today/", views.my_today, name="my_today"),
+    path("<int:pk>/", views.task_detail, name="task_detail"),
+    path("<int:pk>/code/", views.show_code, name="show_code"),
+    path("<int:pk>/record/", views.record_result, name="record_result"),
+    path("<int:pk>/statements/<int:statement_pk>/reply/", views.statement_reply, name="statement_reply"),
+    path("<int:pk>/<slug:action>/", views.task_action, name="task_action"),
+]

@@ -1,0 +1,275 @@
+"""Task pages for the bodies (create, submit, approve, list, detail) and for the inspector's phone.
+
+Reading goes through `Task.objects.visible_to` (out of scope is 404); every change is a POST to a service.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.models import AuditEvent
+from jianchama.core.roles import Role
+from jianchama.registry.views import _submit, registry_view
+
+from . import forms, qr, services, signing
+from .models import Evaluation, InspectionCode, Scan, Task
+
+PAGE_SIZE = 50
+
+
+def _task(request, pk) -> Task:
+    return get_object_or_404(
+        Task.objects.visible_to(request.user).select_related("enterprise", "lead_body", "created_by"), pk=pk
+    )
+
+
+@registry_view
+def task_list(request):
+    tasks = Task.objects.visible_to(request.user).select_related("enterprise", "lead_body")
+    status = request.GET.get("status", "")
+    if status in Task.Status.values:
+        tasks = tasks.filter(status=status)
+    query = request.GET.get("q", "").strip()
+    if query:
+        tasks = tasks.filter(
+            Q(number__icontains=query)
+            | Q(enterprise__name__icontains=query)
+            | Q(enterprise__uscc=query.upper())
+        )
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "inspections/task_list.html",
+        {
+            "page": page,
+            "statuses": Task.Status.choices,
+            "status": status,
+            "q": query,
+            "can_create": services.can_create_tasks(request.user),
+        },
+    )
+
+
+@registry_view
+def task_create(request):
+    if not services.can_create_tasks(request.user):
+        raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
+    initial = {"window_start": timezone.localdate(), "window_end": timezone.localdate()}
+    if request.GET.get("uscc"):
+        initial["enterprise_uscc"] = request.GET["uscc"]
+    form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        task = _submit(
+            form,
+            lambda: services.create_task(
+                request.user,
+                enterprise=data["enterprise_uscc"],
+                items=list(data["items"]),
+                inspectors=list(data["inspectors"]),
+                joint_bodies=list(data["joint_bodies"]),
+                legal_basis=data["legal_basis"],
+                kind=data["kind"],
+                mode=data["mode"],
+                reason=data["reason"],
+                evidence=data["evidence"],
+                window_start=data["window_start"],
+                window_end=data["window_end"],
+                is_emergency=data["is_emergency"],
+                plan_reference=data["plan_reference"],
+            ),
+        )
+        if task is not None:
+            messages.success(request, f"检查任务{task.number}已保存为草稿，请核对后提交审批")
+            return redirect("inspections:task_detail", task.pk)
+    return render(request, "inspections/task_form.html", {"form": form})
+
+
+@registry_view
+def task_detail(request, pk):
+    task = _task(request, pk)
+    if request.user.role == Role.ENTERPRISE_CONTACT:
+        return redirect("portal:task_detail", task.pk)
+    user = request.user
+    parts = list(task.task_bodies.select_related("body", "approved_by").prefetch_related("items"))
+    events = AuditEvent.objects.filter(
+        Q(object_type=Task._meta.label, object_id=str(task.pk))
+        | Q(
+            object_type=InspectionCode._meta.label,
+            object_id=str(getattr(getattr(task, "code", None), "pk", "")),
+        )
+    ).order_by("sequence")
+    record = getattr(task, "record", None)
+    scans = Scan.objects.filter(code__task=task).order_by("-scanned_at")[:20] if hasattr(task, "code") else []
+    context = {
+        "task": task,
+        "parts": parts,
+        "inspectors": task.inspectors.select_related("body").prefetch_related("certificates"),
+        "record": record,
+        "findings": record.findings.select_related("item") if record else [],
+        "evidence": record.evidence.all() if record else [],
+        "statements": task.statements.all(),
+        "scans": scans,
+        "timeline": events,
+        "evaluation": Evaluation.objects.visible_to(user).filter(task=task).first(),
+        "reply_form": forms.ReplyForm(),
+        "may": {
+            "submit": services.can_submit(user, task),
+            "approve": services.can_approve(user, task),
+            "return": services.can_approve(user, task) and task.status == Task.Status.SUBMITTED,
+            "start_emergency": services.can_start_emergency(user, task),
+            "check_in": services.can_check_in(user, task),
+            "record": services.can_record(user, task),
+            "close": services.can_close(user, task),
+            "cancel": services.can_cancel(user, task),
+            "show_code": services.can_show_code(user, task),
+            "reply": user.role == Role.BODY_ADMIN,
+        },
+        "pending_problems": services.approval_problems(task) if services.can_approve(user, task) else [],
+    }
+    return render(request, "inspections/task_detail.html", context)
+
+
+# Each action: a POST that calls one service; refusals come back as a message on the detail page.
+ACTIONS = {
+    "submit": (lambda user, task, data: services.submit_task(user, task=task), "已提交审批"),
+    "approve": (lambda user, task, data: services.approve_task(user, task=task), "已批准"),
+    "return": (
+        lambda user, task, data: services.return_task(user, task=task, comment=data.get("reason", "")),
+        "已退回修改",
+    ),
+    "start_emergency": (
+        lambda user, task, data: services.start_emergency(user, task=task),
+        "紧急检查已开始，请在一个工作日内补办审批",
+    ),
+    "check_in": (lambda user, task, data: services.check_in(user, task=task), "已签到，检查开始"),
+    "close": (lambda user, task, data: services.close_task(user, task=task), "任务已办结"),
+    "cancel": (
+        lambda user, task, data: services.cancel_task(user, task=task, reason=data.get("reason", "")),
+        "任务已取消，检查码已作废",
+    ),
+}
+
+
+@require_POST
+@registry_view
+def task_action(request, pk, action):
+    task = _task(request, pk)
+    if action not in ACTIONS:
+        return HttpResponse(status=404)
+    call, done = ACTIONS[action]
+    try:
+        call(request.user, task, request.POST)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("inspections:task_detail", task.pk)
+
+
+@require_POST
+@registry_view
+def statement_reply(request, pk, statement_pk):
+    task = _task(request, pk)
+    statement = get_object_or_404(task.statements, pk=statement_pk)
+    try:
+        services.reply_statement(request.user, statement=statement, reply=request.POST.get("reply", ""))
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "已答复")
+    return redirect("inspections:task_detail", task.pk)
+
+
+@registry_view
+def record_result(request, pk):
+    task = _task(request, pk)
+    if not services.can_record(request.user, task):
+        raise PermissionDenied("只有本任务的执法人员可以在检查开始后录入检查结果")
+    form = forms.RecordForm(request.POST or None, task=task)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        findings = [
+            services.FindingInput(item=item, entry=entry, result=data[name], note=data[f"{name}_note"])
+            for name, item, entry in form.entries
+        ]
+        files = [
+            services.EvidenceInput(kind=data["evidence_kind"] or "photo", file=upload)
+            for upload in request.FILES.getlist("evidence_files")
+        ]
+        record = _submit(
+            form,
+            lambda: services.record_result(
+                request.user,
+                task=task,
+                outcome=data["outcome"],
+                summary=data["summary"],
+                findings=findings,
+                rectify_working_days=data["rectify_working_days"],
+                lenient=data["lenient"],
+                lenient_note=data["lenient_note"],
+                improvement_advice=data["improvement_advice"],
+                evidence=files,
+            ),
+        )
+        if record is not None:
+            messages.success(request, "检查结果已录入，企业扫码即可查看并评议")
+            return redirect("inspections:task_detail", task.pk)
+    return render(request, "inspections/record_form.html", {"task": task, "form": form})
+
+
+# --- The inspector's phone ---------------------------------------------------------------------------
+
+
+@registry_view
+def my_today(request):
+    """The inspector's tasks for today and the days ahead, on a phone."""
+    user = request.user
+    today = timezone.localdate()
+    tasks = (
+        Task.objects.visible_to(user)
+        .filter(inspectors__user=user, window_end__gte=today)
+        .exclude(status__in=[Task.Status.CLOSED, Task.Status.CANCELLED])
+        .select_related("enterprise", "lead_body")
+        .order_by("window_start", "pk")
+        .distinct()
+    )
+    today_tasks = [t for t in tasks if t.window_start <= today]
+    later = [t for t in tasks if t.window_start > today]
+    return render(
+        request, "inspections/my_today.html", {"today_tasks": today_tasks, "later": later, "today": today}
+    )
+
+
+@never_cache
+@registry_view
+def show_code(request, pk):
+    """The QR the inspector shows at the door: a fresh token at each refresh (every CODE_REFRESH_SECONDS)."""
+    from django.conf import settings
+
+    task = _task(request, pk)
+    token = services.current_token(request.user, task=task)
+    content = signing.qr_content(token)
+    return render(
+        request,
+        "inspections/show_code.html",
+        {
+            "task": task,
+            "qr_svg": qr.qr_svg(content),
+            "url": signing.code_url(token),
+            "refresh": settings.CODE_REFRESH_SECONDS,
+            "issued": timezone.localtime(),
+        },
+    )

@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "portal"
+
+urlpatterns = [
+    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed.
+    re_path(r"^[cC]/(?P<token>[A-Za-z0-9]{1,200})$", views.scan, name="scan"),
+    path("c/report/<str:key>/", views.report, name="report"),
+    path("e/<str:uscc>/", views.enterprise_code, name="enterprise_code"),
+    path("portal/", views.home, name="home"),
+    path("portal/tasks/<int:pk>/", views.task_detail, name="task_detail"),
+]
