@@ -585,6 +585,8 @@ def is_loaded() -> bool:
 
 
 def counts() -> dict[str, int]:
+    from jianchama.inspections.models import Task
+
     return {
         "districts": Region.objects.filter(level=Region.Level.DISTRICT).count(),
         "regions": Region.objects.count(),
@@ -595,6 +597,7 @@ def counts() -> dict[str, int]:
         "contacts": EnterpriseContact.objects.count(),
         "items": InspectionItem.objects.count(),
         "users": User.objects.count(),
+        "tasks": Task.objects.count(),
     }
 
 
@@ -674,6 +677,7 @@ class _Builder:
         inspector = self._inspectors()
         featured = self._enterprises()
         self._users(inspector, featured)
+        self._tasks(inspector, featured)
 
     # Regions, fields, bodies, items: a few dozen rows, saved one by one (Region.save sets the path).
 
@@ -1012,6 +1016,65 @@ class _Builder:
         User.objects.bulk_create(users)
         inspector.user = next(u for u in users if u.role == Role.INSPECTOR)
         inspector.save(update_fields=["user"])
+
+    def _tasks(self, inspector: Inspector, featured: Enterprise) -> None:
+        """The inspection code's story, through the services: a task told to the featured enterprise for today
+        (the inspector shows its code), one with its result recorded (to evaluate), one awaiting approval."""
+        from jianchama.inspections import services as tasks
+        from jianchama.inspections.models import InspectionRecord, Task
+
+        body = inspector.body
+        colleague = next(
+            p
+            for p in body.inspectors.exclude(pk=inspector.pk)
+            if p.certificates.valid_on(self.today).exists()
+        )
+        head = User.objects.get(role=Role.BODY_ADMIN, body=body)
+        actor = inspector.user
+        items = list(InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code")[:2])
+        neighbour = Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc")
+        common = {
+            "items": items[:1],
+            "inspectors": [inspector, colleague],
+            "legal_basis": items[0].legal_basis,
+            "window_start": self.today,
+            "window_end": _date_after(self.today, 2),
+        }
+
+        def approved(enterprise: Enterprise, kind: str, **extra) -> Task:
+            task = tasks.create_task(actor, enterprise=enterprise, kind=kind, **common, **extra)
+            tasks.submit_task(actor, task=task)
+            return tasks.approve_task(head, task=task)
+
+        approved(featured, "routine")
+        done = approved(neighbour[0], "special")
+        tasks.check_in(actor, task=done)
+        tasks.record_result(
+            actor,
+            task=done,
+            outcome=InspectionRecord.Outcome.RECTIFY,
+            summary="现场检查发现应急预案未按规定演练，已当场告知整改要求。",
+            findings=[
+                tasks.FindingInput(
+                    item=items[0],
+                    entry=entry,
+                    result="not_compliant" if n == 0 else "compliant",
+                    note="近一年未组织应急演练" if n == 0 else "",
+                )
+                for n, entry in enumerate(items[0].checklist or [items[0].name])
+            ],
+            rectify_working_days=10,
+            improvement_advice="建议每半年组织一次综合应急演练并留存记录。",
+        )
+        waiting = tasks.create_task(
+            actor,
+            enterprise=neighbour[1],
+            kind="complaint",
+            reason="12345热线投诉：夜间违规动火作业",
+            evidence="热线工单及现场照片3张",
+            **common,
+        )
+        tasks.submit_task(actor, task=waiting)
 
 
 def _organisation_check(body8: str) -> str:

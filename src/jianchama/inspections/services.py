@@ -611,9 +611,6 @@ class ScanResult:
     problems: list[str] = field(default_factory=list)
 
 
-CLOCK_SKEW = datetime.timedelta(seconds=60)
-
-
 def client_hash(address: str) -> str:
     # Keyed, so the log can tell repeat scanners apart without storing anyone's address.
     return hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()
@@ -638,7 +635,7 @@ def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetim
         return Outcome.EXPIRED
     if today < code.valid_from:
         return Outcome.NOT_YET_VALID
-    if now > claims.not_after + CLOCK_SKEW or now < claims.not_before - CLOCK_SKEW:
+    if claims.window_status(now) != "current":
         return Outcome.STALE
     return Outcome.GENUINE
 

@@ -5,7 +5,8 @@ from . import views
 app_name = "portal"
 
 urlpatterns = [
-    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed.
+    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
+    # than the token's alphabet on purpose: a mistyped or altered code gets the forged warning, not a 404.
     re_path(r"^[cC]/(?P<token>[A-Za-z0-9]{1,200})$", views.scan, name="scan"),
     path("c/report/<str:key>/", views.report, name="report"),
     path("e/<str:uscc>/", views.enterprise_code, name="enterprise_code"),
