@@ -1,0 +1,45 @@
+"""The inbox pages: a logged-in user's notifications (through `visible_to`), newest first, and one
+notification, marked read by a POST to the service. Out-of-scope notifications are 404."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from jianchama.core.errors import PermissionDenied
+
+from . import services
+from .models import Notification
+
+PAGE_SIZE = 30
+
+
+@login_required
+def inbox(request):
+    notifications = Notification.objects.visible_to(request.user).select_related("enterprise")
+    page = Paginator(notifications.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    unread = notifications.filter(read_at__isnull=True).count()
+    return render(request, "notifications/inbox.html", {"page": page, "unread": unread})
+
+
+@login_required
+def detail(request, pk: int):
+    notification = get_object_or_404(
+        Notification.objects.visible_to(request.user).select_related("enterprise"), pk=pk
+    )
+    return render(request, "notifications/detail.html", {"notification": notification})
+
+
+@login_required
+@require_POST
+def mark_read(request, pk: int):
+    notification = get_object_or_404(Notification.objects.visible_to(request.user), pk=pk)
+    try:
+        services.mark_read(request.user, notification=notification)
+    except PermissionDenied as refusal:
+        return render(request, "core/forbidden.html", {"message": refusal.message}, status=403)
+    return redirect("notifications:detail", pk=notification.pk)
