@@ -5,6 +5,8 @@ Reading goes through `Task.objects.visible_to` (out of scope is 404); every chan
 
 from __future__ import annotations
 
+import base64
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -267,7 +269,8 @@ def show_code(request, pk):
         "inspections/show_code.html",
         {
             "task": task,
-            "qr_svg": qr.qr_svg(content),
+            # A PNG rather than SVG: crisp at any size on a phone, and any camera reads it off the screen.
+            "qr_png": base64.b64encode(qr.qr_png(content, scale=6)).decode(),
             "url": signing.code_url(token),
             "refresh": settings.CODE_REFRESH_SECONDS,
             "issued": timezone.localtime(),
