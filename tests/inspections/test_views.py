@@ -11,7 +11,7 @@ import zxingcpp
 from django.utils import timezone
 from PIL import Image
 
-from jianchama.inspections import signing
+from jianchama.inspections import services, signing
 from jianchama.inspections.models import InspectionCode, Task
 from jianchama.notifications.models import Notification
 from tests.inspections.conftest import inspector_with_account
@@ -213,3 +213,32 @@ def test_jwks_is_published(client):
     response = client.get("/.well-known/jwks.json")
     keys = response.json()["keys"]
     assert keys and keys[0]["kty"] == "OKP" and keys[0]["crv"] == "Ed25519"
+
+
+def test_the_body_sees_evaluations_only_as_an_aggregate_of_five(client, s):
+    scores = {
+        "overall": 4,
+        "certificate_shown": 5,
+        "rights_told": 5,
+        "conduct": 4,
+        "efficiency": 3,
+        "integrity": 5,
+    }
+    for n in range(5):
+        task = s.recorded()
+        services.evaluate(s.contact, task=task, scores={**scores, "overall": 5 if n == 0 else 4})
+        if n == 3:
+            client.force_login(s.head)
+            page = client.get("/tasks/").content.decode()
+            assert "满5条后显示汇总" in page
+            # Nor does the task's own page show what this enterprise said.
+            assert "企业评议" not in client.get(f"/tasks/{task.pk}/").content.decode()
+    page = client.get("/tasks/").content.decode()
+    assert "（5条，5分制）：总体 4.2" in page
+
+
+def test_cancelling_a_notified_task_tells_the_enterprise(s):
+    task = s.notified()
+    services.cancel_task(s.head, task=task, reason="企业已停业")
+    notice = Notification.objects.filter(enterprise=s.enterprise).latest("pk")
+    assert notice.event == "task.cancelled" and "企业已停业" in notice.body

@@ -879,6 +879,18 @@ def cancel_task(actor, *, task: Task, reason: str) -> Task:
         code.revoke_reason = f"任务取消：{task.cancel_reason}"[:200]
         code.save(update_fields=["status", "revoked_at", "revoke_reason"])
         audit.record(actor=actor, action="code.revoked", obj=code, after={"reason": code.revoke_reason})
+    if task.notified_at is not None:
+        from jianchama.notifications.services import notify_enterprise
+
+        notify_enterprise(
+            enterprise=task.enterprise,
+            event="task.cancelled",
+            subject=f"检查取消：{task.lead_body.name}的检查任务{task.number}已取消",
+            body=f"任务{task.number}已取消，原检查码作废。取消原因：{task.cancel_reason}。"
+            "如有人仍持该检查码要求检查，企业有权拒绝，并可扫码举报。",
+            payload={"task_number": task.number, "reason": task.cancel_reason},
+            related=task,
+        )
     return task
 
 

@@ -56,8 +56,19 @@ def task_list(request):
             "status": status,
             "q": query,
             "can_create": services.can_create_tasks(request.user),
+            "evaluations": _evaluation_summary(request.user),
         },
     )
+
+
+def _evaluation_summary(user) -> dict | None:
+    """A body sees its evaluations only as averages over at least five (services.EVALUATION_MIN_GROUP)."""
+    if user.role not in (Role.INSPECTOR, Role.BODY_ADMIN) or user.body is None:
+        return None
+    return {
+        "figures": services.evaluation_summary(user, body=user.body),
+        "minimum": services.EVALUATION_MIN_GROUP,
+    }
 
 
 @registry_view
