@@ -292,3 +292,19 @@ def test_each_login_sees_only_its_own(loaded):
     colleagues = Inspector.objects.visible_to(inspector)
     assert colleagues.count() == 4
     assert set(colleagues.values_list("body__name", flat=True)) == {"金山区应急管理局"}
+
+
+def test_the_demo_tells_the_inspection_codes_story(loaded):
+    from jianchama.inspections import services
+    from jianchama.inspections.models import Task
+    from jianchama.notifications.models import Notification
+
+    inspector = User.objects.get(username="inspector")
+    contact = User.objects.get(username=demo.CONTACT_USERNAME)
+    today = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.NOTIFIED)
+    assert services.can_show_code(inspector, today)  # the inspector's phone shows its QR
+    done = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.RESULT_RECORDED)
+    assert services.can_evaluate(contact, done)  # the contact can see the result and evaluate
+    assert Task.objects.filter(status=Task.Status.SUBMITTED).exists()  # the head has one to approve
+    assert Notification.objects.visible_to(contact).count() == 2
+    assert audit.verify_chain()[1] is None

@@ -1032,7 +1032,7 @@ class _Builder:
         head = User.objects.get(role=Role.BODY_ADMIN, body=body)
         actor = inspector.user
         items = list(InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code")[:2])
-        neighbour = Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc")
+        neighbour = Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc").first()
         common = {
             "items": items[:1],
             "inspectors": [inspector, colleague],
@@ -1047,7 +1047,7 @@ class _Builder:
             return tasks.approve_task(head, task=task)
 
         approved(featured, "routine")
-        done = approved(neighbour[0], "special")
+        done = approved(featured, "special")
         tasks.check_in(actor, task=done)
         tasks.record_result(
             actor,
@@ -1068,7 +1068,7 @@ class _Builder:
         )
         waiting = tasks.create_task(
             actor,
-            enterprise=neighbour[1],
+            enterprise=neighbour,
             kind="complaint",
             reason="12345热线投诉：夜间违规动火作业",
             evidence="热线工单及现场照片3张",
