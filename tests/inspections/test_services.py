@@ -480,7 +480,7 @@ def test_an_emergency_starts_only_once(s):
     refused(
         InvalidTransition,
         lambda: services.start_emergency(s.inspector2_user, task=task),
-        match="当前状态为「检查中」，不能变为「检查中」",
+        match="当前状态为「检查中」，不能作为紧急检查先行开始",
     )
 
 
@@ -1146,9 +1146,9 @@ def test_a_body_sees_averages_of_five_evaluations(s):
     assert services.evaluation_summary(s.other_head, body=s.other_body) is None
 
 
-@pytest.mark.parametrize("who", ["other_head", "partner_head", "contact"])
+@pytest.mark.parametrize("who", ["other_head", "partner_head", "contact", "mh_supervisor"])
 def test_a_body_summary_is_refused_to_others(s, who):
-    with pytest.raises(PermissionDenied, match="只能查看本单位的评议汇总"):
+    with pytest.raises(PermissionDenied, match="只能查看本单位"):
         services.evaluation_summary(getattr(s, who), body=s.body)
 
 
@@ -1279,3 +1279,23 @@ def test_a_whole_visit_leaves_an_unbroken_chain_and_an_ordered_history(s):
         "result_recorded",
         "closed",
     ]
+
+
+def test_a_returned_task_is_approved_again_by_every_body(s):
+    task = s.submitted(s.joint_draft())
+    services.approve_task(s.head, task=task)
+    services.return_task(s.partner_head, task=task, comment="检查事项需调整")
+    services.submit_task(s.inspector_user, task=task)
+    task = services.approve_task(s.partner_head, task=task)
+    assert task.status == Task.Status.SUBMITTED  # the lead body's earlier approval no longer counts
+    task = services.approve_task(s.head, task=task)
+    assert task.status == Task.Status.NOTIFIED
+
+
+def test_a_certificate_lapsing_within_the_window_refuses_approval(s):
+    certificate = s.inspector2.certificate
+    certificate.valid_until = timezone.localdate() + 3 * DAY
+    certificate.save()
+    task = s.submitted(window_end=timezone.localdate() + 10 * DAY)
+    with pytest.raises(DomainError, match="李四"):
+        services.approve_task(s.head, task=task)

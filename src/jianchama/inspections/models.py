@@ -113,7 +113,6 @@ class Task(models.Model):
     closed_at = models.DateTimeField("办结时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.TextField("取消原因", blank=True)
-    approval_problems = models.JSONField("最近一次审批未通过的原因", default=list, blank=True)
 
     objects = TaskQuerySet.as_manager()
 

@@ -396,6 +396,8 @@ def return_task(actor, *, task: Task, comment: str) -> Task:
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.DRAFT)
     task.save(update_fields=["status"])
+    # Whatever changes before resubmission, every body approves it again.
+    task.task_bodies.update(approved_by=None, approved_at=None)
     _record(actor, "task.returned", task, before, comment=comment.strip())
     return task
 
@@ -410,10 +412,18 @@ def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[st
         for task_body in task.task_bodies.select_related("body").prefetch_related("items")
     }
     inspectors = list(task.inspectors.select_related("body"))
-    day = on or max(task.window_start, timezone.localdate())
-    problems = [
-        str(problem) for problem in check_qualification(bodies=assignment, inspectors=inspectors, on=day)
-    ]
+    today = timezone.localdate()
+    problems = []
+    if task.window_end < today:
+        problems.append(f"计划检查日期已于{_date(task.window_end)}结束，请修改检查日期后重新提交")
+    # Checked on the first and the last day the code will be valid: a certificate that lapses in between
+    # would otherwise pass and the code stay valid to the end.
+    first = on or max(task.window_start, today)
+    days = [first] if on or task.window_end <= first else [first, task.window_end]
+    for day in days:
+        for problem in check_qualification(bodies=assignment, inspectors=inspectors, on=day):
+            if str(problem) not in problems:
+                problems.append(str(problem))
     for check in PRE_APPROVAL_CHECKS:
         problems += check(task)
     return problems
@@ -479,12 +489,17 @@ def _issue_code(actor, task: Task) -> InspectionCode:
 
 
 def _notify(actor, task: Task) -> None:
-    from jianchama.notifications.services import notify_enterprise
-
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.NOTIFIED)
     task.notified_at = timezone.now()
     task.save(update_fields=["status", "notified_at"])
+    _send_notice(task)
+    _record(actor, "task.notified", task, before)
+
+
+def _send_notice(task: Task) -> None:
+    from jianchama.notifications.services import notify_enterprise
+
     notice = task_notice(task)
     notify_enterprise(
         enterprise=task.enterprise,
@@ -494,7 +509,6 @@ def _notify(actor, task: Task) -> None:
         payload=notice["data"],
         related=task,
     )
-    _record(actor, "task.notified", task, before)
 
 
 RIGHTS_TEXT = (
@@ -561,14 +575,22 @@ def start_emergency(actor, *, task: Task) -> Task:
         raise DomainError(f"任务{task}不是紧急检查，须经批准后方可开始")
     if not (_inspector_of(actor, task) or (actor.role == Role.BODY_ADMIN and _is_body_member(actor, task))):
         raise PermissionDenied("只有本任务的执法人员或执法单位负责人可以开始紧急检查")
+    if task.status not in (Task.Status.DRAFT, Task.Status.SUBMITTED):
+        raise InvalidTransition(
+            f"任务{task}当前状态为「{task.get_status_display()}」，不能作为紧急检查先行开始"
+        )
+    # Approval may follow, but the qualification gate may not: no code for an unqualified team.
+    _raise_if(approval_problems(task, on=timezone.localdate()), "紧急检查不能开始")
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.IN_PROGRESS)
     now = timezone.now()
     task.started_at = now
     task.approval_due = add_working_days(timezone.localdate(now), 1)
-    task.save(update_fields=["status", "started_at", "approval_due"])
+    task.notified_at = now
+    task.save(update_fields=["status", "started_at", "approval_due", "notified_at"])
     _record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
     _issue_code(actor, task)
+    _send_notice(task)
     return task
 
 
@@ -586,12 +608,23 @@ def check_in(actor, *, task: Task) -> Task:
     task = _locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以签到开始检查")
+    if task.status != Task.Status.NOTIFIED:
+        raise InvalidTransition(
+            f"任务{task}当前状态为「{task.get_status_display()}」，经批准并告知企业后方可签到开始检查"
+        )
+    code = InspectionCode.objects.get(task=task)
+    today = timezone.localdate()
+    if not code.valid_from <= today <= code.valid_until:
+        raise DomainError(
+            f"今天不在检查码的有效期内（{_date(code.valid_from)}至{_date(code.valid_until)}），不能签到开始检查"
+        )
     _start(actor, task, "执法人员签到")
     return task
 
 
 def current_token(actor, *, task: Task) -> str:
     """A fresh token for the inspector's phone; each is valid a few minutes, so a screenshot goes stale."""
+    task = Task.objects.select_related("code").get(pk=task.pk)
     if not can_show_code(actor, task):
         raise PermissionDenied("只有本任务的执法人员可以在检查期间出示检查码")
     return signing.issue_token(task.code.public_id)
@@ -640,6 +673,58 @@ def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetim
     return Outcome.GENUINE
 
 
+def _scanned_code(public_id: int) -> InspectionCode | None:
+    """The code with its task, in one query that is built once: compiling the ORM's query cost more than
+    everything else a scan does (bench/bench_scan.py). Rows become model instances as the ORM makes them,
+    through the database's converters."""
+    from django.db import connection
+    from django.db.models.expressions import Col
+
+    key = (connection.alias, connection.vendor)
+    plan = _SCANNED_CODE_SQL.get(key)
+    if plan is None:
+        quote = connection.ops.quote_name
+        code_meta, task_meta = InspectionCode._meta, Task._meta
+        code_fields, task_fields = code_meta.concrete_fields, task_meta.concrete_fields
+        columns = [f"c.{quote(f.column)}" for f in code_fields] + [
+            f"t.{quote(f.column)}" for f in task_fields
+        ]
+        sql = (
+            f"SELECT {', '.join(columns)} FROM {quote(code_meta.db_table)} c "
+            f"INNER JOIN {quote(task_meta.db_table)} t "
+            f"ON t.{quote(task_meta.pk.column)} = c.{quote(code_meta.get_field('task').column)} "
+            f"WHERE c.{quote(code_meta.get_field('public_id').column)} = %s"
+        )
+        converters = []
+        for index, model_field in enumerate([*code_fields, *task_fields]):
+            column = Col("", model_field)
+            functions = connection.ops.get_db_converters(column) + model_field.get_db_converters(connection)
+            if functions:
+                converters.append((index, functions, column))
+        plan = (sql, len(code_fields), converters)
+        _SCANNED_CODE_SQL[key] = plan
+    sql, split, converters = plan
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [public_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, functions, column in converters:
+        for function in functions:
+            values[index] = function(values[index], column, connection)
+    code = InspectionCode.from_db(
+        connection.alias, [f.attname for f in InspectionCode._meta.concrete_fields], values[:split]
+    )
+    code.task = Task.from_db(
+        connection.alias, [f.attname for f in Task._meta.concrete_fields], values[split:]
+    )
+    return code
+
+
+_SCANNED_CODE_SQL: dict[tuple[str, str], tuple[str, int, list]] = {}
+
+
 def scan_code(
     token: str, *, user=None, client_address: str = "", now: datetime.datetime | None = None
 ) -> ScanResult:
@@ -658,11 +743,7 @@ def scan_code(
             scanned_at=now, outcome=Scan.Outcome.FORGED, enterprise_id=enterprise_id, client_hash=digest
         )
         return ScanResult(Scan.Outcome.FORGED, scan)
-    code = (
-        InspectionCode.objects.select_related("task", "task__enterprise", "task__lead_body")
-        .filter(public_id=claims.code_id)
-        .first()
-    )
+    code = _scanned_code(claims.code_id)
     if code is None:
         # Signed by us but unknown: treated as forged, since no task stands behind it.
         scan = Scan.objects.create(
@@ -670,21 +751,28 @@ def scan_code(
         )
         return ScanResult(Scan.Outcome.FORGED, scan, claims=claims)
     outcome = _judge(code, claims, user, now)
+    starts = (
+        outcome == Scan.Outcome.GENUINE
+        and enterprise_id == code.enterprise_id
+        and code.task.status == Task.Status.NOTIFIED
+    )
+    if not starts:
+        # Nothing else is written, so the log row needs no transaction of its own (most scans: anyone's
+        # but the enterprise's, and the enterprise's after the first).
+        scan = Scan.objects.create(
+            code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
+        )
+        return ScanResult(outcome, scan, code=code, task=code.task, claims=claims)
     started = False
     with transaction.atomic():
         scan = Scan.objects.create(
             code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
         )
-        if (
-            outcome == Scan.Outcome.GENUINE
-            and enterprise_id == code.enterprise_id
-            and code.task.status == Task.Status.NOTIFIED
-        ):
-            task = _locked(code.task)
-            if task.status == Task.Status.NOTIFIED:
-                _start(user, task, "企业扫码核验")
-                code.task = task
-                started = True
+        task = _locked(code.task)
+        if task.status == Task.Status.NOTIFIED:
+            _start(user, task, "企业扫码核验")
+            code.task = task
+            started = True
     return ScanResult(outcome, scan, code=code, task=code.task, claims=claims, started_task=started)
 
 
@@ -694,7 +782,7 @@ def report_code(*, scan: Scan, contact_phone: str = "", description: str = "") -
     if scan.outcome == Scan.Outcome.GENUINE:
         raise DomainError("该检查码核验通过，无需举报；如对检查有异议，可登录企业端提出陈述申辩或投诉")
     phone = contact_phone.strip()
-    if phone and (not phone.isdigit() or len(phone) != 11):
+    if phone and (not (phone.isascii() and phone.isdigit()) or len(phone) != 11):
         raise DomainError("联系电话请填写11位手机号码，或留空")
     report = CodeReport.objects.create(scan=scan, contact_phone=phone, description=description.strip()[:2000])
     audit.record(
@@ -899,6 +987,7 @@ def cancel_task(actor, *, task: Task, reason: str) -> Task:
 
 def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") -> Evaluation:
     """The enterprise rates the inspection once, overall and by dimension."""
+    task = Task.objects.get(pk=task.pk)
     if not _is_contact_of(actor, task):
         raise PermissionDenied("只有被检查企业的联系人可以评议本次检查")
     if not task.is_completed:
@@ -906,7 +995,9 @@ def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") ->
     names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
     labels = dict(Evaluation.DIMENSIONS, overall="总体评价")
     problems = [
-        f"请为「{labels[name]}」选择1至5分" for name in names if scores.get(name) not in (1, 2, 3, 4, 5)
+        f"请为「{labels[name]}」选择1至5分"
+        for name in names
+        if type(scores.get(name)) is not int or not 1 <= scores[name] <= 5
     ]
     _raise_if(problems, "评议未提交")
     try:
@@ -927,12 +1018,18 @@ def evaluation_summary(user, *, body: EnforcementBody) -> dict[str, Any] | None:
     enterprise's rating can be singled out. None when there are fewer."""
     if not user.is_authenticated:
         raise PermissionDenied("请先登录")
-    if not (
+    allowed = (
         user.is_platform_admin
-        or user.body_id == body.pk
-        or user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER)
-    ):
-        raise PermissionDenied("只能查看本单位的评议汇总")
+        or (user.role in (Role.INSPECTOR, Role.BODY_ADMIN) and user.body_id == body.pk)
+        or (user.role == Role.CITY_REVIEWER and user.body_id in (body.pk, body.city_counterpart_id))
+        or (
+            user.role == Role.SUPERVISOR
+            and user.region_id is not None
+            and body.region.path.startswith(user.region.path)
+        )
+    )
+    if not allowed:
+        raise PermissionDenied("只能查看本单位（或本人监督范围内单位）的评议汇总")
     queryset = Evaluation.objects.filter(task__task_bodies__body=body).distinct()
     names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
     figures = queryset.aggregate(count=Count("pk"), **{name: Avg(name) for name in names})
@@ -943,6 +1040,7 @@ def evaluation_summary(user, *, body: EnforcementBody) -> dict[str, Any] | None:
 
 @transaction.atomic
 def file_statement(actor, *, task: Task, text: str) -> Statement:
+    task = Task.objects.get(pk=task.pk)
     if not _is_contact_of(actor, task):
         raise PermissionDenied("只有被检查企业的联系人可以提出陈述申辩")
     if not task.is_completed:
