@@ -166,3 +166,10 @@ def test_enterprise_code_leads_its_contact_to_the_portal(client, s):
     assert client.get(url)["Location"] == "/portal/"
     client.force_login(s.other_contact)
     assert client.get(url).status_code == 403
+
+
+def test_another_enterprise_scanning_a_finished_code_is_told_it_is_not_theirs(client, s):
+    task = s.recorded()
+    client.force_login(s.other_contact)
+    page = client.get(scan_url(task)).content.decode()
+    assert "这不是贵企业的检查码" in page and f"/portal/tasks/{task.pk}/" not in page

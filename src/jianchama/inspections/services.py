@@ -654,8 +654,6 @@ def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetim
     task = code.task
     if code.status == InspectionCode.Status.REVOKED or task.status == Task.Status.CANCELLED:
         return Outcome.REVOKED
-    if task.is_completed:
-        return Outcome.COMPLETED
     if (
         user is not None
         and user.is_authenticated
@@ -663,6 +661,8 @@ def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetim
         and user.enterprise_id != code.enterprise_id
     ):
         return Outcome.WRONG_ENTERPRISE
+    if task.is_completed:
+        return Outcome.COMPLETED
     today = timezone.localdate(now)
     if today > code.valid_until:
         return Outcome.EXPIRED
