@@ -162,3 +162,32 @@ def user_for(role: str, **kwargs) -> User:
             kwargs["enterprise"] = EnterpriseFactory()
         kwargs.setdefault("phone", f"138{next(_serial):08d}")
     return UserFactory(role=role, **kwargs)
+
+
+_plan_serial = itertools.count(1)
+
+
+def filed_plan(body, *, items, method: str = "routine", start=None, end=None, **kwargs):
+    """A plan of `body` already through filing, for tests of what cites a plan (filing itself is tested in
+    tests/plans)."""
+    import datetime as _datetime
+
+    from django.utils import timezone
+
+    from jianchama.plans.models import Plan
+
+    today = timezone.localdate()
+    plan = Plan.objects.create(
+        number=f"测试计划〔{today.year}〕{next(_plan_serial)}号",
+        body=body,
+        title=kwargs.pop("title", f"{body.name}{today.year}年度检查计划"),
+        period_start=start or today - _datetime.timedelta(days=30),
+        period_end=end or today + _datetime.timedelta(days=365),
+        method=method,
+        expected_count=kwargs.pop("expected_count", 100),
+        status=kwargs.pop("status", Plan.Status.FILED),
+        created_by=kwargs.pop("created_by", None) or user_for(Role.BODY_ADMIN, body=body),
+        **kwargs,
+    )
+    plan.items.set(items)
+    return plan

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "jianchama.core",
     "jianchama.registry",
     "jianchama.notifications",
+    "jianchama.plans",
     "jianchama.inspections",
     "jianchama.portal",
 ]

@@ -28,6 +28,7 @@ from tests.factories import (
     FieldFactory,
     InspectorFactory,
     ItemFactory,
+    filed_plan,
     user_for,
 )
 
@@ -96,6 +97,7 @@ def notified_task(w: SimpleNamespace) -> Task:
         inspectors=w.inspectors,
         legal_basis="《城镇燃气管理条例》第十五条",
         kind=Task.Kind.ROUTINE,
+        plan=filed_plan(w.inspector_user.body, items=[w.item, w.item2]),
         window_start=today,
         window_end=today + datetime.timedelta(days=10),
     )

@@ -23,6 +23,7 @@ from tests.browser.test_inspection_code import (
     staff_login,
     verdict,
 )
+from tests.factories import filed_plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,6 +75,8 @@ def test_one_inspection_from_task_to_evaluation(settings, tmp_path, live_server,
         assert office.locator("h1").inner_text() == "新建检查任务"
         office.fill("#id_enterprise_uscc", w.enterprise.uscc)
         office.select_option("#id_kind", Task.Kind.ROUTINE)
+        plan = filed_plan(w.inspector_user.body, items=[w.item, w.item2])
+        office.fill("#id_plan_number", plan.number)
         for item in (w.item, w.item2):
             office.check(f"input[name=items][value='{item.pk}']")
         for someone in w.inspectors:

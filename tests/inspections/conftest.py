@@ -23,6 +23,7 @@ from tests.factories import (
     InspectorFactory,
     ItemFactory,
     RegionFactory,
+    filed_plan,
     user_for,
 )
 
@@ -51,7 +52,12 @@ class Scenario(SimpleNamespace):
             "window_start": today,
             "window_end": today + 10 * DAY,
         }
-        return services.create_task(actor or self.inspector_user, **{**args, **overrides})
+        args = {**args, **overrides}
+        actor = actor or self.inspector_user
+        if "plan" not in args and args["kind"] in Task.PLANNED_KINDS and actor.body is not None:
+            # A planned inspection cites a filed plan of its lead body covering its items (F-10).
+            args["plan"] = filed_plan(actor.body, items=args["items"], method=args["kind"])
+        return services.create_task(actor, **args)
 
     def joint_draft(self, **overrides) -> Task:
         args = {

@@ -1299,3 +1299,41 @@ def test_a_certificate_lapsing_within_the_window_refuses_approval(s):
     task = s.submitted(window_end=timezone.localdate() + 10 * DAY)
     with pytest.raises(DomainError, match="李四"):
         services.approve_task(s.head, task=task)
+
+
+def test_a_planned_inspection_must_cite_a_filed_plan_of_its_body(s):
+    from jianchama.plans.models import Plan
+    from tests.factories import filed_plan
+
+    cases = [
+        (None, "须引用本单位已备案的检查计划"),
+        (filed_plan(s.body, items=[s.item], status=Plan.Status.CITY_REVIEW), "尚未备案"),
+        (filed_plan(s.other_body, items=[s.item]), "不是本单位的计划"),
+        (filed_plan(s.body, items=[s.item], method=Task.Kind.SPECIAL), "与所选检查类型不符"),
+        (filed_plan(s.body, items=[s.partner_item]), "不在检查计划"),
+        (filed_plan(s.body, items=[s.item], end=timezone.localdate() + DAY), "超出检查计划"),
+    ]
+    for plan, message in cases:
+        with pytest.raises(DomainError, match=message):
+            s.draft(plan=plan)
+    assert not Task.objects.exists()
+    assert s.draft().plan.status == Plan.Status.FILED
+
+
+def test_a_triggered_inspection_names_its_situation(s):
+    from jianchama.inspections.models import TriggerSituation
+
+    situation = TriggerSituation.objects.create(
+        field=s.gas, code="gas-leak", name="燃气泄漏报警", evidence_required="监测报警记录"
+    )
+    elsewhere = TriggerSituation.objects.create(
+        field=s.market, code="quality", name="产品质量投诉核实", evidence_required="投诉记录"
+    )
+    unplanned = {"kind": Task.Kind.TRIGGER, "reason": "监测平台报警", "evidence": "报警记录截图"}
+    with pytest.raises(DomainError, match="须选择启动情形"):
+        s.draft(**unplanned)
+    with pytest.raises(DomainError, match="不属于所选检查事项的执法领域"):
+        s.draft(trigger_situation=elsewhere, **unplanned)
+    with pytest.raises(DomainError, match="只有触发式检查需要选择触发情形"):
+        s.draft(trigger_situation=situation)
+    assert s.draft(trigger_situation=situation, **unplanned).trigger_situation == situation

@@ -14,6 +14,7 @@ from PIL import Image
 from jianchama.inspections import services, signing
 from jianchama.inspections.models import InspectionCode, Task
 from jianchama.notifications.models import Notification
+from tests.factories import filed_plan
 from tests.inspections.conftest import inspector_with_account
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,7 @@ def test_inspector_creates_a_task_from_the_form(client, s):
         {
             "enterprise_uscc": s.enterprise.uscc.lower(),
             "kind": Task.Kind.ROUTINE,
+            "plan_number": filed_plan(s.body, items=[s.item]).number,
             "mode": Task.Mode.ON_SITE,
             "items": [s.item.pk],
             "inspectors": [s.inspector.pk, s.inspector2.pk],

@@ -1032,7 +1032,26 @@ class _Builder:
         head = User.objects.get(role=Role.BODY_ADMIN, body=body)
         actor = inspector.user
         items = list(InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code")[:2])
-        neighbour = Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc").first()
+        neighbour = (
+            Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc").first()
+        )
+        from jianchama.plans.models import Plan
+
+        plans = {}
+        for method, title in [("routine", "安全生产日常检查计划"), ("special", "危险化学品安全专项检查计划")]:
+            plan = Plan.objects.create(
+                number=f"金应急检计〔{self.today.year}〕{len(plans) + 1}号",
+                body=body,
+                title=f"{body.name}{self.today.year}年{title}",
+                period_start=self.today.replace(month=1, day=1),
+                period_end=self.today.replace(month=12, day=31),
+                method=method,
+                expected_count=60 if method == "routine" else 20,
+                status=Plan.Status.PUBLISHED,
+                created_by=head,
+            )
+            plan.items.set(items)
+            plans[method] = plan
         common = {
             "items": items[:1],
             "inspectors": [inspector, colleague],
@@ -1042,7 +1061,9 @@ class _Builder:
         }
 
         def approved(enterprise: Enterprise, kind: str, **extra) -> Task:
-            task = tasks.create_task(actor, enterprise=enterprise, kind=kind, **common, **extra)
+            task = tasks.create_task(
+                actor, enterprise=enterprise, kind=kind, plan=plans[kind], **common, **extra
+            )
             tasks.submit_task(actor, task=task)
             return tasks.approve_task(head, task=task)
 

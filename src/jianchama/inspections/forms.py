@@ -8,7 +8,7 @@ from jianchama.registry.forms import DATE, Form
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
 from jianchama.registry.uscc import is_valid as uscc_is_valid
 
-from .models import Evaluation, Evidence, Finding, InspectionRecord, Task
+from .models import Evaluation, Evidence, Finding, InspectionRecord, Task, TriggerSituation
 
 
 class InspectorChoiceField(forms.ModelMultipleChoiceField):
@@ -43,7 +43,10 @@ class TaskForm(Form):
     evidence = forms.CharField(
         label="证据材料说明（无计划检查必填）", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    plan_reference = forms.CharField(label="计划编号（有计划检查）", max_length=50, required=False)
+    plan_number = forms.CharField(label="计划编号（有计划检查必填）", max_length=40, required=False)
+    trigger_situation = forms.ModelChoiceField(
+        label="触发情形（触发式检查必填）", queryset=TriggerSituation.objects.none(), required=False
+    )
     is_emergency = forms.BooleanField(
         label="紧急检查（可先行开始，须在一个工作日内补办审批）", required=False
     )
@@ -52,6 +55,7 @@ class TaskForm(Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["items"].queryset = InspectionItem.objects.visible_to(user).filter(is_published=True)
+        self.fields["trigger_situation"].queryset = TriggerSituation.objects.filter(is_active=True)
         self.fields["joint_bodies"].queryset = EnforcementBody.objects.filter(is_active=True).exclude(
             pk=user.body_id
         )
@@ -60,6 +64,17 @@ class TaskForm(Form):
             .select_related("body")
             .order_by("body__code", "name")
         )
+
+    def clean_plan_number(self):
+        from jianchama.plans.models import Plan
+
+        number = self.cleaned_data["plan_number"].strip()
+        if not number:
+            return None
+        plan = Plan.objects.visible_to(self.user).filter(number=number).first()
+        if plan is None:
+            raise forms.ValidationError(f"没有编号为{number}的检查计划，请核对计划编号")
+        return plan
 
     def clean_enterprise_uscc(self) -> Enterprise:
         code = self.cleaned_data["enterprise_uscc"].strip().upper()

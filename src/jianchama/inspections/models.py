@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from jianchama.core.roles import Role
-from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+from jianchama.registry.models import EnforcementBody, Enterprise, Field, InspectionItem, Inspector
 
 
 class TaskQuerySet(models.QuerySet):
@@ -92,8 +92,35 @@ class Task(models.Model):
     mode = models.CharField("检查方式", max_length=10, choices=Mode.choices, default=Mode.ON_SITE)
     reason = models.TextField("启动理由", blank=True)
     evidence = models.TextField("证据材料说明", blank=True)
-    # The plans issue fills these: a planned task cites its filed plan (or the draw that made it).
-    plan_reference = models.CharField("计划编号", max_length=50, blank=True)
+    # A planned task cites its filed plan (by number); a drawn one also names its draw.
+    plan = models.ForeignKey(
+        "plans.Plan",
+        verbose_name="检查计划",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
+    draw = models.ForeignKey(
+        "plans.RandomDraw",
+        verbose_name="随机抽取",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
+    trigger_situation = models.ForeignKey(
+        "TriggerSituation",
+        verbose_name="触发情形",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
+    # Frequency control (F-21): what the check found at submission, the exemption claimed, the justification.
+    frequency_exemption = models.CharField("频次豁免情形", max_length=20, blank=True)
+    frequency_justification = models.TextField("超频次检查的理由", blank=True)
+    frequency_findings = models.JSONField("频次检查结果", default=list, blank=True)
     window_start = models.DateField("计划检查日期起")
     window_end = models.DateField("计划检查日期止")
     is_emergency = models.BooleanField("紧急检查", default=False)
@@ -424,3 +451,78 @@ class Statement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}的陈述申辩#{self.pk}"
+
+
+class Exemption(models.TextChoices):
+    """Situations a frequency rule may exempt."""
+
+    COMPLAINT = "complaint", "投诉举报核查"
+    REFERRED_CASE = "referred_case", "移送案件"
+    RECHECK = "recheck", "整改复查"
+    LICENSING = "licensing", "行政许可现场核查"
+    ENTERPRISE_REQUEST = "enterprise_request", "企业自主申请"
+    SPECIAL_CAMPAIGN = "special_campaign", "上级部署的专项检查"
+
+
+class FrequencyRule(models.Model):
+    """A cap on how often one enterprise is inspected (F-21), set by the platform administrator."""
+
+    class Scope(models.TextChoices):
+        PER_BODY = "per_body", "同一执法单位对同一企业"
+        ALL_BODIES = "all_bodies", "各级各部门对同一企业合计"
+        NO_FINDING = "no_finding", "对同一企业连续检查未发现问题"
+
+    class Period(models.TextChoices):
+        DAY = "day", "日（滚动）"
+        WEEK = "week", "周（滚动7日）"
+        MONTH = "month", "月（滚动30日）"
+        YEAR = "year", "自然年"
+
+    class Action(models.TextChoices):
+        REFUSE = "refuse", "不予提交"
+        JUSTIFY = "justify", "须说明理由并经负责人批准"
+        WARN = "warn", "提示"
+
+    name = models.CharField("规则名称", max_length=100)
+    scope = models.CharField("范围", max_length=12, choices=Scope.choices)
+    period = models.CharField("期间", max_length=8, choices=Period.choices)
+    limit = models.PositiveSmallIntegerField("上限（次）")
+    action = models.CharField("超出时", max_length=8, choices=Action.choices)
+    field = models.ForeignKey(
+        Field, verbose_name="执法领域（空为全部）", null=True, blank=True, on_delete=models.PROTECT
+    )
+    body_level = models.CharField(
+        "执法单位层级（空为全部）", max_length=10, choices=EnforcementBody.Level.choices, blank=True
+    )
+    risk_grade = models.CharField(
+        "企业风险等级（空为全部）", max_length=1, choices=Enterprise.RiskGrade.choices, blank=True
+    )
+    exemptions = models.JSONField("豁免情形", default=list, blank=True)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "检查频次规则"
+        verbose_name_plural = "检查频次规则"
+        ordering = ["scope", "period", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriggerSituation(models.Model):
+    """A situation that allows a triggered inspection in a field (F-28), the evidence it needs, who approves."""
+
+    field = models.ForeignKey(Field, verbose_name="执法领域", on_delete=models.PROTECT, related_name="+")
+    code = models.CharField("代码", max_length=32, unique=True)
+    name = models.CharField("启动情形", max_length=200)
+    evidence_required = models.TextField("须提供的证据材料")
+    approver = models.CharField("审批人", max_length=100, default="执法单位负责人")
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        verbose_name = "触发式检查启动情形"
+        verbose_name_plural = "触发式检查启动情形"
+        ordering = ["field__code", "code"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -70,7 +70,9 @@ TASK_FIELDS = [
     "mode",
     "reason",
     "evidence",
-    "plan_reference",
+    "plan",
+    "draw",
+    "trigger_situation",
     "window_start",
     "window_end",
     "is_emergency",
@@ -284,6 +286,48 @@ def _validate_task(
     return problems
 
 
+def _plan_problems(kind, plan, lead: EnforcementBody, items, window_start, window_end) -> list[str]:
+    """A planned inspection must cite a filed plan of the lead body covering its items and dates."""
+    from jianchama.plans.models import Plan
+
+    if kind not in Task.PLANNED_KINDS:
+        return []
+    if plan is None:
+        return [f"{Task.Kind(kind).label}属于有计划检查，须引用本单位已备案的检查计划（计划编号）"]
+    problems = []
+    if plan.status not in (Plan.Status.FILED, Plan.Status.PUBLISHED):
+        problems.append(
+            f"检查计划「{plan.title}」尚未备案（当前状态：{plan.get_status_display()}），不能据以检查"
+        )
+    if plan.body_id != lead.pk:
+        problems.append(f"检查计划{plan}属于{plan.body.name}，不是本单位的计划")
+    if plan.method != kind:
+        problems.append(f"检查计划{plan}的检查方式为「{plan.get_method_display()}」，与所选检查类型不符")
+    outside = [item.name for item in items if not plan.items.filter(pk=item.pk).exists()]
+    if outside:
+        problems.append(f"检查事项{'、'.join(outside)}不在检查计划{plan}中")
+    if window_start and window_end and (window_start < plan.period_start or window_end > plan.period_end):
+        problems.append(
+            f"计划检查日期超出检查计划{plan}的期间（{_date(plan.period_start)}至{_date(plan.period_end)}）"
+        )
+    return problems
+
+
+def _trigger_problems(kind, situation, items) -> list[str]:
+    """A triggered inspection must name a defined trigger situation of the field it inspects (F-28)."""
+    if kind != Task.Kind.TRIGGER:
+        return ["只有触发式检查需要选择触发情形"] if situation is not None else []
+    if situation is None:
+        return ["触发式检查须选择启动情形（触发情形），并提供该情形要求的证据材料"]
+    problems = []
+    if not situation.is_active:
+        problems.append(f"触发情形「{situation.name}」已停用")
+    fields = {item.field_id for item in items}
+    if fields and situation.field_id not in fields:
+        problems.append(f"触发情形「{situation.name}」不属于所选检查事项的执法领域")
+    return problems
+
+
 def _assign_items(
     bodies: Sequence[EnforcementBody], items: Sequence[InspectionItem]
 ) -> dict[EnforcementBody, list[InspectionItem]]:
@@ -320,7 +364,9 @@ def create_task(
     reason: str = "",
     evidence: str = "",
     is_emergency: bool = False,
-    plan_reference: str = "",
+    plan=None,
+    draw=None,
+    trigger_situation=None,
 ) -> Task:
     """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection."""
     if not can_create_tasks(actor):
@@ -346,6 +392,8 @@ def create_task(
     )
     if window_start and window_start < timezone.localdate() and not is_emergency:
         problems.append("计划检查日期不能早于今天")
+    problems += _plan_problems(kind, plan, lead, items, window_start, window_end)
+    problems += _trigger_problems(kind, trigger_situation, items)
     _raise_if(problems, "检查任务未保存")
     task = Task.objects.create(
         enterprise=enterprise,
@@ -355,7 +403,9 @@ def create_task(
         mode=mode,
         reason=reason.strip(),
         evidence=evidence.strip(),
-        plan_reference=plan_reference.strip(),
+        plan=plan,
+        draw=draw,
+        trigger_situation=trigger_situation,
         window_start=window_start,
         window_end=window_end,
         is_emergency=is_emergency,

@@ -97,7 +97,8 @@ def task_create(request):
                 window_start=data["window_start"],
                 window_end=data["window_end"],
                 is_emergency=data["is_emergency"],
-                plan_reference=data["plan_reference"],
+                plan=data["plan_number"],
+                trigger_situation=data["trigger_situation"],
             ),
         )
         if task is not None:
