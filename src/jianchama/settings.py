@@ -5,6 +5,8 @@ SECRET_KEY     Django secret key (SECRET_KEY_FILE: a file holding it)
 DEBUG          "1" for development pages and errors
 ALLOWED_HOSTS  comma-separated host names
 REDIS_URL      cache (rate limits, lockouts) in Redis instead of process memory
+CACHE_KEY_PREFIX  prefix of this deployment's cache keys, where several share one Redis
+DATABASE_SERVER_SIDE_BINDING  "1": PostgreSQL binds parameters and keeps often-run statements prepared
 SMS_BACKEND    dotted path of the SMS backend class
 CODE_BASE_URL  the https origin printed in inspection codes (e.g. https://jcm.example.gov.cn)
 CODE_SIGNING_KEY_DIR  directory of the Ed25519 signing keys (CODE_SIGNING_KEY: one PEM key instead)
@@ -89,6 +91,14 @@ DATABASES = {
         env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+if env("DATABASE_SERVER_SIDE_BINDING") == "1" and "postgresql" in DATABASES["default"]["ENGINE"]:
+    # psycopg then binds parameters on the server and prepares the statements a connection runs often, so
+    # PostgreSQL plans them once instead of at every run: the scan page's queries took longer to plan than
+    # to run (bench/bench_scan.py). Not behind a pooler in transaction mode (PgBouncer's default), where
+    # a prepared statement may be missing on the next server connection.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -121,9 +131,11 @@ AXES_VERBOSE = False
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis backend, keeping one client per pool (core/cache.py says why).
+    CACHES = {"default": {"BACKEND": "jianchama.core.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX")
 # Behind a reverse proxy, name the header that carries the client address (e.g. HTTP_X_REAL_IP), or every
 # request looks as if it came from the proxy; django-axes reads the same setting below.
 RATELIMIT_IP_META_KEY = env("CLIENT_IP_HEADER") or None

@@ -7,6 +7,7 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("login/", views.staff_login, name="login"),
     path("login/phone/", views.phone_login, name="phone_login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

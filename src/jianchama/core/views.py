@@ -1,4 +1,4 @@
-"""Login, the home page, the working-day calendar page and its schedule editor."""
+"""Login, the home page, the working-day calendar page and its schedule editor, and the health check."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -89,6 +89,12 @@ def phone_login(request):
     return render(
         request, "core/phone_login.html", {"phone_form": phone_form, "code_form": code_form, "phone": phone}
     )
+
+
+def healthz(request):
+    """For the load balancer and the scan benchmark: the process answers. Touches neither the database
+    nor the session."""
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @login_required
