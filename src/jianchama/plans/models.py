@@ -191,3 +191,120 @@ class RandomDraw(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan}的随机抽取#{self.pk}"
+
+
+# --- Filing numbers (F-11) and plan coordination (F-13) ---------------------------------------------------
+
+
+class PlanNumberCounter(models.Model):
+    """The last filing number a justice bureau (by its region) gave in a year; the row is locked while a
+    number is taken, so two filings at once never get the same number."""
+
+    region = models.ForeignKey(Region, verbose_name="备案区域", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField("年度")
+    last = models.PositiveIntegerField("已用最大序号", default=0)
+
+    class Meta:
+        verbose_name = "计划备案编号"
+        verbose_name_plural = "计划备案编号"
+        constraints = [models.UniqueConstraint(fields=["region", "year"], name="unique_plan_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.year}年：{self.last}"
+
+
+class CoordinationProposalQuerySet(models.QuerySet):
+    def visible_to(self, user) -> CoordinationProposalQuerySet:
+        """The bodies concerned see their proposals; supervisors those of their region."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.INSPECTOR, Role.BODY_ADMIN, Role.CITY_REVIEWER):
+            if user.body_id is None:
+                return self.none()
+            return self.filter(responses__body_id=user.body_id).distinct()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT):
+            if user.region_id is None:
+                return self.none()
+            return self.filter(region__path__startswith=user.region.path)
+        return self.none()
+
+
+class CoordinationProposal(models.Model):
+    """A proposal that bodies whose plans reach the same enterprises in the same period inspect them jointly
+    (进一次门、查多项事). It is accepted when every body concerned has accepted it."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "待各单位确认"
+        ACCEPTED = "accepted", "各单位均已接受"
+        DECLINED = "declined", "有单位不接受"
+
+    region = models.ForeignKey(Region, verbose_name="区域", on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField("联合检查期间起")
+    period_end = models.DateField("联合检查期间止")
+    plans = models.ManyToManyField(Plan, verbose_name="涉及的检查计划", related_name="coordination_proposals")
+    enterprises = models.ManyToManyField(Enterprise, verbose_name="重叠企业", related_name="+")
+    comment = models.TextField("建议说明", blank=True)
+    status = models.CharField(
+        "状态", max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="提出人", on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField("提出时间", auto_now_add=True)
+    decided_at = models.DateTimeField("确定时间", null=True, blank=True)
+
+    objects = CoordinationProposalQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "联合检查建议"
+        verbose_name_plural = "联合检查建议"
+        ordering = ["-proposed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"联合检查建议#{self.pk}"
+
+
+class CoordinationResponse(models.Model):
+    """One body's answer to a coordination proposal."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "待确认"
+        ACCEPTED = "accepted", "接受"
+        DECLINED = "declined", "不接受"
+
+    proposal = models.ForeignKey(CoordinationProposal, on_delete=models.CASCADE, related_name="responses")
+    body = models.ForeignKey(
+        EnforcementBody, verbose_name="执法单位", on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField("意见", max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    comment = models.TextField("说明", blank=True)
+    responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="确认人",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    responded_at = models.DateTimeField("确认时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "联合检查建议的单位意见"
+        verbose_name_plural = "联合检查建议的单位意见"
+        ordering = ["body__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "body"], name="unique_coordination_response")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.proposal} · {self.body}"
+
+
+P = CoordinationProposal.Status
+PROPOSAL_TRANSITIONS: dict[str, set[str]] = {
+    P.PROPOSED: {P.ACCEPTED, P.DECLINED},
+    P.ACCEPTED: set(),
+    P.DECLINED: set(),
+}
