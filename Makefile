@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import clean
+.PHONY: run test lint format install system-deps bench-import bench-scan clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ format: install
 
 bench-import: install
 	$(PY) bench/bench_import.py
+
+# Needs PostgreSQL (DATABASE_URL's server, else postgres@127.0.0.1:5432) and Redis (REDIS_URL, else local);
+# installs Debian's wrk if it is missing.
+bench-scan: install
+	$(PY) bench/bench_scan.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var
