@@ -13,6 +13,7 @@ urlpatterns = [
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("", include("jianchama.portal.urls")),
     path("tasks/", include("jianchama.inspections.urls")),
+    path("plans/", include("jianchama.plans.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include("jianchama.registry.import_urls")),
     path("registry/", include("jianchama.registry.urls")),

@@ -105,7 +105,7 @@ def test_who_may_look_and_where(world):
     for who in (s.observer, s.contact, s.government):
         with pytest.raises(PermissionDenied):
             services.find_overlaps(who, region=s.jinshan, start=START, end=END)
-    with pytest.raises(DomainError, match="期间止.*不能早于期间起"):
+    with pytest.raises(DomainError, match=r"期间止.*不能早于期间起"):
         services.find_overlaps(s.supervisor, region=s.jinshan, start=END, end=START)
 
 
@@ -189,7 +189,7 @@ def test_who_may_answer(world):
     with pytest.raises(PermissionDenied):
         services.accept_proposal(s.supervisor, proposal=proposal)
     services.accept_proposal(s.head, proposal=proposal)
-    with pytest.raises(DomainError, match="金山区建设和管理委员会已于.*表示「接受」"):
+    with pytest.raises(DomainError, match=r"金山区建设和管理委员会已于.*表示「接受」"):
         services.accept_proposal(s.head, proposal=proposal)
 
 

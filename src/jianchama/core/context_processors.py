@@ -15,6 +15,13 @@ def navigation(request):
             entries.append(("今日任务", "inspections:my_today"))
         if user.role != Role.OBSERVER:
             entries.append(("检查任务", "inspections:task_list"))
+        if user.is_platform_admin or user.role in (
+            Role.INSPECTOR,
+            Role.BODY_ADMIN,
+            Role.CITY_REVIEWER,
+            Role.SUPERVISOR,
+        ):
+            entries.append(("检查计划", "plans:plan_list"))
         entries += [
             ("执法单位", "registry:body_list"),
             ("执法人员", "registry:inspector_list"),

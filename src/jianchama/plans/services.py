@@ -525,13 +525,14 @@ def approve_plan(actor, *, plan: Plan, comment: str = "") -> Plan:
         _transition(plan, S.BUREAU_REVIEW)
         plan.save(update_fields=["status"])
         following = _open_review(plan, Step.BUREAU, now)
-        _record(actor, "plan.city_approved", plan, before, comment=review.comment, next_due=following.due)
+        extra = {"comment": review.comment} if review.comment else {}
+        _record(actor, "plan.city_approved", plan, before, next_due=following.due, **extra)
     else:
         _transition(plan, S.FILED)
         plan.number = _next_number(plan.body, timezone.localdate(now).year)
         plan.filed_at = now
         plan.save(update_fields=["status", "number", "filed_at"])
-        _record(actor, "plan.filed", plan, before, comment=review.comment)
+        _record(actor, "plan.filed", plan, before, **({"comment": review.comment} if review.comment else {}))
     return plan
 
 
