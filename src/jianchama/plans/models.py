@@ -181,6 +181,14 @@ class RandomDraw(models.Model):
     )
     committed_at = models.DateTimeField("承诺时间", auto_now_add=True)
     revealed_at = models.DateTimeField("抽取时间", null=True, blank=True)
+    # Added for the verifiable draw (docs/random-draw.md): the inspector pool's hash, inspectors excluded after
+    # the commitment, the inspection window of the tasks created, and a withdrawal (its seed is then published).
+    inspector_pool_hash = models.CharField("执法人员库快照散列", max_length=64, blank=True)
+    late_exclusions = models.JSONField("承诺后排除的执法人员", default=list, blank=True)
+    window_start = models.DateField("检查日期起", null=True, blank=True)
+    window_end = models.DateField("检查日期止", null=True, blank=True)
+    withdrawn_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    withdrawal_reason = models.TextField("撤销原因", blank=True)
 
     objects = RandomDrawQuerySet.as_manager()
 
@@ -300,6 +308,54 @@ class CoordinationResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal} · {self.body}"
+
+
+class ConflictOfInterestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ConflictOfInterestQuerySet:
+        """The inspector's body, and supervisors of its region; nobody else (it may name relatives)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.INSPECTOR, Role.BODY_ADMIN):
+            return self.filter(inspector__body_id=user.body_id) if user.body_id else self.none()
+        if user.role == Role.SUPERVISOR and user.region_id is not None:
+            return self.filter(inspector__body__region__path__startswith=user.region.path)
+        return self.none()
+
+
+class ConflictOfInterest(models.Model):
+    """An inspector's recorded conflict of interest with an enterprise (a relative there, a former employer,
+    a pending dispute): a random draw never sends that inspector there. Kept here because the draw is what
+    reads it; the task form's withdrawal (回避) could use it too."""
+
+    inspector = models.ForeignKey(
+        "registry.Inspector",
+        verbose_name="执法人员",
+        on_delete=models.PROTECT,
+        related_name="conflicts_of_interest",
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField("利益冲突情形")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="登记人", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    objects = ConflictOfInterestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "利益冲突"
+        verbose_name_plural = "利益冲突"
+        ordering = ["-recorded_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["inspector", "enterprise"], name="unique_conflict_of_interest")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inspector} · {self.enterprise}"
 
 
 P = CoordinationProposal.Status
