@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("jianchama.portal.urls")),
     path("tasks/", include("jianchama.inspections.urls")),
     path("plans/", include("jianchama.plans.urls")),
+    path("draws/", include("jianchama.plans.draw_urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include("jianchama.registry.import_urls")),
     path("registry/", include("jianchama.registry.urls")),
