@@ -9,6 +9,8 @@ class PlansConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
+        from . import draws
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
+        audit.register_actions(draws.AUDIT_ACTIONS)

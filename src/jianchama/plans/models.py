@@ -153,8 +153,9 @@ class PlanReview(models.Model):
 
 class RandomDrawQuerySet(models.QuerySet):
     def visible_to(self, user) -> RandomDrawQuerySet:
-        """Draws are published once revealed (一公开); before that, the body and its supervisors."""
-        return self.filter(Q(plan__in=Plan.objects.visible_to(user)) | Q(status=RandomDraw.Status.REVEALED))
+        """Every draw is public from its commitment on: the published pool hash and seed commitment are what
+        make it checkable (一公开). The seed itself is only shown once revealed or withdrawn."""
+        return self.all()
 
 
 class RandomDraw(models.Model):
