@@ -423,15 +423,48 @@ def create_task(
 
 
 @transaction.atomic
-def submit_task(actor, *, task: Task) -> Task:
+def submit_task(actor, *, task: Task, justification: str = "", exemption: str = "") -> Task:
+    """Submit for the head's approval, after the frequency check (F-21): a broken refuse-rule refuses it; a
+    broken justify-rule needs `justification`; what was found (warnings too) is kept on the task.
+    `exemption` (an `Exemption`) claims an exemption; a complaint or report task has the complaint one."""
+    from .frequency import audit_extras, check_frequency, with_exemptions
+    from .models import Exemption
+
     task = _locked(task)
     if not _is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.SUBMITTED)
+    exemption, justification = (exemption or "").strip(), (justification or "").strip()
+    if exemption and exemption not in Exemption.values:
+        raise DomainError(f"未知的豁免情形「{exemption}」，请从列表中选择")
+    # Tasks on one enterprise are submitted one at a time, so two cannot each pass a cap they break together.
+    Enterprise.objects.select_for_update().filter(pk=task.enterprise_id).exists()
+    task.frequency_exemption = exemption
+    check = check_frequency(task)
+    if check.refusals:
+        problems = [with_exemptions(breach) for breach in check.refusals]
+        _raise_if(problems, "该任务超出检查频次规则，不予提交")
+    if check.needs_justification and not justification:
+        problems = [breach.message for breach in check.justifications]
+        raise DomainError(
+            "该任务超出检查频次规则，须填写超频次检查的理由，经执法单位负责人批准后方可检查："
+            + "；".join(problems),
+            problems=[*problems, "请填写超频次检查的理由"],
+        )
+    task.frequency_findings = check.findings()
+    task.frequency_justification = justification if check.needs_justification else ""
     task.submitted_at = timezone.now()
-    task.save(update_fields=["status", "submitted_at"])
-    _record(actor, "task.submitted", task, before)
+    task.save(
+        update_fields=[
+            "status",
+            "submitted_at",
+            "frequency_findings",
+            "frequency_justification",
+            "frequency_exemption",
+        ]
+    )
+    _record(actor, "task.submitted", task, before, **audit_extras(task))
     return task
 
 
@@ -482,7 +515,10 @@ def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[st
 @transaction.atomic
 def approve_task(actor, *, task: Task) -> Task:
     """The head of a participating body approves its part; when every body has, the code is issued and the
-    enterprise told. An emergency task already under way is approved without changing its state."""
+    enterprise told. An emergency task already under way is approved without changing its state. The frequency
+    check runs again (F-21): see `frequency.recheck_at_approval`."""
+    from .frequency import audit_extras, recheck_at_approval
+
     task = _locked(task)
     if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位负责人可以批准该任务")
@@ -495,6 +531,7 @@ def approve_task(actor, *, task: Task) -> Task:
             f"{part.body.name}已于{timezone.localtime(part.approved_at):%Y-%m-%d %H:%M}批准该任务"
         )
     problems = approval_problems(task)
+    problems += recheck_at_approval(task, emergency_running=emergency_running)
     _raise_if(problems, "该任务不能批准")
     before = audit.snapshot(task, TASK_FIELDS)
     now = timezone.now()
@@ -505,8 +542,16 @@ def approve_task(actor, *, task: Task) -> Task:
         task.approved_at = now
         if not emergency_running:
             _transition(task, Task.Status.APPROVED)
-    task.save(update_fields=["status", "approved_at"])
-    _record(actor, "task.approved", task, before, approved_body=part.body.name, waiting_for_others=waiting)
+    task.save(update_fields=["status", "approved_at", "frequency_findings"])
+    _record(
+        actor,
+        "task.approved",
+        task,
+        before,
+        approved_body=part.body.name,
+        waiting_for_others=waiting,
+        **audit_extras(task),
+    )
     if not waiting and not emergency_running:
         _issue_code(actor, task)
         _notify(actor, task)
