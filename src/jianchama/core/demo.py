@@ -677,7 +677,10 @@ class _Builder:
         inspector = self._inspectors()
         featured = self._enterprises()
         self._users(inspector, featured)
+        self._frequency_rules()
+        self._trigger_situations()
         self._tasks(inspector, featured)
+        self._frequency_story(inspector, featured)
 
     # Regions, fields, bodies, items: a few dozen rows, saved one by one (Region.save sets the path).
 
@@ -1096,6 +1099,123 @@ class _Builder:
             **common,
         )
         tasks.submit_task(actor, task=waiting)
+
+    # Frequency control (F-21) and triggered inspections (F-28): seed data, validated as the admin would.
+
+    def _frequency_rules(self) -> None:
+        from jianchama.inspections.frequency import validate_rule
+        from jianchama.inspections.models import Exemption, FrequencyRule
+
+        everything = list(Exemption.values)
+        for name, scope, period, limit, action, options in FREQUENCY_RULES:
+            extra = dict(options)
+            exemptions = extra.pop("exemptions", everything)
+            rule = FrequencyRule(
+                name=name,
+                scope=scope,
+                period=period,
+                limit=limit,
+                action=action,
+                exemptions=list(exemptions),
+                **extra,
+            )
+            problems = validate_rule(rule)
+            if problems:
+                raise DomainError(f"演示数据的频次规则「{name}」有误：" + "；".join(problems))
+            rule.save()
+
+    def _trigger_situations(self) -> None:
+        from jianchama.inspections.models import TriggerSituation
+        from jianchama.inspections.triggers import validate_situation
+
+        for code, name, evidence, approver in TRIGGER_SITUATIONS:
+            situation = TriggerSituation(
+                field=self.fields[SAFETY], code=code, name=name, evidence_required=evidence, approver=approver
+            )
+            problems = validate_situation(situation)
+            if problems:
+                raise DomainError(f"演示数据的启动情形「{name}」有误：" + "；".join(problems))
+            situation.save()
+
+    def _frequency_story(self, inspector: Inspector, featured: Enterprise) -> None:
+        """A draft that breaks a rule: a third routine inspection of the featured enterprise by the same body
+        this year. Submitting it shows the refusal naming the two earlier ones, and the exemptions."""
+        from jianchama.inspections import services as tasks
+        from jianchama.plans.models import Plan
+
+        body = inspector.body
+        colleague = next(
+            p
+            for p in body.inspectors.exclude(pk=inspector.pk)
+            if p.certificates.valid_on(self.today).exists()
+        )
+        plan = Plan.objects.get(body=body, method="routine")
+        item = plan.items.order_by("code").first()
+        day = min(_date_after(self.today, 7), datetime.date(self.today.year, 12, 31))
+        tasks.create_task(
+            inspector.user,
+            enterprise=featured,
+            kind="routine",
+            plan=plan,
+            items=[item],
+            inspectors=[inspector, colleague],
+            legal_basis=item.legal_basis,
+            window_start=day,
+            window_end=day,
+        )
+
+
+# name, scope, period, limit, action, options (exemptions default to all six)
+FREQUENCY_RULES: list[tuple[str, str, str, int, str, dict]] = [
+    ("同一执法单位对同一企业每年至多2次", "per_body", "year", 2, "refuse", {}),
+    (
+        "低风险（A级）企业各部门合计每年至多3次",
+        "all_bodies",
+        "year",
+        3,
+        "justify",
+        {"risk_grade": "A", "exemptions": ["complaint", "referred_case", "recheck"]},
+    ),
+    ("各部门合计每日超过1次的提示", "all_bodies", "day", 1, "warn", {"exemptions": []}),
+    ("各部门合计每周超过2次的提示", "all_bodies", "week", 2, "warn", {"exemptions": []}),
+    ("各部门合计每月超过3次的提示", "all_bodies", "month", 3, "warn", {"exemptions": []}),
+    (
+        "连续3次检查未发现问题的企业当年不再安排检查",
+        "no_finding",
+        "year",
+        3,
+        "justify",
+        {"exemptions": ["complaint", "referred_case", "licensing", "enterprise_request"]},
+    ),
+]
+
+# Safety production's trigger situations: code, situation, evidence required, who approves.
+TRIGGER_SITUATIONS = [
+    (
+        "safety_verified_complaint",
+        "经核实的投诉举报",
+        "投诉举报登记记录（12345工单、来信来访记录等）、初步核实情况说明及照片或视频",
+        "执法单位负责人",
+    ),
+    (
+        "safety_accident",
+        "发生生产安全事故",
+        "事故快报或事故信息报告、现场照片或视频、人员伤亡和财产损失情况说明",
+        "执法单位负责人（情况紧急的可先行检查，一个工作日内补办审批）",
+    ),
+    (
+        "safety_monitoring_alarm",
+        "监测预警系统报警",
+        "监测预警平台的报警记录（报警时间、点位、监测数值）及报警未及时消除的情况说明",
+        "执法单位负责人",
+    ),
+    (
+        "safety_major_hazard_report",
+        "重大事故隐患举报",
+        "举报材料、隐患部位照片或视频、对照重大事故隐患判定标准的初步判定意见",
+        "执法单位负责人",
+    ),
+]
 
 
 def _organisation_check(body8: str) -> str:
