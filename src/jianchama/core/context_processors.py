@@ -30,5 +30,9 @@ def navigation(request):
         ]
         if user.role == Role.BODY_ADMIN or user.is_platform_admin:
             entries.append(("资格核验", "registry:qualification_check"))
+        if user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER) or user.is_platform_admin:
+            entries.append(("检查频次", "inspections:frequency_report"))
+        if user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER, Role.BODY_ADMIN) or user.is_platform_admin:
+            entries.append(("触发式检查", "inspections:trigger_report"))
     entries.append(("工作日历", "core:calendar"))
     return {"nav": entries, "Role": Role}

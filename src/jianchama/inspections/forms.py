@@ -8,7 +8,7 @@ from jianchama.registry.forms import DATE, Form
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
 from jianchama.registry.uscc import is_valid as uscc_is_valid
 
-from .models import Evaluation, Evidence, Finding, InspectionRecord, Task, TriggerSituation
+from .models import Evaluation, Evidence, Exemption, Finding, InspectionRecord, Task, TriggerSituation
 
 
 class InspectorChoiceField(forms.ModelMultipleChoiceField):
@@ -56,6 +56,12 @@ class TaskForm(Form):
         self.user = user
         self.fields["items"].queryset = InspectionItem.objects.visible_to(user).filter(is_published=True)
         self.fields["trigger_situation"].queryset = TriggerSituation.objects.filter(is_active=True)
+        # Shown under the select: what evidence each situation needs and who approves it (F-28).
+        self.situation_hints = list(
+            TriggerSituation.objects.filter(is_active=True)
+            .select_related("field")
+            .order_by("field__code", "code")
+        )
         self.fields["joint_bodies"].queryset = EnforcementBody.objects.filter(is_active=True).exclude(
             pk=user.body_id
         )
@@ -162,3 +168,37 @@ class ReportForm(Form):
     description = forms.CharField(
         label="情况说明（可选）", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
+
+
+class SubmitForm(Form):
+    """Submission after the frequency check (F-21): an exemption claimed, and the justification a justify-rule
+    needs."""
+
+    exemption = forms.ChoiceField(
+        label="豁免情形（如有）",
+        choices=[("", "无"), *Exemption.choices],
+        required=False,
+        help_text="投诉、举报类任务自动适用「投诉举报核查」；所选情形将随任务报执法单位负责人审批并记录在案",
+    )
+    justification = forms.CharField(
+        label="超频次检查的理由",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="超出须说明理由的频次规则时必填，由执法单位负责人审批",
+    )
+
+
+class PeriodForm(Form):
+    """A statistics period, this year by default."""
+
+    start = forms.DateField(label="开始日期", widget=DATE, required=False)
+    end = forms.DateField(label="结束日期", widget=DATE, required=False)
+
+    def period(self, today) -> tuple:
+        import datetime
+
+        data = self.cleaned_data if self.is_valid() else {}
+        start = data.get("start") or datetime.date(today.year, 1, 1)
+        end = data.get("end") or datetime.date(today.year, 12, 31)
+        return start, end

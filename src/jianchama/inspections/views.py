@@ -10,8 +10,9 @@ import base64
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -21,8 +22,8 @@ from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
 from jianchama.registry.views import _submit, registry_view
 
-from . import forms, qr, services, signing
-from .models import Evaluation, InspectionCode, Scan, Task
+from . import forms, frequency, qr, services, signing, triggers
+from .models import Evaluation, Exemption, InspectionCode, Scan, Task
 
 PAGE_SIZE = 50
 
@@ -148,13 +149,34 @@ def task_detail(request, pk):
             "reply": user.role == Role.BODY_ADMIN,
         },
         "pending_problems": services.approval_problems(task) if services.can_approve(user, task) else [],
+        # Frequency control (F-21): what the check found at submission, and again now for the approver.
+        "frequency_findings": _findings(task.frequency_findings),
+        "approve_with_justification": frequency.has_justified_findings(task),
+        "frequency_now": frequency.check_frequency(task) if services.can_approve(user, task) else None,
+        "exemption_label": frequency.exemption_label(task.frequency_exemption)
+        if task.frequency_exemption
+        else "",
     }
     return render(request, "inspections/task_detail.html", context)
 
 
+ACTION_LABELS = {"refuse": "不予提交", "justify": "须说明理由", "warn": "提示"}
+
+
+def _findings(findings: list[dict]) -> list[dict]:
+    """The stored findings with the labels the page shows."""
+    return [
+        {
+            **finding,
+            "label": "已豁免" if finding.get("exempted_by") else ACTION_LABELS.get(finding.get("action"), ""),
+        }
+        for finding in findings or []
+    ]
+
+
 # Each action: a POST that calls one service; refusals come back as a message on the detail page.
+# Submitting has a page of its own (`task_submit`): the frequency check comes first.
 ACTIONS = {
-    "submit": (lambda user, task, data: services.submit_task(user, task=task), "已提交审批"),
     "approve": (lambda user, task, data: services.approve_task(user, task=task), "已批准"),
     "return": (
         lambda user, task, data: services.return_task(user, task=task, comment=data.get("reason", "")),
@@ -189,6 +211,171 @@ def task_action(request, pk, action):
     else:
         messages.success(request, done)
     return redirect("inspections:task_detail", task.pk)
+
+
+# --- Frequency control (F-21): the submit step, joining another body's visit, remote checking -------------
+
+
+@registry_view
+def task_submit(request, pk):
+    """The submit step: the frequency check, other bodies' visits to join, whether a remote check will do,
+    an exemption and a justification. A plain POST (the detail page's button) submits when no rule objects."""
+    task = _task(request, pk)
+    user = request.user
+    if request.method == "POST":
+        # Passed as typed: the service says what is wrong with an exemption or a missing justification.
+        data = {name: request.POST.get(name, "") for name in ("justification", "exemption")}
+        try:
+            services.submit_task(
+                user, task=task, justification=data["justification"], exemption=data["exemption"]
+            )
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            messages.error(request, error.message)
+            task.refresh_from_db()
+            if services.can_submit(user, task):
+                # Back to the submit step, where the justification and the exemption are asked for.
+                query = f"?exemption={data['exemption']}" if data["exemption"] in Exemption.values else ""
+                return redirect(reverse("inspections:task_submit", args=[task.pk]) + query)
+        else:
+            messages.success(request, "已提交审批")
+        return redirect("inspections:task_detail", task.pk)
+    if not services.can_submit(user, task):
+        messages.info(request, f"任务{task}当前状态为「{task.get_status_display()}」，无需提交")
+        return redirect("inspections:task_detail", task.pk)
+    exemption = request.GET.get("exemption", "")
+    if exemption not in Exemption.values:
+        exemption = ""
+    check = frequency.check_frequency(task, exemption=exemption)
+    form = forms.SubmitForm(initial={"exemption": exemption})
+    return render(
+        request,
+        "inspections/task_submit.html",
+        {
+            "task": task,
+            "check": check,
+            "implied": sorted(frequency.effective_exemptions(task, "")),
+            "candidates": frequency.join_candidates(task),
+            "may_join": frequency.can_join(user, task) and not task.is_joint,
+            "may_set_mode": frequency.can_set_mode(user, task),
+            "form": form,
+            "exemption": exemption,
+            "exemptions": Exemption.choices,
+        },
+    )
+
+
+@require_POST
+@registry_view
+def task_join(request, pk):
+    task = _task(request, pk)
+    # Only a task offered on the submit step: other bodies' tasks are not otherwise visible.
+    offered = {str(candidate.pk): candidate for candidate in frequency.join_candidates(task)}
+    into = offered.get(request.POST.get("into", ""))
+    if into is None:
+        raise Http404("该任务不在可联合检查的任务之列")
+    try:
+        joint = frequency.join_task(request.user, task=task, into=into)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("inspections:task_submit", task.pk)
+    messages.success(
+        request, f"已并入联合检查任务{joint.number}：一次入企、共用一个检查码；原任务{task.number}已取消"
+    )
+    return redirect("inspections:task_detail", joint.pk)
+
+
+@require_POST
+@registry_view
+def task_set_mode(request, pk):
+    task = _task(request, pk)
+    try:
+        task = frequency.set_mode(request.user, task=task, mode=request.POST.get("mode", ""))
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"检查方式已改为「{task.get_mode_display()}」")
+    return redirect("inspections:task_submit", task.pk)
+
+
+@registry_view
+def frequency_report(request):
+    """The enterprises inspected most often (supervisors, city-level reviewers, the platform admin)."""
+    from django.utils.http import content_disposition_header
+
+    from jianchama.registry.models import Field
+
+    if not frequency.can_view_frequency_report(request.user):
+        raise PermissionDenied("只有执法监督人员、市级执法单位审核人和平台管理员可以查看检查频次统计")
+    today = timezone.localdate()
+    form = forms.PeriodForm(request.GET or None)
+    start, end = form.period(today)
+    fields = list(Field.objects.order_by("code"))
+    chosen = next((f for f in fields if str(f.pk) == request.GET.get("field")), None)
+    try:
+        report = frequency.frequency_report(request.user, start=start, end=end, field=chosen)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("inspections:frequency_report")
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(
+            frequency.frequency_report_xlsx(report),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"检查频次统计_{start:%Y%m%d}-{end:%Y%m%d}.xlsx"
+        )
+        return response
+    query = request.GET.copy()
+    query["format"] = "xlsx"
+    return render(
+        request,
+        "inspections/frequency_report.html",
+        {
+            "report": report,
+            "form": form,
+            "fields": fields,
+            "field": chosen,
+            "xlsx_query": query.urlencode(),
+        },
+    )
+
+
+@registry_view
+def trigger_report(request):
+    """Triggered inspections by situation, and the situations of each field with their evidence (F-28)."""
+    if not triggers.can_view_trigger_statistics(request.user):
+        raise PermissionDenied(
+            "只有执法单位管理员、市级执法单位审核人、执法监督人员和平台管理员可以查看触发式检查统计"
+        )
+    form = forms.PeriodForm(request.GET or None)
+    start, end = form.period(timezone.localdate())
+    try:
+        stats = triggers.trigger_statistics(request.user, start=start, end=end)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("inspections:trigger_report")
+    return render(
+        request,
+        "inspections/trigger_report.html",
+        {
+            "stats": stats,
+            "total": sum(stat.total for stat in stats),
+            "form": form,
+            "start": start,
+            "end": end,
+            "by_field": triggers.situations_by_field(),
+        },
+    )
 
 
 @require_POST
