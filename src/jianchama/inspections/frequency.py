@@ -234,10 +234,10 @@ def _fetch_queryset(enterprise_id, lo, hi, task_id):
     )
 
 
-# The fetch's SQL, compiled once per database: building and compiling the ORM query cost as much as running
-# it (see bench/). Keyed by connection alias and vendor; holds the SQL, a function giving its parameters, and
-# the converters the ORM would apply to each row.
-_FETCH_SQL: dict[tuple[str, str], tuple[str, Any, list] | None] = {}
+# The fetch's SQL, compiled once per database: building and compiling the ORM query took about 0.7 ms of a
+# check's 3 to 4 ms on PostgreSQL (a million tasks, 50 per enterprise). Keyed by connection alias and vendor;
+# holds the SQL, a function giving its parameters, and the converters the ORM would apply to each row.
+_FETCH_SQL: dict[tuple[str, str], tuple[str, Any, dict] | None] = {}
 
 
 def _compiled_fetch(alias: str):
