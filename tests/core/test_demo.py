@@ -308,3 +308,36 @@ def test_the_demo_tells_the_inspection_codes_story(loaded):
     assert Task.objects.filter(status=Task.Status.SUBMITTED).exists()  # the head has one to approve
     assert Notification.objects.visible_to(contact).count() == 2
     assert audit.verify_chain()[1] is None
+
+
+def test_the_demo_tells_the_plans_story(loaded, tmp_path, client):
+    import json
+    import subprocess
+    import sys
+
+    from jianchama.inspections.models import InspectionCode, Task
+    from jianchama.plans.models import Plan, PlanReview, RandomDraw
+
+    routine = Plan.objects.get(method=Plan.Method.ROUTINE)
+    assert routine.status == Plan.Status.PUBLISHED and routine.number
+    assert list(routine.reviews.values_list("step", "decision")) == [
+        (PlanReview.Step.CITY, PlanReview.Decision.APPROVED),
+        (PlanReview.Step.BUREAU, PlanReview.Decision.APPROVED),
+    ]
+    assert Plan.objects.get(method=Plan.Method.SPECIAL).status == Plan.Status.FILED  # awaiting announcement
+    draw = RandomDraw.objects.get()
+    assert draw.status == RandomDraw.Status.REVEALED and draw.tasks.count() == 3
+    published = tmp_path / "draw.json"
+    published.write_bytes(client.get(f"/draws/{draw.pk}.json").content)
+    check = subprocess.run(
+        [sys.executable, "scripts/verify_draw.py", str(published)], capture_output=True, text=True
+    )
+    assert check.returncode == 0 and "核验通过" in check.stdout
+    record = json.loads(published.read_text())
+    record["seed"] = "0" * len(record["seed"])
+    published.write_text(json.dumps(record, ensure_ascii=False))
+    assert subprocess.run([sys.executable, "scripts/verify_draw.py", str(published)]).returncode == 1
+    joint = Task.objects.get(kind=Task.Kind.REPORT, status=Task.Status.NOTIFIED)
+    assert joint.task_bodies.count() == 2 and InspectionCode.objects.filter(task=joint).count() == 1
+    triggered = Task.objects.get(kind=Task.Kind.TRIGGER)
+    assert triggered.trigger_situation is not None and triggered.evidence

@@ -681,6 +681,8 @@ class _Builder:
         self._trigger_situations()
         self._tasks(inspector, featured)
         self._frequency_story(inspector, featured)
+        self._draw_story(inspector)
+        self._joint_and_trigger_story(inspector, featured)
 
     # Regions, fields, bodies, items: a few dozen rows, saved one by one (Region.save sets the path).
 
@@ -1038,23 +1040,7 @@ class _Builder:
         neighbour = (
             Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc").first()
         )
-        from jianchama.plans.models import Plan
-
-        plans = {}
-        for method, title in [("routine", "安全生产日常检查计划"), ("special", "危险化学品安全专项检查计划")]:
-            plan = Plan.objects.create(
-                number=f"金应急检计〔{self.today.year}〕{len(plans) + 1}号",
-                body=body,
-                title=f"{body.name}{self.today.year}年{title}",
-                period_start=self.today.replace(month=1, day=1),
-                period_end=self.today.replace(month=12, day=31),
-                method=method,
-                expected_count=60 if method == "routine" else 20,
-                status=Plan.Status.PUBLISHED,
-                created_by=head,
-            )
-            plan.items.set(items)
-            plans[method] = plan
+        plans = self._plans(head, items)
         common = {
             "items": items[:1],
             "inspectors": [inspector, colleague],
@@ -1136,6 +1122,130 @@ class _Builder:
             if problems:
                 raise DomainError(f"演示数据的启动情形「{name}」有误：" + "；".join(problems))
             situation.save()
+
+    def _plans(self, head: User, items: list[InspectionItem]) -> dict:
+        """Plans filed the way the documents say (F-11): the district body's plan is approved by its city-level
+        counterpart, then filed with the district justice bureau, then announced. The special plan is filed but
+        not yet announced, so the supervisor's list has something to show."""
+        from jianchama.plans import services as plans
+
+        reviewer = User.objects.get(username="cityreviewer")
+        bureau = User.objects.get(username="supervisor")
+        year_start, year_end = self.today.replace(month=1, day=1), self.today.replace(month=12, day=31)
+        made = {}
+        for method, title, count, publish in [
+            ("routine", "安全生产日常检查计划", 60, True),
+            ("special", "危险化学品安全专项检查计划", 20, False),
+            ("random", "安全生产“双随机、一公开”抽查计划", 30, True),
+        ]:
+            plan = plans.create_plan(
+                head,
+                title=f"{head.body.name}{self.today.year}年{title}",
+                period_start=year_start,
+                period_end=year_end,
+                method=method,
+                items=items,
+                expected_count=count,
+                target_risk_grades=["C", "D"] if method == "random" else [],
+            )
+            plans.submit_plan(head, plan=plan)
+            plans.approve_plan(reviewer, plan=plan, comment="检查事项和频次安排合理，同意报区司法局备案")
+            plan = plans.approve_plan(bureau, plan=plan, comment="准予备案")
+            if publish:
+                plan = plans.publish_plan(head, plan=plan)
+            made[method] = plan
+        return made
+
+    def _draw_story(self, inspector: Inspector) -> None:
+        """A random draw (F-14) on the published random plan: committed, revealed, its tasks submitted; anyone
+        can re-check it with scripts/verify_draw.py and /draws/<id>.json."""
+        from jianchama.plans import draws
+        from jianchama.plans.models import Plan
+
+        head = User.objects.get(role=Role.BODY_ADMIN, body=inspector.body)
+        plan = Plan.objects.get(body=inspector.body, method=Plan.Method.RANDOM)
+        draw = draws.commit_draw(head, plan=plan, enterprise_count=3)
+        start = _date_after(self.today, 7)
+        draws.reveal_draw(head, draw=draw, window_start=start, window_end=_date_after(start, 4))
+
+    def _joint_and_trigger_story(self, inspector: Inspector, featured: Enterprise) -> None:
+        """Two bodies' tasks on one enterprise become one visit with one code (进一次门、查多项事), and a
+        triggered inspection names its situation (F-28)."""
+        from jianchama.inspections import frequency
+        from jianchama.inspections import services as tasks
+        from jianchama.inspections.models import TriggerSituation
+
+        body = inspector.body
+        head = User.objects.get(role=Role.BODY_ADMIN, body=body)
+        colleague = next(
+            p
+            for p in body.inspectors.exclude(pk=inspector.pk)
+            if p.certificates.valid_on(self.today).exists()
+        )
+        partner = self.bodies["310116-js"]
+        partner_head = User.objects.create(
+            username="bodyadmin-js",
+            role=Role.BODY_ADMIN,
+            full_name="金山区建管委管理员",
+            body=partner,
+            password=make_password(DEMO_PASSWORD),
+        )
+        partner_inspectors = [
+            p for p in partner.inspectors.order_by("pk") if p.certificates.valid_on(self.today).exists()
+        ][:2]
+        neighbour = (
+            Enterprise.objects.filter(region=featured.region).exclude(pk=featured.pk).order_by("uscc")[1]
+        )
+        start, end = _date_after(self.today, 3), _date_after(self.today, 5)
+        own_item = InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code").first()
+        partner_item = (
+            InspectionItem.objects.filter(bodies=partner, is_published=True).order_by("code").first()
+        )
+        target = tasks.create_task(
+            inspector.user,
+            enterprise=neighbour,
+            kind="report",
+            reason="群众举报：仓库堆放易燃物品",
+            evidence="举报登记表及现场照片2张",
+            items=[own_item],
+            inspectors=[inspector, colleague],
+            legal_basis=own_item.legal_basis,
+            window_start=start,
+            window_end=end,
+        )
+        tasks.submit_task(inspector.user, task=target)
+        source = tasks.create_task(
+            partner_head,
+            enterprise=neighbour,
+            kind="report",
+            reason="群众举报：燃气管道私接",
+            evidence="举报登记表",
+            items=[partner_item],
+            inspectors=partner_inspectors,
+            legal_basis=partner_item.legal_basis,
+            window_start=start,
+            window_end=end,
+        )
+        tasks.submit_task(partner_head, task=source)
+        joint = frequency.join_task(partner_head, task=source, into=target)
+        tasks.approve_task(head, task=joint)
+        tasks.approve_task(partner_head, task=joint)
+
+        situation = TriggerSituation.objects.filter(field=own_item.field).order_by("code").first()
+        triggered = tasks.create_task(
+            inspector.user,
+            enterprise=Enterprise.objects.filter(region=featured.region).order_by("uscc")[5],
+            kind="trigger",
+            trigger_situation=situation,
+            reason="监测平台报警：可燃气体浓度超限",
+            evidence="监测预警平台报警记录截图及值班记录",
+            items=[own_item],
+            inspectors=[inspector, colleague],
+            legal_basis=own_item.legal_basis,
+            window_start=start,
+            window_end=end,
+        )
+        tasks.submit_task(inspector.user, task=triggered)
 
     def _frequency_story(self, inspector: Inspector, featured: Enterprise) -> None:
         """A draft that breaks a rule: a third routine inspection of the featured enterprise by the same body
