@@ -251,11 +251,6 @@ def _with_certificate(body, name):
     return inspector
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inspections.create_task checks every item of a joint task against the lead body's plan, so the "
-    "partner's items are refused; the task workflow needs to accept the other bodies' plans (or the proposal)",
-)
 def test_create_task_accepts_the_joint_task_args(world):
     s = world
     proposal = services.propose_merge(

@@ -286,8 +286,12 @@ def _validate_task(
     return problems
 
 
-def _plan_problems(kind, plan, lead: EnforcementBody, items, window_start, window_end) -> list[str]:
-    """A planned inspection must cite a filed plan of the lead body covering its items and dates."""
+def _plan_problems(
+    kind, plan, lead: EnforcementBody, items, window_start, window_end, bodies=(), partner_plans=()
+) -> list[str]:
+    """A planned inspection must cite a filed plan of the lead body covering its items and dates; in a joint
+    inspection (e.g. from an accepted coordination proposal) the partner bodies' items may come from their
+    own filed plans, given as `partner_plans`."""
     from jianchama.plans.models import Plan
 
     if kind not in Task.PLANNED_KINDS:
@@ -303,7 +307,12 @@ def _plan_problems(kind, plan, lead: EnforcementBody, items, window_start, windo
         problems.append(f"检查计划{plan}属于{plan.body.name}，不是本单位的计划")
     if plan.method != kind:
         problems.append(f"检查计划{plan}的检查方式为「{plan.get_method_display()}」，与所选检查类型不符")
-    outside = [item.name for item in items if not plan.items.filter(pk=item.pk).exists()]
+    filed = (Plan.Status.FILED, Plan.Status.PUBLISHED)
+    body_ids = {body.pk for body in bodies}
+    covering = [plan] + [
+        p for p in partner_plans if p.status in filed and p.body_id in body_ids and p.body_id != lead.pk
+    ]
+    outside = [item.name for item in items if not any(p.items.filter(pk=item.pk).exists() for p in covering)]
     if outside:
         problems.append(f"检查事项{'、'.join(outside)}不在检查计划{plan}中")
     if window_start and window_end and (window_start < plan.period_start or window_end > plan.period_end):
@@ -367,6 +376,7 @@ def create_task(
     plan=None,
     draw=None,
     trigger_situation=None,
+    partner_plans: Sequence = (),
 ) -> Task:
     """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection."""
     if not can_create_tasks(actor):
@@ -392,7 +402,7 @@ def create_task(
     )
     if window_start and window_start < timezone.localdate() and not is_emergency:
         problems.append("计划检查日期不能早于今天")
-    problems += _plan_problems(kind, plan, lead, items, window_start, window_end)
+    problems += _plan_problems(kind, plan, lead, items, window_start, window_end, bodies, partner_plans)
     problems += _trigger_problems(kind, trigger_situation, items)
     _raise_if(problems, "检查任务未保存")
     task = Task.objects.create(

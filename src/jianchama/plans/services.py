@@ -994,6 +994,7 @@ def joint_task_args(
         "items": items,
         "kind": lead_plan.method,
         "plan": lead_plan,
+        "partner_plans": [p for p in plans if p.body_id != lead.pk],
         "window_start": window_start,
         "window_end": window_end,
     }
