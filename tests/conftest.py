@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import pytest
 
 from jianchama.core import sms
@@ -45,3 +48,51 @@ def _signing_key(settings, _signing_key_dir):
     clear_key_cache()
     yield
     clear_key_cache()
+
+
+# --- A real headless Chromium (Debian's, driven by Playwright) against the live test server -------------
+# Defined once here: a second definition of the session fixture would start a second Playwright in the same
+# process, which Playwright's sync API refuses.
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is not installed: run `make system-deps` (make test does it)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A page the size of a phone screen, with a phone's user agent."""
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    )
+    page = context.new_page()
+    yield page
+    context.close()

@@ -903,11 +903,7 @@ def test_uploads_are_rate_limited(admin_client, jinshan):
 # ---------------------------------------------------------------------------------------------------------
 # In a real browser, on a phone: the upload with JavaScript (progress, then the result swapped in) and without
 
-from tests.browser import conftest as browser_conftest  # noqa: E402
-
-browser = browser_conftest.browser  # the session's headless Chromium
-phone = browser_conftest.phone  # a phone-sized page
-fits_screen = browser_conftest.fits_screen
+from tests.browser.conftest import fits_screen  # noqa: E402
 
 
 def _log_in(page, live_server, user):
