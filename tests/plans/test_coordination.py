@@ -268,3 +268,46 @@ def test_create_task_accepts_the_joint_task_args(world):
         s.head, inspectors=inspectors, legal_basis="《城镇燃气管理条例》", **args
     )
     assert task.kind == Task.Kind.ROUTINE and task.task_bodies.count() == 2
+
+
+def test_the_proposals_link_opens_a_prefilled_form_that_creates_the_joint_task(world, client):
+    import html
+    import re
+
+    s = world
+    proposal = services.propose_merge(
+        s.supervisor, region=s.jinshan, start=START, end=END, plans=[s.gas_plan, s.market_plan]
+    )
+    services.accept_proposal(s.head, proposal=proposal)
+    proposal = services.accept_proposal(s.partner_head, proposal=proposal)
+    client.force_login(s.head)
+    page = client.get(f"/plans/coordination/{proposal.pk}/").content.decode()
+    link = html.unescape(re.search(rf'href="(/tasks/new/\?uscc={s.gas_c.uscc}[^"]*)"', page).group(1))
+    form = client.get(link).content.decode()
+    assert f'value="{s.gas_c.uscc}"' in form and f'value="{s.gas_plan.number}"' in form
+    inspectors = [
+        _with_certificate(s.body, "张三"),
+        _with_certificate(s.body, "李四"),
+        _with_certificate(s.partner, "王五"),
+    ]
+    args = services.joint_task_args(proposal, s.gas_c, lead=s.body)
+    response = client.post(
+        "/tasks/new/",
+        {
+            "enterprise_uscc": s.gas_c.uscc,
+            "kind": args["kind"],
+            "plan_number": s.gas_plan.number,
+            "mode": "on_site",
+            "joint_bodies": [s.partner.pk],
+            "items": [item.pk for item in args["items"]],
+            "inspectors": [i.pk for i in inspectors],
+            "legal_basis": "《城镇燃气管理条例》",
+            "window_start": args["window_start"].isoformat(),
+            "window_end": args["window_end"].isoformat(),
+        },
+    )
+    assert response.status_code == 302, re.findall(
+        r'class="errorlist[^"]*"><li>(.*?)</li>', response.content.decode()
+    )
+    task = Task.objects.get()
+    assert task.task_bodies.count() == 2 and task.plan == s.gas_plan

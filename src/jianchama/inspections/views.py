@@ -77,8 +77,13 @@ def task_create(request):
     if not services.can_create_tasks(request.user):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
     initial = {"window_start": timezone.localdate(), "window_end": timezone.localdate()}
-    if request.GET.get("uscc"):
-        initial["enterprise_uscc"] = request.GET["uscc"]
+    # Prefilled from a link, e.g. a coordination proposal's "create the joint task" button.
+    for name in ("uscc", "kind", "plan_number", "window_start", "window_end"):
+        if request.GET.get(name):
+            initial["enterprise_uscc" if name == "uscc" else name] = request.GET[name]
+    for name in ("items", "joint_bodies"):
+        if request.GET.getlist(name):
+            initial[name] = [value for value in request.GET.getlist(name) if value.isdigit()]
     form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -99,6 +104,7 @@ def task_create(request):
                 window_end=data["window_end"],
                 is_emergency=data["is_emergency"],
                 plan=data["plan_number"],
+                partner_plans=_partner_plans(data),
                 trigger_situation=data["trigger_situation"],
             ),
         )
@@ -106,6 +112,22 @@ def task_create(request):
             messages.success(request, f"检查任务{task.number}已保存为草稿，请核对后提交审批")
             return redirect("inspections:task_detail", task.pk)
     return render(request, "inspections/task_form.html", {"form": form})
+
+
+def _partner_plans(data) -> list:
+    """In a joint planned inspection the partner bodies cite their own filed plans covering the window."""
+    from jianchama.plans.models import Plan
+
+    if not data["joint_bodies"] or not data["window_start"] or not data["window_end"]:
+        return []
+    return list(
+        Plan.objects.filter(
+            body__in=data["joint_bodies"],
+            status__in=[Plan.Status.FILED, Plan.Status.PUBLISHED],
+            period_start__lte=data["window_start"],
+            period_end__gte=data["window_end"],
+        )
+    )
 
 
 @registry_view
