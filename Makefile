@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-import: install
 # installs Debian's wrk if it is missing.
 bench-scan: install
 	$(PY) bench/bench_scan.py
+
+# Needs PostgreSQL (DATABASE_URL's server, else postgres@127.0.0.1:5432); about 20 GB of disk for a while.
+bench-frequency: install
+	$(PY) bench/bench_frequency.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var
