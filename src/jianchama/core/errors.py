@@ -16,3 +16,9 @@ class PermissionDenied(DomainError):
 
 class InvalidTransition(DomainError):
     """The object is not in a state that allows the requested change."""
+
+
+def raise_if(problems: list[str], what: str) -> None:
+    """Refuse with every problem at once: 「检查任务未保存：执法人员不得少于两人；请填写检查依据」."""
+    if problems:
+        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)

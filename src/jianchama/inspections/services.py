@@ -21,7 +21,8 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
+from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
@@ -104,15 +105,6 @@ PRE_APPROVAL_CHECKS: list[Callable[[Task], list[str]]] = []
 def register_pre_approval_check(check: Callable[[Task], list[str]]) -> None:
     if check not in PRE_APPROVAL_CHECKS:
         PRE_APPROVAL_CHECKS.append(check)
-
-
-def _date(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _raise_if(problems: list[str], what: str) -> None:
-    if problems:
-        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)
 
 
 def _transition(task: Task, to: str) -> None:
@@ -317,7 +309,7 @@ def _plan_problems(
         problems.append(f"检查事项{'、'.join(outside)}不在检查计划{plan}中")
     if window_start and window_end and (window_start < plan.period_start or window_end > plan.period_end):
         problems.append(
-            f"计划检查日期超出检查计划{plan}的期间（{_date(plan.period_start)}至{_date(plan.period_end)}）"
+            f"计划检查日期超出检查计划{plan}的期间（{chinese_date(plan.period_start)}至{chinese_date(plan.period_end)}）"
         )
     return problems
 
@@ -404,7 +396,7 @@ def create_task(
         problems.append("计划检查日期不能早于今天")
     problems += _plan_problems(kind, plan, lead, items, window_start, window_end, bodies, partner_plans)
     problems += _trigger_problems(kind, trigger_situation, items)
-    _raise_if(problems, "检查任务未保存")
+    raise_if(problems, "检查任务未保存")
     task = Task.objects.create(
         enterprise=enterprise,
         lead_body=lead,
@@ -454,7 +446,7 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
     check = check_frequency(task)
     if check.refusals:
         problems = [with_exemptions(breach) for breach in check.refusals]
-        _raise_if(problems, "该任务超出检查频次规则，不予提交")
+        raise_if(problems, "该任务超出检查频次规则，不予提交")
     if check.needs_justification and not justification:
         problems = [breach.message for breach in check.justifications]
         raise DomainError(
@@ -508,7 +500,7 @@ def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[st
     today = timezone.localdate()
     problems = []
     if task.window_end < today:
-        problems.append(f"计划检查日期已于{_date(task.window_end)}结束，请修改检查日期后重新提交")
+        problems.append(f"计划检查日期已于{chinese_date(task.window_end)}结束，请修改检查日期后重新提交")
     # Checked on the first and the last day the code will be valid: a certificate that lapses in between
     # would otherwise pass and the code stay valid to the end.
     first = on or max(task.window_start, today)
@@ -542,7 +534,7 @@ def approve_task(actor, *, task: Task) -> Task:
         )
     problems = approval_problems(task)
     problems += recheck_at_approval(task, emergency_running=emergency_running)
-    _raise_if(problems, "该任务不能批准")
+    raise_if(problems, "该任务不能批准")
     before = audit.snapshot(task, TASK_FIELDS)
     now = timezone.now()
     part.approved_by, part.approved_at = actor, now
@@ -635,7 +627,7 @@ def task_notice(task: Task) -> dict[str, Any]:
     bodies = [tb.body for tb in task.task_bodies.select_related("body")]
     inspectors = list(task.inspectors.select_related("body").prefetch_related("certificates"))
     items = list(task.items.all())
-    window = f"{_date(task.window_start)}至{_date(task.window_end)}"
+    window = f"{chinese_date(task.window_start)}至{chinese_date(task.window_end)}"
     subject = f"检查告知：{'、'.join(b.name for b in bodies)}将于{window}对贵单位开展检查"
     lines = [
         f"任务编号：{task.number}",
@@ -685,7 +677,7 @@ def start_emergency(actor, *, task: Task) -> Task:
             f"任务{task}当前状态为「{task.get_status_display()}」，不能作为紧急检查先行开始"
         )
     # Approval may follow, but the qualification gate may not: no code for an unqualified team.
-    _raise_if(approval_problems(task, on=timezone.localdate()), "紧急检查不能开始")
+    raise_if(approval_problems(task, on=timezone.localdate()), "紧急检查不能开始")
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.IN_PROGRESS)
     now = timezone.now()
@@ -721,7 +713,7 @@ def check_in(actor, *, task: Task) -> Task:
     today = timezone.localdate()
     if not code.valid_from <= today <= code.valid_until:
         raise DomainError(
-            f"今天不在检查码的有效期内（{_date(code.valid_from)}至{_date(code.valid_until)}），不能签到开始检查"
+            f"今天不在检查码的有效期内（{chinese_date(code.valid_from)}至{chinese_date(code.valid_until)}），不能签到开始检查"
         )
     _start(actor, task, "执法人员签到")
     return task
@@ -995,7 +987,7 @@ def record_result(
     if lenient and outcome == InspectionRecord.Outcome.NO_PROBLEM:
         problems.append("未发现问题时不适用首违不罚")
     problems += _evidence_problems(evidence)
-    _raise_if(problems, "检查结果未保存")
+    raise_if(problems, "检查结果未保存")
     before = audit.snapshot(task, TASK_FIELDS)
     record = InspectionRecord.objects.create(
         task=task,
@@ -1104,7 +1096,7 @@ def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") ->
         for name in names
         if type(scores.get(name)) is not int or not 1 <= scores[name] <= 5
     ]
-    _raise_if(problems, "评议未提交")
+    raise_if(problems, "评议未提交")
     try:
         with transaction.atomic():
             evaluation = Evaluation.objects.create(

@@ -24,7 +24,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
+from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.registry.models import Certificate, Enterprise, InspectionItem, Inspector
 from jianchama.registry.qualification import MIN_INSPECTORS
@@ -407,15 +408,6 @@ def snapshot_inspectors(plan: Plan, pool_usccs: set[str], day: datetime.date) ->
 # --- Commit ---------------------------------------------------------------------------------------------
 
 
-def _date(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _raise_if(problems: list[str], what: str) -> None:
-    if problems:
-        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)
-
-
 def _plan_problems(plan: Plan) -> list[str]:
     problems = []
     if plan.method != Plan.Method.RANDOM:
@@ -457,11 +449,11 @@ def commit_draw(
     problems = _plan_problems(plan)
     today = timezone.localdate()
     if plan.period_end < today:
-        problems.append(f"检查计划{plan}的期间已于{_date(plan.period_end)}结束")
+        problems.append(f"检查计划{plan}的期间已于{chinese_date(plan.period_end)}结束")
     pending = plan.draws.filter(status=RandomDraw.Status.COMMITTED, withdrawn_at__isnull=True).first()
     if pending is not None:
         problems.append(f"检查计划{plan}已有一次待抽取的随机抽取（#{pending.pk}），请先抽取或撤销")
-    _raise_if(problems, "不能发起随机抽取")
+    raise_if(problems, "不能发起随机抽取")
 
     if not isinstance(enterprise_count, int) or enterprise_count < 1:
         problems.append("抽取企业数应为正整数")
@@ -470,7 +462,7 @@ def commit_draw(
     strata, strata_problems = normalise_strata(strata)
     problems += strata_problems
     problems += _item_problems(list(plan.items.all()))
-    _raise_if(problems, "随机抽取未发起")
+    raise_if(problems, "随机抽取未发起")
 
     pool = snapshot_pool(plan)
     if not pool:
@@ -492,7 +484,7 @@ def commit_draw(
     needed = max(MIN_INSPECTORS, inspectors_per_task if isinstance(inspectors_per_task, int) else 0)
     if len(inspectors) < needed:
         problems.append(
-            f"{plan.body.name}在{_date(day)}持有效执法证（覆盖计划检查事项的执法领域）的在岗执法人员只有"
+            f"{plan.body.name}在{chinese_date(day)}持有效执法证（覆盖计划检查事项的执法领域）的在岗执法人员只有"
             f"{len(inspectors)}人，少于每户所需的{needed}人"
         )
     else:
@@ -509,7 +501,7 @@ def commit_draw(
                 for uscc in short
             ]
     problems += _separator_problems(inspectors)
-    _raise_if(problems, "随机抽取未发起")
+    raise_if(problems, "随机抽取未发起")
 
     seed = secrets.token_bytes(32).hex()
     draw = RandomDraw.objects.create(
@@ -589,7 +581,7 @@ def _late_exclusions(draw: RandomDraw, days: list[datetime.date]) -> list[dict[s
         else:
             for day in days:
                 if inspector_id not in eligible_on[day]:
-                    exclusions[(key, ALL_ENTERPRISES)] = f"{_date(day)}无覆盖检查事项领域的有效执法证"
+                    exclusions[(key, ALL_ENTERPRISES)] = f"{chinese_date(day)}无覆盖检查事项领域的有效执法证"
                     break
     snapshot_conflicts = {(inspector_key(i), uscc) for i in draw.inspector_pool for uscc in i["conflicts"]}
     pool_usccs = {uscc for uscc, _grade in draw.pool}
@@ -622,7 +614,7 @@ def _window_problems(plan: Plan, start: datetime.date | None, end: datetime.date
         problems.append("检查日期不能早于今天")
     if start < plan.period_start or end > plan.period_end:
         problems.append(
-            f"检查日期应在检查计划的期间内（{_date(plan.period_start)}至{_date(plan.period_end)}）"
+            f"检查日期应在检查计划的期间内（{chinese_date(plan.period_start)}至{chinese_date(plan.period_end)}）"
         )
     if (end - start).days > MAX_WINDOW_DAYS:
         problems.append(f"检查日期跨度不能超过{MAX_WINDOW_DAYS}天")
@@ -656,7 +648,7 @@ def reveal_draw(
     problems += _integrity_problems(draw)
     items = list(plan.items.order_by("field__code", "code"))
     problems += _item_problems(items)
-    _raise_if(problems, "未抽取")
+    raise_if(problems, "未抽取")
 
     days = [window_start] if window_end == window_start else [window_start, window_end]
     draw.late_exclusions = _late_exclusions(draw, days)
@@ -675,7 +667,7 @@ def reveal_draw(
         c.number: c.inspector for c in Certificate.objects.filter(number__in=keys).select_related("inspector")
     }
     missing = [entry["uscc"] for entry in result if entry["uscc"] not in enterprises]
-    _raise_if([f"企业{uscc}已不在企业名录中" for uscc in missing], "未抽取")
+    raise_if([f"企业{uscc}已不在企业名录中" for uscc in missing], "未抽取")
 
     legal_basis = legal_basis_of(items)
     # A drawn enterprise may already be at a frequency cap (F-21) in this window: its task stays a draft with

@@ -26,7 +26,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
+from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days, working_days_between
 from jianchama.registry.models import (
@@ -90,15 +91,6 @@ FILED_STATES = (S.FILED, S.PUBLISHED)
 
 def review_working_days() -> int:
     return int(getattr(settings, "PLAN_REVIEW_WORKING_DAYS", DEFAULT_REVIEW_WORKING_DAYS))
-
-
-def _date(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _raise_if(problems: list[str], what: str) -> None:
-    if problems:
-        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)
 
 
 def _locked(plan: Plan) -> Plan:
@@ -303,7 +295,7 @@ def _authority_problems(
         ):
             if start and end and not (body.entrustment_covers(start) and body.entrustment_covers(end)):
                 span = (
-                    f"{_date(body.entrustment_start)}至{_date(body.entrustment_end)}"
+                    f"{chinese_date(body.entrustment_start)}至{chinese_date(body.entrustment_end)}"
                     if body.entrustment_start and body.entrustment_end
                     else "未登记"
                 )
@@ -327,7 +319,7 @@ def _input_problems(body: EnforcementBody, data: PlanInput) -> list[str]:
         problems.append("请填写计划期间的起止日期")
     elif data.period_end < data.period_start:
         problems.append(
-            f"计划期间止（{_date(data.period_end)}）不能早于计划期间起（{_date(data.period_start)}）"
+            f"计划期间止（{chinese_date(data.period_end)}）不能早于计划期间起（{chinese_date(data.period_start)}）"
         )
     if not data.items:
         problems.append("请至少选择一项检查事项")
@@ -399,7 +391,7 @@ def create_plan(
     if not can_create_plans(actor):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以制定本单位的检查计划")
     body = actor.body
-    _raise_if(_input_problems(body, data), "检查计划未保存")
+    raise_if(_input_problems(body, data), "检查计划未保存")
     plan = Plan(body=body, created_by=actor, status=S.DRAFT)
     _save_input(plan, data)
     _record(actor, "plan.created", plan, None)
@@ -421,7 +413,7 @@ def update_plan(actor, *, plan: Plan, **changes: Any) -> Plan:
             f"检查计划「{plan.title}」当前状态为「{plan.get_status_display()}」，只有草稿或退回修改的计划可以修改"
         )
     data = dataclasses.replace(input_of(plan), **changes)
-    _raise_if(_input_problems(plan.body, data), "检查计划未保存")
+    raise_if(_input_problems(plan.body, data), "检查计划未保存")
     before = audit.snapshot(plan, PLAN_FIELDS)
     _save_input(plan, data)
     _record(actor, "plan.updated", plan, before)
@@ -480,7 +472,7 @@ def submit_plan(actor, *, plan: Plan) -> Plan:
             )
         elif not counterpart.is_active:
             problems.append(f"市级对口单位{counterpart.name}已停用，请平台管理员更正执法单位信息")
-    _raise_if(problems, "检查计划不能报送")
+    raise_if(problems, "检查计划不能报送")
     before = audit.snapshot(plan, PLAN_FIELDS)
     _transition(plan, REVIEW_STATUS[step])
     now = timezone.now()
@@ -752,7 +744,7 @@ def _check_coordination_scope(actor, region: Region, start, end) -> None:
     if start is None or end is None:
         raise DomainError("请填写期间的起止日期")
     if end < start:
-        raise DomainError(f"期间止（{_date(end)}）不能早于期间起（{_date(start)}）")
+        raise DomainError(f"期间止（{chinese_date(end)}）不能早于期间起（{chinese_date(start)}）")
     if actor.role == Role.SUPERVISOR and not actor.region.contains(region):
         raise PermissionDenied(
             f"只能查看本辖区（{actor.region.name}）内的计划重叠情况，{region.name}不在其中"
@@ -859,7 +851,7 @@ def propose_merge(
     window_end = min([end] + [p.period_end for p in members])
     if members and window_end < window_start:
         problems.append("所选检查计划的期间没有共同的日期")
-    _raise_if(problems, "不能提出联合检查建议")
+    raise_if(problems, "不能提出联合检查建议")
     shared = _shared_enterprises(members, region)
     if enterprises is None:
         chosen = list(Enterprise.objects.filter(pk__in=shared))
@@ -873,7 +865,7 @@ def propose_merge(
     existing = _open_proposals(plan_ids).get(frozenset(plan_ids))
     if existing is not None:
         problems.append(f"已有涉及相同检查计划的{existing}（{existing.get_status_display()}）")
-    _raise_if(problems, "不能提出联合检查建议")
+    raise_if(problems, "不能提出联合检查建议")
     proposal = CoordinationProposal.objects.create(
         region=region,
         period_start=window_start,

@@ -10,6 +10,8 @@ import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from jianchama.core.formats import chinese_date
+
 from .models import Certificate, EnforcementBody, InspectionItem, Inspector
 
 MIN_INSPECTORS = 2
@@ -38,10 +40,6 @@ class Problem:
 
     def __str__(self) -> str:
         return self.message
-
-
-def _date(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def check_qualification(
@@ -76,14 +74,15 @@ def _body_problems(
     is_entrusted = body.body_type == EnforcementBody.Type.ENTRUSTED
     if is_entrusted and not body.entrustment_covers(on):
         if body.entrustment_end and body.entrustment_end < on:
-            reason = f"委托期限已于{_date(body.entrustment_end)}届满"
+            reason = f"委托期限已于{chinese_date(body.entrustment_end)}届满"
         elif body.entrustment_start and body.entrustment_start > on:
-            reason = f"委托期限自{_date(body.entrustment_start)}起算，尚未开始"
+            reason = f"委托期限自{chinese_date(body.entrustment_start)}起算，尚未开始"
         else:
             reason = "未登记委托期限"
         problems.append(
             Problem(
-                Rule.ENTRUSTMENT_EXPIRED, f"受委托组织“{body}”{reason}，{_date(on)}不能以委托名义实施检查"
+                Rule.ENTRUSTMENT_EXPIRED,
+                f"受委托组织“{body}”{reason}，{chinese_date(on)}不能以委托名义实施检查",
             )
         )
     for item in items:
@@ -193,9 +192,9 @@ def _invalid_certificate_problem(
     if certificate.valid_from > on:
         return Problem(
             Rule.CERTIFICATE_EXPIRED,
-            f"执法人员{name}的执法证{number}自{_date(certificate.valid_from)}起生效，{_date(on)}尚未生效",
+            f"执法人员{name}的执法证{number}自{chinese_date(certificate.valid_from)}起生效，{chinese_date(on)}尚未生效",
         )
     return Problem(
         Rule.CERTIFICATE_EXPIRED,
-        f"执法人员{name}的执法证{number}已于{_date(certificate.valid_until)}过期，不能实施检查",
+        f"执法人员{name}的执法证{number}已于{chinese_date(certificate.valid_until)}过期，不能实施检查",
     )

@@ -16,7 +16,8 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
+from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
 from jianchama.core.roles import Role
 
@@ -60,15 +61,6 @@ MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 # The audit snapshot of a login account: never the password hash.
 USER_SNAPSHOT_FIELDS = ["username", "full_name", "role", "phone", "enterprise", "is_active"]
-
-
-def _date(day: datetime.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
-def _raise_if(problems: list[str], what: str) -> None:
-    if problems:
-        raise DomainError(f"{what}：" + "；".join(problems), problems=problems)
 
 
 def _text(value: Any) -> str:
@@ -271,7 +263,7 @@ def _validate_body(
         problems.append(
             "只有受委托组织登记委托机关、委托事项和委托期限；请将主体类型改为受委托组织，或清空这些内容"
         )
-    _raise_if(problems, "执法单位信息有误")
+    raise_if(problems, "执法单位信息有误")
 
 
 def _entrustment_problems(body: EnforcementBody, entrusted_items: list[InspectionItem]) -> list[str]:
@@ -296,7 +288,7 @@ def _entrustment_problems(body: EnforcementBody, entrusted_items: list[Inspectio
     if not start or not end:
         problems.append("受委托组织必须登记委托期限的起止日期，请填写")
     elif start > end:
-        problems.append(f"委托期限起（{_date(start)}）晚于委托期限止（{_date(end)}），请更正")
+        problems.append(f"委托期限起（{chinese_date(start)}）晚于委托期限止（{chinese_date(end)}），请更正")
     return problems
 
 
@@ -385,7 +377,7 @@ def _validate_inspector(inspector: Inspector) -> None:
             problems.append(
                 f"登录账号“{account.username}”已关联执法人员{holder.name}，一个账号只能关联一名执法人员"
             )
-    _raise_if(problems, "执法人员信息有误")
+    raise_if(problems, "执法人员信息有误")
 
 
 CERTIFICATE_FIELDS = ("number", "valid_from", "valid_until")
@@ -460,7 +452,7 @@ def _validate_certificate(certificate: Certificate, fields: list[Field]) -> None
         problems.append("有效期起止日期不能为空，请填写")
     elif certificate.valid_from > certificate.valid_until:
         problems.append(
-            f"有效期起（{_date(certificate.valid_from)}）晚于有效期止（{_date(certificate.valid_until)}），请更正"
+            f"有效期起（{chinese_date(certificate.valid_from)}）晚于有效期止（{chinese_date(certificate.valid_until)}），请更正"
         )
     body = certificate.inspector.body
     if not fields:
@@ -472,7 +464,7 @@ def _validate_certificate(certificate: Certificate, fields: list[Field]) -> None
             problems.append(
                 f"执法领域“{'、'.join(outside)}”不属于所属单位“{body}”的执法领域，请从该单位的执法领域中选择"
             )
-    _raise_if(problems, "执法证件信息有误")
+    raise_if(problems, "执法证件信息有误")
 
 
 # Which status may follow which. Expiry is not set by hand: it follows from the date (expire_certificates).
@@ -533,7 +525,7 @@ def expire_certificates(*, now: datetime.datetime | None = None) -> int:
     for certificate in due.order_by("pk"):
         before = audit.snapshot(certificate)
         certificate.status = Certificate.Status.EXPIRED
-        certificate.status_reason = f"有效期已于{_date(certificate.valid_until)}届满"
+        certificate.status_reason = f"有效期已于{chinese_date(certificate.valid_until)}届满"
         certificate.save(update_fields=["status", "status_reason"])
         audit.record(
             actor=None,
@@ -642,7 +634,7 @@ def _validate_enterprise(enterprise: Enterprise) -> None:
         problems.append("所在区域不能为空，请选择")
     if enterprise.risk_grade not in Enterprise.RiskGrade.values:
         problems.append("风险等级无效，请选择 A、B、C 或 D")
-    _raise_if(problems, "企业信息有误")
+    raise_if(problems, "企业信息有误")
 
 
 @transaction.atomic
@@ -665,7 +657,7 @@ def add_contact(
         problems.append(f"手机号“{phone}”不是11位中国大陆手机号码，请更正（联系人凭此手机号接收验证码登录）")
     elif (twin := EnterpriseContact.objects.filter(enterprise=enterprise, phone=phone).first()) is not None:
         problems.append(f"手机号{phone}已是本企业的联系人{twin.name}，无需重复添加")
-    _raise_if(problems, "联系人信息有误")
+    raise_if(problems, "联系人信息有误")
     account = _contact_account(actor, enterprise=enterprise, name=name, phone=phone)
     contact = EnterpriseContact.objects.create(enterprise=enterprise, kind=kind, name=name, phone=phone)
     audit.record(actor=actor, action="contact.add", obj=contact, after=audit.snapshot(contact))
@@ -818,4 +810,4 @@ def _validate_item(item: InspectionItem, bodies: list[EnforcementBody]) -> None:
                 f"执法单位“{'、'.join(outside)}”的执法领域不含“{item.field}”，不能实施该事项的检查；"
                 "请先为该单位增加执法领域，或取消选择"
             )
-    _raise_if(problems, "检查事项信息有误")
+    raise_if(problems, "检查事项信息有误")

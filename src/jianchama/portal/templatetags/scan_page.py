@@ -2,6 +2,8 @@
 
 from django import template
 
+from jianchama.core.formats import chinese_date
+
 register = template.Library()
 
 
@@ -11,4 +13,4 @@ def date_cn(value) -> str:
     page prints up to five dates, which cost a tenth of its time)."""
     if not value:
         return ""
-    return f"{value.year:04d}年{value.month}月{value.day}日"
+    return chinese_date(value)

@@ -1,0 +1,8 @@
+"""How the interface writes things: one place, so every message and page says a date the same way."""
+
+import datetime
+
+
+def chinese_date(day: datetime.date) -> str:
+    """2026年3月1日."""
+    return f"{day.year}年{day.month}月{day.day}日"
