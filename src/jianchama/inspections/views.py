@@ -136,6 +136,7 @@ def task_detail(request, pk):
     if request.user.role == Role.ENTERPRISE_CONTACT:
         return redirect("portal:task_detail", task.pk)
     user = request.user
+    may_approve = services.can_approve(user, task)
     parts = list(task.task_bodies.select_related("body", "approved_by").prefetch_related("items"))
     events = AuditEvent.objects.filter(
         Q(object_type=Task._meta.label, object_id=str(task.pk))
@@ -160,8 +161,8 @@ def task_detail(request, pk):
         "reply_form": forms.ReplyForm(),
         "may": {
             "submit": services.can_submit(user, task),
-            "approve": services.can_approve(user, task),
-            "return": services.can_approve(user, task) and task.status == Task.Status.SUBMITTED,
+            "approve": may_approve,
+            "return": may_approve and task.status == Task.Status.SUBMITTED,
             "start_emergency": services.can_start_emergency(user, task),
             "check_in": services.can_check_in(user, task),
             "record": services.can_record(user, task),
@@ -170,11 +171,11 @@ def task_detail(request, pk):
             "show_code": services.can_show_code(user, task),
             "reply": user.role == Role.BODY_ADMIN,
         },
-        "pending_problems": services.approval_problems(task) if services.can_approve(user, task) else [],
+        "pending_problems": services.approval_problems(task) if may_approve else [],
         # Frequency control (F-21): what the check found at submission, and again now for the approver.
         "frequency_findings": _findings(task.frequency_findings),
         "approve_with_justification": frequency.has_justified_findings(task),
-        "frequency_now": frequency.check_frequency(task) if services.can_approve(user, task) else None,
+        "frequency_now": frequency.check_frequency(task) if may_approve else None,
         "exemption_label": frequency.exemption_label(task.frequency_exemption)
         if task.frequency_exemption
         else "",
