@@ -17,7 +17,7 @@ install: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
-run: install
+run: install system-deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py rotate_signing_key --if-missing
 	$(PY) manage.py load_demo

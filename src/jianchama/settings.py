@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "jianchama.plans",
     "jianchama.inspections",
     "jianchama.portal",
+    "jianchama.supervision",
+    "jianchama.complaints",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,8 @@ urlpatterns = [
     path("tasks/", include("jianchama.inspections.urls")),
     path("plans/", include("jianchama.plans.urls")),
     path("draws/", include("jianchama.plans.draw_urls")),
+    path("supervision/", include("jianchama.supervision.urls")),
+    path("complaints/", include("jianchama.complaints.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include("jianchama.registry.import_urls")),
     path("registry/", include("jianchama.registry.urls")),

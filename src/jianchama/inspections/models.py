@@ -140,6 +140,10 @@ class Task(models.Model):
     closed_at = models.DateTimeField("办结时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.TextField("取消原因", blank=True)
+    # Set when something the approval relied on is withdrawn before the visit (e.g. an inspector's certificate
+    # suspended by an accountability decision): the task must be changed or cancelled before it goes ahead.
+    qualification_alert = models.TextField("资格预警", blank=True)
+    qualification_alert_at = models.DateTimeField("资格预警时间", null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()
 

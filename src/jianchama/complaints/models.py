@@ -1,0 +1,212 @@
+"""The complaint ledger (F-34) and reconsideration leads (F-35)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from jianchama.core.roles import Role
+from jianchama.registry.models import EnforcementBody, Enterprise
+
+
+class ComplaintQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComplaintQuerySet:
+        """Intake staff, supervisors and the district government see their region's complaints (by the body
+        or the enterprise concerned, or registered by themselves); a body's administrator those assigned to
+        its body; an enterprise contact its enterprise's own; an observer those it filed."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE):
+            if user.region_id is None:
+                return self.none()
+            path = user.region.path
+            return self.filter(
+                Q(body__region__path__startswith=path)
+                | Q(enterprise__region__path__startswith=path)
+                | Q(registered_by=user)
+            )
+        if user.role == Role.BODY_ADMIN and user.body_id:
+            return self.filter(body_id=user.body_id)
+        if user.role == Role.ENTERPRISE_CONTACT and user.enterprise_id:
+            return self.filter(enterprise_id=user.enterprise_id)
+        if user.role == Role.OBSERVER:
+            return self.filter(registered_by=user)
+        return self.none()
+
+
+class Complaint(models.Model):
+    """A complaint or report about an inspection or a body, from any channel, tracked to its result and the
+    feedback to the complainant."""
+
+    class Source(models.TextChoices):
+        HOTLINE_12345 = "hotline_12345", "12345市民服务热线"
+        BODY_PLATFORM = "body_platform", "执法单位投诉举报平台"
+        PHONE = "phone", "电话"
+        LETTER = "letter", "来信"
+        OBSERVER = "observer", "法治观察员"
+        PORTAL = "portal", "企业端"
+        CODE_REPORT = "code_report", "扫码举报（检查码异常）"
+        OTHER = "other", "其他"
+
+    class Category(models.TextChoices):
+        # The five prohibitions (五个严禁) and the eight don'ts of the State Council's 2024 opinion.
+        PROFIT_SEEKING = "profit_seeking", "逐利检查"
+        DISTURBING_BUSINESS = "disturbing_business", "干扰企业正常生产经营"
+        ARBITRARY_PENALTY = "arbitrary_penalty", "乱罚款、乱收费"
+        INSPECTION_QUOTA = "inspection_quota", "下达检查指标"
+        DISGUISED_INSPECTION = "disguised_inspection", "以观摩、督导等名义变相检查"
+        REPEATED_INSPECTION = "repeated_inspection", "重复检查、多头检查"
+        NO_CODE = "no_code", "无码检查或检查码异常"
+        UNQUALIFIED = "unqualified", "无资格人员检查、未出示证件"
+        MISCONDUCT = "misconduct", "执法态度作风问题"
+        OTHER = "other", "其他"
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", "已登记"
+        ASSIGNED = "assigned", "已交办"
+        HANDLED = "handled", "已办理"
+        CLOSED = "closed", "已反馈办结"
+        REJECTED = "rejected", "不予受理"
+
+    number = models.CharField("编号", max_length=32, unique=True, null=True, blank=True)
+    source = models.CharField("来源", max_length=20, choices=Source.choices)
+    category = models.CharField("类别", max_length=24, choices=Category.choices)
+    title = models.CharField("标题", max_length=200)
+    content = models.TextField("内容")
+    complainant_name = models.CharField("投诉人", max_length=50, blank=True)
+    complainant_phone = models.CharField("联系电话", max_length=20, blank=True)
+    enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name="涉及企业",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    body = models.ForeignKey(
+        EnforcementBody,
+        verbose_name="涉及（承办）执法单位",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    task = models.ForeignKey(
+        "inspections.Task",
+        verbose_name="涉及检查任务",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    code_report = models.OneToOneField(
+        "inspections.CodeReport",
+        verbose_name="扫码举报",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaint",
+    )
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.REGISTERED)
+    received_on = models.DateField("受理日期")
+    handle_by = models.DateField("办理期限", null=True, blank=True)
+    feedback_by = models.DateField("反馈期限", null=True, blank=True)
+    assigned_at = models.DateTimeField("交办时间", null=True, blank=True)
+    result = models.TextField("办理结果", blank=True)
+    handled_at = models.DateTimeField("办理时间", null=True, blank=True)
+    feedback = models.TextField("反馈内容", blank=True)
+    feedback_at = models.DateTimeField("反馈时间", null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    objects = ComplaintQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "投诉举报"
+        verbose_name_plural = "投诉举报台账"
+        ordering = ["-received_on", "-id"]
+        indexes = [models.Index(fields=["status", "handle_by"]), models.Index(fields=["body", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.number or '（未编号）'} {self.title}"
+
+
+class ReconsiderationLeadQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ReconsiderationLeadQuerySet:
+        """Supervisors (the bureau handles reconsideration too) and the district government see their
+        region's leads; nobody else does."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT) and user.region_id:
+            return self.filter(body__region__path__startswith=user.region.path)
+        return self.none()
+
+
+class ReconsiderationLead(models.Model):
+    """A problem found in administrative reconsideration, passed to supervision (and, the other way, a
+    supervision result passed back to the reconsideration case)."""
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", "已登记"
+        ACCEPTED = "accepted", "已转为监督问题"
+        RETURNED = "returned", "已反馈复议机构"
+
+    case_number = models.CharField("复议案号", max_length=60)
+    body = models.ForeignKey(
+        EnforcementBody,
+        verbose_name="被申请执法单位",
+        on_delete=models.PROTECT,
+        related_name="reconsideration_leads",
+    )
+    task = models.ForeignKey(
+        "inspections.Task",
+        verbose_name="涉及检查任务",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reconsideration_leads",
+    )
+    description = models.TextField("问题线索")
+    received_on = models.DateField("收到日期")
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.REGISTERED)
+    finding = models.ForeignKey(
+        "supervision.Finding",
+        verbose_name="转为的监督问题",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reconsideration_leads",
+    )
+    returned_note = models.TextField("反馈复议机构的情况", blank=True)
+    returned_at = models.DateTimeField("反馈时间", null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="登记人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    objects = ReconsiderationLeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "行政复议线索"
+        verbose_name_plural = "行政复议线索"
+        ordering = ["-received_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_number} {self.body}"

@@ -1,0 +1,3 @@
+"""Pages of the complaint ledger and reconsideration leads."""
+
+urlpatterns: list = []

@@ -1,0 +1,17 @@
+"""Background jobs of supervision, run by django-q's scheduler (see migration 0002_schedules) and also
+callable as management commands. Each is idempotent: running it twice does no more than running it once."""
+
+
+def run_monthly_rules() -> int:
+    """Run every data rule (F-30); returns the number of new findings."""
+    from .rules import run_rules
+
+    return run_rules("系统").new_findings
+
+
+def send_deadline_reminders() -> int:
+    """Remind of the three steps' deadlines falling due and flag the missed ones (F-32); returns how many
+    reminders were sent."""
+    from .steps import send_reminders
+
+    return send_reminders()
