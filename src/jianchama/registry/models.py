@@ -398,3 +398,55 @@ class InspectionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class ComplianceGuideQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ComplianceGuideQuerySet:
+        """Published guides are for every logged-in user, enterprise contacts first (F-36); a draft only for
+        the people of the body that writes it."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.body_id:
+            return self.filter(Q(is_published=True) | Q(body_id=user.body_id))
+        return self.filter(is_published=True)
+
+
+class ComplianceGuide(models.Model):
+    """A compliance guide (合规指引, F-36): what an enterprise should check itself before an inspection, written
+    by a body for one of its fields, or for one item of it; sent with the task's notice when published."""
+
+    body = models.ForeignKey(
+        EnforcementBody, verbose_name="编写单位", on_delete=models.PROTECT, related_name="guides"
+    )
+    field = models.ForeignKey(Field, verbose_name="执法领域", on_delete=models.PROTECT, related_name="guides")
+    item = models.ForeignKey(
+        InspectionItem,
+        verbose_name="检查事项",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="guides",
+        help_text="不选则适用于整个执法领域",
+    )
+    title = models.CharField("标题", max_length=200)
+    content = models.TextField("内容")
+    is_published = models.BooleanField("已发布", default=False)
+    published_at = models.DateTimeField("发布时间", null=True, blank=True)
+    created_by = models.ForeignKey(
+        "core.User", verbose_name="编写人", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    objects = ComplianceGuideQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "合规指引"
+        verbose_name_plural = "合规指引"
+        ordering = ["field__code", "item__code", "title", "pk"]
+        indexes = [models.Index(fields=["is_published", "item"]), models.Index(fields=["is_published", "field"])]
+
+    def __str__(self) -> str:
+        return self.title
