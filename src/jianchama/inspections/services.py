@@ -54,6 +54,7 @@ AUDIT_ACTIONS = {
     "task.result_recorded": "录入检查结果",
     "task.closed": "办结",
     "task.cancelled": "取消任务",
+    "task.qualification_alert": "执法人员资格预警",
     "code.issued": "签发检查码",
     "code.revoked": "作废检查码",
     "code.reported": "举报可疑检查码",
@@ -394,6 +395,7 @@ def create_task(
     )
     if window_start and window_start < timezone.localdate() and not is_emergency:
         problems.append("计划检查日期不能早于今天")
+    problems += sanctioned_inspector_problems(inspectors)
     problems += _plan_problems(kind, plan, lead, items, window_start, window_end, bodies, partner_plans)
     problems += _trigger_problems(kind, trigger_situation, items)
     raise_if(problems, "检查任务未保存")
@@ -437,6 +439,7 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
     before = audit.snapshot(task, TASK_FIELDS)
     _transition(task, Task.Status.SUBMITTED)
+    raise_if(sanctioned_inspector_problems(list(task.inspectors.all())), "该任务不能提交")
     exemption, justification = (exemption or "").strip(), (justification or "").strip()
     if exemption and exemption not in Exemption.values:
         raise DomainError(f"未知的豁免情形「{exemption}」，请从列表中选择")
@@ -488,6 +491,81 @@ def return_task(actor, *, task: Task, comment: str) -> Task:
 
 
 # --- Approval, the code and the notice to the enterprise -------------------------------------------
+
+
+# --- Accountability (F-33): a suspended or revoked certificate takes effect at once ----------------------
+
+UNSTARTED = (Task.Status.SUBMITTED, Task.Status.APPROVED, Task.Status.NOTIFIED)
+
+
+def sanctioned_inspector_problems(inspectors: Iterable[Inspector]) -> list[str]:
+    """Inspectors who may not be put on a task because their certificate was suspended or revoked (by a
+    supervision decision or the platform administrator) and they hold no other valid one. Expiry is left to
+    the qualification gate at approval, which knows the task's dates."""
+    from jianchama.registry.models import Certificate
+
+    today = timezone.localdate()
+    problems = []
+    for inspector in dict.fromkeys(inspectors):
+        certificates = list(inspector.certificates.all())
+        if any(c.status_on(today) == Certificate.Status.VALID for c in certificates):
+            continue
+        sanctioned = [
+            c for c in certificates if c.status in (Certificate.Status.SUSPENDED, Certificate.Status.REVOKED)
+        ]
+        if sanctioned:
+            c = max(sanctioned, key=lambda c: c.pk)
+            reason = f"（{c.status_reason}）" if c.status_reason else ""
+            problems.append(
+                f"执法人员{inspector.name}的执法证{c.number}已被{c.get_status_display()}{reason}，"
+                "不能安排检查任务，请更换执法人员"
+            )
+    return problems
+
+
+def flag_tasks_of(actor, *, certificate) -> int:
+    """Flag every unstarted task (submitted, approved, notified) of the certificate's inspector, when the
+    inspector has no other valid certificate, and tell the administrators of the bodies taking part: the
+    task needs another inspector before the visit. Returns how many tasks were flagged."""
+    from jianchama.core.models import User
+    from jianchama.notifications.services import notify_user
+
+    inspector = certificate.inspector
+    if not sanctioned_inspector_problems([inspector]):
+        return 0
+    reason = f"（{certificate.status_reason}）" if certificate.status_reason else ""
+    alert = (
+        f"执法人员{inspector.name}的执法证{certificate.number}已被{certificate.get_status_display()}{reason}，"
+        "不能实施本次检查，请更换执法人员后重新提交审批"
+    )
+    now = timezone.now()
+    count = 0
+    unstarted = Task.objects.select_for_update().filter(inspectors=inspector, status__in=UNSTARTED)
+    for task in unstarted.order_by("pk"):
+        if alert in task.qualification_alert:
+            continue
+        before = audit.snapshot(task, ["qualification_alert", "qualification_alert_at"])
+        task.qualification_alert = f"{task.qualification_alert}\n{alert}".strip()
+        task.qualification_alert_at = now
+        task.save(update_fields=["qualification_alert", "qualification_alert_at"])
+        audit.record(
+            actor=actor,
+            action="task.qualification_alert",
+            obj=task,
+            before=before,
+            after=audit.snapshot(task, ["qualification_alert", "qualification_alert_at"]),
+        )
+        heads = User.objects.filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
+        for head in heads.order_by("pk"):
+            notify_user(
+                user=head,
+                event="task.qualification_alert",
+                subject=f"检查任务{task}的执法人员资格预警",
+                body=alert,
+                related=task,
+            )
+        count += 1
+    return count
 
 
 def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[str]:

@@ -481,10 +481,41 @@ STATUS_ACTIONS = {
 }
 
 
+def _may_apply_decision(user, certificate: Certificate, decision) -> bool:
+    """A supervision decision's accountability measure (F-33) suspends or revokes a certificate of the
+    decided body's inspector; its issuer, the district government's user of the body's region, applies it."""
+    inspector_body = certificate.inspector.body
+    return (
+        user.is_authenticated
+        and decision.body_id == inspector_body.pk
+        and (
+            user.is_platform_admin
+            or (
+                user.role == Role.DISTRICT_GOVERNMENT
+                and user.region_id is not None
+                and inspector_body.region.path.startswith(user.region.path)
+            )
+        )
+    )
+
+
 @transaction.atomic
-def set_certificate_status(actor: User, *, certificate: Certificate, status: str, reason: str) -> Certificate:
-    """Suspend, revoke or reinstate a certificate. The qualification gate enforces it from then on."""
-    if not may_set_certificate_status(actor, certificate):
+def set_certificate_status(
+    actor: User, *, certificate: Certificate, status: str, reason: str, by_decision=None
+) -> Certificate:
+    """Suspend, revoke or reinstate a certificate. The qualification gate enforces it from then on, and the
+    unstarted tasks relying on the inspector are flagged at once (`inspections.services.flag_tasks_of`).
+
+    `by_decision` (a `supervision.Decision`): the measure of a supervision decision, applied by its issuer;
+    only suspension or revocation, recorded with the decision's number."""
+    if by_decision is not None:
+        if not _may_apply_decision(actor, certificate, by_decision):
+            raise PermissionDenied(
+                f"只有制发监督决定书{by_decision.number}的区政府用户可以依该决定暂停或收回执法证件"
+            )
+        if status == Certificate.Status.VALID:
+            raise DomainError("监督决定书只能暂停使用或收回执法证件，恢复有效须由平台管理员办理")
+    elif not may_set_certificate_status(actor, certificate):
         raise PermissionDenied("只有平台管理员可以暂停、收回或恢复执法证件（依据问责决定办理）")
     certificate = _locked(certificate)
     current = Certificate.Status(certificate.status)
@@ -503,13 +534,15 @@ def set_certificate_status(actor: User, *, certificate: Certificate, status: str
     certificate.status = requested
     certificate.status_reason = reason[:200]
     certificate.save(update_fields=["status", "status_reason"])
-    audit.record(
-        actor=actor,
-        action=STATUS_ACTIONS[requested],
-        obj=certificate,
-        before=before,
-        after=audit.snapshot(certificate),
-    )
+    after = audit.snapshot(certificate)
+    if by_decision is not None:
+        after["decision"] = by_decision.number
+    audit.record(actor=actor, action=STATUS_ACTIONS[requested], obj=certificate, before=before, after=after)
+    if requested in (Certificate.Status.SUSPENDED, Certificate.Status.REVOKED):
+        # Imported here: inspections builds on the registry, not the other way round.
+        from jianchama.inspections.services import flag_tasks_of
+
+        flag_tasks_of(actor, certificate=certificate)
     return certificate
 
 
