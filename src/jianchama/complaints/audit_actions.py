@@ -1,3 +1,15 @@
 """Chinese labels of the complaints app's audit actions."""
 
-AUDIT_ACTIONS: dict[str, str] = {}
+AUDIT_ACTIONS: dict[str, str] = {
+    "complaint.registered": "登记投诉举报",
+    "complaint.assigned": "交办投诉举报",
+    "complaint.reassigned": "改交其他执法单位办理",
+    "complaint.handled": "录入办理结果",
+    "complaint.feedback": "反馈投诉人并办结",
+    "complaint.rejected": "不予受理",
+    "complaint.finding_created": "转为监督问题",
+    "complaint.reminded": "期限提醒",
+    "lead.registered": "登记行政复议线索",
+    "lead.accepted": "行政复议线索转为监督问题",
+    "lead.returned": "反馈复议机构",
+}

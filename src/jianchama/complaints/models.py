@@ -23,13 +23,18 @@ class ComplaintQuerySet(models.QuerySet):
             if user.region_id is None:
                 return self.none()
             path = user.region.path
+            # A report of a forged code scanned anonymously names neither body nor enterprise: every
+            # region's intake sees it, or nobody would.
             return self.filter(
                 Q(body__region__path__startswith=path)
                 | Q(enterprise__region__path__startswith=path)
                 | Q(registered_by=user)
+                | Q(body__isnull=True, enterprise__isnull=True)
             )
         if user.role == Role.BODY_ADMIN and user.body_id:
-            return self.filter(body_id=user.body_id)
+            # Only once assigned to the body (or received on its own platform): a complaint the bureau is
+            # still sorting out is not yet the body's business.
+            return self.filter(body_id=user.body_id, assigned_at__isnull=False)
         if user.role == Role.ENTERPRISE_CONTACT and user.enterprise_id:
             return self.filter(enterprise_id=user.enterprise_id)
         if user.role == Role.OBSERVER:
@@ -78,6 +83,16 @@ class Complaint(models.Model):
     content = models.TextField("内容")
     complainant_name = models.CharField("投诉人", max_length=50, blank=True)
     complainant_phone = models.CharField("联系电话", max_length=20, blank=True)
+    # Set when the complainant is an enterprise (the portal, a contact's code report, or intake saying so):
+    # that enterprise, and only it, is told the result. The enterprise concerned may be another one.
+    complainant_enterprise = models.ForeignKey(
+        Enterprise,
+        verbose_name="投诉企业",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     enterprise = models.ForeignKey(
         Enterprise,
         verbose_name="涉及企业",
@@ -115,10 +130,44 @@ class Complaint(models.Model):
     handle_by = models.DateField("办理期限", null=True, blank=True)
     feedback_by = models.DateField("反馈期限", null=True, blank=True)
     assigned_at = models.DateTimeField("交办时间", null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="交办人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     result = models.TextField("办理结果", blank=True)
     handled_at = models.DateTimeField("办理时间", null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="办理人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     feedback = models.TextField("反馈内容", blank=True)
     feedback_at = models.DateTimeField("反馈时间", null=True, blank=True)
+    feedback_given_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name="反馈人",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rejection_reason = models.TextField("不予受理理由", blank=True)
+    rejected_at = models.DateTimeField("不予受理时间", null=True, blank=True)
+    finding = models.ForeignKey(
+        "supervision.Finding",
+        verbose_name="转为的监督问题",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name="登记人",
@@ -139,6 +188,66 @@ class Complaint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number or '（未编号）'} {self.title}"
+
+
+# The one table of allowed status changes. ASSIGNED → ASSIGNED is a reassignment to another body.
+TRANSITIONS: dict[str, set[str]] = {
+    Complaint.Status.REGISTERED: {Complaint.Status.ASSIGNED, Complaint.Status.REJECTED},
+    Complaint.Status.ASSIGNED: {
+        Complaint.Status.ASSIGNED,
+        Complaint.Status.HANDLED,
+        Complaint.Status.REJECTED,
+    },
+    Complaint.Status.HANDLED: {Complaint.Status.CLOSED},
+    Complaint.Status.CLOSED: set(),
+    Complaint.Status.REJECTED: set(),
+}
+
+
+class ComplaintNumberCounter(models.Model):
+    """The last ledger number given in a year; the row is locked while a number is taken, so two
+    registrations at once never get the same number."""
+
+    year = models.PositiveSmallIntegerField("年度", unique=True)
+    last = models.PositiveIntegerField("已用最大序号", default=0)
+
+    class Meta:
+        verbose_name = "投诉举报编号"
+        verbose_name_plural = "投诉举报编号"
+
+    def __str__(self) -> str:
+        return f"{self.year}年：{self.last}"
+
+
+class ComplaintReminder(models.Model):
+    """One reminder sent to one body about one deadline of one complaint: the daily job sends each at most
+    once, and a new deadline or body (after a reassignment) gets its own."""
+
+    class Kind(models.TextChoices):
+        HANDLE_DUE = "handle_due", "办理期限即将届满"
+        HANDLE_MISSED = "handle_missed", "办理期限已过"
+        FEEDBACK_DUE = "feedback_due", "反馈期限即将届满"
+        FEEDBACK_MISSED = "feedback_missed", "反馈期限已过"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="reminders")
+    # The body reminded: a complaint reassigned the same day keeps its deadline, and the new body is reminded.
+    body = models.ForeignKey(EnforcementBody, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField("提醒类型", max_length=16, choices=Kind.choices)
+    deadline = models.DateField("期限")
+    recipients = models.PositiveSmallIntegerField("提醒人数", default=0)
+    sent_at = models.DateTimeField("提醒时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "投诉举报期限提醒"
+        verbose_name_plural = "投诉举报期限提醒"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["complaint", "body", "kind", "deadline"], name="unique_complaint_reminder"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint} {self.get_kind_display()} {self.deadline}"
 
 
 class ReconsiderationLeadQuerySet(models.QuerySet):
@@ -210,3 +319,14 @@ class ReconsiderationLead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_number} {self.body}"
+
+
+LEAD_TRANSITIONS: dict[str, set[str]] = {
+    ReconsiderationLead.Status.REGISTERED: {
+        ReconsiderationLead.Status.ACCEPTED,
+        ReconsiderationLead.Status.RETURNED,
+    },
+    # Back to the reconsideration side once supervision has a result.
+    ReconsiderationLead.Status.ACCEPTED: {ReconsiderationLead.Status.RETURNED},
+    ReconsiderationLead.Status.RETURNED: set(),
+}

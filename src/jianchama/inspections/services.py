@@ -953,7 +953,8 @@ def scan_code(
 
 @transaction.atomic
 def report_code(*, scan: Scan, contact_phone: str = "", description: str = "") -> CodeReport:
-    """Anyone who scanned a code that failed verification may report it."""
+    """Anyone who scanned a code that failed verification may report it; the report is registered as a
+    complaint (source 扫码举报, category 无码检查或检查码异常)."""
     if scan.outcome == Scan.Outcome.GENUINE:
         raise DomainError("该检查码核验通过，无需举报；如对检查有异议，可登录企业端提出陈述申辩或投诉")
     phone = contact_phone.strip()
@@ -966,6 +967,10 @@ def report_code(*, scan: Scan, contact_phone: str = "", description: str = "") -
         obj=report,
         after={"scan": scan.pk, "outcome": scan.outcome, "description": report.description},
     )
+    # Into the complaint ledger in the same transaction: a report is never stored without its complaint.
+    from jianchama.complaints.services import register_code_report
+
+    register_code_report(report)
     return report
 
 
