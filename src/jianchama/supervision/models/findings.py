@@ -144,6 +144,9 @@ class RuleRun(models.Model):
     stats = models.JSONField("各规则结果", default=dict, blank=True)
     new_findings = models.PositiveIntegerField("新发现问题数", default=0)
     error = models.TextField("错误信息", blank=True)
+    # The codes of the rules run, in order (all of them for the monthly run).
+    rules = models.JSONField("运行的规则", default=list, blank=True)
+    seconds = models.FloatField("用时（秒）", null=True, blank=True)
 
     class Meta:
         verbose_name = "数据监督规则运行"

@@ -1,0 +1,734 @@
+"""Data supervision (F-30): the data rules, registered in one place, and their run.
+
+Each rule is one function decorated with `@rule(...)`: it asks the database, with set-based queries (no loop
+over tasks in Python), for the records that break it and yields one `Hit` per problem: a stable key (the task's
+id, or the plan's, the complaint's…), the body answerable, the month the problem belongs to, a description and
+the records that prove it. `run_rules` runs them all (or the named ones) and turns the hits into findings;
+(rule, key) is unique, so a problem found again by a later run is not found twice.
+
+What a run covers: all the data there is, every time (simplest, and what `bench/bench_supervision.py`
+measures); the unique key makes the old problems cost nothing but the query. A run is a read of the whole
+inspection data; it is not scoped to the supervisor who asks for it (the rules are objective; every supervisor
+then sees the findings of their own region through `Finding.objects.visible_to`).
+
+Visits: tasks whose inspection has begun (in progress, result recorded, closed). Their date is the day the
+visit started (`started_at`, local time), and their month the month of that day.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Value
+from django.db.models.fields import DateField
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from jianchama.complaints.models import Complaint
+from jianchama.core import audit
+from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.formats import chinese_date
+from jianchama.core.roles import Role
+from jianchama.core.workdays import _Calendar
+from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
+from jianchama.plans.models import Plan
+from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
+from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem
+
+from .models import Finding, RuleRun, Severity
+
+__all__ = ["RULES", "Hit", "Rule", "rule", "run_rules", "may_run_rules", "rule_choices"]
+
+S = Task.Status
+VISITED = (S.IN_PROGRESS, S.RESULT_RECORDED, S.CLOSED)
+FILED = (Plan.Status.FILED, Plan.Status.PUBLISHED)
+MIN_INSPECTORS = 2
+TASK = "inspections.Task"
+
+
+def poor_evaluation_threshold() -> int:
+    """An overall score at or below this is a poor evaluation (1 to 5; default 2, 不满意)."""
+    return int(getattr(settings, "SUPERVISION_POOR_EVALUATION", 2))
+
+
+def record_working_days() -> int:
+    """The result of a visit is to be recorded within this many working days of the visit (default 5)."""
+    return int(getattr(settings, "SUPERVISION_RECORD_WORKING_DAYS", 5))
+
+
+# --- The registry ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One problem a rule found."""
+
+    key: str
+    body_id: int
+    period: datetime.date
+    description: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    task_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule may rely on: the day of the run."""
+
+    today: datetime.date
+    now: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    title: str
+    severity: str
+    find: Callable[[Context], Iterable[Hit]]
+
+    @property
+    def description(self) -> str:
+        return (self.find.__doc__ or "").strip()
+
+    @property
+    def severity_label(self) -> str:
+        return Severity(self.severity).label
+
+
+# The rules in the order they run and are shown.
+RULES: dict[str, Rule] = {}
+
+
+def rule(*, code: str, title: str, severity: str):
+    """Register a rule function under `code`."""
+
+    def register(function: Callable[[Context], Iterable[Hit]]):
+        if code in RULES:
+            raise ValueError(f"duplicate data rule {code}")
+        RULES[code] = Rule(code=code, title=title, severity=severity, find=function)
+        return function
+
+    return register
+
+
+def rule_choices() -> list[tuple[str, str]]:
+    return [(code, r.title) for code, r in RULES.items()]
+
+
+# --- Small helpers -----------------------------------------------------------------------------------------
+
+
+def entry(model: str, pk: int, label: str) -> dict[str, Any]:
+    """One evidence link ({"model", "pk", "label"}, as `services.evidence_entry`) without loading the object."""
+    return {"model": model, "pk": pk, "label": label}
+
+
+def month_of(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def visit_day(row: dict[str, Any]) -> datetime.date:
+    started = row.get("started_at")
+    return timezone.localdate(started) if started else row["window_start"]
+
+
+TASK_VALUES = ("pk", "number", "lead_body_id", "started_at", "window_start", "enterprise__name")
+
+
+def task_entry(row: dict[str, Any]) -> dict[str, Any]:
+    return entry(TASK, row["pk"], f"检查任务 {row['number'] or row['pk']}（{row['enterprise__name']}）")
+
+
+def task_hit(row: dict[str, Any], description: str, *extra: dict[str, Any], key: str | None = None) -> Hit:
+    day = visit_day(row)
+    return Hit(
+        key=key or str(row["pk"]),
+        body_id=row["lead_body_id"],
+        period=month_of(day),
+        description=description,
+        evidence=[task_entry(row), *extra],
+        task_id=row["pk"],
+    )
+
+
+def visits():
+    return Task.objects.filter(status__in=VISITED)
+
+
+def task_name(row: dict[str, Any]) -> str:
+    return f"检查任务{row['number'] or row['pk']}（{row['enterprise__name']}）"
+
+
+def _json_array_has(queryset, column: str, element: dict[str, str]):
+    """Rows whose JSON array `column` holds an object with all of `element`'s keys and values. PostgreSQL's
+    jsonb containment; SQLite (the default database) has no containment lookup, so json_each there."""
+    if connection.vendor == "postgresql":
+        return queryset.filter(**{f"{column}__contains": [element]})
+    table = queryset.model._meta.db_table
+    conditions = " and ".join(f"json_extract(e.value, '$.{key}') = %s" for key in element)
+    where = f'exists (select 1 from json_each("{table}"."{column}") e where {conditions})'
+    return queryset.extra(where=[where], params=list(element.values()))
+
+
+# --- The rules ---------------------------------------------------------------------------------------------
+
+
+@rule(code="no_code", title="无码检查", severity=Severity.HIGH)
+def no_code(ctx: Context) -> Iterator[Hit]:
+    """已实施的检查（检查中、已录入结果、已办结）没有检查码。"""
+    rows = visits().filter(code__isnull=True).values(*TASK_VALUES)
+    for row in rows:
+        yield task_hit(
+            row, f"{task_name(row)}于{chinese_date(visit_day(row))}实施检查，未生成检查码（无码检查）"
+        )
+
+
+@rule(code="code_not_scanned", title="检查码未被扫码核验", severity=Severity.MEDIUM)
+def code_not_scanned(ctx: Context) -> Iterator[Hit]:
+    """现场检查的检查码从未被企业扫码核验（非现场检查不计）。"""
+    genuine = Scan.objects.filter(code_id=OuterRef("code__pk"), outcome=Scan.Outcome.GENUINE)
+    rows = (
+        visits()
+        .filter(mode=Task.Mode.ON_SITE, code__isnull=False)
+        .filter(~Exists(genuine))
+        .values(*TASK_VALUES, "code__pk")
+    )
+    for row in rows:
+        code = entry(
+            "inspections.InspectionCode", row["code__pk"], f"检查码（任务 {row['number'] or row['pk']}）"
+        )
+        yield task_hit(
+            row, f"{task_name(row)}于{chinese_date(visit_day(row))}现场检查，检查码从未被企业扫码核验", code
+        )
+
+
+@rule(code="outside_plan", title="计划外检查", severity=Severity.HIGH)
+def outside_plan(ctx: Context) -> Iterator[Hit]:
+    """有计划检查（双随机、专项、日常、其他有计划检查）未依据本单位已备案、覆盖检查日期的检查计划。"""
+    filed = Q(plan__status__in=FILED, plan__body_id=F("lead_body_id"))
+    inside = Q(window_start__gte=F("plan__period_start"), window_end__lte=F("plan__period_end"))
+    rows = (
+        visits()
+        .filter(kind__in=Task.PLANNED_KINDS)
+        .filter(Q(plan__isnull=True) | ~filed | ~inside)
+        .values(*TASK_VALUES, "kind", "plan_id", "plan__number", "plan__title", "plan__status")
+    )
+    for row in rows:
+        kind = Task.Kind(row["kind"]).label
+        if row["plan_id"] is None:
+            yield task_hit(row, f"{task_name(row)}为{kind}，未依据任何检查计划")
+            continue
+        plan = entry("plans.Plan", row["plan_id"], f"检查计划 {row['plan__number'] or row['plan__title']}")
+        if row["plan__status"] not in FILED:
+            why = f"所依据的检查计划尚未备案（{Plan.Status(row['plan__status']).label}）"
+        else:
+            why = "所依据的检查计划不属于牵头执法单位，或检查日期超出计划期间"
+        yield task_hit(row, f"{task_name(row)}为{kind}，{why}", plan)
+
+
+@rule(code="unplanned_without_reason", title="无计划检查缺少启动理由或证据", severity=Severity.MEDIUM)
+def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
+    """无计划检查（投诉、举报、媒体曝光、触发式、上级交办）未写明启动理由或证据材料；触发式检查未选择启动情形。"""
+    missing = Q(reason="") | Q(evidence="") | Q(kind=Task.Kind.TRIGGER, trigger_situation__isnull=True)
+    rows = (
+        visits()
+        .filter(kind__in=Task.UNPLANNED_KINDS)
+        .filter(missing)
+        .values(*TASK_VALUES, "kind", "reason", "evidence", "trigger_situation_id")
+    )
+    for row in rows:
+        gaps = [
+            label
+            for label, lacking in (
+                ("启动理由", not row["reason"].strip()),
+                ("证据材料说明", not row["evidence"].strip()),
+                ("触发情形", row["kind"] == Task.Kind.TRIGGER and row["trigger_situation_id"] is None),
+            )
+            if lacking
+        ]
+        yield task_hit(
+            row, f"{task_name(row)}为{Task.Kind(row['kind']).label}，缺少{'、'.join(gaps) or '启动理由'}"
+        )
+
+
+@rule(code="frequency_breach", title="违反检查频次规则", severity=Severity.MEDIUM)
+def frequency_breach(ctx: Context) -> Iterator[Hit]:
+    """检查提交或批准时的频次检查发现超出“不予提交”的规则而未豁免，或超出“须说明理由”的规则而未说明理由。"""
+    counted = Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED))
+    refused = _json_array_has(counted, "frequency_findings", {"action": "refuse", "exempted_by": ""})
+    unjustified = _json_array_has(
+        counted.filter(frequency_justification=""),
+        "frequency_findings",
+        {"action": "justify", "exempted_by": ""},
+    )
+    found: dict[int, tuple[dict[str, Any], str]] = {}
+    for queryset, why in (
+        (unjustified, "超出须说明理由的检查频次规则，未说明理由"),
+        (refused, "超出不予提交的检查频次规则，未经豁免仍实施"),
+    ):
+        for row in queryset.values(*TASK_VALUES, "frequency_findings"):
+            found[row["pk"]] = (row, why)
+    for row, why in found.values():
+        names = "、".join(
+            breach.get("name", "")
+            for breach in row["frequency_findings"]
+            if isinstance(breach, dict) and not breach.get("exempted_by")
+        )
+        yield task_hit(row, f"{task_name(row)}{why}（{names}）")
+
+
+@rule(code="uncertified_inspector", title="执法人员无有效执法证件", severity=Severity.HIGH)
+def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
+    """检查当日，参加检查的执法人员没有在有效期内的执法证件。
+
+    证件的暂停、收回没有记录生效日期，无法判断在检查当日是否已生效，本规则只按有效期判断；暂停、收回由资格
+    审查在其后的任务上拦截（F-05、F-33）。"""
+    through = Task.inspectors.through
+    valid = Certificate.objects.filter(
+        inspector_id=OuterRef("inspector_id"),
+        valid_from__lte=OuterRef("day"),
+        valid_until__gte=OuterRef("day"),
+    )
+    pairs = (
+        through.objects.filter(task__status__in=VISITED)
+        .annotate(
+            day=Coalesce(TruncDate("task__started_at"), F("task__window_start"), output_field=DateField())
+        )
+        .filter(~Exists(valid))
+        .values(
+            "task_id",
+            "task__number",
+            "task__lead_body_id",
+            "task__started_at",
+            "task__window_start",
+            "task__enterprise__name",
+            "inspector_id",
+            "inspector__name",
+        )
+    )
+    by_task: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for pair in pairs:
+        by_task[pair["task_id"]].append(pair)
+    for task_id, rows in by_task.items():
+        first = rows[0]
+        row = {
+            "pk": task_id,
+            "number": first["task__number"],
+            "lead_body_id": first["task__lead_body_id"],
+            "started_at": first["task__started_at"],
+            "window_start": first["task__window_start"],
+            "enterprise__name": first["task__enterprise__name"],
+        }
+        names = "、".join(r["inspector__name"] for r in rows)
+        people = [
+            entry("registry.Inspector", r["inspector_id"], f"执法人员 {r['inspector__name']}") for r in rows
+        ]
+        yield task_hit(
+            row,
+            f"{task_name(row)}于{chinese_date(visit_day(row))}实施检查，执法人员{names}当日没有有效期内的执法证件",
+            *people,
+        )
+
+
+@rule(code="body_unauthorised", title="执法单位超越职权检查", severity=Severity.HIGH)
+def body_unauthorised(ctx: Context) -> Iterator[Hit]:
+    """参加检查的执法单位检查了其无权检查的事项；受委托组织在委托期限外或超出委托权限检查。"""
+    through = TaskBody.items.through
+    allowed = InspectionItem.bodies.through.objects.filter(
+        inspectionitem_id=OuterRef("inspectionitem_id"), enforcementbody_id=OuterRef("taskbody__body_id")
+    )
+    entrusted = EnforcementBody.entrusted_items.through.objects.filter(
+        enforcementbody_id=OuterRef("taskbody__body_id"), inspectionitem_id=OuterRef("inspectionitem_id")
+    )
+    is_entrusted = Q(taskbody__body__body_type=EnforcementBody.Type.ENTRUSTED)
+    day = Coalesce(
+        TruncDate("taskbody__task__started_at"), F("taskbody__task__window_start"), output_field=DateField()
+    )
+    out_of_period = (
+        Q(taskbody__body__entrustment_start__isnull=True)
+        | Q(taskbody__body__entrustment_end__isnull=True)
+        | Q(taskbody__body__entrustment_start__gt=F("day"))
+        | Q(taskbody__body__entrustment_end__lt=F("day"))
+    )
+    rows = (
+        through.objects.filter(taskbody__task__status__in=VISITED)
+        .annotate(day=day, allowed=Exists(allowed), entrusted=Exists(entrusted))
+        .filter(Q(allowed=False) | (is_entrusted & (Q(entrusted=False) | out_of_period)))
+        .values(
+            "taskbody__task_id",
+            "taskbody__task__number",
+            "taskbody__task__started_at",
+            "taskbody__task__window_start",
+            "taskbody__task__enterprise__name",
+            "taskbody__body_id",
+            "taskbody__body__name",
+            "taskbody__body__body_type",
+            "taskbody__body__entrustment_start",
+            "taskbody__body__entrustment_end",
+            "inspectionitem_id",
+            "inspectionitem__name",
+            "allowed",
+            "entrusted",
+            "day",
+        )
+    )
+    grouped: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        grouped[(r["taskbody__task_id"], r["taskbody__body_id"])].append(r)
+    for (task_id, body_id), items in grouped.items():
+        first = items[0]
+        row = {
+            "pk": task_id,
+            "number": first["taskbody__task__number"],
+            "lead_body_id": body_id,
+            "started_at": first["taskbody__task__started_at"],
+            "window_start": first["taskbody__task__window_start"],
+            "enterprise__name": first["taskbody__task__enterprise__name"],
+        }
+        reasons = []
+        outside = [r["inspectionitem__name"] for r in items if not r["allowed"]]
+        if outside:
+            reasons.append(f"无权检查事项{'、'.join(outside)}")
+        if first["taskbody__body__body_type"] == EnforcementBody.Type.ENTRUSTED:
+            not_entrusted = [r["inspectionitem__name"] for r in items if r["allowed"] and not r["entrusted"]]
+            if not_entrusted:
+                reasons.append(f"委托权限不含事项{'、'.join(not_entrusted)}")
+            start, end = first["taskbody__body__entrustment_start"], first["taskbody__body__entrustment_end"]
+            if not (start and end and start <= first["day"] <= end):
+                reasons.append("检查当日不在委托期限内")
+        body = entry("registry.EnforcementBody", body_id, f"执法单位 {first['taskbody__body__name']}")
+        yield task_hit(
+            row,
+            f"{first['taskbody__body__name']}参加{task_name(row)}（{chinese_date(visit_day(row))}）："
+            + "；".join(reasons),
+            body,
+            key=f"{task_id}:{body_id}",
+        )
+
+
+@rule(code="too_few_inspectors", title="执法人员少于两人", severity=Severity.MEDIUM)
+def too_few_inspectors(ctx: Context) -> Iterator[Hit]:
+    """现场检查的执法人员少于两人。"""
+    through = Task.inspectors.through
+    # Counted from the through table's unique (task, inspector) index: rows are distinct inspectors.
+    few = (
+        through.objects.filter(task__status__in=VISITED, task__mode=Task.Mode.ON_SITE)
+        .values("task_id")
+        .annotate(n=Count("pk"))
+        .filter(n__lt=MIN_INSPECTORS)
+        .values("task_id", "n")
+    )
+    counts = {r["task_id"]: r["n"] for r in few}
+    none = (
+        visits()
+        .filter(mode=Task.Mode.ON_SITE)
+        .filter(~Exists(through.objects.filter(task_id=OuterRef("pk"))))
+    )
+    rows = list(Task.objects.filter(pk__in=list(counts)).values(*TASK_VALUES)) if counts else []
+    rows += list(none.values(*TASK_VALUES))
+    for row in rows:
+        n = counts.get(row["pk"], 0)
+        yield task_hit(row, f"{task_name(row)}为现场检查，执法人员只有{n}人（不得少于{MIN_INSPECTORS}人）")
+
+
+PLAN_VALUES = (
+    "pk",
+    "number",
+    "title",
+    "body_id",
+    "period_start",
+    "status",
+    "method",
+    "filed_at",
+    "published_at",
+)
+
+
+def plan_entry(row: dict[str, Any]) -> dict[str, Any]:
+    return entry("plans.Plan", row["pk"], f"检查计划 {row['number'] or row['title']}")
+
+
+@rule(code="plan_not_filed", title="检查计划未备案", severity=Severity.MEDIUM)
+def plan_not_filed(ctx: Context) -> Iterator[Hit]:
+    """检查计划的期间已经开始，计划仍未完成备案（草稿、审核中或退回修改）。"""
+    rows = Plan.objects.exclude(status__in=FILED).filter(period_start__lte=ctx.today).values(*PLAN_VALUES)
+    for row in rows:
+        yield Hit(
+            key=str(row["pk"]),
+            body_id=row["body_id"],
+            period=month_of(row["period_start"]),
+            description=f"检查计划「{row['title']}」的期间已于{chinese_date(row['period_start'])}开始，仍未备案"
+            f"（当前状态：{Plan.Status(row['status']).label}）",
+            evidence=[plan_entry(row)],
+        )
+
+
+@rule(code="plan_not_published", title="检查计划未按时公告", severity=Severity.LOW)
+def plan_not_published(ctx: Context) -> Iterator[Hit]:
+    """已备案的检查计划在计划期间开始后仍未向社会公告；专项检查计划未在备案后一个月内公告（逾期公告的也计）。"""
+    # Plans are a few per body and year: the month-after-filing test is done on the candidates here.
+    candidates = Plan.objects.filter(status__in=FILED, filed_at__isnull=False).filter(
+        Q(status=Plan.Status.FILED, period_start__lte=ctx.today) | Q(method=Plan.Method.SPECIAL)
+    )
+    for row in candidates.values(*PLAN_VALUES):
+        filed = timezone.localdate(row["filed_at"])
+        published = timezone.localdate(row["published_at"]) if row["published_at"] else None
+        why = ""
+        if row["method"] == Plan.Method.SPECIAL:
+            due = add_months(filed, SPECIAL_PUBLISH_MONTHS)
+            if (published or ctx.today) > due:
+                when = f"于{chinese_date(published)}才公告" if published else "至今未公告"
+                why = f"专项检查计划于{chinese_date(filed)}备案，应于{chinese_date(due)}前公告，{when}"
+        elif published is None:
+            why = f"检查计划已备案，期间已于{chinese_date(row['period_start'])}开始，至今未向社会公告"
+        if why:
+            yield Hit(
+                key=str(row["pk"]),
+                body_id=row["body_id"],
+                period=month_of(row["period_start"]),
+                description=f"检查计划「{row['title']}」：{why}",
+                evidence=[plan_entry(row)],
+            )
+
+
+@rule(code="poor_evaluation", title="企业评议不满意", severity=Severity.MEDIUM)
+def poor_evaluation(ctx: Context) -> Iterator[Hit]:
+    """企业对检查的总体评价在阈值及以下（SUPERVISION_POOR_EVALUATION，默认2分“不满意”）。"""
+    threshold = poor_evaluation_threshold()
+    rows = Evaluation.objects.filter(overall__lte=threshold).values(
+        "pk",
+        "overall",
+        "comment",
+        "task_id",
+        "task__number",
+        "task__lead_body_id",
+        "task__started_at",
+        "task__window_start",
+        "task__enterprise__name",
+    )
+    for r in rows:
+        row = {
+            "pk": r["task_id"],
+            "number": r["task__number"],
+            "lead_body_id": r["task__lead_body_id"],
+            "started_at": r["task__started_at"],
+            "window_start": r["task__window_start"],
+            "enterprise__name": r["task__enterprise__name"],
+        }
+        label = dict(Evaluation.SCORES).get(r["overall"], r["overall"])
+        comment = f"：{r['comment'][:100]}" if r["comment"] else ""
+        yield task_hit(
+            row,
+            f"企业对{task_name(row)}的总体评价为{r['overall']}分（{label}）{comment}",
+            entry("inspections.Evaluation", r["pk"], f"企业评议（{r['overall']}分）"),
+        )
+
+
+def _allowed_lags(first: datetime.date, last: datetime.date, n: int) -> dict[int, list[datetime.date]]:
+    """For each visit day in [first, last], how many calendar days after it the result may still be recorded
+    (its deadline, the n-th working day after it, minus the day), grouped: {lag: [days]}. One calendar, read
+    once, for the whole range."""
+    calendar = _Calendar()
+    horizon = last + datetime.timedelta(days=n * 3 + 40)
+    working = []
+    day = first
+    while day <= horizon:
+        day += datetime.timedelta(days=1)
+        if calendar.is_working_day(day):
+            working.append(day)
+    groups: dict[int, list[datetime.date]] = defaultdict(list)
+    index = 0
+    day = first
+    while day <= last:
+        while index < len(working) and working[index] <= day:
+            index += 1
+        groups[(working[index + n - 1] - day).days].append(day)
+        day += datetime.timedelta(days=1)
+    return groups
+
+
+@rule(code="late_record", title="检查结果未按时录入", severity=Severity.LOW)
+def late_record(ctx: Context) -> Iterator[Hit]:
+    """检查结果未在检查之日起规定的工作日内录入（SUPERVISION_RECORD_WORKING_DAYS，默认5个工作日，按官方工作日历）：
+    逾期录入的，或至今未录入且已过期限的。"""
+    n = record_working_days()
+    today = Value(ctx.today, output_field=DateField())
+    lagging = (
+        visits()
+        .filter(started_at__isnull=False)
+        .annotate(
+            visit=TruncDate("started_at"),
+            recorded=Coalesce(TruncDate("result_recorded_at"), today, output_field=DateField()),
+        )
+        .annotate(lag=ExpressionWrapper(F("recorded") - F("visit"), output_field=DurationField()))
+        # n working days are at least n calendar days: only later ones can be late.
+        .filter(lag__gt=datetime.timedelta(days=n))
+    )
+    span = lagging.aggregate(first=Min("visit"), last=Max("visit"))
+    if span["first"] is None:
+        return
+    late = Q()
+    for allowed, days in _allowed_lags(span["first"], span["last"], n).items():
+        if allowed > n:
+            late |= Q(visit__in=days, lag__gt=datetime.timedelta(days=allowed))
+        else:
+            late |= Q(visit__in=days)
+    rows = lagging.filter(late).values(*TASK_VALUES, "visit", "result_recorded_at")
+    for row in rows:
+        recorded = row["result_recorded_at"]
+        when = f"于{chinese_date(timezone.localdate(recorded))}才录入" if recorded else "至今未录入"
+        yield task_hit(
+            row,
+            f"{task_name(row)}于{chinese_date(row['visit'])}实施检查，检查结果应在{n}个工作日内录入，{when}",
+        )
+
+
+@rule(code="complaint_overdue", title="投诉举报未按期办理", severity=Severity.MEDIUM)
+def complaint_overdue(ctx: Context) -> Iterator[Hit]:
+    """涉及执法单位的投诉举报过了办理期限仍未办理，或逾期才办理。"""
+    open_statuses = (Complaint.Status.REGISTERED, Complaint.Status.ASSIGNED)
+    rows = (
+        Complaint.objects.filter(body__isnull=False, handle_by__lt=ctx.today)
+        .filter(Q(status__in=open_statuses) | Q(handled_at__date__gt=F("handle_by")))
+        .values(
+            "pk", "number", "title", "body_id", "handle_by", "handled_at", "task_id", "task__number", "status"
+        )
+    )
+    for row in rows:
+        evidence = [entry("complaints.Complaint", row["pk"], f"投诉举报 {row['number'] or row['pk']}")]
+        if row["task_id"]:
+            evidence.append(entry(TASK, row["task_id"], f"检查任务 {row['task__number'] or row['task_id']}"))
+        handled = row["handled_at"]
+        when = f"于{chinese_date(timezone.localdate(handled))}才办理" if handled else "至今未办理"
+        yield Hit(
+            key=str(row["pk"]),
+            body_id=row["body_id"],
+            period=month_of(row["handle_by"]),
+            description=f"投诉举报「{row['title']}」办理期限为{chinese_date(row['handle_by'])}，{when}",
+            evidence=evidence,
+            task_id=row["task_id"],
+        )
+
+
+@rule(code="emergency_unapproved", title="紧急检查未按时补批", severity=Severity.HIGH)
+def emergency_unapproved(ctx: Context) -> Iterator[Hit]:
+    """先行实施的紧急检查过了补批期限（开始后1个工作日）仍未批准，或逾期才批准。"""
+    rows = (
+        Task.objects.filter(is_emergency=True, approval_due__lt=ctx.today, started_at__isnull=False)
+        .filter(Q(approved_at__isnull=True) | Q(approved_at__date__gt=F("approval_due")))
+        .values(*TASK_VALUES, "approval_due", "approved_at")
+    )
+    for row in rows:
+        approved = row["approved_at"]
+        when = f"于{chinese_date(timezone.localdate(approved))}才批准" if approved else "至今未批准"
+        yield task_hit(
+            row, f"{task_name(row)}为紧急检查，应于{chinese_date(row['approval_due'])}前补办批准，{when}"
+        )
+
+
+# --- The run -----------------------------------------------------------------------------------------------
+
+
+def may_run_rules(user) -> bool:
+    return user.is_authenticated and (user.is_platform_admin or user.role == Role.SUPERVISOR)
+
+
+def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) -> int:
+    """Insert the findings of hits not found before; returns how many are new."""
+    keys = {hit.key for hit in hits}
+    existing = set()
+    key_list = list(keys)
+    for start in range(0, len(key_list), 5000):
+        existing |= set(
+            Finding.objects.filter(rule=code, key__in=key_list[start : start + 5000]).values_list(
+                "key", flat=True
+            )
+        )
+    new, seen = [], set()
+    for hit in hits:
+        if hit.key in existing or hit.key in seen:
+            continue
+        seen.add(hit.key)
+        new.append(
+            Finding(
+                source=Finding.Source.DATA_RULE,
+                rule=code,
+                key=hit.key,
+                body_id=hit.body_id,
+                title=title,
+                description=hit.description,
+                severity=severity,
+                period=hit.period,
+                evidence=hit.evidence,
+                task_id=hit.task_id,
+                run=run,
+            )
+        )
+    # A run at the same time may have inserted some of them meanwhile: those are skipped, not duplicated.
+    Finding.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+    return len(new)
+
+
+def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date | None = None) -> RuleRun:
+    """Run every data rule (or the named ones) over all the data and record the new findings. `actor` is a
+    supervisor or platform administrator, or the text "系统" for the monthly schedule. A rule that raises does
+    not stop the others: the run is then marked failed with the error."""
+    if isinstance(actor, str):
+        user = None
+    elif may_run_rules(actor):
+        user = actor
+    else:
+        raise PermissionDenied("只有司法局执法监督人员或平台管理员可以运行数据监督规则")
+    codes = list(RULES) if rules is None else list(dict.fromkeys(rules))
+    unknown = [code for code in codes if code not in RULES]
+    if unknown or not codes:
+        raise DomainError(f"没有这些数据监督规则：{'、'.join(unknown)}" if unknown else "请至少选择一条规则")
+    ctx = Context(today=today or timezone.localdate(), now=timezone.now())
+    run = RuleRun.objects.create(triggered_by=user, rules=codes)
+    started = time.perf_counter()
+    errors = []
+    for code in codes:
+        definition = RULES[code]
+        began = time.perf_counter()
+        try:
+            with transaction.atomic():
+                hits = list(definition.find(ctx))
+                queried = time.perf_counter() - began
+                new = _store(code, definition.severity, definition.title, hits, run)
+        except Exception as error:  # a broken rule is reported on the run, the others still run
+            errors.append(f"{definition.title}（{code}）：{type(error).__name__}: {error}")
+            run.stats[code] = {"error": str(error), "seconds": round(time.perf_counter() - began, 3)}
+            continue
+        run.stats[code] = {
+            "hits": len(hits),
+            "new": new,
+            "seconds": round(time.perf_counter() - began, 3),
+            "query_seconds": round(queried, 3),
+        }
+        run.new_findings += new
+    run.status = RuleRun.Status.FAILED if errors else RuleRun.Status.DONE
+    run.error = "\n".join(errors)
+    run.finished_at = timezone.now()
+    run.seconds = round(time.perf_counter() - started, 3)
+    with transaction.atomic():
+        run.save(update_fields=["stats", "new_findings", "status", "error", "finished_at", "seconds"])
+        audit.record(
+            actor=actor,
+            action="supervision.rules_run",
+            obj=run,
+            after={
+                "status": run.status,
+                "rules": codes,
+                "new_findings": run.new_findings,
+                "hits": sum(s.get("hits", 0) for s in run.stats.values()),
+                "error": run.error,
+            },
+        )
+    return run
