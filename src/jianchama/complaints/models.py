@@ -23,13 +23,18 @@ class ComplaintQuerySet(models.QuerySet):
             if user.region_id is None:
                 return self.none()
             path = user.region.path
-            # A report of a forged code scanned anonymously names neither body nor enterprise: every
-            # region's intake sees it, or nobody would.
+            # A complaint naming neither body nor enterprise belongs to the region of whoever registered it
+            # (an observer's); a forged code scanned anonymously, registered by the system, to every region,
+            # or nobody would see it.
             return self.filter(
                 Q(body__region__path__startswith=path)
                 | Q(enterprise__region__path__startswith=path)
                 | Q(registered_by=user)
-                | Q(body__isnull=True, enterprise__isnull=True)
+                | Q(
+                    Q(registered_by__region__path__startswith=path) | Q(registered_by__isnull=True),
+                    body__isnull=True,
+                    enterprise__isnull=True,
+                )
             )
         if user.role == Role.BODY_ADMIN and user.body_id:
             # Only once assigned to the body (or received on its own platform): a complaint the bureau is
