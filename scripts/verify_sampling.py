@@ -111,10 +111,15 @@ def verify(record, expect=None):
         )
     for field, label in (("pool_hash", "执法单位库快照散列"), ("seed_commitment", "随机种子承诺值")):
         if expect.get(field) and expect[field].lower() != record[field]:
-            problems.append(label + "与抽取前公布的不同：抽取前为 " + expect[field] + "，现为 " + record[field])
+            problems.append(
+                label + "与抽取前公布的不同：抽取前为 " + expect[field] + "，现为 " + record[field]
+            )
     if "seed" in record:
         try:
-            seed_ok = len(record["seed"]) == 64 and sha256(bytes.fromhex(record["seed"])) == record["seed_commitment"]
+            seed_ok = (
+                len(record["seed"]) == 64
+                and sha256(bytes.fromhex(record["seed"])) == record["seed_commitment"]
+            )
         except ValueError:
             seed_ok = False
         if not seed_ok:
@@ -124,7 +129,10 @@ def verify(record, expect=None):
         published = record["result"]
         if published != expected:
             problems.append(
-                "抽取结果不符：按公布的数据重新抽取应为 " + "、".join(expected) + "，公布的是 " + "、".join(published)
+                "抽取结果不符：按公布的数据重新抽取应为 "
+                + "、".join(expected)
+                + "，公布的是 "
+                + "、".join(published)
             )
     return problems
 

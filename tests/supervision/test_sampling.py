@@ -88,7 +88,15 @@ def full_scores(**overrides):
 
 @pytest.mark.parametrize(
     ("size", "ratio", "count"),
-    [(1, "0.1", 1), (9, "0.1", 1), (10, "0.1", 1), (11, "0.1", 2), (23, "0.1", 3), (100, "0.1", 10), (23, "0.25", 6)],
+    [
+        (1, "0.1", 1),
+        (9, "0.1", 1),
+        (10, "0.1", 1),
+        (11, "0.1", 2),
+        (23, "0.1", 3),
+        (100, "0.1", 10),
+        (23, "0.25", 6),
+    ],
 )
 def test_count_is_at_least_ten_percent_and_never_none(size, ratio, count):
     assert sampling.count_for(size, ratio) == count
@@ -174,7 +182,7 @@ def test_commit_refusals(w):
         commit(w, ratio="0.05")
     with pytest.raises(DomainError, match="季度应为1至4"):
         commit(w, quarter=5)
-    with pytest.raises(DomainError, match="已于.*结束"):
+    with pytest.raises(DomainError, match=r"已于.*结束"):
         commit(w, year=w.year - 1)
     assert not SamplingRound.objects.exists()
     first = commit(w)
@@ -300,7 +308,9 @@ def change_seed(record):
 
 
 def change_result(record):
-    record["result"] = [code for code, _name in record["pool"] if code not in record["result"]][:1] + record["result"][1:]
+    record["result"] = [code for code, _name in record["pool"] if code not in record["result"]][:1] + record[
+        "result"
+    ][1:]
 
 
 def change_count(record):
@@ -394,7 +404,12 @@ def rv(wr):
 
 
 def review(w, **kwargs):
-    args = {"sampled": w.sampled, "method": Method.CASE_FILE_REVIEW, "sheet": w.sheet, "scores": full_scores()}
+    args = {
+        "sampled": w.sampled,
+        "method": Method.CASE_FILE_REVIEW,
+        "sheet": w.sheet,
+        "scores": full_scores(),
+    }
     return sampling.record_review(w.supervisor, **{**args, **kwargs})
 
 
@@ -461,7 +476,11 @@ def test_review_refusals_save_nothing(rv):
         review(rv, reviewed_on=timezone.localdate() - datetime.timedelta(days=1))
     with pytest.raises(PermissionDenied):
         sampling.record_review(
-            rv.mh_supervisor, sampled=rv.sampled, method=Method.CASE_FILE_REVIEW, sheet=rv.sheet, scores=full_scores()
+            rv.mh_supervisor,
+            sampled=rv.sampled,
+            method=Method.CASE_FILE_REVIEW,
+            sheet=rv.sheet,
+            scores=full_scores(),
         )
     sampling.update_score_sheet(rv.supervisor, sheet=rv.sheet, is_active=False)
     rv.sheet.refresh_from_db()
@@ -472,7 +491,7 @@ def test_review_refusals_save_nothing(rv):
 
 def test_one_review_per_method_and_the_sheet_is_copied(rv):
     first = review(rv)
-    with pytest.raises(DomainError, match="已于.*评查"):
+    with pytest.raises(DomainError, match=r"已于.*评查"):
         review(rv)
     other = sheet(rv, method=Method.DOCUMENT_REVIEW, name="资料查阅评分表")
     review(rv, method=Method.DOCUMENT_REVIEW, sheet=other)

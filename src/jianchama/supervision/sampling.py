@@ -109,7 +109,9 @@ def count_for(pool_size: int, ratio: str) -> int:
     return max(1, math.ceil(Decimal(ratio) * pool_size))
 
 
-def stream_key(*, seed: str, pool_hash: str, region: str, year: int, quarter: int, committed_at: str) -> bytes:
+def stream_key(
+    *, seed: str, pool_hash: str, region: str, year: int, quarter: int, committed_at: str
+) -> bytes:
     text = f"{ALGORITHM}\n{seed}\n{pool_hash}\n{region}\n{year}-Q{quarter}\n{committed_at}\n"
     return hashlib.sha256(text.encode("utf-8")).digest()
 
@@ -179,7 +181,11 @@ def _supervises_region(user, region: Region) -> bool:
         return False
     if user.is_platform_admin:
         return True
-    return user.role == Role.SUPERVISOR and user.region_id is not None and region.path.startswith(user.region.path)
+    return (
+        user.role == Role.SUPERVISOR
+        and user.region_id is not None
+        and region.path.startswith(user.region.path)
+    )
 
 
 def can_commit(user) -> bool:
@@ -299,7 +305,9 @@ def commit_round(
                 created_by=None if isinstance(actor, str) else actor,
             )
     except IntegrityError as error:  # the unique live round, if the lock above was not enough (SQLite)
-        raise DomainError(f"{region.name}{year}年第{quarter}季度已有抽查，每个季度只能有一次有效抽查") from error
+        raise DomainError(
+            f"{region.name}{year}年第{quarter}季度已有抽查，每个季度只能有一次有效抽查"
+        ) from error
     _record(actor, "sampling.committed", sampling_round, None, ROUND_FIELDS, pool_size=len(pool))
     return sampling_round
 
@@ -554,7 +562,13 @@ def _score_problems(
         if item["name"] in flagged and not note:
             problems.append(f"「{item['name']}」标记为存在问题，请写明问题")
         entries.append(
-            {"name": item["name"], "max": item["max"], "score": score, "problem": item["name"] in flagged, "note": note}
+            {
+                "name": item["name"],
+                "max": item["max"],
+                "score": score,
+                "problem": item["name"] in flagged,
+                "note": note,
+            }
         )
     return entries, problems
 
@@ -593,12 +607,16 @@ def record_review(
     if reviewed_on > today:
         problems.append("评查日期不能晚于今天")
     if sampled.round.revealed_at and reviewed_on < timezone.localdate(sampled.round.revealed_at):
-        problems.append(f"评查日期不能早于抽取日期（{chinese_date(timezone.localdate(sampled.round.revealed_at))}）")
+        problems.append(
+            f"评查日期不能早于抽取日期（{chinese_date(timezone.localdate(sampled.round.revealed_at))}）"
+        )
     entries, score_problems = _score_problems(sheet, scores, problem_items, item_notes or {})
     problems += score_problems
     existing = SamplingReview.objects.filter(sampled=sampled, method=method).first()
     if existing is not None:
-        problems.append(f"{sampled.body.name}本季度的「{Method(method).label}」已于{chinese_date(existing.reviewed_on)}评查")
+        problems.append(
+            f"{sampled.body.name}本季度的「{Method(method).label}」已于{chinese_date(existing.reviewed_on)}评查"
+        )
     raise_if(problems, "评查结果未保存")
 
     total = sum(entry["score"] for entry in entries)
