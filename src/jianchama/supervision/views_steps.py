@@ -1,5 +1,449 @@
-"""Pages of the supervision app: steps."""
+"""Pages of the three steps (F-32) and accountability (F-33): the list of recommendations and decisions with
+their deadlines, their detail pages and official PDFs, the actions of the finding page's panel, the body's
+acknowledgement and rectification report, the district government's decision form.
 
-from django.urls import path  # noqa: F401
+Reading goes through `visible_to` (out of scope is 404); every change is a POST to a service in `steps.py`,
+whose refusals come back as a message (a permission refusal is a 403 page that says why).
+"""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+import datetime
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from jianchama.core import audit
+from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.roles import Role
+from jianchama.registry.models import Inspector
+from jianchama.registry.views import registry_view
+
+from . import steps
+from .models import AccountabilityMeasure, Decision, Finding, Recommendation, SupervisionWarning
+
+PAGE_SIZE = 50
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return fallback
+
+
+def _finding_url(finding_pk: int) -> str:
+    """The finding page (built by the findings part), or the steps list if it has no such page."""
+    try:
+        return reverse("supervision:finding_detail", args=[finding_pk])
+    except NoReverseMatch:
+        return reverse("supervision:steps")
+
+
+def _run(request, call, done: str) -> bool:
+    try:
+        call()
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return False
+    messages.success(request, done)
+    return True
+
+
+def _date(value: str | None) -> datetime.date | None:
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as error:
+        raise DomainError(f"日期「{value}」格式不正确，请按 年-月-日 填写") from error
+
+
+def _recommendation(request, pk) -> Recommendation:
+    return get_object_or_404(
+        Recommendation.objects.visible_to(request.user).select_related("body__region", "finding", "warning"),
+        pk=pk,
+    )
+
+
+def _decision(request, pk) -> Decision:
+    return get_object_or_404(
+        Decision.objects.visible_to(request.user).select_related(
+            "body__region", "recommendation__finding", "issued_by", "requested_by"
+        ),
+        pk=pk,
+    )
+
+
+# --- The list ------------------------------------------------------------------------------------------
+
+
+@registry_view
+def steps_list(request):
+    """Recommendations and decisions in the user's scope, each with its deadlines, days left and flags."""
+    user = request.user
+    flagged_only = request.GET.get("flagged") == "1"
+    recs = list(
+        Recommendation.objects.visible_to(user).select_related("body__region", "warning", "finding")[:500]
+    )
+    for rec in recs:
+        rec.deadlines = steps.recommendation_deadlines(rec)
+        rec.flagged = steps.flagged(rec.deadlines)
+    decisions = list(Decision.objects.visible_to(user).select_related("body__region", "recommendation")[:500])
+    for decision in decisions:
+        decision.deadlines = steps.decision_deadlines(decision)
+        decision.flagged = steps.flagged(decision.deadlines)
+    pending_issue = []
+    if user.role != Role.BODY_ADMIN:
+        warnings = SupervisionWarning.objects.visible_to(user).filter(
+            outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
+        )
+        for warning in warnings.select_related("body__region", "finding"):
+            warning.deadlines = steps.warning_deadlines(warning)
+            warning.flagged = steps.flagged(warning.deadlines)
+            pending_issue.append(warning)
+    if flagged_only:
+        recs = [r for r in recs if r.flagged]
+        decisions = [d for d in decisions if d.flagged]
+        pending_issue = [w for w in pending_issue if w.flagged]
+    page = Paginator(recs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "supervision/steps/list.html",
+        {
+            "page": page,
+            "decisions": decisions,
+            "pending_issue": pending_issue,
+            "flagged_only": flagged_only,
+            "is_body_admin": user.role == Role.BODY_ADMIN,
+        },
+    )
+
+
+# --- Step one, from the finding page's panel ----------------------------------------------------------
+
+
+@require_POST
+@registry_view
+def finding_warn(request, pk):
+    finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=pk)
+    data = request.POST
+    _run(
+        request,
+        lambda: steps.warn_body(
+            request.user,
+            finding=finding,
+            channel=data.get("channel", ""),
+            content=data.get("content", ""),
+            warned_on=_date(data.get("warned_on")),
+        ),
+        "已登记预警提醒，并通知了执法单位",
+    )
+    return redirect(_safe_next(request, _finding_url(finding.pk)))
+
+
+@require_POST
+@registry_view
+def warning_action(request, pk, action):
+    warning = get_object_or_404(SupervisionWarning.objects.visible_to(request.user), pk=pk)
+    data = request.POST
+    if action == "response":
+        call = lambda: steps.record_warning_response(  # noqa: E731
+            request.user,
+            warning=warning,
+            response=data.get("response", ""),
+            response_on=_date(data.get("response_on")),
+        )
+        done = "已登记执法单位的反馈"
+    elif action == "outcome":
+        rectified = data.get("rectified")
+        if rectified not in ("yes", "no"):
+            messages.error(request, "请选择核实结果：已整改或未整改")
+            return redirect(_safe_next(request, _finding_url(warning.finding_id)))
+        call = lambda: steps.record_warning_outcome(  # noqa: E731
+            request.user,
+            warning=warning,
+            rectified=rectified == "yes",
+            note=data.get("note", ""),
+            on=_date(data.get("on")),
+        )
+        done = "已登记整改情况" + ("" if rectified == "yes" else "，请在5个工作日内制发监督建议书")
+    else:
+        raise Http404
+    _run(request, call, done)
+    return redirect(_safe_next(request, _finding_url(warning.finding_id)))
+
+
+# --- Step two ------------------------------------------------------------------------------------------
+
+
+@require_POST
+@registry_view
+def finding_recommend(request, pk):
+    finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=pk)
+    data = request.POST
+    try:
+        rec = steps.issue_recommendation(
+            request.user,
+            finding=finding,
+            facts=data.get("facts", ""),
+            legal_basis=data.get("legal_basis", ""),
+            demanded=data.get("demanded", ""),
+        )
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(_safe_next(request, _finding_url(finding.pk)))
+    messages.success(
+        request, f"已制发行政执法监督建议书{rec.number}，整改期限{steps.chinese_date(rec.rectify_by)}"
+    )
+    return redirect("supervision:recommendation_detail", rec.pk)
+
+
+@registry_view
+def recommendation_detail(request, pk):
+    rec = _recommendation(request, pk)
+    user = request.user
+    supervisor = steps.is_supervisor_of(user, rec.body)
+    admin = steps.is_body_admin_of(user, rec.body)
+    S = Recommendation.Status
+    decision = Decision.objects.filter(recommendation=rec).first()
+    context = {
+        "rec": rec,
+        "deadlines": steps.recommendation_deadlines(rec),
+        "decision": decision,
+        "timeline": audit.history(rec),
+        "may": {
+            "acknowledge": admin and rec.acknowledged_at is None,
+            "report": admin and rec.status == S.ISSUED,
+            "review": supervisor and rec.status in (S.ISSUED, S.REPORTED),
+            "request_decision": supervisor and rec.status == S.NOT_RECTIFIED,
+            "decide": steps.is_government_of(user, rec.body) and rec.status == S.ESCALATED,
+        },
+        "report_types": "、".join(ext.lstrip(".").upper() for ext in steps.REPORT_TYPES),
+    }
+    return render(request, "supervision/steps/recommendation_detail.html", context)
+
+
+def _file_response(field, filename: str):
+    if not field:
+        raise Http404
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    return FileResponse(handle, filename=filename, content_type=None)
+
+
+@registry_view
+def recommendation_pdf(request, pk):
+    rec = _recommendation(request, pk)
+    response = _file_response(rec.document, f"{rec.number}.pdf")
+    response["Content-Type"] = "application/pdf"
+    return response
+
+
+@registry_view
+def recommendation_report_file(request, pk):
+    rec = _recommendation(request, pk)
+    name = rec.report_file.name.rsplit("/", 1)[-1] if rec.report_file else ""
+    return _file_response(rec.report_file, name)
+
+
+@require_POST
+@registry_view
+def recommendation_action(request, pk, action):
+    rec = _recommendation(request, pk)
+    user, data = request.user, request.POST
+    if action == "acknowledge":
+        call, done = lambda: steps.acknowledge_recommendation(user, recommendation=rec), "已签收"
+    elif action == "report":
+        call = lambda: steps.submit_rectification_report(  # noqa: E731
+            user, recommendation=rec, text=data.get("text", ""), file=request.FILES.get("file")
+        )
+        done = "整改报告已报送，区司法局将进行跟踪复查"
+    elif action == "review":
+        rectified = data.get("rectified")
+        if rectified not in ("yes", "no"):
+            messages.error(request, "请选择复查结果：已整改或未整改")
+            return redirect("supervision:recommendation_detail", rec.pk)
+        call = lambda: steps.review_recommendation(  # noqa: E731
+            user, recommendation=rec, rectified=rectified == "yes", note=data.get("note", "")
+        )
+        done = "已登记复查结果"
+    elif action == "request_decision":
+        call = lambda: steps.request_decision(user, recommendation=rec, note=data.get("note", ""))  # noqa: E731
+        done = "已报请区政府制发行政执法监督决定书"
+    else:
+        raise Http404
+    _run(request, call, done)
+    return redirect("supervision:recommendation_detail", rec.pk)
+
+
+# --- Step three -----------------------------------------------------------------------------------------
+
+
+def _measures_from(data, rec: Recommendation) -> list[steps.MeasureInput]:
+    measures = []
+    for kind in AccountabilityMeasure.Kind.values:
+        if not data.get(f"measure_{kind}"):
+            continue
+        inspectors = []
+        if kind in AccountabilityMeasure.CERTIFICATE_KINDS:
+            ids = [v for v in data.getlist(f"inspectors_{kind}") if v.isdigit()]
+            inspectors = list(Inspector.objects.filter(body=rec.body, pk__in=ids))
+        measures.append(
+            steps.MeasureInput(kind=kind, inspectors=inspectors, note=data.get(f"note_{kind}", ""))
+        )
+    return measures
+
+
+@registry_view
+def decision_create(request, pk):
+    """The district government's form: the decision's text, its deadline and its measures."""
+    rec = _recommendation(request, pk)
+    if not steps.is_government_of(request.user, rec.body):
+        raise PermissionDenied(f"只有{steps.government_name(rec.body)}的用户可以制发行政执法监督决定书")
+    data = request.POST if request.method == "POST" else None
+    errors: list[str] = []
+    if data is not None:
+        try:
+            decision = steps.issue_decision(
+                request.user,
+                recommendation=rec,
+                facts=data.get("facts", ""),
+                legal_basis=data.get("legal_basis", ""),
+                demanded=data.get("demanded", ""),
+                deadline_working_days=data.get("deadline_working_days", ""),
+                measures=_measures_from(data, rec),
+            )
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            errors = error.problems or [error.message]
+        else:
+            messages.success(request, f"已制发行政执法监督决定书{decision.number}")
+            return redirect("supervision:decision_detail", decision.pk)
+    initial = {
+        "facts": rec.facts,
+        "legal_basis": rec.legal_basis,
+        "demanded": rec.demanded,
+        "deadline_working_days": steps.DECISION_DEFAULT_WORKING_DAYS,
+    }
+    values = {key: (data.get(key, "") if data is not None else value) for key, value in initial.items()}
+    chosen = {
+        kind: {
+            "checked": bool(data and data.get(f"measure_{kind}")),
+            "note": data.get(f"note_{kind}", "") if data else "",
+            "inspectors": set(data.getlist(f"inspectors_{kind}")) if data else set(),
+        }
+        for kind in AccountabilityMeasure.Kind.values
+    }
+    kinds = [
+        {
+            "value": value,
+            "label": label,
+            "certificate": value in AccountabilityMeasure.CERTIFICATE_KINDS,
+            **chosen[value],
+        }
+        for value, label in AccountabilityMeasure.Kind.choices
+    ]
+    return render(
+        request,
+        "supervision/steps/decision_form.html",
+        {
+            "rec": rec,
+            "values": values,
+            "kinds": kinds,
+            "inspectors": Inspector.objects.filter(body=rec.body).prefetch_related("certificates"),
+            "errors": errors,
+            "government": steps.government_name(rec.body),
+        },
+    )
+
+
+@registry_view
+def decision_detail(request, pk):
+    decision = _decision(request, pk)
+    user = request.user
+    measures = list(decision.measures.prefetch_related("certificates__inspector"))
+    for measure in measures:
+        measure.text = steps.measure_text(measure)
+    return render(
+        request,
+        "supervision/steps/decision_detail.html",
+        {
+            "decision": decision,
+            "rec": decision.recommendation,
+            "deadlines": steps.decision_deadlines(decision),
+            "measures": measures,
+            "timeline": audit.history(decision),
+            "may": {
+                "confirm": steps.is_supervisor_of(user, decision.body)
+                and decision.status == Decision.Status.ISSUED,
+                "measure": steps.is_government_of(user, decision.body),
+            },
+            "kinds": AccountabilityMeasure.Kind.choices,
+            "inspectors": Inspector.objects.filter(body=decision.body),
+        },
+    )
+
+
+@registry_view
+def decision_pdf(request, pk):
+    decision = _decision(request, pk)
+    response = _file_response(decision.document, f"{decision.number}.pdf")
+    response["Content-Type"] = "application/pdf"
+    return response
+
+
+@require_POST
+@registry_view
+def decision_action(request, pk, action):
+    decision = _decision(request, pk)
+    user, data = request.user, request.POST
+    if action == "confirm":
+        call = lambda: steps.confirm_decision_rectified(user, decision=decision, note=data.get("note", ""))  # noqa: E731
+        done = "已确认整改完成，监督问题办结"
+    elif action == "measure":
+        ids = [v for v in data.getlist("inspectors") if v.isdigit()]
+        call = lambda: steps.apply_measure(  # noqa: E731
+            user,
+            decision=decision,
+            kind=data.get("kind", ""),
+            inspectors=list(Inspector.objects.filter(body=decision.body, pk__in=ids)),
+            note=data.get("note", ""),
+        )
+        done = "已登记责任追究措施"
+    else:
+        raise Http404
+    _run(request, call, done)
+    return redirect("supervision:decision_detail", decision.pk)
+
+
+urlpatterns = [
+    path("steps/", steps_list, name="steps"),
+    path("steps/findings/<int:pk>/warn/", finding_warn, name="finding_warn"),
+    path("steps/findings/<int:pk>/recommend/", finding_recommend, name="finding_recommend"),
+    path("steps/warnings/<int:pk>/<str:action>/", warning_action, name="warning_action"),
+    path("steps/recommendations/<int:pk>/", recommendation_detail, name="recommendation_detail"),
+    path("steps/recommendations/<int:pk>/document.pdf", recommendation_pdf, name="recommendation_pdf"),
+    path(
+        "steps/recommendations/<int:pk>/report-file/",
+        recommendation_report_file,
+        name="recommendation_report_file",
+    ),
+    path("steps/recommendations/<int:pk>/decide/", decision_create, name="decision_create"),
+    path("steps/recommendations/<int:pk>/<str:action>/", recommendation_action, name="recommendation_action"),
+    path("steps/decisions/<int:pk>/", decision_detail, name="decision_detail"),
+    path("steps/decisions/<int:pk>/document.pdf", decision_pdf, name="decision_pdf"),
+    path("steps/decisions/<int:pk>/<str:action>/", decision_action, name="decision_action"),
+]
