@@ -25,6 +25,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days
+from jianchama.registry.guides import guide_url, guides_for_task
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
 from jianchama.registry.qualification import check_qualification
 
@@ -719,6 +720,12 @@ def task_notice(task: Task) -> dict[str, Any]:
         "核验方式：检查时请用手机扫描执法人员出示的检查码，核验任务和人员是否真实；检查结束后再次扫码可查看结果并评议。",
         f"您的权利：{RIGHTS_TEXT}",
     ]
+    # The compliance guides go with the notice, before the inspection (F-36), for the enterprise to check itself.
+    guides = list(guides_for_task(task))
+    if guides:
+        lines.append(
+            "合规指引（检查前可对照自查）：" + "；".join(f"《{g.title}》{guide_url(g)}" for g in guides)
+        )
     data = {
         "task_number": task.number,
         "bodies": [{"code": b.code, "name": b.name} for b in bodies],
@@ -730,6 +737,15 @@ def task_notice(task: Task) -> dict[str, Any]:
         "window_end": task.window_end.isoformat(),
         "legal_basis": task.legal_basis,
         "rights": RIGHTS_TEXT,
+        "guides": [
+            {
+                "title": g.title,
+                "url": guide_url(g),
+                "item": g.item.code if g.item else None,
+                "body": g.body.name,
+            }
+            for g in guides
+        ],
     }
     return {"subject": subject, "text": "\n".join(lines), "data": data}
 

@@ -29,6 +29,7 @@ from jianchama.core.views import rate_limited
 from jianchama.inspections import qr, services
 from jianchama.inspections.forms import EvaluationForm, ReportForm, StatementForm
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
+from jianchama.registry.guides import guides_for_task
 from jianchama.registry.models import (
     Certificate,
     EnforcementBody,
@@ -284,6 +285,7 @@ def task_detail(request, pk):
             "evaluation_form": evaluation_form,
             "statement_form": statement_form,
             "rights": services.RIGHTS_TEXT,
+            "guides": guides_for_task(task),
         },
     )
 

@@ -446,7 +446,10 @@ class ComplianceGuide(models.Model):
         verbose_name = "合规指引"
         verbose_name_plural = "合规指引"
         ordering = ["field__code", "item__code", "title", "pk"]
-        indexes = [models.Index(fields=["is_published", "item"]), models.Index(fields=["is_published", "field"])]
+        indexes = [
+            models.Index(fields=["is_published", "item"]),
+            models.Index(fields=["is_published", "field"]),
+        ]
 
     def __str__(self) -> str:
         return self.title

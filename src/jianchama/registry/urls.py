@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import guide_views, views
 
 app_name = "registry"
 
@@ -28,4 +28,10 @@ urlpatterns = [
     path("items/<int:pk>/", views.item_detail, name="item_detail"),
     path("items/<int:pk>/edit/", views.item_edit, name="item_edit"),
     path("qualification/", views.qualification_check, name="qualification_check"),
+    path("guides/", guide_views.guide_list, name="guide_list"),
+    path("guides/new/", guide_views.guide_create, name="guide_create"),
+    path("guides/<int:pk>/", guide_views.guide_detail, name="guide_detail"),
+    path("guides/<int:pk>/edit/", guide_views.guide_edit, name="guide_edit"),
+    path("guides/<int:pk>/publish/", guide_views.guide_publish, name="guide_publish"),
+    path("guides/<int:pk>/unpublish/", guide_views.guide_unpublish, name="guide_unpublish"),
 ]
