@@ -497,6 +497,7 @@ def return_task(actor, *, task: Task, comment: str) -> Task:
 # --- Accountability (F-33): a suspended or revoked certificate takes effect at once ----------------------
 
 UNSTARTED = (Task.Status.SUBMITTED, Task.Status.APPROVED, Task.Status.NOTIFIED)
+_SANCTION_VERBS = {"suspended": "暂停使用", "revoked": "收回"}
 
 
 def sanctioned_inspector_problems(inspectors: Iterable[Inspector]) -> list[str]:
@@ -518,7 +519,7 @@ def sanctioned_inspector_problems(inspectors: Iterable[Inspector]) -> list[str]:
             c = max(sanctioned, key=lambda c: c.pk)
             reason = f"（{c.status_reason}）" if c.status_reason else ""
             problems.append(
-                f"执法人员{inspector.name}的执法证{c.number}已被{c.get_status_display()}{reason}，"
+                f"执法人员{inspector.name}的执法证{c.number}已被{_SANCTION_VERBS[c.status]}{reason}，"
                 "不能安排检查任务，请更换执法人员"
             )
     return problems
@@ -536,7 +537,7 @@ def flag_tasks_of(actor, *, certificate) -> int:
         return 0
     reason = f"（{certificate.status_reason}）" if certificate.status_reason else ""
     alert = (
-        f"执法人员{inspector.name}的执法证{certificate.number}已被{certificate.get_status_display()}{reason}，"
+        f"执法人员{inspector.name}的执法证{certificate.number}已被{_SANCTION_VERBS[certificate.status]}{reason}，"
         "不能实施本次检查，请更换执法人员后重新提交审批"
     )
     now = timezone.now()
