@@ -732,7 +732,6 @@ def _apply_measure(actor, decision: Decision, measure: MeasureInput) -> Accounta
             if measure.kind == AccountabilityMeasure.Kind.SUSPEND_CERTIFICATE
             else Certificate.Status.REVOKED
         )
-        label = AccountabilityMeasure.Kind(measure.kind).label
         changed = []
         for inspector in measure.inspectors:
             certificates = Certificate.objects.filter(
@@ -743,7 +742,7 @@ def _apply_measure(actor, decision: Decision, measure: MeasureInput) -> Accounta
                     actor,
                     certificate=certificate,
                     status=status,
-                    reason=f"依据{decision.number}行政执法监督决定书{label[:4]}",
+                    reason=f"依据{decision.number}行政执法监督决定书",
                     by_decision=decision,
                 )
                 changed.append(certificate)
