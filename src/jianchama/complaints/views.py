@@ -1,3 +1,378 @@
-"""Pages of the complaint ledger and reconsideration leads."""
+"""Pages of the complaint ledger (F-34) and reconsideration leads (F-35): the ledger with its filters and Excel
+export, a complaint's page with the actions its viewer may take and its audit timeline, the intake and the
+observer's forms, and the leads' pages.
 
-urlpatterns: list = []
+Reading goes through `visible_to` (out of scope is 404); every change is a POST to a service. Enterprises use
+the portal's pages (`portal/complaint_views.py`), not these.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from jianchama.core import audit
+from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.roles import Role
+from jianchama.registry.models import EnforcementBody
+from jianchama.registry.views import _submit, registry_view
+
+from . import forms, services
+from .models import Complaint, ReconsiderationLead
+
+PAGE_SIZE = 50
+
+
+def _staff_only(user) -> None:
+    if user.role == Role.ENTERPRISE_CONTACT:
+        raise PermissionDenied("企业请在企业端查看和提交投诉举报")
+
+
+def _complaint(request, pk) -> Complaint:
+    return get_object_or_404(
+        Complaint.objects.visible_to(request.user).select_related(
+            "body", "body__region", "enterprise", "task", "registered_by", "finding", "complainant_enterprise"
+        ),
+        pk=pk,
+    )
+
+
+def filtered(user, params) -> tuple[QuerySet[Complaint], forms.ComplaintFilterForm]:
+    """The user's complaints narrowed by the ledger's filters (shared by the page and the export)."""
+    complaints = Complaint.objects.visible_to(user)
+    bodies = EnforcementBody.objects.filter(pk__in=complaints.values("body")).order_by("name")
+    form = forms.ComplaintFilterForm(params or None, bodies=bodies)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            complaints = complaints.filter(
+                Q(number__icontains=data["q"])
+                | Q(title__icontains=data["q"])
+                | Q(complainant_name__icontains=data["q"])
+            )
+        for name in ("source", "category", "status", "body"):
+            if data[name]:
+                complaints = complaints.filter(**{name: data[name]})
+        if data["enterprise"]:
+            text = data["enterprise"].strip()
+            complaints = complaints.filter(
+                Q(enterprise__name__icontains=text) | Q(enterprise__uscc__iexact=text)
+            )
+        if data["start"]:
+            complaints = complaints.filter(received_on__gte=data["start"])
+        if data["end"]:
+            complaints = complaints.filter(received_on__lte=data["end"])
+        if data["overdue"]:
+            complaints = services.overdue_filter(complaints)
+    return complaints.select_related("body", "enterprise", "task"), form
+
+
+@registry_view
+def ledger(request):
+    user = request.user
+    _staff_only(user)
+    complaints, filters = filtered(user, request.GET)
+    page = Paginator(complaints, PAGE_SIZE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    for complaint in page:
+        complaint.timing = services.timing(complaint, today)
+    sources = services.registration_sources(user)
+    return render(
+        request,
+        "complaints/ledger.html",
+        {
+            "page": page,
+            "filters": filters,
+            "can_register": bool(sources) and Complaint.Source.OBSERVER not in sources,
+            "can_observe": Complaint.Source.OBSERVER in sources,
+            "may_see_leads": services.can_register_leads(user) or user.role == Role.DISTRICT_GOVERNMENT,
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+EXPORT_HEADERS = [
+    "编号",
+    "来源",
+    "类别",
+    "标题",
+    "内容",
+    "投诉人",
+    "联系电话",
+    "涉及企业",
+    "统一社会信用代码",
+    "承办执法单位",
+    "检查任务",
+    "状态",
+    "受理日期",
+    "交办日期",
+    "办理期限",
+    "办理日期",
+    "办理结果",
+    "反馈期限",
+    "反馈日期",
+    "反馈内容",
+    "不予受理理由",
+    "期限情况",
+]
+DATE_COLUMNS = {"受理日期", "交办日期", "办理期限", "办理日期", "反馈期限", "反馈日期"}
+
+
+def _local_date(value: datetime.datetime | None) -> datetime.date | None:
+    return timezone.localdate(value) if value else None
+
+
+@registry_view
+def export(request):
+    """The filtered ledger as an Excel workbook: Chinese headers, dates as dates."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    user = request.user
+    _staff_only(user)
+    complaints, _ = filtered(user, request.GET)
+    today = timezone.localdate()
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "投诉举报台账"
+    sheet.append(EXPORT_HEADERS)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for c in complaints.iterator(chunk_size=500):
+        sheet.append(
+            [
+                c.number,
+                c.get_source_display(),
+                c.get_category_display(),
+                c.title,
+                c.content,
+                c.complainant_name,
+                c.complainant_phone,
+                c.enterprise.name if c.enterprise else "",
+                c.enterprise.uscc if c.enterprise else "",
+                c.body.name if c.body else "",
+                c.task.number if c.task else "",
+                c.get_status_display(),
+                c.received_on,
+                _local_date(c.assigned_at),
+                c.handle_by,
+                _local_date(c.handled_at),
+                c.result,
+                c.feedback_by,
+                _local_date(c.feedback_at),
+                c.feedback,
+                c.rejection_reason,
+                services.timing(c, today).text,
+            ]
+        )
+    for index, header in enumerate(EXPORT_HEADERS, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = 14 if header in DATE_COLUMNS else 20
+        if header in DATE_COLUMNS:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = "yyyy-mm-dd"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    name = f"complaints-{today:%Y%m%d}.xlsx"
+    return HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@registry_view
+def detail(request, pk):
+    user = request.user
+    _staff_only(user)
+    complaint = _complaint(request, pk)
+    may = services.actions_for(user, complaint)
+    return render(
+        request,
+        "complaints/detail.html",
+        {
+            "c": complaint,
+            "timing": services.timing(complaint),
+            "may": may,
+            "assign_form": forms.AssignForm(user=user) if may["assign"] else None,
+            "finding_form": forms.FindingForm() if may["finding"] else None,
+            "timeline": audit.history(complaint),
+            "finding_visible": complaint.finding_id is not None
+            and user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.PLATFORM_ADMIN),
+        },
+    )
+
+
+@registry_view
+def create(request):
+    """The intake form; for an observer, the observation form."""
+    user = request.user
+    sources = services.registration_sources(user)
+    if not sources or user.role == Role.ENTERPRISE_CONTACT:
+        raise PermissionDenied(
+            "只有投诉受理人员、司法局执法监督人员、执法单位管理员和法治观察员可以在此登记投诉举报"
+        )
+    is_observer = user.role == Role.OBSERVER
+    form = forms.ComplaintForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        complaint = _submit(form, lambda: services.register_complaint(user, **form.service_arguments()))
+        if complaint is not None:
+            messages.success(request, f"已登记，编号{complaint.number}")
+            return redirect("complaints:detail", complaint.pk)
+    title = "提交观察情况" if is_observer else "登记投诉举报"
+    return render(request, "complaints/form.html", {"form": form, "title": title, "is_observer": is_observer})
+
+
+@require_POST
+@registry_view
+def action(request, pk, name):
+    user = request.user
+    _staff_only(user)
+    complaint = _complaint(request, pk)
+    text = request.POST.get("text", "")
+    try:
+        if name == "assign":
+            form = forms.AssignForm(request.POST, user=user)
+            if not form.is_valid():
+                raise DomainError("请选择本区域内的承办执法单位")
+            services.assign_complaint(user, complaint=complaint, body=form.cleaned_data["body"])
+            done = f"已交办{form.cleaned_data['body'].name}"
+        elif name == "handle":
+            services.record_handling(user, complaint=complaint, result=text)
+            done = "办理结果已录入"
+        elif name == "feedback":
+            services.give_feedback(user, complaint=complaint, feedback=text)
+            done = "已反馈投诉人，投诉举报办结"
+        elif name == "reject":
+            services.reject_complaint(user, complaint=complaint, reason=text)
+            done = "已作出不予受理"
+        elif name == "finding":
+            form = forms.FindingForm(request.POST)
+            if not form.is_valid():
+                raise DomainError("请选择严重程度")
+            services.complaint_to_finding(
+                user,
+                complaint=complaint,
+                title=form.cleaned_data["title"],
+                severity=form.cleaned_data["severity"],
+            )
+            done = "已转为监督问题"
+        else:
+            return HttpResponse(status=404)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("complaints:detail", complaint.pk)
+
+
+# --- Reconsideration leads ------------------------------------------------------------------------------
+
+
+def _lead(request, pk) -> ReconsiderationLead:
+    return get_object_or_404(
+        ReconsiderationLead.objects.visible_to(request.user).select_related("body", "task", "finding"), pk=pk
+    )
+
+
+@registry_view
+def lead_list(request):
+    user = request.user
+    leads = ReconsiderationLead.objects.visible_to(user).select_related("body", "task", "finding")
+    filters = forms.LeadFilterForm(request.GET or None)
+    if filters.is_valid() and filters.cleaned_data["status"]:
+        leads = leads.filter(status=filters.cleaned_data["status"])
+    page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "complaints/lead_list.html",
+        {"page": page, "filters": filters, "can_register": services.can_register_leads(user)},
+    )
+
+
+@registry_view
+def lead_create(request):
+    user = request.user
+    if not services.can_register_leads(user):
+        raise PermissionDenied("只有司法局执法监督人员可以登记行政复议线索")
+    form = forms.LeadForm(request.POST or None, bodies=services.assignable_bodies(user))
+    if request.method == "POST" and form.is_valid():
+        lead = _submit(form, lambda: services.register_lead(user, **form.cleaned_data))
+        if lead is not None:
+            messages.success(request, f"行政复议线索{lead.case_number}已登记")
+            return redirect("complaints:lead_detail", lead.pk)
+    return render(
+        request, "complaints/form.html", {"form": form, "title": "登记行政复议线索", "is_lead": True}
+    )
+
+
+@registry_view
+def lead_detail(request, pk):
+    lead = _lead(request, pk)
+    may = services.can_register_leads(request.user) and services.is_supervisor_of(request.user, lead.body)
+    return render(
+        request,
+        "complaints/lead_detail.html",
+        {
+            "lead": lead,
+            "may_accept": may and lead.status == ReconsiderationLead.Status.REGISTERED,
+            "may_return": may and lead.status != ReconsiderationLead.Status.RETURNED,
+            "finding_form": forms.FindingForm(),
+            "timeline": audit.history(lead),
+        },
+    )
+
+
+@require_POST
+@registry_view
+def lead_action(request, pk, name):
+    user = request.user
+    lead = _lead(request, pk)
+    try:
+        if name == "accept":
+            form = forms.FindingForm(request.POST)
+            if not form.is_valid():
+                raise DomainError("请选择严重程度")
+            services.accept_lead(
+                user, lead=lead, title=form.cleaned_data["title"], severity=form.cleaned_data["severity"]
+            )
+            done = "已转为监督问题"
+        elif name == "return":
+            services.return_lead(user, lead=lead, note=request.POST.get("text", ""))
+            done = "已反馈复议机构"
+        else:
+            return HttpResponse(status=404)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("complaints:lead_detail", lead.pk)
+
+
+urlpatterns = [
+    path("", ledger, name="ledger"),
+    path("export.xlsx", export, name="export"),
+    path("new/", create, name="create"),
+    path("observe/", create, name="observe"),
+    path("<int:pk>/", detail, name="detail"),
+    path("<int:pk>/<slug:name>/", action, name="action"),
+    path("leads/", lead_list, name="lead_list"),
+    path("leads/new/", lead_create, name="lead_create"),
+    path("leads/<int:pk>/", lead_detail, name="lead_detail"),
+    path("leads/<int:pk>/<slug:name>/", lead_action, name="lead_action"),
+]
