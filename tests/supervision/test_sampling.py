@@ -539,3 +539,30 @@ def test_visibility(rv):
     assert SamplingRound.objects.visible_to(anonymous).count() == 1
     assert SampledBody.objects.visible_to(anonymous).count() == 3
     assert sampling.can_review(rv.supervisor, rv.sampled) and not sampling.can_review(body_admin, rv.sampled)
+
+
+def test_a_city_wide_sheet_serves_the_district(w):
+    city_supervisor = user_for(Role.SUPERVISOR, region=w.city)
+    city_sheet = sampling.create_score_sheet(
+        city_supervisor, name="全市案卷评查评分表", method=Method.CASE_FILE_REVIEW, items=ITEMS
+    )
+    assert list(ScoreSheet.objects.visible_to(w.supervisor)) == [city_sheet]
+    assert not sampling.can_edit_sheet(w.supervisor, city_sheet)
+    w.round = revealed(w)
+    sampled = SampledBody.objects.filter(round=w.round).first()
+    done = sampling.record_review(
+        w.supervisor, sampled=sampled, method=Method.CASE_FILE_REVIEW, sheet=city_sheet, scores=full_scores()
+    )
+    assert done.passed
+    minhang_sheet = sampling.create_score_sheet(
+        w.mh_supervisor, name="闵行评分表", method=Method.DOCUMENT_REVIEW, items=ITEMS
+    )
+    assert minhang_sheet not in ScoreSheet.objects.visible_to(w.supervisor)
+    with pytest.raises(DomainError, match="不适用于"):
+        sampling.record_review(
+            w.supervisor,
+            sampled=sampled,
+            method=Method.DOCUMENT_REVIEW,
+            sheet=minhang_sheet,
+            scores=full_scores(),
+        )

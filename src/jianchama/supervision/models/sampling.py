@@ -37,8 +37,9 @@ def _in_region(user, prefix: str) -> Q:
 
 class ScoreSheetQuerySet(models.QuerySet):
     def visible_to(self, user) -> ScoreSheetQuerySet:
-        """The criteria are open to staff: supervisors and the district government of the sheet's region
-        (or above it), and every body's people, who are scored by them. Enterprises have no use for them."""
+        """The criteria are open to staff: supervisors and the district government see the sheets of their
+        region, of the regions within it and of those above it (a city-wide sheet applies in the district);
+        every body's people see them, being scored by them. Enterprises have no use for them."""
         if not user.is_authenticated:
             return self.none()
         if user.is_platform_admin:
@@ -46,7 +47,9 @@ class ScoreSheetQuerySet(models.QuerySet):
         if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT):
             if user.region_id is None:
                 return self.none()
-            return self.filter(_in_region(user, "region"))
+            parts = user.region.path.split("/")[:-1]
+            above = ["".join(f"{p}/" for p in parts[: n + 1]) for n in range(len(parts))]
+            return self.filter(_in_region(user, "region") | Q(region__path__in=above))
         if user.role in (Role.BODY_ADMIN, Role.INSPECTOR, Role.CITY_REVIEWER) and user.body_id:
             return self.all()
         return self.none()
