@@ -5,6 +5,7 @@ decision; their working-day deadlines, flags and the daily reminders. Seed 003 �
 from __future__ import annotations
 
 import datetime
+import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -422,3 +423,17 @@ def test_the_panel_shows_what_each_role_may_do(world):
     assert panel["may"]["recommend"] and panel["pending_issue"].days_left == 5
     head_panel = steps.finding_panel(w.head, w.finding)["steps"]
     assert not head_panel["may"]["recommend"] and not head_panel["may"]["warn"]
+
+
+def test_the_command_sends_the_reminders_once(world):
+    from django.core.management import call_command
+
+    w = world
+    rec = recommended(w)
+    backdate(rec, rectify_by=timezone.localdate() - DAY)
+    out = io.StringIO()
+    call_command("send_steps_reminders", stdout=out)
+    assert "已发送 1 条" in out.getvalue()
+    out = io.StringIO()
+    call_command("send_steps_reminders", stdout=out)
+    assert "已发送 0 条" in out.getvalue()

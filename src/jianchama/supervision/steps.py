@@ -907,9 +907,8 @@ def apply_measure(
     _require_government(actor, decision.body, "决定责任追究措施")
     measure = MeasureInput(kind=kind, inspectors=list(inspectors), note=note)
     raise_if(_measure_problems(decision.body, measure), "责任追究措施未登记")
-    if kind in AccountabilityMeasure.CERTIFICATE_KINDS or decision.measures.filter(kind=kind).count() == 0:
-        pass
-    else:
+    # A certificate measure may follow for more inspectors; the others are recorded once per decision.
+    if kind not in AccountabilityMeasure.CERTIFICATE_KINDS and decision.measures.filter(kind=kind).exists():
         raise DomainError(f"该决定书已登记「{AccountabilityMeasure.Kind(kind).label}」")
     return _apply_measure(actor, decision, measure)
 
