@@ -205,7 +205,7 @@ def _require_government(actor, body: EnforcementBody, what: str) -> None:
 
 
 def _text(value: Any) -> str:
-    return (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
+    return "" if value is None else str(value).strip()
 
 
 def _lines(text: str) -> list[str]:
@@ -1254,10 +1254,6 @@ def send_reminders(today: datetime.date | None = None) -> int:
 
 def flagged(deadlines: Iterable[DeadlineView]) -> bool:
     return any(d.missed for d in deadlines)
-
-
-def body_of(obj) -> EnforcementBody:
-    return obj.body
 
 
 __all__ = [
