@@ -86,7 +86,7 @@ def test_the_supervisor_warns_and_recommends_through_the_pages(world):
     # Missing content: refused with the reasons, no recommendation.
     response = client.post(
         reverse("supervision:finding_recommend", args=[w.finding.pk]),
-        {"facts": "", "legal_basis": "", "demanded": ""},
+        {"facts": "", "legal_basis": "", "demanded": "", "next": reverse("supervision:steps")},
         follow=True,
     )
     assert "请填写问题事实" in text(response) and not Recommendation.objects.exists()
