@@ -387,3 +387,38 @@ def test_the_job_runs_the_reminders(s):
     )
     assert send_deadline_reminders() == 1
     assert send_deadline_reminders() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_intake_staff_registering_at_once_get_different_numbers(s):
+    """PostgreSQL: the year's counter row is locked until the registration commits; the first registration of
+    the year even races to create it."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time (IMMEDIATE); the race needs PostgreSQL")
+    start = threading.Barrier(6)
+    errors: list[Exception] = []
+
+    def register(n: int) -> None:
+        try:
+            start.wait()
+            s.hotline(title=f"同时登记{n}")
+        except Exception as error:  # collected and asserted on below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    year = timezone.localdate().year
+    assert sorted(Complaint.objects.values_list("number", flat=True)) == [
+        f"TS-{year}-{n:06d}" for n in range(1, 7)
+    ]
+    assert audit.verify_chain()[1] is None

@@ -899,7 +899,11 @@ def return_lead(actor, *, lead: ReconsiderationLead, note: str) -> Reconsiderati
     """Send the lead back to the reconsideration side with a note: instead of a finding (not a matter for
     supervision), or after the finding, with its result."""
     with transaction.atomic():
-        lead = ReconsiderationLead.objects.select_for_update().select_related("finding").get(pk=lead.pk)
+        lead = (
+            ReconsiderationLead.objects.select_for_update(of=("self",))
+            .select_related("finding")
+            .get(pk=lead.pk)
+        )
         if not _supervisor_of(actor, lead.body):
             raise PermissionDenied("只有该执法单位所在区域的司法局执法监督人员可以处理行政复议线索")
         _lead_transition(lead, L.RETURNED, "反馈复议机构")
