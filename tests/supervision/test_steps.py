@@ -437,3 +437,13 @@ def test_the_command_sends_the_reminders_once(world):
     out = io.StringIO()
     call_command("send_steps_reminders", stdout=out)
     assert "已发送 0 条" in out.getvalue()
+
+
+def test_a_deadline_into_a_year_without_a_holiday_schedule_says_so(world):
+    from jianchama.core.models import CalendarYear
+
+    w = world
+    rec = recommended(w)
+    rectify = steps.recommendation_deadlines(rec)[1]
+    CalendarYear.objects.filter(year=rec.rectify_by.year).delete()
+    assert f"{rec.rectify_by.year}年的法定节假日安排尚未载入" in rectify.calendar_warning

@@ -34,7 +34,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
 from jianchama.core.roles import Role
-from jianchama.core.workdays import add_working_days, working_days_between
+from jianchama.core.workdays import add_working_days, unknown_years, working_days_between
 from jianchama.notifications.services import notify_user
 from jianchama.registry.models import Certificate, EnforcementBody, Inspector, Region
 
@@ -987,6 +987,14 @@ class DeadlineView:
     @property
     def due_text(self) -> str:
         return chinese_date(self.due)
+
+    @property
+    def calendar_warning(self) -> str:
+        """Said beside a deadline that runs into a year whose holiday schedule is not loaded yet."""
+        years = unknown_years(sorted({self.today.year, self.due.year}))
+        if not years:
+            return ""
+        return f"{'、'.join(f'{y}年' for y in years)}的法定节假日安排尚未载入，此期限仅按周末推算，请在安排公布后核对"
 
 
 def _view(key, label, due, responsible, name, done_at, missed_at, today) -> DeadlineView:
