@@ -15,6 +15,7 @@ COMPLAINT_REMINDER_WORKING_DAYS (2) before a deadline the daily job reminds.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -242,17 +243,20 @@ def _left_text(what: str, due: datetime.date, days_left: int, today: datetime.da
     return f"{what}剩余{days_left}个工作日"
 
 
-def timing(complaint: Complaint, today: datetime.date | None = None) -> Timing:
+def timing(complaint: Complaint, today: datetime.date | None = None, *, between=None) -> Timing:
+    """`between` counts working days (default `working_days_between`); a long list passes a memoised one,
+    since each count reads the calendar."""
     today = today or timezone.localdate()
+    count = between or working_days_between
     handled_on = timezone.localdate(complaint.handled_at) if complaint.handled_at else None
     fed_back_on = timezone.localdate(complaint.feedback_at) if complaint.feedback_at else None
     handled_late = bool(handled_on and complaint.handle_by and handled_on > complaint.handle_by)
     feedback_late = bool(fed_back_on and complaint.feedback_by and fed_back_on > complaint.feedback_by)
     if complaint.status == S.REGISTERED:
-        waited = working_days_between(complaint.received_on, today)
+        waited = count(complaint.received_on, today)
         return Timing("assign", None, None, False, False, f"待交办（已受理{max(waited, 0)}个工作日）")
     if complaint.status == S.ASSIGNED and complaint.handle_by:
-        left = working_days_between(today, complaint.handle_by)
+        left = count(today, complaint.handle_by)
         overdue = today > complaint.handle_by
         return Timing(
             "handle",
@@ -263,7 +267,7 @@ def timing(complaint: Complaint, today: datetime.date | None = None) -> Timing:
             _left_text("办理", complaint.handle_by, left, today),
         )
     if complaint.status == S.HANDLED and complaint.feedback_by:
-        left = working_days_between(today, complaint.feedback_by)
+        left = count(today, complaint.feedback_by)
         overdue = today > complaint.feedback_by
         text = _left_text("反馈", complaint.feedback_by, left, today)
         if handled_late:
@@ -273,6 +277,11 @@ def timing(complaint: Complaint, today: datetime.date | None = None) -> Timing:
         notes = [t for t, late in (("逾期办理", handled_late), ("逾期反馈", feedback_late)) if late]
         return Timing("", None, None, False, bool(notes), "；".join(notes) or "按期办结")
     return Timing("", None, None, False, False, "")
+
+
+def memoised_between():
+    """A working-day counter that remembers its answers, for one page or export (the deadlines repeat)."""
+    return functools.lru_cache(maxsize=4096)(working_days_between)
 
 
 def overdue_filter(queryset: QuerySet[Complaint], today: datetime.date | None = None) -> QuerySet[Complaint]:

@@ -82,9 +82,9 @@ def ledger(request):
     _staff_only(user)
     complaints, filters = filtered(user, request.GET)
     page = Paginator(complaints, PAGE_SIZE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
+    today, between = timezone.localdate(), services.memoised_between()
     for complaint in page:
-        complaint.timing = services.timing(complaint, today)
+        complaint.timing = services.timing(complaint, today, between=between)
     sources = services.registration_sources(user)
     return render(
         request,
@@ -141,7 +141,7 @@ def export(request):
     user = request.user
     _staff_only(user)
     complaints, _ = filtered(user, request.GET)
-    today = timezone.localdate()
+    today, between = timezone.localdate(), services.memoised_between()
     book = Workbook()
     sheet = book.active
     sheet.title = "投诉举报台账"
@@ -172,7 +172,7 @@ def export(request):
                 _local_date(c.feedback_at),
                 c.feedback,
                 c.rejection_reason,
-                services.timing(c, today).text,
+                services.timing(c, today, between=between).text,
             ]
         )
     for index, header in enumerate(EXPORT_HEADERS, start=1):
