@@ -201,6 +201,10 @@ def test_the_assigned_body_records_the_result(s):
     assert Notification.objects.filter(event="complaint.handled", user=s.intake).exists()
     with pytest.raises(InvalidTransition, match="当前状态为「已办理」"):
         services.record_handling(s.head, complaint=complaint, result="再次")
+    event = audit.history(complaint).last()
+    assert event.action == "complaint.handled" and event.actor == s.head
+    assert event.before["status"] == "assigned" and event.after["status"] == "handled"
+    assert event.after["result"] == "已整改" and event.after["late"] is False
 
 
 def test_unassigned_complaints_cannot_be_handled(s):
@@ -246,6 +250,7 @@ def test_reject_with_a_reason(s):
         services.reject_complaint(s.head, complaint=complaint, reason="x")
     complaint = services.reject_complaint(s.intake, complaint=complaint, reason="不属于行政检查事项")
     assert complaint.status == C.REJECTED and complaint.rejected_at
+    assert actions(complaint) == ["complaint.registered", "complaint.rejected"]
     assert (
         "不属于行政检查事项"
         in Notification.objects.get(event="complaint.rejected", enterprise=s.enterprise).body
@@ -376,6 +381,23 @@ def test_feedback_reminders_go_to_the_body_and_the_intake_staff(s):
     }
     services.give_feedback(s.intake, complaint=complaint, feedback="已反馈")
     assert services.send_reminders(today=complaint.feedback_by + datetime.timedelta(days=3)) == 0
+
+
+def test_the_reminder_lead_time_is_a_setting(s, settings):
+    settings.COMPLAINT_REMINDER_WORKING_DAYS = 0
+    complaint = s.assigned()
+    day_before = complaint.handle_by - datetime.timedelta(days=1)
+    assert services.send_reminders(today=day_before) == 0
+    assert services.send_reminders(today=complaint.handle_by) == 1
+
+
+def test_no_admin_no_reminder_and_it_is_tried_again(s):
+    complaint = s.assigned()
+    type(s.head).objects.filter(pk__in=[s.head.pk, s.head2.pk]).update(is_active=False)
+    assert services.send_reminders(today=complaint.handle_by) == 0
+    assert not ComplaintReminder.objects.exists()
+    type(s.head).objects.filter(pk=s.head.pk).update(is_active=True)
+    assert services.send_reminders(today=complaint.handle_by) == 1
 
 
 def test_the_job_runs_the_reminders(s):
