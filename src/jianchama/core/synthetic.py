@@ -17,7 +17,14 @@ batches with executemany: small sizes only (tens of thousands of inspections). B
 seed, but each its own way: the two do not produce the same rows.
 
 The writes bypass the services on purpose, as the benchmarks' loaders do: no audit events, no notifications,
-no frequency checks. Plans, evaluations, scans and findings are not generated.
+no frequency checks. Plans, evaluations, scans, complaints and findings are not generated, unless
+`supervision=True` (PostgreSQL only, for the data rules' benchmark): then each body has a filed and published
+plan per year and planned method that its planned tasks cite (their windows kept within the plan's year), most
+on-site visits have a genuine scan of their code, a tenth of the recorded visits an evaluation, one visit in
+two thousand a complaint, and a few records in a thousand break one data rule each (no plan, no evidence, no
+code, never scanned, a poor evaluation, a late record, an unjustified frequency breach, an emergency never
+approved, an overdue complaint, an expired certificate, plans not filed or not announced): each rule has hits,
+none has millions.
 """
 
 from __future__ import annotations
@@ -274,6 +281,10 @@ TABLE_LABELS = {
     "task inspectors": "任务执法人员",
     "records": "检查记录",
     "codes": "检查码",
+    "plans": "检查计划",
+    "scans": "扫码记录",
+    "evaluations": "评议",
+    "complaints": "投诉举报",
 }
 
 
@@ -451,6 +462,7 @@ class Run:
     years: int
     codes: bool
     today: datetime.date
+    supervision: bool
     e0: int  # enterprise ids are e0 + 1 … e0 + enterprises
     s0: int  # USCC sequence numbers are s0 + 1 …
     t0: int  # task ids are t0 + 1 … t0 + inspections + drafts (the drafts last)
@@ -501,6 +513,7 @@ def generate(
     append: bool = False,
     rebuild_indexes: bool | None = None,
     batch: int = 1_000_000,
+    supervision: bool = False,
     log: Log = print,
 ) -> dict[str, int]:
     """Write the synthetic data into the current database; returns the rows written by table. Refuses a
@@ -520,12 +533,17 @@ def generate(
     today = timezone.localdate()
     started = time.perf_counter()
     postgres = connection.vendor == "postgresql"
+    if supervision and not postgres:
+        raise DomainError("数据监督的合成数据（supervision）只在 PostgreSQL 上生成")
     if not postgres and inspections + enterprises > 200_000:
         log(f"  提示：{connection.vendor} 逐批插入，只适合小规模（几万条）；大规模数据请用 PostgreSQL")
     with transaction.atomic():
         ref = reference(bodies, years, today, log)
         e0, s0, t0, tb0 = _offsets(enterprises)
-        run = Run(enterprises, inspections, drafts, seed, years, codes, today, e0, s0, t0, tb0)
+        run = Run(enterprises, inspections, drafts, seed, years, codes, today, supervision, e0, s0, t0, tb0)
+        extra: dict[str, int] = {}
+        if supervision:
+            extra = _supervision_reference(run, ref, log)
         if postgres:
             counts = _PostgresLoad(run, ref, log).load(
                 inspections >= 1_000_000 if rebuild_indexes is None else rebuild_indexes, batch
@@ -535,7 +553,7 @@ def generate(
     if postgres:
         _analyze(log)
     log(f"  共用时 {time.perf_counter() - started:.1f} 秒")
-    return {**{k: v for k, v in ref.created.items() if v}, **counts}
+    return {**{k: v for k, v in ref.created.items() if v}, **extra, **counts}
 
 
 LOADED_TABLES = [
@@ -547,6 +565,9 @@ LOADED_TABLES = [
     "inspections_task_inspectors",
     "inspections_inspectionrecord",
     "inspections_inspectioncode",
+    "inspections_scan",
+    "inspections_evaluation",
+    "complaints_complaint",
 ]
 
 
@@ -559,6 +580,127 @@ def _analyze(log: Log) -> None:
         for table in LOADED_TABLES:
             cursor.execute(f"{verb} {connection.ops.quote_name(table)}")
     log(f"  {verb.upper()} 用时 {time.perf_counter() - started:.1f} 秒")
+
+
+# --- Supervision data (supervision=True): plans, an evaluator, planted problems of the reference data -------
+
+PLANNED_METHODS = ["random", "special", "routine", "other_planned"]
+# Shares (per thousand, or per ten thousand where said) of the records that break a data rule.
+NO_PLAN = 2  # planned tasks citing no plan
+NO_EVIDENCE = 2  # unplanned tasks without their evidence
+NO_CODE = 1  # visits without a code
+NOT_SCANNED = 2  # on-site visits whose code was never scanned
+EVALUATED = 100  # recorded visits the enterprise evaluated
+POOR = 20  # of the evaluations, overall 2 or less
+LATE_RECORD = 2  # results recorded twenty days after the visit
+BREACH = 2  # per ten thousand: a frequency breach recorded without justification
+EMERGENCY = 2  # visits started as emergencies, half of them never approved
+ONE_INSPECTOR = 1  # on-site visits by one inspector only
+COMPLAINED = 5  # per ten thousand visits: a complaint about the body, one in twenty never handled
+EVIDENCE_TEXT = "投诉举报记录、现场照片等线索材料"
+BREACH_JSON = (
+    '[{"rule": 0, "name": "同一执法单位对同一企业每年不超过2次（合成）", "scope": "per_body", '
+    '"period": "year", "action": "justify", "count": 2, "limit": 2, "exempted_by": "", '
+    '"message": "超出检查频次"}]'
+)
+
+
+def _supervision_reference(run: Run, ref: Reference, log: Log) -> dict[str, int]:
+    """A filed and published plan per body, year and planned method (periods: calendar years); a few plans
+    not filed or not announced; an enterprise contact who gives the evaluations; one certificate that expired
+    sixty days ago (its holder's later visits break the certificate rule)."""
+    from jianchama.plans.models import Plan
+
+    first = run.today.year - run.years - 1
+    last = (run.today + datetime.timedelta(days=90)).year
+    years = list(range(first, last + 1))
+    tz = timezone.get_default_timezone()
+    existing = {
+        (p.body_id, p.period_start.year, p.method): p.pk
+        for p in Plan.objects.filter(number__startswith="SYN-", status=Plan.Status.PUBLISHED)
+    }
+    new = []
+    for body in ref.bodies:
+        for year in years:
+            for method in PLANNED_METHODS:
+                if (body.pk, year, method) in existing:
+                    continue
+                filed = datetime.datetime(year - 1, 12, 10, 10, tzinfo=tz)
+                new.append(
+                    Plan(
+                        number=f"SYN-{body.pk}-{year}-{method}",
+                        body_id=body.pk,
+                        title=f"合成数据{year}年度{method}检查计划（执法单位{body.pk}）",
+                        period_start=datetime.date(year, 1, 1),
+                        period_end=datetime.date(year, 12, 31),
+                        method=method,
+                        expected_count=1000,
+                        status=Plan.Status.PUBLISHED,
+                        created_by_id=body.admin,
+                        submitted_at=filed - datetime.timedelta(days=20),
+                        filed_at=filed,
+                        published_at=filed + datetime.timedelta(days=5),
+                    )
+                )
+    # Planted: every tenth body has a plan of this quarter still in review and a special campaign's plan
+    # filed seventy days ago and not announced.
+    now = timezone.now()
+    for body in ref.bodies[::10]:
+        for status, method, code in (
+            (Plan.Status.BUREAU_REVIEW, "routine", "R"),
+            (Plan.Status.FILED, "special", "S"),
+        ):
+            number = f"SYNX-{body.pk}-{run.today:%Y%m}-{code}"
+            if Plan.objects.filter(number=number).exists():
+                continue
+            new.append(
+                Plan(
+                    number=number,
+                    body_id=body.pk,
+                    title=f"合成数据待监督检查计划{code}（执法单位{body.pk}）",
+                    period_start=run.today - datetime.timedelta(days=20),
+                    period_end=run.today + datetime.timedelta(days=70),
+                    method=method,
+                    expected_count=50,
+                    status=status,
+                    created_by_id=body.admin,
+                    submitted_at=now - datetime.timedelta(days=80),
+                    filed_at=now - datetime.timedelta(days=70) if status == Plan.Status.FILED else None,
+                )
+            )
+    Plan.objects.bulk_create(new, batch_size=1000)
+    plans = {
+        (p.body_id, p.period_start.year, p.method): p.pk
+        for p in Plan.objects.filter(number__startswith="SYN-", status=Plan.Status.PUBLISHED)
+    }
+    ids = [
+        plans[(body.pk, year, method)] for body in ref.bodies for year in years for method in PLANNED_METHODS
+    ]
+    evaluator = User.objects.filter(username="syn-evaluator").first() or _user(
+        "syn-evaluator", Role.ENTERPRISE_CONTACT, "合成数据企业联系人（评议）"
+    )
+    # The second body's last inspector: certificate expired sixty days ago, no renewal.
+    holder = ref.bodies[1].inspectors[-1]
+    Certificate.objects.filter(inspector_id=holder).update(
+        valid_until=run.today - datetime.timedelta(days=60), status=Certificate.Status.EXPIRED
+    )
+    # The third body becomes an organisation entrusted by the first, its entrustment ended thirty days ago:
+    # its visits since then are outside its authority.
+    entrusted = EnforcementBody.objects.get(pk=ref.bodies[2].pk)
+    entrusted.body_type = EnforcementBody.Type.ENTRUSTED
+    entrusted.entrusting_organ_id = ref.bodies[0].pk
+    entrusted.entrustment_start = run.today - datetime.timedelta(days=365 * (run.years + 2))
+    entrusted.entrustment_end = run.today - datetime.timedelta(days=30)
+    entrusted.save(update_fields=["body_type", "entrusting_organ", "entrustment_start", "entrustment_end"])
+    entrusted.entrusted_items.set(ref.bodies[2].items)
+    ref.supervision = {
+        "plan_ids": ids,
+        "plan_year0": first,
+        "plan_years": len(years),
+        "evaluator": evaluator.pk,
+    }
+    log(f"  检查计划 {len(new):,} 份（每个执法单位每年每种有计划检查一份，另有待备案、待公告的）")
+    return {"plans": len(new)}
 
 
 # --- PostgreSQL: set-based SQL -----------------------------------------------------------------------------
@@ -665,6 +807,7 @@ class _PostgresLoad:
             # Codes' public ids: a bijection of the 48-bit space (an odd multiplier, then a xor).
             "mult": 0x5DEECE66D,
             "mask": random.Random(f"codes-{run.seed}").getrandbits(48),
+            **getattr(ref, "supervision", {}),
         }
         if any(len(b.inspectors) < INSPECTORS_PER_BODY for b in ref.bodies):
             raise DomainError(
@@ -831,10 +974,18 @@ class _PostgresLoad:
             f"else {case_sql(PAST_STATUSES, 'x_status')} end"
         )
         serving = "(%(serving)s::int[])"
+        window_end = "ws + wl"
+        if self.run.supervision:
+            # A planned task's window stays within its plan's year (plans cover calendar years).
+            planned = ", ".join(f"'{m}'" for m in PLANNED_METHODS)
+            window_end = (
+                f"case when kind in ({planned}) then least(ws + wl, make_date(extract(year from ws)::int, 12, 31)) "
+                "else ws + wl end"
+            )
         offset, length = "(%(serving_offsets)s::int[])[d + 1]", "(%(serving_lengths)s::int[])[d + 1]"
         return f"""
         insert into syn_task
-        select id, ent, d, body, joint, status, kind, remote, ws, ws + wl,
+        select id, ent, d, body, joint, status, kind, remote, ws, {window_end},
                (least(ws - 7, %(today)s::date - 1) + time '10:00') at time zone %(tz)s,
                case when status in {INSPECTED} then
                    (least(ws + mod(r9, wl + 1)::int, %(today)s::date) + time '09:00'
@@ -881,39 +1032,33 @@ class _PostgresLoad:
         reason = " ".join(f"when '{kind}' then '{text}'" for kind, text in REASONS.items())
         summary = " ".join(f"when '{outcome}' then '{text}'" for outcome, text in SUMMARIES.items())
         approved = f"s.status in {APPROVED}"
-        task = _insert(
-            Task,
-            params,
-            [
-                (
-                    {
-                        "id": "s.id",
-                        "number": "'JC' || to_char(s.created at time zone %(tz)s, 'YYYY') "
-                        "|| lpad(s.id::text, greatest(7, length(s.id::text)), '0')",
-                        "enterprise": "s.ent",
-                        "lead_body": "(%(body_ids)s::bigint[])[s.body + 1]",
-                        "legal_basis": "(%(body_basis)s::text[])[s.body + 1]",
-                        "kind": "s.kind",
-                        "mode": "case when s.remote then 'remote' else 'on_site' end",
-                        "reason": f"coalesce(case s.kind {reason} end, '')",
-                        "window_start": "s.ws",
-                        "window_end": "s.we",
-                        "status": "s.status",
-                        "created_by": lead_admin,
-                        "created_at": "s.created",
-                        "submitted_at": "case when s.status <> 'draft' then least(s.created + interval '1 hour', now()) end",
-                        "approved_at": f"case when {approved} then least(s.created + interval '1 day', now()) end",
-                        "notified_at": f"case when s.status in {TOLD} then least(s.created + interval '2 days', now()) end",
-                        "started_at": "s.started",
-                        "result_recorded_at": "case when s.outcome is not null then least(s.started + interval '3 hours', now()) end",
-                        "closed_at": "case when s.status = 'closed' then least(s.started + interval '5 days', now()) end",
-                        "cancelled_at": "case when s.status = 'cancelled' then least(s.created + interval '3 days', now()) end",
-                        "cancel_reason": "case when s.status = 'cancelled' then '企业已停产，暂缓检查' else '' end",
-                    },
-                    "syn_task s",
-                )
-            ],
-        )
+        task_values = {
+            "id": "s.id",
+            "number": "'JC' || to_char(s.created at time zone %(tz)s, 'YYYY') "
+            "|| lpad(s.id::text, greatest(7, length(s.id::text)), '0')",
+            "enterprise": "s.ent",
+            "lead_body": "(%(body_ids)s::bigint[])[s.body + 1]",
+            "legal_basis": "(%(body_basis)s::text[])[s.body + 1]",
+            "kind": "s.kind",
+            "mode": "case when s.remote then 'remote' else 'on_site' end",
+            "reason": f"coalesce(case s.kind {reason} end, '')",
+            "window_start": "s.ws",
+            "window_end": "s.we",
+            "status": "s.status",
+            "created_by": lead_admin,
+            "created_at": "s.created",
+            "submitted_at": "case when s.status <> 'draft' then least(s.created + interval '1 hour', now()) end",
+            "approved_at": f"case when {approved} then least(s.created + interval '1 day', now()) end",
+            "notified_at": f"case when s.status in {TOLD} then least(s.created + interval '2 days', now()) end",
+            "started_at": "s.started",
+            "result_recorded_at": "case when s.outcome is not null then least(s.started + interval '3 hours', now()) end",
+            "closed_at": "case when s.status = 'closed' then least(s.started + interval '5 days', now()) end",
+            "cancelled_at": "case when s.status = 'cancelled' then least(s.created + interval '3 days', now()) end",
+            "cancel_reason": "case when s.status = 'cancelled' then '企业已停产，暂缓检查' else '' end",
+        }
+        if self.run.supervision:
+            task_values.update(self._supervision_task_values(approved))
+        task = _insert(Task, params, [(task_values, "syn_task s")])
 
         def task_body(id_expression: str, body: str, where: str) -> tuple[dict[str, str], str]:
             return (
@@ -963,7 +1108,14 @@ class _PostgresLoad:
         task_inspectors = f"insert into {table} ({own}, {other}) " + " union all ".join(
             [
                 f"select s.id, {inspector.format(body='s.body', k='s.ia')} from syn_task s",
-                f"select s.id, {inspector.format(body='s.body', k='s.ib')} from syn_task s",
+                f"select s.id, {inspector.format(body='s.body', k='s.ib')} from syn_task s"
+                + (
+                    # Planted: on-site visits with one inspector (the joint body's two are not counted then).
+                    f" where s.joint is not null or s.remote or s.status not in {INSPECTED} "
+                    f"or not {self._planted(32, ONE_INSPECTOR)}"
+                    if self.run.supervision
+                    else ""
+                ),
                 f"select s.id, {inspector.format(body='s.joint', k='s.ic')} from syn_task s where s.joint is not null",
                 f"select s.id, {inspector.format(body='s.joint', k='s.id2')} from syn_task s where s.joint is not null",
             ]
@@ -1009,12 +1161,125 @@ class _PostgresLoad:
                             "status": "'active'",
                             "issued_at": "least(s.created + interval '2 days', now())",
                         },
-                        f"syn_task s where s.status in {TOLD}",
+                        f"syn_task s where s.status in {TOLD}"
+                        + (
+                            f" and not (s.status in {INSPECTED} and {self._planted(26, NO_CODE)})"
+                            if self.run.supervision
+                            else ""
+                        ),
                     )
                 ],
             )
             statements.append(("codes", codes))
+        if self.run.supervision:
+            statements += self._supervision_statements()
         return statements
+
+    # ---- supervision data (supervision=True)
+
+    def _planted(self, salt: int, share: int, per: int = 1000) -> str:
+        """True for about share/per of the tasks, a different set for each salt."""
+        return f"(mod({self.r(salt, 's.id')}, {per}) < {share})"
+
+    def _supervision_task_values(self, approved: str) -> dict[str, str]:
+        planned = ", ".join(f"'{m}'" for m in PLANNED_METHODS)
+        method = " ".join(f"when '{m}' then {k}" for k, m in enumerate(PLANNED_METHODS))
+        plan = (
+            "(%(plan_ids)s::bigint[])[1 + s.body * %(plan_years)s * 4 "
+            f"+ (extract(year from s.ws)::int - %(plan_year0)s) * 4 + (case s.kind {method} end)]"
+        )
+        emergency = f"(s.status in {INSPECTED} and {self._planted(24, EMERGENCY)})"
+        unapproved = f"({emergency} and {self._planted(24, EMERGENCY // 2)})"
+        late = self._planted(25, LATE_RECORD)
+        return {
+            "plan": f"case when s.kind in ({planned}) and not {self._planted(21, NO_PLAN)} then {plan} end",
+            "evidence": f"case when s.kind not in ({planned}) and not {self._planted(22, NO_EVIDENCE)} "
+            f"then '{EVIDENCE_TEXT}' else '' end",
+            "frequency_findings": f"case when s.status in {APPROVED} and s.status <> 'cancelled' "
+            f"and {self._planted(23, BREACH, 10000)} then '{BREACH_JSON}'::jsonb else '[]'::jsonb end",
+            "is_emergency": emergency,
+            "approval_due": f"case when {emergency} then (s.started at time zone %(tz)s)::date + 1 end",
+            "approved_at": f"case when {approved} and not {unapproved} "
+            "then least(s.created + interval '1 day', now()) end",
+            "result_recorded_at": "case when s.outcome is not null then least(s.started + "
+            f"case when {late} then interval '20 days' else interval '3 hours' end, now()) end",
+        }
+
+    def _supervision_statements(self) -> list[tuple[str, str]]:
+        from jianchama.complaints.models import Complaint
+        from jianchama.inspections.models import Evaluation, Scan
+
+        params = self.params
+        scans = _insert(
+            Scan,
+            params,
+            [
+                (
+                    {
+                        "code": "c.id",
+                        "scanned_at": "coalesce(s.started, now())",
+                        "outcome": "'genuine'",
+                        "enterprise": "s.ent",
+                        "client_hash": "md5(s.id::text)",
+                    },
+                    "syn_task s join inspections_inspectioncode c on c.task_id = s.id "
+                    f"where s.status in {INSPECTED} and not s.remote and not {self._planted(27, NOT_SCANNED)}",
+                )
+            ],
+        )
+        score = self.r(29, "s.id")
+        overall = (
+            f"case when mod({score}, 1000) < {POOR} then 1 + mod({score} / 1000, 2) "
+            f"when mod({score}, 1000) < 150 then 3 when mod({score}, 1000) < 550 then 4 else 5 end"
+        )
+        evaluations = _insert(
+            Evaluation,
+            params,
+            [
+                (
+                    {
+                        "task": "s.id",
+                        "given_by": "%(evaluator)s",
+                        "overall": overall,
+                        **{name: overall for name, _label in Evaluation.DIMENSIONS},
+                        "comment": f"case when mod({score}, 1000) < {POOR} then '检查时间过长，影响正常经营' else '' end",
+                        "created_at": "least(s.started + interval '1 day', now())",
+                    },
+                    f"syn_task s where s.outcome is not null and {self._planted(28, EVALUATED)}",
+                )
+            ],
+        )
+        overdue = self._planted(31, 1, 20)
+        received = "((s.started at time zone %(tz)s)::date + 2)"
+        complaints = _insert(
+            Complaint,
+            params,
+            [
+                (
+                    {
+                        "number": "'SYN-TS-' || s.id",
+                        "source": "'hotline_12345'",
+                        "category": "'disturbing_business'",
+                        "title": "'检查时间过长影响经营（合成）'",
+                        "content": "'企业反映检查人员在营业高峰长时间检查，影响正常经营'",
+                        "enterprise": "s.ent",
+                        "body": "(%(body_ids)s::bigint[])[s.body + 1]",
+                        "task": "s.id",
+                        "status": f"case when {overdue} then 'assigned' else 'closed' end",
+                        "received_on": received,
+                        "handle_by": f"{received} + 21",
+                        "feedback_by": f"{received} + 28",
+                        "assigned_at": "least(s.started + interval '3 days', now())",
+                        "handled_at": f"case when not {overdue} then least(s.started + interval '10 days', now()) end",
+                        "result": f"case when not {overdue} then '已约谈执法人员，规范检查时间' else '' end",
+                        "feedback": f"case when not {overdue} then '已电话反馈企业' else '' end",
+                        "feedback_at": f"case when not {overdue} then least(s.started + interval '12 days', now()) end",
+                    },
+                    f"syn_task s where s.status in {INSPECTED} and {self._planted(30, COMPLAINED, 10000)}",
+                )
+            ],
+        )
+        return [("scans", scans), ("evaluations", evaluations), ("complaints", complaints)]
 
     def _tasks(self, cursor, batch: int) -> None:
         run = self.run

@@ -40,11 +40,11 @@ from jianchama.core.workdays import _Calendar
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
-from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem
+from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector
 
 from .models import Finding, RuleRun, Severity
 
-__all__ = ["RULES", "Hit", "Rule", "rule", "run_rules", "may_run_rules", "rule_choices"]
+__all__ = ["RULES", "Hit", "Rule", "may_run_rules", "rule", "rule_choices", "run_rules"]
 
 S = Task.Status
 VISITED = (S.IN_PROGRESS, S.RESULT_RECORDED, S.CLOSED)
@@ -63,6 +63,11 @@ def record_working_days() -> int:
     return int(getattr(settings, "SUPERVISION_RECORD_WORKING_DAYS", 5))
 
 
+def work_mem() -> str:
+    """PostgreSQL's work_mem for each rule's transaction (default 256MB)."""
+    return str(getattr(settings, "SUPERVISION_WORK_MEM", "256MB"))
+
+
 # --- The registry ------------------------------------------------------------------------------------------
 
 
@@ -78,12 +83,23 @@ class Hit:
     task_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
-    """What every rule may rely on: the day of the run."""
+    """What every rule may rely on: the day of the run, and (read once, on first use) the first and last day
+    of all the visits."""
 
     today: datetime.date
     now: datetime.datetime
+    _span: tuple[datetime.date | None, datetime.date | None] | None = None
+
+    @property
+    def visit_span(self) -> tuple[datetime.date | None, datetime.date | None]:
+        if self._span is None:
+            span = visits().aggregate(first=Min("started_at"), last=Max("started_at"))
+            self._span = tuple(
+                timezone.localdate(moment) if moment else None for moment in (span["first"], span["last"])
+            )
+        return self._span
 
 
 @dataclass(frozen=True)
@@ -284,24 +300,59 @@ def frequency_breach(ctx: Context) -> Iterator[Hit]:
         yield task_hit(row, f"{task_name(row)}{why}（{names}）")
 
 
+def _uncovered(
+    intervals: list[tuple[datetime.date, datetime.date]], first: datetime.date, last: datetime.date
+) -> list[tuple[datetime.date, datetime.date]]:
+    """The days of [first, last] that no interval covers, as intervals."""
+    gaps, day = [], first
+    for start, end in sorted(intervals):
+        if end < day:
+            continue
+        if start > last:
+            break
+        if start > day:
+            gaps.append((day, start - datetime.timedelta(days=1)))
+        day = max(day, end + datetime.timedelta(days=1))
+        if day > last:
+            return gaps
+    if day <= last:
+        gaps.append((day, last))
+    return gaps
+
+
 @rule(code="uncertified_inspector", title="执法人员无有效执法证件", severity=Severity.HIGH)
 def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
     """检查当日，参加检查的执法人员没有在有效期内的执法证件。
 
     证件的暂停、收回没有记录生效日期，无法判断在检查当日是否已生效，本规则只按有效期判断；暂停、收回由资格
     审查在其后的任务上拦截（F-05、F-33）。"""
+    first, last = ctx.visit_span
+    if first is None:
+        return
+    # The certificates are few (one or two per inspector): the days each inspector was not covered are
+    # worked out here, and the database is asked only for those inspectors' visits on those days (through
+    # the index on the inspector), not for every inspector of every visit.
+    covered: dict[int, list[tuple[datetime.date, datetime.date]]] = defaultdict(list)
+    for inspector_id, start, end in Certificate.objects.values_list(
+        "inspector_id", "valid_from", "valid_until"
+    ):
+        covered[inspector_id].append((start, end))
     through = Task.inspectors.through
-    valid = Certificate.objects.filter(
-        inspector_id=OuterRef("inspector_id"),
-        valid_from__lte=OuterRef("day"),
-        valid_until__gte=OuterRef("day"),
-    )
+    uncovered = Q()
+    never = [pk for pk in Inspector.objects.exclude(pk__in=list(covered)).values_list("pk", flat=True)]
+    if never:
+        uncovered |= Q(inspector_id__in=never)
+    for inspector_id, intervals in covered.items():
+        for start, end in _uncovered(intervals, first, last):
+            uncovered |= Q(inspector_id=inspector_id, day__gte=start, day__lte=end)
+    if not uncovered:
+        return
     pairs = (
         through.objects.filter(task__status__in=VISITED)
         .annotate(
             day=Coalesce(TruncDate("task__started_at"), F("task__window_start"), output_field=DateField())
         )
-        .filter(~Exists(valid))
+        .filter(uncovered)
         .values(
             "task_id",
             "task__number",
@@ -317,14 +368,14 @@ def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
     for pair in pairs:
         by_task[pair["task_id"]].append(pair)
     for task_id, rows in by_task.items():
-        first = rows[0]
+        first_row = rows[0]
         row = {
             "pk": task_id,
-            "number": first["task__number"],
-            "lead_body_id": first["task__lead_body_id"],
-            "started_at": first["task__started_at"],
-            "window_start": first["task__window_start"],
-            "enterprise__name": first["task__enterprise__name"],
+            "number": first_row["task__number"],
+            "lead_body_id": first_row["task__lead_body_id"],
+            "started_at": first_row["task__started_at"],
+            "window_start": first_row["task__window_start"],
+            "enterprise__name": first_row["task__enterprise__name"],
         }
         names = "、".join(r["inspector__name"] for r in rows)
         people = [
@@ -337,6 +388,18 @@ def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
         )
 
 
+BODY_ITEM_VALUES = (
+    "taskbody_id",
+    "taskbody__body_id",
+    "taskbody__body__name",
+    "taskbody__body__body_type",
+    "taskbody__body__entrustment_start",
+    "taskbody__body__entrustment_end",
+    "inspectionitem_id",
+    "inspectionitem__name",
+)
+
+
 @rule(code="body_unauthorised", title="执法单位超越职权检查", severity=Severity.HIGH)
 def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     """参加检查的执法单位检查了其无权检查的事项；受委托组织在委托期限外或超出委托权限检查。"""
@@ -344,72 +407,94 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     allowed = InspectionItem.bodies.through.objects.filter(
         inspectionitem_id=OuterRef("inspectionitem_id"), enforcementbody_id=OuterRef("taskbody__body_id")
     )
-    entrusted = EnforcementBody.entrusted_items.through.objects.filter(
-        enforcementbody_id=OuterRef("taskbody__body_id"), inspectionitem_id=OuterRef("inspectionitem_id")
+    # Every body's items: one anti-join over the bodies' items, whatever the task's state (the state is
+    # checked on the few rows found, which spares joining every task).
+    rows = list(through.objects.filter(~Exists(allowed)).values(*BODY_ITEM_VALUES))
+    for row in rows:
+        row["allowed"] = False
+    # Entrusted organisations are few: their items against the entrustment's scope, their days against its period.
+    entrusted_ids = list(
+        EnforcementBody.objects.filter(body_type=EnforcementBody.Type.ENTRUSTED).values_list("pk", flat=True)
     )
-    is_entrusted = Q(taskbody__body__body_type=EnforcementBody.Type.ENTRUSTED)
-    day = Coalesce(
-        TruncDate("taskbody__task__started_at"), F("taskbody__task__window_start"), output_field=DateField()
-    )
-    out_of_period = (
-        Q(taskbody__body__entrustment_start__isnull=True)
-        | Q(taskbody__body__entrustment_end__isnull=True)
-        | Q(taskbody__body__entrustment_start__gt=F("day"))
-        | Q(taskbody__body__entrustment_end__lt=F("day"))
-    )
-    rows = (
-        through.objects.filter(taskbody__task__status__in=VISITED)
-        .annotate(day=day, allowed=Exists(allowed), entrusted=Exists(entrusted))
-        .filter(Q(allowed=False) | (is_entrusted & (Q(entrusted=False) | out_of_period)))
-        .values(
-            "taskbody__task_id",
-            "taskbody__task__number",
-            "taskbody__task__started_at",
-            "taskbody__task__window_start",
-            "taskbody__task__enterprise__name",
-            "taskbody__body_id",
-            "taskbody__body__name",
-            "taskbody__body__body_type",
-            "taskbody__body__entrustment_start",
-            "taskbody__body__entrustment_end",
-            "inspectionitem_id",
-            "inspectionitem__name",
-            "allowed",
-            "entrusted",
-            "day",
+    if entrusted_ids:
+        in_scope = EnforcementBody.entrusted_items.through.objects.filter(
+            enforcementbody_id=OuterRef("taskbody__body_id"), inspectionitem_id=OuterRef("inspectionitem_id")
         )
-    )
-    grouped: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+        day = Coalesce(
+            TruncDate("taskbody__task__started_at"),
+            F("taskbody__task__window_start"),
+            output_field=DateField(),
+        )
+        body = "taskbody__body__"
+        outside = (
+            ~Exists(in_scope)
+            | Q(**{f"{body}entrustment_start__isnull": True})
+            | Q(**{f"{body}entrustment_end__isnull": True})
+            | Q(**{f"{body}entrustment_start__gt": F("day")})
+            | Q(**{f"{body}entrustment_end__lt": F("day")})
+        )
+        seen = {(r["taskbody_id"], r["inspectionitem_id"]) for r in rows}
+        for row in (
+            through.objects.filter(taskbody__body_id__in=entrusted_ids, taskbody__task__status__in=VISITED)
+            .annotate(day=day, in_scope=Exists(in_scope))
+            .filter(outside)
+            .values(*BODY_ITEM_VALUES, "in_scope", "day")
+        ):
+            if (row["taskbody_id"], row["inspectionitem_id"]) not in seen:
+                rows.append({**row, "allowed": True})
+    if not rows:
+        return
+    tasks = {
+        t["pk"]: t
+        for t in TaskBody.objects.filter(
+            pk__in={r["taskbody_id"] for r in rows}, task__status__in=VISITED
+        ).values(
+            "pk",
+            "task_id",
+            "task__number",
+            "task__started_at",
+            "task__window_start",
+            "task__enterprise__name",
+        )
+    }
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        grouped[(r["taskbody__task_id"], r["taskbody__body_id"])].append(r)
-    for (task_id, body_id), items in grouped.items():
-        first = items[0]
+        if r["taskbody_id"] in tasks:
+            grouped[r["taskbody_id"]].append(r)
+    for taskbody_id, items in grouped.items():
+        t, first = tasks[taskbody_id], items[0]
+        body_id = first["taskbody__body_id"]
         row = {
-            "pk": task_id,
-            "number": first["taskbody__task__number"],
+            "pk": t["task_id"],
+            "number": t["task__number"],
             "lead_body_id": body_id,
-            "started_at": first["taskbody__task__started_at"],
-            "window_start": first["taskbody__task__window_start"],
-            "enterprise__name": first["taskbody__task__enterprise__name"],
+            "started_at": t["task__started_at"],
+            "window_start": t["task__window_start"],
+            "enterprise__name": t["task__enterprise__name"],
         }
+        day = visit_day(row)
         reasons = []
-        outside = [r["inspectionitem__name"] for r in items if not r["allowed"]]
-        if outside:
-            reasons.append(f"无权检查事项{'、'.join(outside)}")
+        outside_items = [r["inspectionitem__name"] for r in items if not r["allowed"]]
+        if outside_items:
+            reasons.append(f"无权检查事项{'、'.join(outside_items)}")
         if first["taskbody__body__body_type"] == EnforcementBody.Type.ENTRUSTED:
-            not_entrusted = [r["inspectionitem__name"] for r in items if r["allowed"] and not r["entrusted"]]
+            not_entrusted = [
+                r["inspectionitem__name"] for r in items if r["allowed"] and not r.get("in_scope")
+            ]
             if not_entrusted:
                 reasons.append(f"委托权限不含事项{'、'.join(not_entrusted)}")
             start, end = first["taskbody__body__entrustment_start"], first["taskbody__body__entrustment_end"]
-            if not (start and end and start <= first["day"] <= end):
+            if not (start and end and start <= day <= end):
                 reasons.append("检查当日不在委托期限内")
+        if not reasons:
+            continue
         body = entry("registry.EnforcementBody", body_id, f"执法单位 {first['taskbody__body__name']}")
         yield task_hit(
             row,
-            f"{first['taskbody__body__name']}参加{task_name(row)}（{chinese_date(visit_day(row))}）："
+            f"{first['taskbody__body__name']}参加{task_name(row)}（{chinese_date(day)}）："
             + "；".join(reasons),
             body,
-            key=f"{task_id}:{body_id}",
+            key=f"{t['task_id']}:{body_id}",
         )
 
 
@@ -571,11 +656,11 @@ def late_record(ctx: Context) -> Iterator[Hit]:
         # n working days are at least n calendar days: only later ones can be late.
         .filter(lag__gt=datetime.timedelta(days=n))
     )
-    span = lagging.aggregate(first=Min("visit"), last=Max("visit"))
-    if span["first"] is None:
+    first, last = ctx.visit_span
+    if first is None:
         return
     late = Q()
-    for allowed, days in _allowed_lags(span["first"], span["last"], n).items():
+    for allowed, days in _allowed_lags(first, last, n).items():
         if allowed > n:
             late |= Q(visit__in=days, lag__gt=datetime.timedelta(days=allowed))
         else:
@@ -699,6 +784,11 @@ def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date
         began = time.perf_counter()
         try:
             with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    # The rules join and group millions of rows: room to hash them in memory, for this
+                    # transaction only.
+                    with connection.cursor() as cursor:
+                        cursor.execute("select set_config('work_mem', %s, true)", [work_mem()])
                 hits = list(definition.find(ctx))
                 queried = time.perf_counter() - began
                 new = _store(code, definition.severity, definition.title, hits, run)

@@ -1,5 +1,338 @@
-"""Pages of the supervision app: findings."""
+"""Pages of data supervision (F-30): the supervisor's dashboard of findings by body, rule and month, the list of
+findings with its filters and Excel export, a finding with its evidence, timeline and three-step panel, and the
+runs of the data rules (run them now, see what each rule found)."""
 
-from django.urls import path  # noqa: F401
+from __future__ import annotations
 
-urlpatterns: list = []
+import datetime
+import io
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as HttpForbidden
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header, urlencode
+from django.views.decorators.http import require_GET, require_POST
+
+from jianchama.core import audit
+from jianchama.core.errors import DomainError
+from jianchama.core.roles import Role
+from jianchama.registry.models import EnforcementBody
+
+from . import rules, services
+from .models import Finding, RuleRun, Severity
+
+PAGE_SIZE = 50
+EXPORT_LIMIT = 50_000
+# The record pages evidence links to, by model label (records without a page of their own show their label).
+EVIDENCE_URLS = {
+    "inspections.Task": "inspections:task_detail",
+    "plans.Plan": "plans:plan_detail",
+    "registry.Inspector": "registry:inspector_detail",
+    "registry.EnforcementBody": "registry:body_detail",
+    "registry.Enterprise": "registry:enterprise_detail",
+    "complaints.Complaint": "complaints:detail",
+    "complaints.ReconsiderationLead": "complaints:lead_detail",
+    "supervision.Finding": "supervision:finding_detail",
+}
+DASHBOARD_ROLES = (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT)
+
+
+def _may_view_dashboard(user) -> bool:
+    return user.is_platform_admin or user.role in DASHBOARD_ROLES
+
+
+def _require_dashboard(user) -> None:
+    if not _may_view_dashboard(user):
+        raise HttpForbidden("只有司法局执法监督人员、区政府和平台管理员可以查看数据监督")
+
+
+def evidence_links(finding: Finding) -> list[dict]:
+    """The finding's evidence with a link to each record's page where it has one."""
+    links = []
+    for item in finding.evidence or []:
+        url = ""
+        name = EVIDENCE_URLS.get(item.get("model", ""))
+        if name and item.get("pk") is not None:
+            try:
+                url = reverse(name, args=[item["pk"]])
+            except NoReverseMatch:
+                url = ""
+        links.append({**item, "url": url})
+    return links
+
+
+def _month(value: str) -> datetime.date | None:
+    try:
+        return datetime.datetime.strptime(value, "%Y-%m").date()
+    except (TypeError, ValueError):
+        return None
+
+
+class FindingFilterForm(forms.Form):
+    body = forms.ModelChoiceField(label="执法单位", queryset=EnforcementBody.objects.none(), required=False)
+    rule = forms.ChoiceField(label="规则", required=False)
+    source = forms.ChoiceField(label="来源", required=False)
+    status = forms.ChoiceField(label="状态", required=False)
+    severity = forms.ChoiceField(label="严重程度", required=False)
+    month = forms.CharField(
+        label="月份",
+        required=False,
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "2026-03"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        body_ids = Finding.objects.visible_to(user).values("body_id")
+        self.fields["body"].queryset = EnforcementBody.objects.filter(pk__in=body_ids).order_by("name")
+        self.fields["body"].empty_label = "全部执法单位"
+        self.fields["rule"].choices = [("", "全部规则"), *rules.rule_choices()]
+        self.fields["source"].choices = [("", "全部来源"), *Finding.Source.choices]
+        self.fields["status"].choices = [("", "全部状态"), *Finding.Status.choices]
+        self.fields["severity"].choices = [("", "全部严重程度"), *Severity.choices]
+
+    def clean_month(self):
+        value = self.cleaned_data["month"].strip()
+        if value and _month(value) is None:
+            raise forms.ValidationError("月份格式应为 2026-03")
+        return value
+
+    def apply(self, findings):
+        if not self.is_valid():
+            return findings
+        data = self.cleaned_data
+        if data["body"]:
+            findings = findings.filter(body=data["body"])
+        for name in ("rule", "source", "status", "severity"):
+            if data[name]:
+                findings = findings.filter(**{name: data[name]})
+        if data["month"]:
+            findings = findings.filter(period=_month(data["month"]))
+        return findings
+
+
+def _list_url(**params) -> str:
+    return reverse("supervision:finding_list") + "?" + urlencode({k: v for k, v in params.items() if v})
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    user = request.user
+    _require_dashboard(user)
+    filters = FindingFilterForm(request.GET or None, user=user)
+    findings = filters.apply(Finding.objects.visible_to(user))
+    base = {k: v for k, v in request.GET.items() if k in filters.fields and v}
+    counts = {
+        "total": Count("pk"),
+        "open": Count("pk", filter=Q(status=Finding.Status.OPEN)),
+        "high": Count("pk", filter=Q(severity=Severity.HIGH)),
+        "closed": Count("pk", filter=Q(status__in=[Finding.Status.RECTIFIED, Finding.Status.DISMISSED])),
+    }
+    summary = findings.aggregate(**counts)
+    by_body = list(
+        findings.values("body_id", "body__name").annotate(**counts).order_by("-total", "body__name")
+    )
+    for row in by_body:
+        row["url"] = _list_url(**{**base, "body": row["body_id"]})
+    titles = dict(rules.rule_choices())
+    by_rule = list(findings.values("source", "rule").annotate(**counts).order_by("-total", "rule"))
+    for row in by_rule:
+        row["title"] = titles.get(row["rule"]) or Finding.Source(row["source"]).label
+        row["url"] = _list_url(
+            **{**base, "rule": row["rule"], "source": "" if row["rule"] else row["source"]}
+        )
+    by_month = list(findings.values("period").annotate(**counts).order_by("-period")[:24])
+    for row in by_month:
+        row["url"] = _list_url(**{**base, "month": row["period"].strftime("%Y-%m")})
+    return render(
+        request,
+        "supervision/dashboard.html",
+        {
+            "filters": filters,
+            "summary": summary,
+            "by_body": by_body,
+            "by_rule": by_rule,
+            "by_month": by_month,
+            "list_url": _list_url(**base),
+            "last_run": RuleRun.objects.order_by("-started_at").first(),
+            "may_run": rules.may_run_rules(user),
+            "rule_count": len(rules.RULES),
+        },
+    )
+
+
+def _export(findings) -> HttpResponse:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=False)
+    sheet = workbook.active
+    sheet.title = "监督问题"
+    header = [
+        "编号",
+        "所属月份",
+        "执法单位",
+        "来源",
+        "规则",
+        "问题",
+        "问题描述",
+        "严重程度",
+        "状态",
+        "发现时间",
+        "证据",
+    ]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    titles = dict(rules.rule_choices())
+    for f in findings.select_related("body")[:EXPORT_LIMIT]:
+        sheet.append(
+            [
+                f.pk,
+                f.period.strftime("%Y-%m"),
+                f.body.name,
+                f.get_source_display(),
+                titles.get(f.rule, f.rule),
+                f.title,
+                f.description,
+                f.get_severity_display(),
+                f.get_status_display(),
+                timezone.localtime(f.found_at).strftime("%Y-%m-%d %H:%M"),
+                "；".join(e.get("label", "") for e in f.evidence or []),
+            ]
+        )
+    for letter, width in zip("ABCDEFGHIJK", (8, 10, 28, 12, 22, 24, 60, 10, 16, 18, 50), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"监督问题{stamp}.xlsx"
+    )
+    return response
+
+
+@login_required
+@require_GET
+def finding_list(request):
+    user = request.user
+    if not (_may_view_dashboard(user) or user.role == Role.BODY_ADMIN):
+        _require_dashboard(user)
+    visible = Finding.objects.visible_to(user)
+    filters = FindingFilterForm(request.GET or None, user=user)
+    findings = filters.apply(visible).select_related("body")
+    if request.GET.get("export") == "xlsx":
+        return _export(findings)
+    page = Paginator(findings, PAGE_SIZE).get_page(request.GET.get("page"))
+    titles = dict(rules.rule_choices())
+    for finding in page:
+        finding.rule_title = titles.get(finding.rule, "")
+    export = request.GET.copy()
+    export["export"] = "xlsx"
+    export.pop("page", None)
+    return render(
+        request,
+        "supervision/finding_list.html",
+        {
+            "filters": filters,
+            "page": page,
+            "export_query": export.urlencode(),
+            "may_dashboard": _may_view_dashboard(user),
+        },
+    )
+
+
+def _visible_finding(request, pk: int) -> Finding:
+    return get_object_or_404(
+        Finding.objects.visible_to(request.user).select_related("body__region", "task", "run", "created_by"),
+        pk=pk,
+    )
+
+
+@login_required
+@require_GET
+def finding_detail(request, pk: int):
+    from .steps import finding_panel
+
+    finding = _visible_finding(request, pk)
+    definition = rules.RULES.get(finding.rule)
+    context = {
+        "finding": finding,
+        "rule": definition,
+        "evidence": evidence_links(finding),
+        "events": audit.history(finding),
+        "may_dismiss": finding.status == Finding.Status.OPEN
+        and services.is_supervisor_of(request.user, finding.body),
+    }
+    context.update(finding_panel(request.user, finding))
+    return render(request, "supervision/finding_detail.html", context)
+
+
+@login_required
+@require_POST
+def finding_dismiss(request, pk: int):
+    finding = _visible_finding(request, pk)
+    try:
+        services.dismiss_finding(request.user, finding=finding, note=request.POST.get("note", ""))
+    except DomainError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "监督问题已核销")
+    return redirect("supervision:finding_detail", pk=finding.pk)
+
+
+@login_required
+@require_POST
+def run_rules_now(request):
+    chosen = [code for code in request.POST.getlist("rule") if code]
+    try:
+        run = rules.run_rules(request.user, rules=chosen or None)
+    except DomainError as error:
+        messages.error(request, str(error))
+        return redirect("supervision:run_list")
+    if run.status == RuleRun.Status.FAILED:
+        messages.error(request, f"数据监督规则运行完毕，但部分规则出错：{run.error}")
+    else:
+        messages.success(
+            request,
+            f"数据监督规则已运行完毕（{len(run.stats)}条规则，用时{run.seconds:.1f}秒），新发现{run.new_findings}个问题",
+        )
+    return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
+
+
+@login_required
+@require_GET
+def run_list(request):
+    _require_dashboard(request.user)
+    runs = Paginator(RuleRun.objects.select_related("triggered_by"), 10).get_page(request.GET.get("page"))
+    for run in runs:
+        run.rows = [
+            {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
+            for code, figures in (run.stats or {}).items()
+        ]
+    return render(
+        request,
+        "supervision/run_list.html",
+        {"page": runs, "rules": list(rules.RULES.values()), "may_run": rules.may_run_rules(request.user)},
+    )
+
+
+urlpatterns = [
+    path("", dashboard, name="dashboard"),
+    path("findings/", finding_list, name="finding_list"),
+    path("findings/<int:pk>/", finding_detail, name="finding_detail"),
+    path("findings/<int:pk>/dismiss/", finding_dismiss, name="finding_dismiss"),
+    path("rules/run/", run_rules_now, name="run_rules"),
+    path("rules/runs/", run_list, name="run_list"),
+]
