@@ -227,7 +227,7 @@ def test_a_supervisor_turns_a_complaint_into_a_finding_on_its_page(client, s):
     finding = Finding.objects.get()
     assert finding.source == Finding.Source.COMPLAINT
     detail = page(client, f"/complaints/{complaint.pk}/")
-    assert finding.title in detail and "待核实" in detail
+    assert finding.title in detail and "待核实" in detail and f"/supervision/findings/{finding.pk}/" in detail
     again = client.post(f"/complaints/{complaint.pk}/finding/", {"severity": "low"}, follow=True)
     assert "已转为监督问题，不能重复转办" in again.content.decode()
 
