@@ -175,7 +175,8 @@ def task_hit(row: dict[str, Any], description: str, *extra: dict[str, Any], key:
 
 
 def visits():
-    return Task.objects.filter(status__in=VISITED)
+    # No ordering: the tasks' default (newest first) would sort millions of rows for nothing.
+    return Task.objects.filter(status__in=VISITED).order_by()
 
 
 def task_name(row: dict[str, Any]) -> str:
@@ -277,7 +278,7 @@ def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
 @rule(code="frequency_breach", title="违反检查频次规则", severity=Severity.MEDIUM)
 def frequency_breach(ctx: Context) -> Iterator[Hit]:
     """检查提交或批准时的频次检查发现超出“不予提交”的规则而未豁免，或超出“须说明理由”的规则而未说明理由。"""
-    counted = Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED))
+    counted = Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED)).order_by()
     refused = _json_array_has(counted, "frequency_findings", {"action": "refuse", "exempted_by": ""})
     unjustified = _json_array_has(
         counted.filter(frequency_justification=""),
@@ -587,16 +588,20 @@ def plan_not_published(ctx: Context) -> Iterator[Hit]:
 def poor_evaluation(ctx: Context) -> Iterator[Hit]:
     """企业对检查的总体评价在阈值及以下（SUPERVISION_POOR_EVALUATION，默认2分“不满意”）。"""
     threshold = poor_evaluation_threshold()
-    rows = Evaluation.objects.filter(overall__lte=threshold).values(
-        "pk",
-        "overall",
-        "comment",
-        "task_id",
-        "task__number",
-        "task__lead_body_id",
-        "task__started_at",
-        "task__window_start",
-        "task__enterprise__name",
+    rows = (
+        Evaluation.objects.filter(overall__lte=threshold)
+        .order_by()
+        .values(
+            "pk",
+            "overall",
+            "comment",
+            "task_id",
+            "task__number",
+            "task__lead_body_id",
+            "task__started_at",
+            "task__window_start",
+            "task__enterprise__name",
+        )
     )
     for r in rows:
         row = {
@@ -681,6 +686,7 @@ def complaint_overdue(ctx: Context) -> Iterator[Hit]:
     open_statuses = (Complaint.Status.REGISTERED, Complaint.Status.ASSIGNED)
     rows = (
         Complaint.objects.filter(body__isnull=False, handle_by__lt=ctx.today)
+        .order_by()
         .filter(Q(status__in=open_statuses) | Q(handled_at__date__gt=F("handle_by")))
         .values(
             "pk", "number", "title", "body_id", "handle_by", "handled_at", "task_id", "task__number", "status"
@@ -707,6 +713,7 @@ def emergency_unapproved(ctx: Context) -> Iterator[Hit]:
     """先行实施的紧急检查过了补批期限（开始后1个工作日）仍未批准，或逾期才批准。"""
     rows = (
         Task.objects.filter(is_emergency=True, approval_due__lt=ctx.today, started_at__isnull=False)
+        .order_by()
         .filter(Q(approved_at__isnull=True) | Q(approved_at__date__gt=F("approval_due")))
         .values(*TASK_VALUES, "approval_due", "approved_at")
     )
