@@ -50,7 +50,7 @@ def test_load_demo_prints_what_it_loaded_and_every_login(settings):
     settings.SMS_BACKEND = "jianchama.core.sms.ConsoleBackend"
     out, err = load_demo()
     assert err == ""
-    assert "演示数据已载入：3 个区、17 个执法单位、38 名执法人员、500 家企业、18 个检查事项" in out
+    assert "演示数据已载入：3 个区、17 个执法单位、39 名执法人员、500 家企业、18 个检查事项" in out
     assert f"工作人员密码均为 {demo.DEMO_PASSWORD}" in out
     for username, role in STAFF:
         assert re.search(rf"{Role(role).label}\s+{username}\s", out), username
@@ -231,9 +231,10 @@ def test_every_district_body_can_inspect_with_two_valid_inspectors(loaded):
 def test_there_are_expired_expiring_suspended_and_revoked_certificates(loaded):
     today = timezone.localdate()
     certificates = list(Certificate.objects.prefetch_related("fields", "inspector__body__fields"))
-    assert len(certificates) == 38
+    assert len(certificates) == 39
     statuses = Counter(c.status_on(today) for c in certificates)
-    assert statuses["expired"] >= 2 and statuses["suspended"] == 2 and statuses["revoked"] == 1
+    # Two suspended in the register, a third by the supervision decision of the demo's story.
+    assert statuses["expired"] >= 2 and statuses["suspended"] == 3 and statuses["revoked"] == 1
     for certificate in certificates:
         assert re.fullmatch(r"310\d{3}00\d{5}", certificate.number)
         assert set(certificate.fields.all()) == set(certificate.inspector.body.fields.all())
@@ -306,7 +307,8 @@ def test_the_demo_tells_the_inspection_codes_story(loaded):
     done = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.RESULT_RECORDED)
     assert services.can_evaluate(contact, done)  # the contact can see the result and evaluate
     assert Task.objects.filter(status=Task.Status.SUBMITTED).exists()  # the head has one to approve
-    assert Notification.objects.visible_to(contact).count() == 2
+    # The two tasks above and the supervision story's visit (closed, rated poorly).
+    assert Notification.objects.visible_to(contact).count() == 3
     assert audit.verify_chain()[1] is None
 
 
@@ -341,3 +343,108 @@ def test_the_demo_tells_the_plans_story(loaded, tmp_path, client):
     assert joint.task_bodies.count() == 2 and InspectionCode.objects.filter(task=joint).count() == 1
     triggered = Task.objects.get(kind=Task.Kind.TRIGGER)
     assert triggered.trigger_situation is not None and triggered.evidence
+
+
+def test_the_demo_tells_the_supervision_story(loaded, client):
+    """Issue 5's "done when": the monthly rules find the planted problems; a warning, a recommendation PDF
+    with working-day deadlines, the body's rectification report, an escalation to a decision that suspends a
+    certificate, after which that inspector cannot be put on a task; a complaint from intake to feedback."""
+    import io
+
+    import pypdf
+
+    from jianchama.complaints.models import Complaint, ReconsiderationLead
+    from jianchama.core.errors import DomainError
+    from jianchama.core.formats import chinese_date
+    from jianchama.core.workdays import add_working_days
+    from jianchama.inspections import services as tasks
+    from jianchama.inspections.models import Task
+    from jianchama.notifications.models import Notification
+    from jianchama.supervision import rules
+    from jianchama.supervision.models import (
+        AccountabilityMeasure,
+        Decision,
+        Finding,
+        Recommendation,
+        SamplingReview,
+        SamplingRound,
+    )
+
+    planted = set(Finding.objects.filter(source=Finding.Source.DATA_RULE).values_list("rule", flat=True))
+    assert {
+        "emergency_unapproved",
+        "late_record",
+        "poor_evaluation",
+        "complaint_overdue",
+        "code_not_scanned",
+    } <= planted
+    before = Finding.objects.count()
+    assert rules.run_rules(User.objects.get(username="supervisor")).new_findings == 0
+    assert Finding.objects.count() == before
+
+    # The escalated one: recommendation with its deadlines on the official calendar, then a decision.
+    escalated = Recommendation.objects.get(status="decided")
+    assert escalated.rectify_by == add_working_days(escalated.received_on, 15)
+    assert escalated.review_due == add_working_days(escalated.rectify_by, 5)
+    assert escalated.finding.status == Finding.Status.DECIDED
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(escalated.document.read())).pages)
+    flat = "".join(text.split())
+    assert escalated.number in flat and "金山区建设和管理委员会" in flat
+    assert chinese_date(escalated.rectify_by) in flat
+    decision = Decision.objects.get(recommendation=escalated)
+    assert decision.number.startswith("金府监决")
+    suspension = AccountabilityMeasure.objects.get(decision=decision, kind="suspend_certificate")
+    sanctioned = suspension.inspectors.get()
+    assert not sanctioned.certificates.filter(status="valid").exists()
+    flagged = Task.objects.exclude(qualification_alert="")
+    assert flagged.exists() and all(sanctioned in t.inspectors.all() for t in flagged)
+    partner_head = User.objects.get(username="bodyadmin-js")
+    colleague = sanctioned.body.inspectors.exclude(pk=sanctioned.pk).order_by("pk").first()
+    item = InspectionItem.objects.filter(bodies=sanctioned.body, is_published=True).order_by("code").first()
+    with pytest.raises(DomainError) as refused:
+        tasks.create_task(
+            partner_head,
+            enterprise=Enterprise.objects.filter(region__path__startswith=sanctioned.body.region.path)
+            .order_by("uscc")
+            .last(),
+            kind="complaint",
+            reason="投诉",
+            evidence="工单",
+            items=[item],
+            inspectors=[sanctioned, colleague],
+            legal_basis=item.legal_basis,
+            window_start=timezone.localdate(),
+            window_end=timezone.localdate(),
+        )
+    assert sanctioned.name in refused.value.message and "暂停" in refused.value.message
+
+    # The rectified one waits for the bureau's review, with the body's report.
+    reported = Recommendation.objects.get(status="reported")
+    assert reported.report_text and reported.finding.body.name == "金山区应急管理局"
+
+    # Complaints: one from intake to feedback, one waiting from the portal, the overdue one warned.
+    closed = Complaint.objects.get(status=Complaint.Status.CLOSED)
+    assert closed.result and closed.feedback and closed.number.startswith("TS-")
+    assert Complaint.objects.filter(source="portal", status=Complaint.Status.REGISTERED).exists()
+    assert Finding.objects.get(rule="complaint_overdue").status == Finding.Status.WARNED
+    assert ReconsiderationLead.objects.get().finding.source == Finding.Source.RECONSIDERATION
+
+    # Sampling: the quarter's round drawn; a review that became a finding.
+    assert SamplingRound.objects.get().status == "revealed"
+    assert SamplingReview.objects.get().finding.source == Finding.Source.SAMPLING
+
+    # Guides went with the task notices to the enterprise.
+    contact = User.objects.get(username=demo.CONTACT_USERNAME)
+    assert any("合规指引" in n.body for n in Notification.objects.visible_to(contact))
+
+    # Each role's pages open.
+    for username, url in [
+        ("supervisor", "/supervision/"),
+        ("supervisor", "/supervision/steps/"),
+        ("districtgov", f"/supervision/steps/decisions/{decision.pk}/"),
+        ("bodyadmin-js", "/supervision/steps/"),
+        ("intake", "/complaints/"),
+        ("supervisor", "/supervision/sampling/"),
+    ]:
+        client.force_login(User.objects.get(username=username))
+        assert client.get(url).status_code == 200, (username, url)

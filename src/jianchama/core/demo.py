@@ -35,6 +35,7 @@ from . import audit
 from .errors import DomainError
 from .models import AuditEvent, User
 from .roles import Role
+from .workdays import add_working_days, is_working_day
 
 DEMO_PASSWORD = "Demo-2026!"
 CONTACT_PHONE = "13800000001"
@@ -359,7 +360,7 @@ INSPECTOR_PLAN: dict[str, list[str]] = {
     "310000-js": ["valid"],
     "310000-yj": ["valid"],
     "310116-yj": ["user", "valid", "expiring", "expired"],
-    "310116-js": ["valid", "valid", "suspended"],
+    "310116-js": ["valid", "valid", "valid", "suspended"],
     "310116-jt": ["valid", "valid", "expired"],
     "310112-yj": ["valid", "valid", "revoked"],
     "310112-js": ["valid", "valid", "suspended"],
@@ -542,6 +543,19 @@ FEATURED = {
     "contact_name": "沈丽华",
 }
 
+# --- Compliance guides (F-36) --------------------------------------------------------------------------
+
+GUIDE_TEXT = """一、检查前自查：应急预案是否按规定编制、评审、备案，近一年是否组织演练并留存记录。
+二、现场准备：安排熟悉安全生产管理的人员陪同检查，备齐安全生产责任制、教育培训、隐患排查治理台账。
+三、常见问题：演练记录缺少评估总结；预案与实际岗位、物料不一致；应急物资未定期检查。
+四、权利提示：检查人员应出示执法证件和检查码，企业可扫码核验；对检查结果有异议的，可以陈述、申辩。"""
+
+FIELD_GUIDE_TEXT = """一、危险化学品储存：分区分类、限量储存，禁忌物料不得混存，储存场所设置明显标志。
+二、重大危险源：建立档案，落实包保责任人，监测监控系统正常运行并与监管平台联网。
+三、特殊作业：动火、受限空间等作业严格执行审批，作业前进行风险辨识和气体检测。
+四、检查前自查自纠，发现问题及时整改；轻微违法行为及时改正的，依法可以不予行政处罚。"""
+
+
 # --- Users -------------------------------------------------------------------------------------------
 
 # username, role, full name, body key or region code
@@ -655,6 +669,16 @@ def _date_after(today: datetime.date, days: int) -> datetime.date:
     return today + datetime.timedelta(days=days)
 
 
+def _working_days_before(today: datetime.date, n: int) -> datetime.date:
+    """The working day n working days before `today` (the calendar counts forwards only)."""
+    day = today
+    while n:
+        day -= datetime.timedelta(days=1)
+        if is_working_day(day):
+            n -= 1
+    return day
+
+
 class _Builder:
     def __init__(self, today: datetime.date):
         self.today = today
@@ -679,10 +703,12 @@ class _Builder:
         self._users(inspector, featured)
         self._frequency_rules()
         self._trigger_situations()
+        self._guides(inspector)
         self._tasks(inspector, featured)
         self._frequency_story(inspector, featured)
         self._draw_story(inspector)
         self._joint_and_trigger_story(inspector, featured)
+        self._supervision_story(inspector, featured)
 
     # Regions, fields, bodies, items: a few dozen rows, saved one by one (Region.save sets the path).
 
@@ -1246,6 +1272,328 @@ class _Builder:
             window_end=end,
         )
         tasks.submit_task(inspector.user, task=triggered)
+
+    # Supervision (F-30–F-36): guides, planted problems, the monthly rules, the three steps, complaints.
+
+    def _guides(self, inspector: Inspector) -> None:
+        """The safety body's compliance guides, written before its tasks are approved so that the enterprise's
+        notice carries them (F-36)."""
+        from jianchama.registry import guides
+
+        body = inspector.body
+        head = User.objects.get(role=Role.BODY_ADMIN, body=body)
+        item = InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code").first()
+        guides.create_guide(
+            head,
+            field=item.field,
+            item=item,
+            title=f"{item.name}合规指引",
+            content=GUIDE_TEXT,
+            publish=True,
+        )
+        guides.create_guide(
+            head,
+            field=item.field,
+            title="危险化学品企业接受安全生产检查前自查要点",
+            content=FIELD_GUIDE_TEXT,
+            publish=True,
+        )
+
+    def _supervision_story(self, inspector: Inspector, featured: Enterprise) -> None:
+        """Problems planted in the last weeks' records (an emergency inspection never approved, a result
+        recorded late and rated poorly, a complaint not handled in time, a code never scanned), found by the
+        monthly data rules; the three steps on two of them: the safety body has rectified and reported (the
+        bureau's review is waiting), the construction body did not and a decision suspended one of its
+        inspectors' certificates, which flags the joint task that relied on him; a complaint from intake to
+        feedback, one waiting to be assigned from the portal; a reconsideration lead; the quarter's sampling
+        round drawn and one case-file review that found a problem."""
+        from jianchama.complaints import services as complaints
+        from jianchama.inspections import services as tasks
+        from jianchama.inspections.models import InspectionRecord, Task
+        from jianchama.supervision import rules, sampling, steps
+        from jianchama.supervision.models import Finding, SampledBody
+        from jianchama.supervision.models.sampling import Method
+
+        supervisor = User.objects.get(username="supervisor")
+        government = User.objects.get(username="districtgov")
+        intake = User.objects.get(username="intake")
+        contact = User.objects.get(username=CONTACT_USERNAME)
+        body = inspector.body
+        head = User.objects.get(role=Role.BODY_ADMIN, body=body)
+        colleague = next(
+            p
+            for p in body.inspectors.exclude(pk=inspector.pk).order_by("pk")
+            if p.certificates.valid_on(self.today).exists()
+        )
+        partner = self.bodies["310116-js"]
+        partner_head = User.objects.get(username="bodyadmin-js")
+        partner_inspectors = [
+            p for p in partner.inspectors.order_by("pk") if p.certificates.valid_on(self.today).exists()
+        ][:2]
+        own_item = InspectionItem.objects.filter(bodies=body, is_published=True).order_by("code").first()
+        partner_item = (
+            InspectionItem.objects.filter(bodies=partner, is_published=True).order_by("code").first()
+        )
+        jinshan = list(Enterprise.objects.filter(region=featured.region).order_by("uscc")[10:14])
+
+        def back(task: Task, days: int, **extra) -> None:
+            """Move a task made today back `days` days, as if it had happened then (history rows)."""
+            then = timezone.now() - datetime.timedelta(days=days)
+            day = timezone.localdate(then)
+            Task.objects.filter(pk=task.pk).update(
+                window_start=day, window_end=day, created_at=then, submitted_at=then, started_at=then, **extra
+            )
+
+        # 1. An emergency inspection by the construction body 12 days ago, never approved afterwards.
+        emergency = tasks.create_task(
+            partner_head,
+            enterprise=jinshan[0],
+            kind="report",
+            reason="群众举报：地下室燃气泄漏气味明显",
+            evidence="110联动工单及现场燃气浓度检测记录",
+            is_emergency=True,
+            items=[partner_item],
+            inspectors=partner_inspectors,
+            legal_basis=partner_item.legal_basis,
+            window_start=self.today,
+            window_end=self.today,
+        )
+        tasks.start_emergency(partner_head, task=emergency)
+        started = self.today - datetime.timedelta(days=12)
+        back(emergency, 12, approval_due=add_working_days(started, 1))
+
+        # 2. A visit to the featured enterprise 15 days ago whose result was recorded only today, rated poorly.
+        late = tasks.create_task(
+            inspector.user,
+            enterprise=featured,
+            kind="complaint",
+            reason="12345热线投诉：厂区夜间异味",
+            evidence="12345工单",
+            items=[own_item],
+            inspectors=[inspector, colleague],
+            legal_basis=own_item.legal_basis,
+            window_start=self.today,
+            window_end=self.today,
+        )
+        tasks.submit_task(inspector.user, task=late)
+        tasks.approve_task(head, task=late)
+        tasks.check_in(inspector.user, task=late)
+        tasks.record_result(
+            inspector.user,
+            task=late,
+            outcome=InspectionRecord.Outcome.NO_PROBLEM,
+            summary="现场未发现异味来源，相关记录齐全。",
+            findings=[
+                tasks.FindingInput(item=own_item, entry=entry, result="compliant")
+                for entry in own_item.checklist or [own_item.name]
+            ],
+        )
+        back(late, 15)
+        tasks.evaluate(
+            contact,
+            task=late,
+            scores={
+                "overall": 2,
+                "certificate_shown": 2,
+                "rights_told": 3,
+                "conduct": 3,
+                "efficiency": 1,
+                "integrity": 4,
+            },
+            comment="检查后半个月才告知结果，现场未主动出示执法证件。",
+        )
+        tasks.close_task(head, task=late)
+
+        # 3. A 12345 complaint assigned to the construction body a month ago, not handled.
+        overdue = complaints.register_complaint(
+            intake,
+            source="hotline_12345",
+            category="repeated_inspection",
+            title="同一周内被燃气管理部门检查两次",
+            content="企业反映同一周内两次接受燃气安全检查，检查内容基本相同，影响正常经营。",
+            complainant_name="王先生",
+            complainant_phone="13900000021",
+            enterprise=jinshan[1],
+            body=partner,
+            received_on=self.today - datetime.timedelta(days=35),
+        )
+        complaints.assign_complaint(intake, complaint=overdue, body=partner)
+        type(overdue).objects.filter(pk=overdue.pk).update(
+            handle_by=add_working_days(self.today - datetime.timedelta(days=35), 15)
+        )
+
+        # A complaint from intake to feedback, and one from the portal waiting to be assigned.
+        handled = complaints.register_complaint(
+            intake,
+            source="hotline_12345",
+            category="disturbing_business",
+            title="检查时间安排在生产高峰",
+            content="企业反映应急管理部门检查安排在生产高峰时段，希望调整检查时间。",
+            complainant_name="李女士",
+            complainant_phone="13900000022",
+            enterprise=jinshan[2],
+            body=body,
+        )
+        complaints.assign_complaint(intake, complaint=handled, body=body)
+        complaints.record_handling(
+            head, complaint=handled, result="已与企业沟通，今后检查避开生产高峰并提前告知检查时间。"
+        )
+        complaints.give_feedback(
+            intake, complaint=handled, feedback="已电话告知投诉人办理结果，投诉人表示满意。"
+        )
+        complaints.register_complaint(
+            contact,
+            source="portal",
+            category="misconduct",
+            title="检查人员未出示执法证件",
+            content="11月上旬的一次检查中，检查人员未主动出示执法证件，也未告知陈述申辩的权利。",
+            enterprise=featured,
+            task=late,
+        )
+
+        # The monthly run finds the planted problems.
+        rules.run_rules(supervisor)
+
+        # Step one to three for the construction body's emergency inspection: warned at a meeting 8 working
+        # days ago, found not rectified 3 working days ago, recommendation today, an inadequate report,
+        # escalated to a decision that suspends one of the two inspectors' certificates.
+        finding = Finding.objects.get(rule="emergency_unapproved", task=emergency)
+        warned_on = _working_days_before(self.today, 8)
+        warning = steps.warn_body(
+            supervisor,
+            finding=finding,
+            channel="meeting",
+            content="紧急检查开始后未在1个工作日内补办批准手续，请立即补办并建立紧急检查补批台账。",
+            warned_on=warned_on,
+        )
+        steps.record_warning_response(
+            partner_head,
+            warning=warning,
+            response="收到，将尽快补办。",
+            response_on=_working_days_before(self.today, 7),
+        )
+        steps.record_warning_outcome(
+            supervisor,
+            warning=warning,
+            rectified=False,
+            note="复查时仍未补办批准，也未建立补批台账。",
+            on=_working_days_before(self.today, 3),
+        )
+        recommendation = steps.issue_recommendation(
+            supervisor,
+            finding=finding,
+            facts=f"你单位于{self.today - datetime.timedelta(days=12):%Y年%m月%d日}对{jinshan[0].name}"
+            "实施紧急检查，检查开始后未在1个工作日内报单位负责人补办批准手续，经预警提醒后仍未整改。",
+            legal_basis="《国务院办公厅关于严格规范涉企行政检查的意见》；《关于规范本市涉企行政检查的实施意见》",
+            demanded="一、立即补办该次检查的批准手续；二、建立紧急检查补批台账，明确补批责任人；"
+            "三、对相关执法人员进行批评教育。",
+        )
+        steps.acknowledge_recommendation(partner_head, recommendation=recommendation)
+        steps.submit_rectification_report(
+            partner_head, recommendation=recommendation, text="已口头提醒相关人员注意。"
+        )
+        steps.review_recommendation(
+            supervisor,
+            recommendation=recommendation,
+            rectified=False,
+            note="整改报告未补办批准手续，未建立台账，整改不到位。",
+        )
+        steps.request_decision(
+            supervisor, recommendation=recommendation, note="监督建议书未落实，报请区政府制发监督决定书。"
+        )
+        sanctioned = partner_inspectors[0]
+        steps.issue_decision(
+            government,
+            recommendation=recommendation,
+            facts="经区司法局制发行政执法监督建议书后，你单位未按期补办紧急检查批准手续，整改不到位。",
+            legal_basis="《国务院办公厅关于严格规范涉企行政检查的意见》；《关于加强金山区涉企行政检查执法监督的工作方案》",
+            demanded="一、15个工作日内完成整改并书面报告；二、主要负责人接受约谈；三、暂停相关执法人员执法证件。",
+            measures=[
+                steps.MeasureInput("notified_criticism", note="在全区涉企行政执法单位范围内通报批评"),
+                steps.MeasureInput("interview", note="约谈金山区建设和管理委员会主要负责人"),
+                steps.MeasureInput(
+                    "suspend_certificate", inspectors=[sanctioned], note="培训考核合格前暂停使用执法证件"
+                ),
+            ],
+        )
+
+        # The safety body's code never scanned: warned by phone, not rectified, recommendation; the body has
+        # signed for it and uploaded its report, which waits for the bureau's review.
+        finding = Finding.objects.filter(rule="code_not_scanned", body=body).order_by("pk").first()
+        warning = steps.warn_body(
+            supervisor,
+            finding=finding,
+            channel="phone",
+            content="检查码未经企业扫码核验即开始检查，请规范亮码、扫码流程。",
+            warned_on=_working_days_before(self.today, 6),
+        )
+        steps.record_warning_outcome(
+            supervisor, warning=warning, rectified=False, note="仍有检查未扫码核验。", on=self.today
+        )
+        recommendation = steps.issue_recommendation(
+            supervisor,
+            finding=finding,
+            facts="你单位执法人员实施涉企行政检查时，未提示企业扫描检查码核验检查任务和执法人员身份，经预警提醒后仍未整改。",
+            legal_basis="《上海市涉企行政检查“检查码”应用工作方案》",
+            demanded="一、入企检查前须由企业扫码核验；二、对执法人员开展检查码应用培训。",
+        )
+        steps.acknowledge_recommendation(head, recommendation=recommendation)
+        steps.submit_rectification_report(
+            head,
+            recommendation=recommendation,
+            text="已于本周组织全体执法人员开展检查码应用培训，入企前由企业扫码核验已列入检查流程并逐次检查。",
+        )
+
+        # Step one on the overdue complaint: warned by phone today, the body has not yet answered.
+        finding = Finding.objects.filter(rule="complaint_overdue").order_by("pk").first()
+        if finding is not None:
+            steps.warn_body(
+                supervisor,
+                finding=finding,
+                channel="phone",
+                content="12345投诉已超过办理期限，请尽快办理并反馈投诉人。",
+            )
+
+        # A reconsideration lead, accepted as a finding.
+        lead = complaints.register_lead(
+            supervisor,
+            case_number=f"金府复〔{self.today.year}〕17号",
+            body=self.bodies["310116-jt"],
+            description="复议审理中发现，该单位对同一企业的检查未附检查依据，检查记录缺少执法人员签名。",
+            received_on=self.today,
+        )
+        complaints.accept_lead(supervisor, lead=lead, title="检查记录缺少检查依据和执法人员签名")
+
+        # The quarter's sampling round, drawn, and a case-file review that found a problem.
+        year, quarter = sampling.quarter_of(self.today)
+        sampling_round = sampling.reveal_round(
+            supervisor, sampling_round=sampling.commit_round(supervisor, year=year, quarter=quarter)
+        )
+        sheet = sampling.create_score_sheet(
+            supervisor,
+            name="行政执法案卷评查评分表",
+            method=Method.CASE_FILE_REVIEW,
+            items=[
+                {"name": "检查计划按时备案并公告", "max": 30},
+                {"name": "执法人员持证并出示检查码", "max": 40},
+                {"name": "检查记录完整、依据充分", "max": 30},
+            ],
+        )
+        sampled = SampledBody.objects.filter(round=sampling_round).order_by("position").first()
+        sampling.record_review(
+            supervisor,
+            sampled=sampled,
+            method=Method.CASE_FILE_REVIEW,
+            sheet=sheet,
+            scores={
+                "检查计划按时备案并公告": 30,
+                "执法人员持证并出示检查码": 15,
+                "检查记录完整、依据充分": 25,
+            },
+            problem_items=["执法人员持证并出示检查码"],
+            item_notes={"执法人员持证并出示检查码": "抽查的5份案卷中有2份未记录出示检查码"},
+            notes="抽查本季度检查案卷5份。",
+        )
 
     def _frequency_story(self, inspector: Inspector, featured: Enterprise) -> None:
         """A draft that breaks a rule: a third routine inspection of the featured enterprise by the same body

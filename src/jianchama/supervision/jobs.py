@@ -15,3 +15,11 @@ def send_deadline_reminders() -> int:
     from .steps import send_reminders
 
     return send_reminders()
+
+
+def commit_quarterly_sampling() -> int:
+    """Commit each district's sampling round for the quarter (F-31); a supervisor reveals it. Returns how
+    many rounds were committed."""
+    from .sampling import commit_quarterly_rounds
+
+    return len(commit_quarterly_rounds())

@@ -13,6 +13,12 @@ SCHEDULES = {
         "schedule_type": "D",  # Schedule.DAILY
         "next_run": "2026-11-24T08:00:00+08:00",
     },
+    # Each district's sampling round of the quarter committed (F-31): the quarter's first day at 01:00.
+    "supervision-quarterly-sampling": {
+        "func": "jianchama.supervision.jobs.commit_quarterly_sampling",
+        "schedule_type": "Q",  # Schedule.QUARTERLY
+        "next_run": "2027-01-01T01:00:00+08:00",
+    },
     # Complaint deadlines (F-34): every day at 08:05.
     "complaints-deadline-reminders": {
         "func": "jianchama.complaints.jobs.send_deadline_reminders",
