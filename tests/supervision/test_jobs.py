@@ -1,0 +1,58 @@
+"""The scheduled jobs of supervision and complaints: their schedules exist after migrating, each names a
+function that runs, and running one twice does no more than once."""
+
+from importlib import import_module
+
+import pytest
+from django_q.models import Schedule
+
+from jianchama.core.roles import Role
+from jianchama.supervision import jobs
+from jianchama.supervision.models import RuleRun, SamplingRound
+from tests.factories import BodyFactory, DistrictFactory, user_for
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED = {
+    "supervision-monthly-rules": Schedule.MONTHLY,
+    "supervision-deadline-reminders": Schedule.DAILY,
+    "supervision-quarterly-sampling": Schedule.QUARTERLY,
+    "complaints-deadline-reminders": Schedule.DAILY,
+}
+
+
+def _resolve(path: str):
+    module, name = path.rsplit(".", 1)
+    return getattr(import_module(module), name)
+
+
+def test_every_schedule_exists_repeats_and_names_a_function():
+    schedules = {s.name: s for s in Schedule.objects.filter(name__in=EXPECTED)}
+    assert {name: s.schedule_type for name, s in schedules.items()} == EXPECTED
+    for schedule in schedules.values():
+        assert schedule.repeats == -1 and schedule.next_run is not None
+        assert callable(_resolve(schedule.func)), schedule.func
+
+
+def test_the_scheduled_functions_run_on_an_empty_database():
+    for path in Schedule.objects.filter(name__in=EXPECTED).values_list("func", flat=True):
+        assert _resolve(path)() in (0, [])
+
+
+def test_the_monthly_run_is_recorded_as_the_system_s():
+    assert jobs.run_monthly_rules() == 0
+    run = RuleRun.objects.get()
+    assert run.status == RuleRun.Status.DONE and run.triggered_by is None
+
+
+def test_the_quarterly_sampling_commits_once_per_district_and_quarter():
+    district = DistrictFactory()
+    for _ in range(12):
+        BodyFactory(region=district)
+    user_for(Role.SUPERVISOR, region=district)
+    assert jobs.commit_quarterly_sampling() == 1
+    sampling_round = SamplingRound.objects.get()
+    assert sampling_round.region == district and sampling_round.body_count == 2  # ⌈10% × 12⌉
+    assert sampling_round.status == "committed"  # the supervisor reveals it
+    assert jobs.commit_quarterly_sampling() == 0
+    assert SamplingRound.objects.count() == 1
