@@ -171,6 +171,21 @@ WEBHOOK_TIMEOUT_SECONDS = float(env("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_MAX_ATTEMPTS = int(env("WEBHOOK_MAX_ATTEMPTS", "6"))
 WEBHOOK_BACKOFF_SECONDS = int(env("WEBHOOK_BACKOFF_SECONDS", "30"))  # doubled after each failed attempt
 
+# Supervision (F-30–F-33). The documents fix the three steps' 5/15/5 working days; these are the rest.
+SUPERVISION_POOR_EVALUATION = int(env("SUPERVISION_POOR_EVALUATION", "2"))  # overall rating at or below
+SUPERVISION_RECORD_WORKING_DAYS = int(env("SUPERVISION_RECORD_WORKING_DAYS", "5"))  # visit → result recorded
+SUPERVISION_REMINDER_WORKING_DAYS = int(env("SUPERVISION_REMINDER_WORKING_DAYS", "2"))  # before a deadline
+SUPERVISION_WORK_MEM = env("SUPERVISION_WORK_MEM", "256MB")  # PostgreSQL work_mem for the rules' run
+SAMPLING_RATIO = env("SAMPLING_RATIO", "0.1")  # share of bodies sampled each quarter; never below 10%
+SAMPLING_PASS_SCORE = int(env("SAMPLING_PASS_SCORE", "60"))  # % of a score sheet's full marks
+SAMPLING_PUBLIC_RATE_LIMIT = env("SAMPLING_PUBLIC_RATE_LIMIT", "60/m")
+
+# Complaints (F-34): the documents give no figures; working days from assignment, then from handling.
+COMPLAINT_HANDLE_WORKING_DAYS = int(env("COMPLAINT_HANDLE_WORKING_DAYS", "15"))
+COMPLAINT_FEEDBACK_WORKING_DAYS = int(env("COMPLAINT_FEEDBACK_WORKING_DAYS", "5"))
+COMPLAINT_REMINDER_WORKING_DAYS = int(env("COMPLAINT_REMINDER_WORKING_DAYS", "2"))
+PORTAL_COMPLAINT_RATE_LIMIT = env("PORTAL_COMPLAINT_RATE_LIMIT", "10/h")  # portal complaints per address
+
 # The task queue (django-q2), with its ORM broker by default: `manage.py qcluster` runs the worker.
 Q_CLUSTER = {
     "name": "jianchama",
