@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-scan: install
 # Needs PostgreSQL (DATABASE_URL's server, else postgres@127.0.0.1:5432); about 20 GB of disk for a while.
 bench-frequency: install
 	$(PY) bench/bench_frequency.py
+
+# Needs PostgreSQL (DATABASE_URL's server, else postgres@127.0.0.1:5432); about 20 GB of disk for a while.
+bench-supervision: install
+	$(PY) bench/bench_supervision.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -96,7 +96,11 @@ def test_district_government_sees_the_dashboard_without_the_run_button(client, f
 
 def test_finding_list_filters_and_scope(client, found):
     create_finding(
-        found.supervisor, source=found.finding.Source.OBSERVER, body=found.body, title="观察员反映未出示证件"
+        found.supervisor,
+        source=found.finding.Source.OBSERVER,
+        body=found.body,
+        title="观察员反映未出示证件",
+        period=datetime.date(2025, 1, 15),
     )
     client.force_login(found.supervisor)
     url = reverse("supervision:finding_list")
@@ -107,6 +111,7 @@ def test_finding_list_filters_and_scope(client, found):
     assert titles(client.get(url, {"status": "dismissed"})) == []
     month = found.finding.period.strftime("%Y-%m")
     assert titles(client.get(url, {"body": found.body.pk, "month": month})) == ["无码检查"]
+    assert titles(client.get(url, {"month": "2025-01"})) == ["观察员反映未出示证件"]
     assert titles(client.get(url, {"month": "2001-01"})) == []
     client.force_login(found.mh_supervisor)
     assert titles(client.get(url)) == ["闵行投诉反映多头检查"]

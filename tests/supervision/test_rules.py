@@ -431,3 +431,23 @@ def test_management_command_and_monthly_job(s, capsys):
 def test_hit_is_a_plain_record():
     hit = Hit(key="1", body_id=1, period=datetime.date(2026, 1, 1), description="x")
     assert hit.evidence == [] and hit.task_id is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the generator's supervision data is PostgreSQL's")
+def test_synthetic_supervision_data_gives_every_rule_some_hits_and_no_rule_many(db):
+    from jianchama.core import synthetic
+
+    synthetic.generate(enterprises=2_000, inspections=40_000, seed=3, supervision=True, log=lambda line: None)
+    run = run_rules("系统")
+    assert run.status == RuleRun.Status.DONE
+    for code, figures in run.stats.items():
+        assert 0 < figures["hits"] < 40_000 * 0.01, (code, figures)
+
+
+def test_synthetic_supervision_data_is_refused_on_sqlite(db):
+    from jianchama.core import synthetic
+
+    if connection.vendor == "postgresql":
+        pytest.skip("SQLite only")
+    with pytest.raises(DomainError, match="PostgreSQL"):
+        synthetic.generate(enterprises=10, inspections=10, supervision=True, log=lambda line: None)
