@@ -31,6 +31,11 @@ class Command(BaseCommand):
             "--drafts", type=_count, default=0, help="另加若干下个月的草稿任务（频次检查的候选任务，默认 0）"
         )
         parser.add_argument("--no-codes", action="store_true", help="不生成检查码")
+        parser.add_argument(
+            "--supervision",
+            action="store_true",
+            help="PostgreSQL：另生成计划、扫码、评议、投诉及少量违反各数据监督规则的记录（供数据监督测试）",
+        )
         parser.add_argument("--append", action="store_true", help="数据库已有企业时仍追加写入")
         parser.add_argument(
             "--rebuild-indexes",
@@ -58,6 +63,7 @@ class Command(BaseCommand):
                 append=options["append"],
                 rebuild_indexes=rebuild,
                 batch=options["batch"],
+                supervision=options["supervision"],
                 log=self.stdout.write,
             )
         except DomainError as error:
