@@ -31,8 +31,9 @@ class Deadline:
         return f"{years}的法定节假日安排尚未载入，此期限仅按周末推算，请在节假日安排公布后核对"
 
 
-class _Calendar:
-    """The exceptions of the years a computation touches, each year loaded once, on first use."""
+class WorkingCalendar:
+    """The exceptions of the years a computation touches, each year loaded once, on first use. Keep one for
+    many days (a scan over a range, a page of deadlines) instead of calling `is_working_day` for each."""
 
     def __init__(self) -> None:
         self.exceptions: dict[datetime.date, str] = {}
@@ -67,7 +68,7 @@ def compute_deadline(start: datetime.date, n: int) -> Deadline:
     """The n-th working day after `start` (n >= 1), with the years whose schedule was missing."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    calendar = _Calendar()
+    calendar = WorkingCalendar()
     day = start
     remaining = n
     while remaining:
@@ -89,7 +90,7 @@ def working_days_between(a: datetime.date, b: datetime.date) -> int:
     """
     if b < a:
         return -working_days_between(b, a)
-    calendar = _Calendar()
+    calendar = WorkingCalendar()
     count = 0
     day = a
     while day < b:
@@ -100,7 +101,7 @@ def working_days_between(a: datetime.date, b: datetime.date) -> int:
 
 
 def is_working_day(day: datetime.date) -> bool:
-    return _Calendar().is_working_day(day)
+    return WorkingCalendar().is_working_day(day)
 
 
 def unknown_years(years: list[int]) -> list[int]:

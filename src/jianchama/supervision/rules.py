@@ -36,7 +36,7 @@ from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
-from jianchama.core.workdays import _Calendar
+from jianchama.core.workdays import WorkingCalendar
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
@@ -608,7 +608,7 @@ def _allowed_lags(first: datetime.date, last: datetime.date, n: int) -> dict[int
     """For each visit day in [first, last], how many calendar days after it the result may still be recorded
     (its deadline, the n-th working day after it, minus the day), grouped: {lag: [days]}. One calendar, read
     once, for the whole range."""
-    calendar = _Calendar()
+    calendar = WorkingCalendar()
     horizon = last + datetime.timedelta(days=n * 3 + 40)
     working = []
     day = first
