@@ -214,12 +214,16 @@ def test_a_review_through_the_pages_becomes_a_finding_that_the_body_sees(client,
     assert "已形成监督问题" in response.text and "三名执法人员未出示检查码" in response.text
     finding = Finding.objects.get()
     assert finding.source == "sampling" and finding.body == sampled.body
+    finding_url = reverse("supervision:finding_detail", args=[finding.pk])
+    assert finding_url in client.get(reverse("supervision:sampling_review_detail", args=[review.pk])).text
     # The reviewed method is no longer offered for this body.
     assert "案卷评查评分表" not in client.get(url).text
 
     own = user_for(Role.BODY_ADMIN, body=sampled.body)
     client.force_login(own)
-    assert client.get(reverse("supervision:sampling_review_detail", args=[review.pk])).status_code == 200
+    own_view = client.get(reverse("supervision:sampling_review_detail", args=[review.pk]))
+    # The body sees the finding's title, but no link until the bureau has warned it (it could not open it).
+    assert own_view.status_code == 200 and finding.title in own_view.text and finding_url not in own_view.text
     assert sampled.body.name in client.get(reverse("supervision:sampling_review_list")).text
     assert "70/100" in client.get(reverse("supervision:sampling_detail", args=[sampling_round.pk])).text
     assert client.get(url).status_code == 403

@@ -40,6 +40,7 @@ EVIDENCE_URLS = {
     "complaints.Complaint": "complaints:detail",
     "complaints.ReconsiderationLead": "complaints:lead_detail",
     "supervision.Finding": "supervision:finding_detail",
+    "supervision.SamplingReview": "supervision:sampling_review_detail",
 }
 DASHBOARD_ROLES = (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT)
 

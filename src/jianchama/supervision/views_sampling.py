@@ -26,7 +26,7 @@ from jianchama.registry.forms import DATE, Form
 from jianchama.registry.views import _forbidden, _submit, registry_view
 
 from . import sampling
-from .models import Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
+from .models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
 
 PAGE_SIZE = 50
 VERIFIER = Path(settings.BASE_DIR) / "scripts" / "verify_sampling.py"
@@ -410,7 +410,15 @@ def review_detail(request, pk):
         ),
         pk=pk,
     )
-    return render(request, "supervision/sampling/review_detail.html", {"review": review})
+    # The finding is linked only for those who may open it (a body sees its findings once warned).
+    finding_visible = bool(
+        review.finding_id and Finding.objects.visible_to(request.user).filter(pk=review.finding_id).exists()
+    )
+    return render(
+        request,
+        "supervision/sampling/review_detail.html",
+        {"review": review, "finding_visible": finding_visible},
+    )
 
 
 urlpatterns = [
