@@ -240,3 +240,21 @@ def test_the_decision_deadline_is_reminded_and_flagged(world):
     assert decision.deadline_missed_at is not None
     decision = steps.confirm_decision_rectified(w.supervisor, decision=decision, note="逾期整改完成")
     assert steps.decision_deadlines(decision)[0].text == "逾期办理"
+
+
+def test_a_notified_visit_cannot_start_and_its_scan_page_says_the_certificate_is_suspended(world, client):
+    from jianchama.inspections import signing
+
+    w = world
+    notified = w.notified()
+    decide(w, escalated(w), suspend(w))
+    with pytest.raises(DomainError) as refused:
+        inspections.check_in(w.inspector_user, task=notified)
+    assert "不能签到开始检查" in refused.value.message and "张三" in refused.value.message
+    notified.refresh_from_db()
+    assert notified.status == Task.Status.NOTIFIED and notified.started_at is None
+    # The enterprise scanning the code sees it plainly and is told it may refuse.
+    token = signing.issue_token(notified.code.public_id)
+    page = client.get(f"/c/{token}").content.decode()
+    assert "执法证件状态：暂停使用" in page and "该人员不得实施检查，企业有权拒绝" in page
+    assert page.count("执法证件状态") == 1  # the colleague's certificate is valid

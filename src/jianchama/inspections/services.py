@@ -810,6 +810,10 @@ def check_in(actor, *, task: Task) -> Task:
         raise DomainError(
             f"今天不在检查码的有效期内（{chinese_date(code.valid_from)}至{chinese_date(code.valid_until)}），不能签到开始检查"
         )
+    # A certificate suspended or revoked since approval takes effect at once (F-33): nobody starts the visit.
+    raise_if(
+        sanctioned_inspector_problems(task.inspectors.prefetch_related("certificates")), "不能签到开始检查"
+    )
     _start(actor, task, "执法人员签到")
     return task
 

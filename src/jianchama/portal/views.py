@@ -118,7 +118,8 @@ def _scan_details(task: Task, today) -> dict:
     return {
         "bodies": bodies,
         "inspectors": [
-            (inspector, _certificate_for(certificates[pk], today)) for pk, inspector in inspectors.items()
+            _with_certificate(inspector, _certificate_for(certificates[pk], today), today)
+            for pk, inspector in inspectors.items()
         ],
         "items": items,
     }
@@ -171,6 +172,16 @@ def _scan_details_sql() -> str:
 def _date(value):
     # SQLite returns dates as text; PostgreSQL as dates.
     return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _with_certificate(inspector: dict, certificate, day) -> tuple[dict, Certificate | None]:
+    """The inspector and the certificate to show; an inspector without a certificate valid today (suspended
+    or revoked by a supervision decision, expired) carries the reason, which the page shows plainly."""
+    status = certificate.status_on(day) if certificate else None
+    if status != Certificate.Status.VALID:
+        label = Certificate.Status(status).label if status else "无执法证件记录"
+        inspector = {**inspector, "not_valid": label}
+    return inspector, certificate
 
 
 def _certificate_for(certificates, day):
