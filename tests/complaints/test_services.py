@@ -350,8 +350,14 @@ def test_reminders_go_once_before_and_once_after_the_handling_deadline(s):
     two_before = next(
         d for d in (due - datetime.timedelta(days=n) for n in range(1, 10)) if add_working_days(d, 2) == due
     )
+    s.head.phone = "13900000066"
+    s.head.save(update_fields=["phone"])
     assert services.send_reminders(today=two_before) == 1
     assert services.send_reminders(today=two_before) == 0
+    # By text message too, to the administrator with a phone on record.
+    texted = Notification.objects.get(event="complaint.handle_due", user=s.head)
+    assert [(d.channel, d.target) for d in texted.deliveries.all()] == [("sms", "13900000066")]
+    assert not Notification.objects.get(event="complaint.handle_due", user=s.head2).deliveries.exists()
     assert services.send_reminders(today=due) == 0  # the same deadline: reminded already
     reminders = Notification.objects.filter(event="complaint.handle_due")
     assert {n.user for n in reminders} == {s.head, s.head2}

@@ -112,12 +112,34 @@ def test_long_subject_is_shortened(no_webhook):
 
 
 def test_notify_user_is_inbox_only(gov_app):
-    supervisor = user_for(Role.SUPERVISOR)
+    supervisor = user_for(Role.SUPERVISOR, phone="13900000077")
     notification = services.notify_user(
         user=supervisor, event="recommendation.due", subject="建议书即将到期", body="请在3个工作日内复查。"
     )
     assert notification.user == supervisor and notification.enterprise is None
     assert not notification.deliveries.exists()
+
+
+def test_notify_user_with_sms_texts_the_user_s_phone_and_never_the_webhook(gov_app):
+    supervisor = user_for(Role.SUPERVISOR, phone="13900000077")
+    notification = services.notify_user(
+        user=supervisor,
+        event="recommendation.due",
+        subject="建议书复查期限将至",
+        body="请按期复查。",
+        sms=True,
+    )
+    [delivery] = notification.deliveries.all()
+    assert (delivery.channel, delivery.target) == ("sms", "13900000077")
+    assert jobs.deliver(delivery.pk) == "sent"
+    [message] = sms.outbox
+    assert message.phone == "13900000077"
+    assert "建议书复查期限将至" in message.text and "请登录检查码平台查看" in message.text
+    # Without a phone on record, the inbox alone.
+    no_phone = user_for(Role.SUPERVISOR)
+    assert not services.notify_user(
+        user=no_phone, event="x.y", subject="提醒", body="内容", sms=True
+    ).deliveries.exists()
 
 
 def test_inbox_scoping():

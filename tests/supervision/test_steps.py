@@ -357,9 +357,13 @@ def test_reminders_before_each_deadline_and_once_when_missed(world, settings):
     rec = recommended(w)
     assert steps.send_reminders() == 0  # 15 working days left: nothing yet
     backdate(rec, rectify_by=add_working_days(today, 1))
+    w.head.phone = "13900000055"
+    w.head.save(update_fields=["phone"])
     assert steps.send_reminders() == 1
     [reminder] = [n for n in inbox(w.head) if n.event == "supervision.deadline"]
     assert "整改并报送整改报告" in reminder.subject and "还剩1个工作日" in reminder.subject
+    # Also by text message to whoever has a phone on record.
+    assert [(d.channel, d.target) for d in reminder.deliveries.all()] == [("sms", "13900000055")]
     assert steps.send_reminders() == 0  # never twice
     backdate(rec, rectify_by=today - 5 * DAY, review_due=add_working_days(today, 2))
     sent = steps.send_reminders()

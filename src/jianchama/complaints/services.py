@@ -757,6 +757,7 @@ def _remind(complaint: Complaint, kind: str, deadline: datetime.date, recipients
                     body=text,
                     payload={"complaint": complaint.number, "deadline": deadline.isoformat(), "kind": kind},
                     related=complaint,
+                    sms=True,
                 )
             audit.record(
                 actor=SYSTEM,

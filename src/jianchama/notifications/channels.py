@@ -151,13 +151,18 @@ class WebhookChannel(BaseChannel):
 
 
 def sms_text(notification: Notification) -> str:
-    # Short on purpose: the content is in the inbox, behind the contact's login, not in a text message.
-    return f"【检查码】{notification.subject}。详情请登录企业端查看。"
+    # Short on purpose: the content is in the inbox, behind the reader's login, not in a text message.
+    where = "企业端" if notification.enterprise_id else "检查码平台"
+    return f"【检查码】{notification.subject}。详情请登录{where}查看。"
 
 
 @register("sms")
 class SmsChannel(BaseChannel):
     def targets(self, notification: Notification) -> list[str]:
+        # A staff user's notification reaches channels only when asked for (notify_user(sms=True)).
+        if notification.user_id:
+            phone = (notification.user.phone or "").strip()
+            return [phone] if phone else []
         if not notification.enterprise_id:
             return []
         phones: list[str] = []

@@ -184,8 +184,10 @@ def notify_user(
     body: str,
     payload: dict[str, Any] | None = None,
     related: models.Model | None = None,
+    sms: bool = False,
 ) -> Notification:
-    """Tell one staff user, through the portal inbox only (no other channel for staff yet)."""
+    """Tell one staff user through the inbox; with `sms`, also by text message to the user's phone when one
+    is on record (deadline reminders: a missed deadline should not wait for the next login)."""
     if user is None or not getattr(user, "pk", None):
         raise DomainError("不能发送通知：未指定接收人")
     return _create(
@@ -196,7 +198,7 @@ def notify_user(
         body=body,
         payload=payload,
         related=related,
-        with_channels=False,
+        with_channels=sms,
     )
 
 

@@ -212,10 +212,12 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _notify_all(users: Iterable[User], *, event: str, subject: str, body: str, related) -> int:
+def _notify_all(
+    users: Iterable[User], *, event: str, subject: str, body: str, related, sms: bool = False
+) -> int:
     count = 0
     for user in users:
-        notify_user(user=user, event=event, subject=subject, body=body, related=related)
+        notify_user(user=user, event=event, subject=subject, body=body, related=related, sms=sms)
         count += 1
     return count
 
@@ -1220,7 +1222,14 @@ def _send_once(key: str, recipients: list[User], *, subject: str, body: str, rel
     try:
         with transaction.atomic():
             ReminderLog.objects.create(key=key[:120], recipients=len(recipients))
-            _notify_all(recipients, event="supervision.deadline", subject=subject, body=body, related=related)
+            _notify_all(
+                recipients,
+                event="supervision.deadline",
+                subject=subject,
+                body=body,
+                related=related,
+                sms=True,
+            )
     except IntegrityError:
         return False
     return True
@@ -1230,8 +1239,8 @@ def send_reminders(today: datetime.date | None = None) -> int:
     """The daily job: for every pending deadline of the three steps, remind the responsible people (the
     bureau's supervisors of the body's district, or the body's administrators) once when it is within
     SUPERVISION_REMINDER_WORKING_DAYS working days (default 2), and once when it is missed; a missed
-    deadline is also marked on its record (kept after the late action). Staff have only the in-app inbox
-    today, so body-facing reminders go there too. Idempotent: each reminder has a unique key in
+    deadline is also marked on its record (kept after the late action). Reminders go to the inbox and, to
+    whoever has a phone on record, by text message. Idempotent: each reminder has a unique key in
     `ReminderLog`. Returns how many reminders were sent."""
     today = today or timezone.localdate()
     now = timezone.now()
