@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from jianchama.core.roles import Role
 from jianchama.inspections.models import InspectionCode, Scan
-from jianchama.supervision.models import Finding
+from jianchama.supervision import jobs
+from jianchama.supervision.models import Finding, RuleRun
 from tests.browser.test_inspection_code import no_horizontal_scroll, staff_login
 from tests.factories import user_for
 from tests.inspections.conftest import build_scenario
@@ -30,7 +31,13 @@ def test_supervisor_runs_the_rules_and_works_a_finding_on_a_phone(live_server, p
     assert "数据监督规则尚未运行过" in page.content()
     page.get_by_role("button", name="立即运行全部").click()
     page.wait_for_url("**/supervision/rules/runs/**")
-    assert "新发现1个问题" in page.locator(".messages").inner_text()
+    assert "数据监督规则已开始运行" in page.locator(".messages").inner_text()
+    assert page.locator("progress.run-progress").is_visible()
+    # The task queue's worker takes the run (here the test does what the worker does); the page, refreshing
+    # itself every 3 seconds, shows the figures once it is done.
+    jobs.execute_rule_run(RuleRun.objects.get().pk)
+    page.wait_for_selector("text=新发现 1 个问题", timeout=10_000)
+    assert not page.locator("progress.run-progress").count()
     assert page.locator("section.card table").first.get_by_text("无码检查").is_visible()
     assert no_horizontal_scroll(page)
 

@@ -11,10 +11,11 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from jianchama.core.audit import AuditEvent
+from jianchama.core.errors import DomainError
 from jianchama.core.roles import Role
 from jianchama.inspections.models import InspectionCode, Scan
 from jianchama.supervision.models import Finding, RuleRun
-from jianchama.supervision.rules import run_rules
+from jianchama.supervision.rules import RULES, run_rules
 from jianchama.supervision.services import create_finding
 from tests.factories import user_for
 from tests.inspections.conftest import build_scenario
@@ -167,22 +168,44 @@ def test_dismiss_from_the_page(client, found):
     assert client.post(url, {"note": "x"}).status_code == 404
 
 
-def test_run_the_rules_now_and_see_each_rules_figures(client, s):
+def test_run_the_rules_now_in_the_background_with_its_progress_and_figures(
+    client, s, django_capture_on_commit_callbacks
+):
+    from jianchama.supervision import jobs
+
     task = no_code_visit(s)
     client.force_login(s.supervisor)
-    response = client.post(reverse("supervision:run_rules"), follow=True)
+    url = reverse("supervision:run_rules")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        response = client.post(url, follow=True)
     page = response.content.decode()
-    assert "数据监督规则已运行完毕" in page and "新发现1个问题" in page
+    assert len(queued) == 1  # handed to the task queue's worker once the run is recorded
     run = RuleRun.objects.get()
-    assert run.triggered_by == s.supervisor and run.stats["no_code"]["new"] == 1
+    assert run.status == RuleRun.Status.RUNNING and run.triggered_by == s.supervisor
+    assert f"数据监督规则已开始运行（{len(RULES)}条规则）" in page
+    assert f"已完成 0/{len(RULES)} 条规则" in page and 'http-equiv="refresh"' in page
+    # A second click while it runs starts nothing.
+    again = client.post(url, follow=True).content.decode()
+    assert "数据监督规则正在运行" in again and RuleRun.objects.count() == 1
+
+    assert jobs.execute_rule_run(run.pk) == 1  # what the worker runs
+    page = client.get(reverse("supervision:run_list")).content.decode()
+    assert 'http-equiv="refresh"' not in page and "新发现 1 个问题" in page
+    run.refresh_from_db()
+    assert run.status == RuleRun.Status.DONE and run.stats["no_code"]["new"] == 1
     assert f'id="run-{run.pk}"' in page and "无码检查" in page
     assert Finding.objects.get(rule="no_code").task == task
     assert AuditEvent.objects.filter(action="supervision.rules_run").count() == 1
-    response = client.post(
-        reverse("supervision:run_rules"), {"rule": ["no_code", "late_record"]}, follow=True
-    )
-    assert "新发现0个问题" in response.content.decode()
-    assert list(RuleRun.objects.order_by("-pk").first().stats) == ["no_code", "late_record"]
+    with pytest.raises(DomainError):
+        jobs.execute_rule_run(run.pk)  # a finished run is not run again
+
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(url, {"rule": ["no_code", "late_record"]})
+    partial = RuleRun.objects.order_by("-pk").first()
+    assert partial.rules == ["no_code", "late_record"]
+    jobs.execute_rule_run(partial.pk)
+    partial.refresh_from_db()
+    assert list(partial.stats) == ["no_code", "late_record"] and partial.new_findings == 0
 
 
 def test_run_button_refused_to_a_body(client, s):

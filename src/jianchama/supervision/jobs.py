@@ -9,6 +9,14 @@ def run_monthly_rules() -> int:
     return run_rules("系统").new_findings
 
 
+def execute_rule_run(run_id: int) -> int:
+    """A supervisor's "run now", done by the worker (`rules.queue_run`); returns the new findings."""
+    from .models import RuleRun
+    from .rules import execute_run
+
+    return execute_run(RuleRun.objects.select_related("triggered_by").get(pk=run_id)).new_findings
+
+
 def send_deadline_reminders() -> int:
     """Remind of the three steps' deadlines falling due and flag the missed ones (F-32); returns how many
     reminders were sent."""

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from jianchama.complaints.models import Complaint
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
@@ -751,10 +751,9 @@ def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) 
     return len(new)
 
 
-def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date | None = None) -> RuleRun:
-    """Run every data rule (or the named ones) over all the data and record the new findings. `actor` is a
-    supervisor or platform administrator, or the text "系统" for the monthly schedule. A rule that raises does
-    not stop the others: the run is then marked failed with the error."""
+def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
+    """Check who asks and which rules, and record the run as running. `actor` is a supervisor or platform
+    administrator, or the text "系统" for the monthly schedule."""
     if isinstance(actor, str):
         user = None
     elif may_run_rules(actor):
@@ -765,8 +764,18 @@ def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date
     unknown = [code for code in codes if code not in RULES]
     if unknown or not codes:
         raise DomainError(f"没有这些数据监督规则：{'、'.join(unknown)}" if unknown else "请至少选择一条规则")
+    return RuleRun.objects.create(triggered_by=user, rules=codes)
+
+
+def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
+    """Run a started run's rules over all the data and record the new findings. The figures of each rule are
+    saved as soon as it finishes, so the run list shows the progress. A rule that raises does not stop the
+    others: the run is then marked failed with the error."""
+    if run.status != RuleRun.Status.RUNNING or run.stats:
+        raise InvalidTransition(f"数据监督规则运行记录 {run.pk} 已{run.get_status_display()}，不能再次运行")
+    actor = run.triggered_by or "系统"
+    codes = list(run.rules)
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
-    run = RuleRun.objects.create(triggered_by=user, rules=codes)
     started = time.perf_counter()
     errors = []
     for code in codes:
@@ -785,14 +794,15 @@ def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date
         except Exception as error:  # a broken rule is reported on the run, the others still run
             errors.append(f"{definition.title}（{code}）：{type(error).__name__}: {error}")
             run.stats[code] = {"error": str(error), "seconds": round(time.perf_counter() - began, 3)}
-            continue
-        run.stats[code] = {
-            "hits": len(hits),
-            "new": new,
-            "seconds": round(time.perf_counter() - began, 3),
-            "query_seconds": round(queried, 3),
-        }
-        run.new_findings += new
+        else:
+            run.stats[code] = {
+                "hits": len(hits),
+                "new": new,
+                "seconds": round(time.perf_counter() - began, 3),
+                "query_seconds": round(queried, 3),
+            }
+            run.new_findings += new
+        RuleRun.objects.filter(pk=run.pk).update(stats=run.stats, new_findings=run.new_findings)
     run.status = RuleRun.Status.FAILED if errors else RuleRun.Status.DONE
     run.error = "\n".join(errors)
     run.finished_at = timezone.now()
@@ -810,5 +820,40 @@ def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date
                 "hits": sum(s.get("hits", 0) for s in run.stats.values()),
                 "error": run.error,
             },
+        )
+    return run
+
+
+def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date | None = None) -> RuleRun:
+    """Run every data rule (or the named ones) now, in this process: the monthly job, the command, tests."""
+    return execute_run(start_run(actor, rules=rules), today=today)
+
+
+# A run still marked running after this long is taken for one whose worker died: it no longer blocks.
+STALE_RUN = datetime.timedelta(hours=2)
+
+
+def queue_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
+    """A supervisor's "run now": the run is recorded at once and done by the task queue's worker (over
+    millions of inspections it takes longer than a page may wait); the run list shows its progress. One
+    run at a time."""
+    from django_q.tasks import async_task
+
+    with transaction.atomic():
+        running = (
+            RuleRun.objects.select_for_update()
+            .filter(status=RuleRun.Status.RUNNING, started_at__gt=timezone.now() - STALE_RUN)
+            .order_by("started_at")
+            .first()
+        )
+        if running is not None:
+            raise DomainError(
+                f"数据监督规则正在运行（{timezone.localtime(running.started_at):%H:%M}开始），请等待其完成后再运行"
+            )
+        run = start_run(actor, rules=rules)
+        transaction.on_commit(
+            lambda: async_task(
+                "jianchama.supervision.jobs.execute_rule_run", run.pk, task_name=f"rules-{run.pk}"
+            )
         )
     return run

@@ -298,17 +298,13 @@ def finding_dismiss(request, pk: int):
 def run_rules_now(request):
     chosen = [code for code in request.POST.getlist("rule") if code]
     try:
-        run = rules.run_rules(request.user, rules=chosen or None)
+        run = rules.queue_run(request.user, rules=chosen or None)
     except DomainError as error:
         messages.error(request, str(error))
         return redirect("supervision:run_list")
-    if run.status == RuleRun.Status.FAILED:
-        messages.error(request, f"数据监督规则运行完毕，但部分规则出错：{run.error}")
-    else:
-        messages.success(
-            request,
-            f"数据监督规则已运行完毕（{len(run.stats)}条规则，用时{run.seconds:.1f}秒），新发现{run.new_findings}个问题",
-        )
+    messages.success(
+        request, f"数据监督规则已开始运行（{len(run.rules)}条规则），本页显示进度，完成后自动刷新"
+    )
     return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
 
 
@@ -322,10 +318,16 @@ def run_list(request):
             {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
             for code, figures in (run.stats or {}).items()
         ]
+    running = any(run.status == RuleRun.Status.RUNNING for run in runs)
     return render(
         request,
         "supervision/run_list.html",
-        {"page": runs, "rules": list(rules.RULES.values()), "may_run": rules.may_run_rules(request.user)},
+        {
+            "page": runs,
+            "rules": list(rules.RULES.values()),
+            "may_run": rules.may_run_rules(request.user),
+            "running": running,
+        },
     )
 
 
