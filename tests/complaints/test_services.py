@@ -146,6 +146,25 @@ def test_an_enterprise_complains_about_its_own_enterprise_and_tasks_only(s):
 # --- Assignment, handling, feedback ------------------------------------------------------------------
 
 
+def test_complaints_nobody_at_intake_typed_in_are_announced_to_the_region_s_intake(s):
+    def told(user):
+        return list(
+            Notification.objects.filter(user=user, event="complaint.received").values_list(
+                "subject", flat=True
+            )
+        )
+
+    typed = s.hotline()  # intake registered it itself: nobody needs telling
+    assert told(s.intake) == [] and told(s.mh_intake) == []
+    portal = s.hotline(s.contact, source=SRC.PORTAL, body=None)
+    assert told(s.intake) == [f"新投诉举报待交办：{portal.number}"]
+    assert told(s.mh_intake) == []  # another district's desk
+    observed = s.hotline(s.observer, source=SRC.OBSERVER, body=None, category=CAT.DISGUISED_INSPECTION)
+    assert sorted(told(s.intake)) == [f"新投诉举报待交办：{c.number}" for c in (portal, observed)]
+    assert told(s.mh_intake) == []
+    assert typed.number not in " ".join(told(s.intake))
+
+
 def test_assignment_sets_the_deadline_and_tells_every_admin_of_the_body(s):
     complaint = s.assigned()
     assert complaint.status == C.ASSIGNED and complaint.assigned_by == s.intake

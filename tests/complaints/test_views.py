@@ -357,6 +357,9 @@ def test_a_forged_code_report_becomes_a_complaint(client, s):
     assert complaint.complainant_phone == "13900000009" and complaint.enterprise is None
     assert complaint.registered_by is None and complaint.status == C.REGISTERED
     assert "两人自称燃气检查" in complaint.content and "验证失败" in complaint.title
+    # Nobody knows where it belongs: every intake desk is told it waits.
+    told = Notification.objects.filter(event="complaint.received", object_id=str(complaint.pk))
+    assert sorted(n.user_id for n in told) == sorted([s.intake.pk, s.mh_intake.pk])
     client.force_login(s.intake)
     assert complaint.number in page(client, "/complaints/")
 

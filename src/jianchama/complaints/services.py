@@ -29,6 +29,7 @@ from django.utils import timezone
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
+from jianchama.core.models import User
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days, working_days_between
 from jianchama.inspections.models import Task
@@ -494,7 +495,33 @@ def register_complaint(
             complaint.handle_by = add_working_days(received_on, handle_working_days())
         complaint.save()
         _record(actor, "complaint.registered", complaint, None)
+        if is_system or role in (Role.ENTERPRISE_CONTACT, Role.OBSERVER):
+            # Nobody at intake typed it in: tell them it is waiting to be assigned.
+            for user in _intake_for(complaint, actor):
+                notify_user(
+                    user=user,
+                    event="complaint.received",
+                    subject=f"新投诉举报待交办：{complaint.number}",
+                    body=f"{Source(source).label}收到投诉举报「{title}」（{Complaint.Category(category).label}），"
+                    "请及时登记处理并交办。",
+                    payload={"complaint": complaint.number},
+                    related=complaint,
+                )
     return complaint
+
+
+def _intake_for(complaint: Complaint, actor) -> list[User]:
+    """The intake staff whose region covers the complaint: by the enterprise or body concerned, else the
+    observer's region; a code report naming neither goes to every intake desk (it is theirs to place)."""
+    place = complaint.enterprise.region if complaint.enterprise_id else None
+    if place is None and complaint.body_id:
+        place = complaint.body.region
+    if place is None and not isinstance(actor, str) and actor.region_id:
+        place = actor.region
+    staff = User.objects.filter(role=Role.COMPLAINT_INTAKE, is_active=True, region__isnull=False)
+    if place is None:
+        return list(staff)
+    return [user for user in staff.select_related("region") if place.path.startswith(user.region.path)]
 
 
 def register_code_report(report) -> Complaint:
