@@ -121,6 +121,37 @@ def test_the_list_shows_deadlines_days_left_and_flags(world):
     assert on_time.number in own and "本单位收到的" in own
 
 
+def test_the_list_exports_to_excel_as_filtered_and_scoped(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.supervision._steps_world import new_finding
+
+    w = world
+    on_time = recommended(w)
+    late = recommended(w, new_finding(w, "未出示执法证件"))
+    overdue = timezone.localdate() - datetime.timedelta(days=7)
+    backdate(late, rectify_by=overdue)
+
+    def export(user, query=""):
+        response = client_for(user).get(reverse("supervision:steps") + "?export=xlsx" + query)
+        assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+        book = load_workbook(io.BytesIO(response.content))
+        return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
+
+    sheets = export(w.supervisor)
+    header, *rows = sheets["监督建议书"]
+    assert header[:6] == ("文号", "执法单位", "问题", "状态", "制发日期", "整改期限")
+    by_number = {row[0]: row for row in rows}
+    assert set(by_number) == {on_time.number, late.number}
+    assert by_number[on_time.number][6] == "剩余15个工作日"
+    assert by_number[late.number][5].date() == overdue and by_number[late.number][6].startswith("已逾期")
+    assert by_number[late.number][1] == w.body.name and by_number[late.number][2] == "未出示执法证件"
+    assert [row[0] for row in export(w.supervisor, "&flagged=1")["监督建议书"][1:]] == [late.number]
+    assert export(w.mh_supervisor)["监督建议书"][1:] == []  # another district's letters are not in it
+
+
 def test_the_body_acknowledges_and_uploads_its_report(world):
     w = world
     rec = recommended(w)

@@ -5,7 +5,6 @@ runs of the data rules (run them now, see what each rule found)."""
 from __future__ import annotations
 
 import datetime
-import io
 
 from django import forms
 from django.contrib import messages
@@ -17,12 +16,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from jianchama.core import audit
 from jianchama.core.errors import DomainError
 from jianchama.core.roles import Role
+from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.registry.models import EnforcementBody
 
 from . import rules, services
@@ -170,12 +170,23 @@ def dashboard(request):
 
 
 def _export(findings) -> HttpResponse:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook(write_only=False)
-    sheet = workbook.active
-    sheet.title = "监督问题"
+    titles = dict(rules.rule_choices())
+    rows = (
+        [
+            f.pk,
+            f.period.strftime("%Y-%m"),
+            f.body.name,
+            f.get_source_display(),
+            titles.get(f.rule, f.rule),
+            f.title,
+            f.description,
+            f.get_severity_display(),
+            f.get_status_display(),
+            timezone.localtime(f.found_at).strftime("%Y-%m-%d %H:%M"),
+            "；".join(e.get("label", "") for e in f.evidence or []),
+        ]
+        for f in findings.select_related("body")[:EXPORT_LIMIT]
+    )
     header = [
         "编号",
         "所属月份",
@@ -189,39 +200,8 @@ def _export(findings) -> HttpResponse:
         "发现时间",
         "证据",
     ]
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    titles = dict(rules.rule_choices())
-    for f in findings.select_related("body")[:EXPORT_LIMIT]:
-        sheet.append(
-            [
-                f.pk,
-                f.period.strftime("%Y-%m"),
-                f.body.name,
-                f.get_source_display(),
-                titles.get(f.rule, f.rule),
-                f.title,
-                f.description,
-                f.get_severity_display(),
-                f.get_status_display(),
-                timezone.localtime(f.found_at).strftime("%Y-%m-%d %H:%M"),
-                "；".join(e.get("label", "") for e in f.evidence or []),
-            ]
-        )
-    for letter, width in zip("ABCDEFGHIJK", (8, 10, 28, 12, 22, 24, 60, 10, 16, 18, 50), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"监督问题{stamp}.xlsx"
-    )
-    return response
+    widths = (8, 10, 28, 12, 22, 24, 60, 10, 16, 18, 50)
+    return xlsx_response("监督问题", [Sheet("监督问题", header, rows, widths)])
 
 
 @login_required

@@ -12,7 +12,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
+from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.registry.models import Inspector
 from jianchama.registry.views import registry_view
 
@@ -113,6 +114,8 @@ def steps_list(request):
         recs = [r for r in recs if r.flagged]
         decisions = [d for d in decisions if d.flagged]
         pending_issue = [w for w in pending_issue if w.flagged]
+    if request.GET.get("export") == "xlsx":
+        return _steps_export(recs, decisions, pending_issue)
     page = Paginator(recs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -125,6 +128,73 @@ def steps_list(request):
             "is_body_admin": user.role == Role.BODY_ADMIN,
         },
     )
+
+
+def _deadline_cells(deadlines, *keys: str) -> list:
+    """For each deadline named: its date and its state (剩余N个工作日, 已逾期N个工作日, 按期办理…)."""
+    by_key = {d.key: d for d in deadlines}
+    cells = []
+    for key in keys:
+        d = by_key.get(key)
+        cells += [d.due, d.text] if d else ["", ""]
+    return cells
+
+
+def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
+    """The list as it is filtered, one sheet per step, for the bureau's ledger of its supervision letters."""
+    sheets = [
+        Sheet(
+            "监督建议书",
+            ["文号", "执法单位", "问题", "状态", "制发日期", "整改期限", "整改情况", "复查期限", "复查情况"],
+            (
+                [
+                    r.number,
+                    r.body.name,
+                    r.finding.title,
+                    r.get_status_display(),
+                    r.issued_on,
+                    *_deadline_cells(r.deadlines, "rectify", "review"),
+                ]
+                for r in recs
+            ),
+            (22, 28, 30, 20, 12, 12, 18, 12, 18),
+        ),
+        Sheet(
+            "监督决定书",
+            ["文号", "执法单位", "建议书文号", "状态", "制发日期", "整改期限", "整改情况"],
+            (
+                [
+                    d.number,
+                    d.body.name,
+                    d.recommendation.number,
+                    d.get_status_display(),
+                    d.issued_on,
+                    *_deadline_cells(d.deadlines, "decision"),
+                ]
+                for d in decisions
+            ),
+            (22, 28, 22, 20, 12, 12, 18),
+        ),
+    ]
+    if pending_issue:
+        sheets.append(
+            Sheet(
+                "待制发建议书",
+                ["执法单位", "问题", "预警日期", "认定未整改日期", "制发期限", "制发情况"],
+                (
+                    [
+                        w.body.name,
+                        w.finding.title,
+                        w.warned_on,
+                        w.outcome_on,
+                        *_deadline_cells(w.deadlines, "issue"),
+                    ]
+                    for w in pending_issue
+                ),
+                (28, 30, 12, 14, 12, 18),
+            )
+        )
+    return xlsx_response("监督建议书与决定书", sheets)
 
 
 # --- Step one, from the finding page's panel ----------------------------------------------------------
