@@ -253,6 +253,59 @@ def test_changes_reads_a_diff_with_field_names():
     assert audit.changes(audit.record(actor="系统", action="a", obj=enterprise)) == []
 
 
+def test_changes_say_values_as_the_pages_do():
+    """Choices by their label, related records by name, dates in Chinese, files by name; not codes and ids."""
+    from jianchama.registry.models import Region
+    from tests.factories import DistrictFactory
+
+    enterprise = EnterpriseFactory(risk_grade="B")
+    other = DistrictFactory(code="310199", name="测试新区")
+    before = audit.snapshot(enterprise)
+    enterprise.risk_grade = "D"
+    enterprise.region = other
+    after = audit.snapshot(enterprise)
+    event = audit.record(actor="系统", action="a", obj=enterprise, before=before, after=after)
+    shown = {c.label: (c.before, c.after) for c in audit.changes(event)}
+    grade = str(Enterprise._meta.get_field("risk_grade").verbose_name)
+    assert shown[grade] == (
+        str(dict(Enterprise.RiskGrade.choices)["B"]),
+        str(dict(Enterprise.RiskGrade.choices)["D"]),
+    )
+    region = str(Enterprise._meta.get_field("region").verbose_name)
+    assert shown[region] == (str(Region.objects.get(pk=before["region_id"])), str(other))
+
+    created = audit.record(
+        actor="系统",
+        action="a",
+        obj=enterprise,
+        after={"created_at": "2026-11-23T06:30:00+00:00", "region_id": 999_999, "photo": "a/b/c.pdf"},
+    )
+    shown = {c.label: c.after for c in audit.changes(created)}
+    assert shown[str(Enterprise._meta.get_field("created_at").verbose_name)] == "2026年11月23日 14:30"
+    assert shown[str(Enterprise._meta.get_field("region").verbose_name)] == "（已删除：999999）"
+    assert shown["photo"] == "a/b/c.pdf"  # not a field of the model: shown as stored
+
+
+def test_changes_show_dates_in_chinese_and_files_by_name():
+    from jianchama.registry.models import Certificate
+    from tests.factories import CertificateFactory
+
+    certificate = CertificateFactory()
+    event = audit.record(
+        actor="系统",
+        action="a",
+        obj=certificate,
+        before={"valid_until": "2026-03-01", "status": "valid"},
+        after={"valid_until": "2027-02-28", "status": "suspended"},
+    )
+    shown = {c.label: (c.before, c.after) for c in audit.changes(event)}
+    assert shown[str(Certificate._meta.get_field("valid_until").verbose_name)] == (
+        "2026年3月1日",
+        "2027年2月28日",
+    )
+    assert shown[str(Certificate._meta.get_field("status").verbose_name)] == ("有效", "暂停使用")
+
+
 def test_the_timeline_partial_renders_events():
     admin = user_for(Role.PLATFORM_ADMIN, full_name="平台管理员甲")
     set_year_schedule(admin, year=2027, holidays=[(datetime.date(2027, 1, 1), "元旦")], workdays=[])

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from .models import AuditEvent
 
@@ -262,20 +263,62 @@ class Change:
     after: Any = None
 
 
-def _field_labels(object_type: str) -> dict[str, str]:
+def _fields(object_type: str) -> dict[str, Any]:
+    """The model's fields by name and by column name (`body` and `body_id`)."""
     from django.apps import apps
 
     try:
         model = apps.get_model(object_type)
     except (LookupError, ValueError):
         return {}
-    labels = {}
+    fields: dict[str, Any] = {}
     for field in model._meta.get_fields():
-        verbose = str(getattr(field, "verbose_name", "") or field.name)
-        labels[field.name] = verbose
+        fields[field.name] = field
         if getattr(field, "attname", None):
-            labels[field.attname] = verbose
-    return labels
+            fields[field.attname] = field
+    return fields
+
+
+def _label(fields: dict[str, Any], key: str) -> str:
+    field = fields.get(key)
+    return str(getattr(field, "verbose_name", "") or key) if field is not None else key
+
+
+def _is_key(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _display_field(field: Any, value: Any) -> str:
+    """A stored value as the pages say it: a choice's label, a related record's name, a date in Chinese, a
+    file's name. Values the field cannot read are shown as stored."""
+    if field is None or value is None or value == "" or value == []:
+        return _display(value)
+    if isinstance(value, list):
+        if (field.many_to_many or field.one_to_many) and all(_is_key(v) for v in value):
+            names = {obj.pk: str(obj) for obj in field.related_model._default_manager.filter(pk__in=value)}
+            return "、".join(names.get(pk, f"（已删除：{pk}）") for pk in value)
+        return "、".join(_display_field(field, v) for v in value)
+    if getattr(field, "choices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if field.is_relation:
+        # Some services recorded a related record by its name or code rather than its key: shown as stored.
+        if not _is_key(value):
+            return _display(value)
+        related = field.related_model._default_manager.filter(pk=value).first()
+        return str(related) if related is not None else f"（已删除：{value}）"
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is not None:
+            if timezone.is_aware(moment):
+                moment = timezone.localtime(moment)
+            return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    elif isinstance(field, models.DateField) and isinstance(value, str):
+        day = parse_date(value)
+        if day is not None:
+            return f"{day.year}年{day.month}月{day.day}日"
+    if isinstance(field, models.FileField) and isinstance(value, str):
+        return value.rsplit("/", 1)[-1]
+    return _display(value)
 
 
 def _display(value: Any) -> str:
@@ -297,13 +340,13 @@ def changes(event: AuditEvent) -> list[Change]:
         before, after = before or {}, after or {}
         if not isinstance(before, dict) or not isinstance(after, dict):
             return [Change("内容", _display(before), _display(after))]
-        labels = _field_labels(event.object_type)
+        fields = _fields(event.object_type)
         # A creation lists the new values only; a deletion the old ones only.
         return [
             Change(
-                labels.get(key, key),
-                _display(before.get(key)) if event.before else None,
-                _display(after.get(key)) if event.after else None,
+                _label(fields, key),
+                _display_field(fields.get(key), before.get(key)) if event.before else None,
+                _display_field(fields.get(key), after.get(key)) if event.after else None,
             )
             for key in list(before) + [k for k in after if k not in before]
             if before.get(key) != after.get(key)
