@@ -258,3 +258,15 @@ def test_a_notified_visit_cannot_start_and_its_scan_page_says_the_certificate_is
     page = client.get(f"/c/{token}").content.decode()
     assert "执法证件状态：暂停使用" in page and "该人员不得实施检查，企业有权拒绝" in page
     assert page.count("执法证件状态") == 1  # the colleague's certificate is valid
+
+
+def test_the_decision_s_timeline_reads_in_words(world):
+    from jianchama.core import audit
+
+    w = world
+    decision = decide(w, escalated(w), suspend(w))
+    issued = audit.history(decision).get(action="supervision.decision_issued")
+    shown = {c.label: c.after for c in audit.changes(issued)}
+    assert shown["问责措施"] == "暂停使用执法证件"
+    assert shown["执法单位"] == w.body.name and shown["状态"] == decision.get_status_display()
+    assert shown["文号"] == decision.number and "年" in shown["制发日期"]

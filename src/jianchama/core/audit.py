@@ -273,15 +273,28 @@ def _fields(object_type: str) -> dict[str, Any]:
         return {}
     fields: dict[str, Any] = {}
     for field in model._meta.get_fields():
+        if field.auto_created and not field.concrete:
+            continue  # reverse relations: never in a snapshot, and a recorded key may share their name
         fields[field.name] = field
         if getattr(field, "attname", None):
             fields[field.attname] = field
     return fields
 
 
+# Labels of keys that services record beside a model's fields (e.g. "measures" on a decision).
+EXTRA_LABELS: dict[str, str] = {}
+
+
+def register_field_labels(labels: dict[str, str]) -> None:
+    """Add Chinese labels for keys an app records that are not model fields (from `AppConfig.ready`)."""
+    EXTRA_LABELS.update(labels)
+
+
 def _label(fields: dict[str, Any], key: str) -> str:
     field = fields.get(key)
-    return str(getattr(field, "verbose_name", "") or key) if field is not None else key
+    if field is None:
+        return EXTRA_LABELS.get(key, key)
+    return str(getattr(field, "verbose_name", "") or key)
 
 
 def _is_key(value: Any) -> bool:

@@ -12,3 +12,12 @@ class SupervisionConfig(AppConfig):
         from .audit_actions import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
+        audit.register_field_labels(
+            {
+                "measures": "问责措施",
+                "issued_late": "逾期制发",
+                "requested_by": "报请人",
+                "rules": "运行的规则",
+                "new_findings": "新发现问题数",
+            }
+        )

@@ -859,7 +859,10 @@ def issue_decision(
         actor=actor,
         action="supervision.decision_issued",
         obj=decision,
-        after={**audit.snapshot(decision, DECISION_FIELDS), "measures": [m.kind for m in applied]},
+        after={
+            **audit.snapshot(decision, DECISION_FIELDS),
+            "measures": [str(m.get_kind_display()) for m in applied],
+        },
     )
     before = audit.snapshot(rec, RECOMMENDATION_FIELDS)
     _rec_transition(rec, RS.DECIDED)
