@@ -270,3 +270,16 @@ def test_the_decision_s_timeline_reads_in_words(world):
     assert shown["问责措施"] == "暂停使用执法证件"
     assert shown["执法单位"] == w.body.name and shown["状态"] == decision.get_status_display()
     assert shown["文号"] == decision.number and "年" in shown["制发日期"]
+
+
+def test_the_new_task_form_marks_the_suspended_inspector_before_saving(world):
+    from django.test import Client
+
+    w = world
+    decide(w, escalated(w), suspend(w))
+    client = Client()
+    client.force_login(w.head)
+    page = client.get("/tasks/new/").content.decode()
+    assert f"{w.inspector.name}（{w.body.name}）【执法证暂停使用，不能安排】" in page
+    colleague = next(i for i in w.body.inspectors.all() if i != w.inspector)
+    assert f"{colleague.name}（{w.body.name}）" in page and f"{colleague.name}（{w.body.name}）【" not in page

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
 
 from jianchama.registry.forms import DATE, Form
-from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+from jianchama.registry.models import Certificate, EnforcementBody, Enterprise, InspectionItem, Inspector
 from jianchama.registry.uscc import is_valid as uscc_is_valid
 
 from .models import Evaluation, Evidence, Exemption, Finding, InspectionRecord, Task, TriggerSituation
@@ -13,7 +14,14 @@ from .models import Evaluation, Evidence, Exemption, Finding, InspectionRecord, 
 
 class InspectorChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, inspector: Inspector) -> str:
-        return f"{inspector.name}（{inspector.body.name}）"
+        label = f"{inspector.name}（{inspector.body.name}）"
+        # Said before saving, not after: an inspector without a certificate valid today cannot be put on it.
+        today = timezone.localdate()
+        certificates = sorted(inspector.certificates.all(), key=lambda c: c.pk, reverse=True)
+        if not any(c.status_on(today) == Certificate.Status.VALID for c in certificates):
+            state = Certificate.Status(certificates[0].status_on(today)).label if certificates else "无执法证"
+            label += f"【执法证{state}，不能安排】" if certificates else "【无执法证，不能安排】"
+        return label
 
 
 class TaskForm(Form):
@@ -68,6 +76,7 @@ class TaskForm(Form):
         self.fields["inspectors"].queryset = (
             Inspector.objects.filter(is_active=True, body__is_active=True)
             .select_related("body")
+            .prefetch_related("certificates")
             .order_by("body__code", "name")
         )
 
