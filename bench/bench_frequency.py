@@ -30,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import admin_sql, scalar, server_url  # noqa: E402
 
 GOAL_P99_MS = 5.0
 GOAL_RATIO = 1.5
@@ -73,29 +76,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- the database
-
-
-def server_url(url: str, name: str) -> str:
-    """The same server and user as `url`, database `name`."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-def admin_sql(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
 
 
 def database_size() -> str:

@@ -36,6 +36,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import admin_sql, server_url  # noqa: E402
+
 VENV_BIN = Path(sys.executable).parent
 
 # One wrk script for both pages: each thread walks the list of paths from its own starting point, so that
@@ -118,21 +122,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- the database and the data
-
-
-def server_url(url: str, name: str) -> str:
-    """The same server and user as `url`, database `name`."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-def admin_sql(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement)
 
 
 def insert_select(model, params: dict, values: dict[str, str], source: str, *, select_only=False) -> str:

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _db import admin_sql, scalar, server_url  # noqa: E402
+
 GOAL_SECONDS = 60.0
 
 
@@ -52,28 +54,6 @@ def parse_args() -> argparse.Namespace:
         "--reuse-database", metavar="NAME", help="measure on a database kept by --keep-database"
     )
     return parser.parse_args()
-
-
-def server_url(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-def admin_sql(url: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
 
 
 TABLES = {
