@@ -15,7 +15,6 @@ COMPLAINT_REMINDER_WORKING_DAYS (2) before a deadline the daily job reminds.
 from __future__ import annotations
 
 import datetime
-import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -245,8 +244,8 @@ def _left_text(what: str, due: datetime.date, days_left: int, today: datetime.da
 
 
 def timing(complaint: Complaint, today: datetime.date | None = None, *, between=None) -> Timing:
-    """`between` counts working days (default `working_days_between`); a long list passes a memoised one,
-    since each count reads the calendar."""
+    """`between` counts working days (default `working_days_between`); a long list passes one calendar's
+    `WorkingCalendar().between`, since each new count reads the calendar."""
     today = today or timezone.localdate()
     count = between or working_days_between
     handled_on = timezone.localdate(complaint.handled_at) if complaint.handled_at else None
@@ -278,11 +277,6 @@ def timing(complaint: Complaint, today: datetime.date | None = None, *, between=
         notes = [t for t, late in (("逾期办理", handled_late), ("逾期反馈", feedback_late)) if late]
         return Timing("", None, None, False, bool(notes), "；".join(notes) or "按期办结")
     return Timing("", None, None, False, False, "")
-
-
-def memoised_between():
-    """A working-day counter that remembers its answers, for one page or export (the deadlines repeat)."""
-    return functools.lru_cache(maxsize=4096)(working_days_between)
 
 
 def overdue_filter(queryset: QuerySet[Complaint], today: datetime.date | None = None) -> QuerySet[Complaint]:

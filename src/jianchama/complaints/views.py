@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
+from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import EnforcementBody
 from jianchama.registry.views import _submit, registry_view
 
@@ -82,7 +83,7 @@ def ledger(request):
     _staff_only(user)
     complaints, filters = filtered(user, request.GET)
     page = Paginator(complaints, PAGE_SIZE).get_page(request.GET.get("page"))
-    today, between = timezone.localdate(), services.memoised_between()
+    today, between = timezone.localdate(), WorkingCalendar().between
     for complaint in page:
         complaint.timing = services.timing(complaint, today, between=between)
     sources = services.registration_sources(user)
@@ -143,7 +144,7 @@ def export(request):
     user = request.user
     _staff_only(user)
     complaints, _ = filtered(user, request.GET)
-    today, between = timezone.localdate(), services.memoised_between()
+    today, between = timezone.localdate(), WorkingCalendar().between
     book = Workbook(write_only=True)
     sheet = book.create_sheet("投诉举报台账")
     for index, header in enumerate(EXPORT_HEADERS, start=1):

@@ -33,7 +33,8 @@ class Deadline:
 
 class WorkingCalendar:
     """The exceptions of the years a computation touches, each year loaded once, on first use. Keep one for
-    many days (a scan over a range, a page of deadlines) instead of calling `is_working_day` for each."""
+    many days or deadlines (a scan over a range, a page or an export of deadlines): the module's functions
+    each start a new one, which reads the calendar again."""
 
     def __init__(self) -> None:
         self.exceptions: dict[datetime.date, str] = {}
@@ -63,19 +64,35 @@ class WorkingCalendar:
             return True
         return day.weekday() < 5
 
+    def deadline(self, start: datetime.date, n: int) -> Deadline:
+        """The n-th working day after `start` (n >= 1), with the years whose schedule was missing."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        self.unknown_used = set()
+        day = start
+        remaining = n
+        while remaining:
+            day += datetime.timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return Deadline(day, tuple(sorted(self.unknown_used)))
+
+    def between(self, a: datetime.date, b: datetime.date) -> int:
+        """Working days after `a` up to and including `b` (negative if `b` is before `a`)."""
+        if b < a:
+            return -self.between(b, a)
+        count = 0
+        day = a
+        while day < b:
+            day += datetime.timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        return count
+
 
 def compute_deadline(start: datetime.date, n: int) -> Deadline:
     """The n-th working day after `start` (n >= 1), with the years whose schedule was missing."""
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    calendar = WorkingCalendar()
-    day = start
-    remaining = n
-    while remaining:
-        day += datetime.timedelta(days=1)
-        if calendar.is_working_day(day):
-            remaining -= 1
-    return Deadline(day, tuple(sorted(calendar.unknown_used)))
+    return WorkingCalendar().deadline(start, n)
 
 
 def add_working_days(start: datetime.date, n: int) -> datetime.date:
@@ -88,16 +105,7 @@ def working_days_between(a: datetime.date, b: datetime.date) -> int:
 
     So `working_days_between(start, compute_deadline(start, n).date) == n`.
     """
-    if b < a:
-        return -working_days_between(b, a)
-    calendar = WorkingCalendar()
-    count = 0
-    day = a
-    while day < b:
-        day += datetime.timedelta(days=1)
-        if calendar.is_working_day(day):
-            count += 1
-    return count
+    return WorkingCalendar().between(a, b)
 
 
 def is_working_day(day: datetime.date) -> bool:

@@ -34,7 +34,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
 from jianchama.core.roles import Role
-from jianchama.core.workdays import add_working_days, unknown_years, working_days_between
+from jianchama.core.workdays import WorkingCalendar, add_working_days, unknown_years
 from jianchama.notifications.services import notify_user
 from jianchama.registry.models import Certificate, EnforcementBody, Inspector, Region
 
@@ -1002,8 +1002,8 @@ class DeadlineView:
         return f"{'、'.join(f'{y}年' for y in years)}的法定节假日安排尚未载入，此期限仅按周末推算，请在安排公布后核对"
 
 
-def _view(key, label, due, responsible, name, done_at, missed_at, today) -> DeadlineView:
-    days_left = working_days_between(today, due) if done_at is None else None
+def _view(key, label, due, responsible, name, done_at, missed_at, today, calendar) -> DeadlineView:
+    days_left = calendar.between(today, due) if done_at is None else None
     return DeadlineView(key, label, due, responsible, name, done_at, missed_at, days_left, today)
 
 
@@ -1014,8 +1014,11 @@ def _on(day: datetime.date | None) -> datetime.datetime | None:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
 
 
-def warning_deadlines(warning: SupervisionWarning, today: datetime.date | None = None) -> list[DeadlineView]:
+def warning_deadlines(
+    warning: SupervisionWarning, today: datetime.date | None = None, calendar: WorkingCalendar | None = None
+) -> list[DeadlineView]:
     today = today or timezone.localdate()
+    calendar = calendar or WorkingCalendar()
     if warning.outcome != WO.NOT_RECTIFIED or warning.recommendation_due is None:
         return []
     rec = Recommendation.objects.filter(warning=warning).first()
@@ -1029,13 +1032,17 @@ def warning_deadlines(warning: SupervisionWarning, today: datetime.date | None =
             _on(rec.issued_on) if rec else None,
             warning.recommendation_missed_at,
             today,
+            calendar,
         )
     ]
 
 
-def recommendation_deadlines(rec: Recommendation, today: datetime.date | None = None) -> list[DeadlineView]:
+def recommendation_deadlines(
+    rec: Recommendation, today: datetime.date | None = None, calendar: WorkingCalendar | None = None
+) -> list[DeadlineView]:
     """Issue (bureau), rectify and report (body), re-check (bureau)."""
     today = today or timezone.localdate()
+    calendar = calendar or WorkingCalendar()
     bureau, body = bureau_name(rec.body), rec.body.name
     review_done = rec.reviewed_at
     # Reviewing without a report ends the body's deadline too (missed, recorded by the review).
@@ -1050,6 +1057,7 @@ def recommendation_deadlines(rec: Recommendation, today: datetime.date | None = 
             _on(rec.issued_on),
             rec.warning.recommendation_missed_at,
             today,
+            calendar,
         ),
         _view(
             "rectify",
@@ -1060,15 +1068,27 @@ def recommendation_deadlines(rec: Recommendation, today: datetime.date | None = 
             rectify_done,
             rec.rectify_missed_at,
             today,
+            calendar,
         ),
         _view(
-            "review", "跟踪复查", rec.review_due, "bureau", bureau, review_done, rec.review_missed_at, today
+            "review",
+            "跟踪复查",
+            rec.review_due,
+            "bureau",
+            bureau,
+            review_done,
+            rec.review_missed_at,
+            today,
+            calendar,
         ),
     ]
 
 
-def decision_deadlines(decision: Decision, today: datetime.date | None = None) -> list[DeadlineView]:
+def decision_deadlines(
+    decision: Decision, today: datetime.date | None = None, calendar: WorkingCalendar | None = None
+) -> list[DeadlineView]:
     today = today or timezone.localdate()
+    calendar = calendar or WorkingCalendar()
     return [
         _view(
             "decision",
@@ -1079,6 +1099,7 @@ def decision_deadlines(decision: Decision, today: datetime.date | None = None) -
             decision.closed_at,
             decision.deadline_missed_at,
             today,
+            calendar,
         )
     ]
 
@@ -1094,8 +1115,9 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
     supervisor = is_supervisor_of(user, body)
     admin = is_body_admin_of(user, body)
     warnings = list(finding.warnings.select_related("created_by").order_by("warned_on", "pk"))
+    calendar = WorkingCalendar()  # one calendar for every deadline on the page
     for warning in warnings:
-        warning.deadlines = warning_deadlines(warning)
+        warning.deadlines = warning_deadlines(warning, calendar=calendar)
         warning.may_respond = warning.outcome == WO.PENDING and (supervisor or admin)
         warning.may_outcome = warning.outcome == WO.PENDING and supervisor
     rec = Recommendation.objects.filter(finding=finding).select_related("body", "warning").first()
@@ -1106,9 +1128,9 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
             "finding": finding,
             "warnings": warnings,
             "recommendation": rec,
-            "recommendation_deadlines": recommendation_deadlines(rec) if rec else [],
+            "recommendation_deadlines": recommendation_deadlines(rec, calendar=calendar) if rec else [],
             "decision": decision,
-            "decision_deadlines": decision_deadlines(decision) if decision else [],
+            "decision_deadlines": decision_deadlines(decision, calendar=calendar) if decision else [],
             "measures": list(decision.measures.all()) if decision else [],
             "channels": SupervisionWarning.Channel.choices,
             "pending_issue": not_rectified.deadlines[0]
@@ -1144,11 +1166,12 @@ class _Due:
 def _open_deadlines(today: datetime.date) -> list[_Due]:
     """Every pending deadline of the three steps."""
     dues: list[_Due] = []
+    calendar = WorkingCalendar()
     warnings = SupervisionWarning.objects.filter(
         outcome=WO.NOT_RECTIFIED, recommendation_due__isnull=False, finding__recommendation__isnull=True
     ).select_related("body__region", "finding")
     for warning in warnings:
-        for view in warning_deadlines(warning, today):
+        for view in warning_deadlines(warning, today, calendar):
             dues.append(
                 _Due(
                     f"warning:{warning.pk}:{view.key}:{view.due}",
@@ -1162,7 +1185,7 @@ def _open_deadlines(today: datetime.date) -> list[_Due]:
         "body__region", "warning"
     )
     for rec in recs:
-        for view in recommendation_deadlines(rec, today):
+        for view in recommendation_deadlines(rec, today, calendar):
             if view.pending:
                 dues.append(
                     _Due(
@@ -1174,7 +1197,7 @@ def _open_deadlines(today: datetime.date) -> list[_Due]:
                     )
                 )
     for decision in Decision.objects.filter(status=Decision.Status.ISSUED).select_related("body__region"):
-        for view in decision_deadlines(decision, today):
+        for view in decision_deadlines(decision, today, calendar):
             dues.append(
                 _Due(
                     f"decision:{decision.pk}:{view.key}:{view.due}",

@@ -22,6 +22,7 @@ from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
+from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import Inspector
 from jianchama.registry.views import registry_view
 
@@ -94,12 +95,13 @@ def steps_list(request):
     recs = list(
         Recommendation.objects.visible_to(user).select_related("body__region", "warning", "finding")[:500]
     )
+    calendar = WorkingCalendar()  # one calendar for every deadline on the page
     for rec in recs:
-        rec.deadlines = steps.recommendation_deadlines(rec)
+        rec.deadlines = steps.recommendation_deadlines(rec, calendar=calendar)
         rec.flagged = steps.flagged(rec.deadlines)
     decisions = list(Decision.objects.visible_to(user).select_related("body__region", "recommendation")[:500])
     for decision in decisions:
-        decision.deadlines = steps.decision_deadlines(decision)
+        decision.deadlines = steps.decision_deadlines(decision, calendar=calendar)
         decision.flagged = steps.flagged(decision.deadlines)
     pending_issue = []
     if user.role != Role.BODY_ADMIN:
@@ -107,7 +109,7 @@ def steps_list(request):
             outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
         )
         for warning in warnings.select_related("body__region", "finding"):
-            warning.deadlines = steps.warning_deadlines(warning)
+            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar)
             warning.flagged = steps.flagged(warning.deadlines)
             pending_issue.append(warning)
     if flagged_only:
