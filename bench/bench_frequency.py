@@ -122,8 +122,8 @@ class CpuMeter:
 
 def seed_rules() -> int:
     """The demo's frequency rules, through the service as the platform administrator saves them."""
-    from jianchama.core.demo import FREQUENCY_RULES
     from jianchama.core.models import User
+    from jianchama.demo.story import FREQUENCY_RULES
     from jianchama.inspections.frequency import save_rule
     from jianchama.inspections.models import Exemption, FrequencyRule
 
@@ -147,7 +147,7 @@ def seed_rules() -> int:
 
 
 def load(label: str, **options) -> dict:
-    from jianchama.core import synthetic
+    from jianchama.demo import synthetic
 
     print(f"\n  loading {label}", flush=True)
     started = time.perf_counter()
@@ -410,7 +410,7 @@ def draw_benchmark(args: argparse.Namespace, town_index: int = 0) -> dict:
     from jianchama.core.errors import DomainError
     from jianchama.core.models import User
     from jianchama.core.roles import Role
-    from jianchama.core.synthetic import DISTRICTS
+    from jianchama.demo.synthetic import DISTRICTS
     from jianchama.inspections.models import FrequencyRule, Task
     from jianchama.plans import draws
     from jianchama.plans.models import Plan

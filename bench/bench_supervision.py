@@ -75,7 +75,7 @@ def table_counts() -> dict[str, int]:
 
 
 def load(label: str, **options) -> float:
-    from jianchama.core import synthetic
+    from jianchama.demo import synthetic
 
     print(f"\n  loading {label}", flush=True)
     started = time.perf_counter()

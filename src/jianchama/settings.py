@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "jianchama.portal",
     "jianchama.supervision",
     "jianchama.complaints",
+    "jianchama.demo",
 ]
 
 MIDDLEWARE = [

@@ -438,7 +438,7 @@ def test_the_generator_s_supervision_data_gives_every_rule_some_hits_and_no_rule
     loads row by row) it is refused, with nothing written."""
     import io
 
-    from jianchama.core import synthetic
+    from jianchama.demo import synthetic
     from jianchama.registry.models import Enterprise
 
     if connection.vendor != "postgresql":

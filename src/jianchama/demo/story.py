@@ -19,6 +19,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from jianchama.core import audit
+from jianchama.core.errors import DomainError
+from jianchama.core.models import AuditEvent, User
+from jianchama.core.roles import Role
+from jianchama.core.workdays import add_working_days, is_working_day
 from jianchama.registry import uscc
 from jianchama.registry.models import (
     Certificate,
@@ -30,12 +35,6 @@ from jianchama.registry.models import (
     Inspector,
     Region,
 )
-
-from . import audit
-from .errors import DomainError
-from .models import AuditEvent, User
-from .roles import Role
-from .workdays import add_working_days, is_working_day
 
 DEMO_PASSWORD = "Demo-2026!"
 CONTACT_PHONE = "13800000001"

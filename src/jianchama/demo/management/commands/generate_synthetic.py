@@ -1,10 +1,10 @@
 """`manage.py generate_synthetic --enterprises N --inspections M`: synthetic data at scale in the current
-database, for benchmarks and load tests (see `jianchama.core.synthetic`)."""
+database, for benchmarks and load tests (see `jianchama.demo.synthetic`)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jianchama.core import synthetic
 from jianchama.core.errors import DomainError
+from jianchama.demo import synthetic
 
 
 def _count(text: str) -> int:

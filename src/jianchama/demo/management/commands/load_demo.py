@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from jianchama.core import demo
 from jianchama.core.errors import DomainError
+from jianchama.demo import story
 
 
 class Command(BaseCommand):
@@ -11,10 +11,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            result = demo.load()
+            result = story.load()
         except DomainError as error:
             # Not a failure of `make run`: the server still starts on the data that is there.
             self.stderr.write(error.message)
             return
-        for line in demo.summary_lines(result):
+        for line in story.summary_lines(result):
             self.stdout.write(line)

@@ -13,9 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from jianchama.core import audit, demo, sms
+from jianchama.core import audit, sms
 from jianchama.core.models import AuditEvent, User
 from jianchama.core.roles import Role
+from jianchama.demo import story
 from jianchama.registry import uscc
 from jianchama.registry.models import (
     Certificate,
@@ -32,7 +33,7 @@ from tests.factories import RegionFactory
 
 pytestmark = pytest.mark.django_db
 
-STAFF = [(username, role) for username, role, *_ in demo.STAFF_USERS]
+STAFF = [(username, role) for username, role, *_ in story.STAFF_USERS]
 
 
 def load_demo() -> tuple[str, str]:
@@ -51,16 +52,16 @@ def test_load_demo_prints_what_it_loaded_and_every_login(settings):
     out, err = load_demo()
     assert err == ""
     assert "演示数据已载入：3 个区、17 个执法单位、39 名执法人员、500 家企业、18 个检查事项" in out
-    assert f"工作人员密码均为 {demo.DEMO_PASSWORD}" in out
+    assert f"工作人员密码均为 {story.DEMO_PASSWORD}" in out
     for username, role in STAFF:
         assert re.search(rf"{Role(role).label}\s+{username}\s", out), username
-    assert f"手机号 {demo.CONTACT_PHONE}（上海金山恒泰化工有限公司）" in out
+    assert f"手机号 {story.CONTACT_PHONE}（上海金山恒泰化工有限公司）" in out
     assert "验证码打印在运行服务器的控制台" in out
     assert len(out.splitlines()) <= 15
 
 
 def test_the_demo_password_passes_the_password_validators():
-    validate_password(demo.DEMO_PASSWORD)
+    validate_password(story.DEMO_PASSWORD)
 
 
 def test_regions_fields_and_bodies(loaded):
@@ -180,21 +181,21 @@ def test_enterprises_are_the_same_every_time():
         return list(Enterprise.objects.order_by("uscc").values_list("uscc", "name", "address", "risk_grade"))
 
     with pytest.raises(Rollback), transaction.atomic():
-        demo.load()
+        story.load()
         first = snapshot()
         raise Rollback
     assert not Enterprise.objects.exists()
-    demo.load()
+    story.load()
     assert snapshot() == first
 
 
 def test_a_second_run_changes_nothing(loaded):
-    before = demo.counts(), AuditEvent.objects.count(), list(Enterprise.objects.values_list("pk", "uscc"))
+    before = story.counts(), AuditEvent.objects.count(), list(Enterprise.objects.values_list("pk", "uscc"))
     out, _ = load_demo()
     assert out.startswith("演示数据此前已载入，本次未做更改：3 个区、17 个执法单位")
     assert "inspector" in out
     assert (
-        demo.counts(),
+        story.counts(),
         AuditEvent.objects.count(),
         list(Enterprise.objects.values_list("pk", "uscc")),
     ) == before
@@ -250,34 +251,34 @@ def test_there_are_expired_expiring_suspended_and_revoked_certificates(loaded):
 def test_every_staff_login_works_with_the_printed_password(loaded):
     for username, role in STAFF:
         client = Client()
-        response = client.post(reverse("core:login"), {"username": username, "password": demo.DEMO_PASSWORD})
+        response = client.post(reverse("core:login"), {"username": username, "password": story.DEMO_PASSWORD})
         assert response.status_code == 302, username
         home = client.get(reverse("core:home"))
         assert home.status_code == 200
         assert Role(role).label in home.content.decode(), username
     admin = Client()
-    admin.post(reverse("core:login"), {"username": "admin", "password": demo.DEMO_PASSWORD})
+    admin.post(reverse("core:login"), {"username": "admin", "password": story.DEMO_PASSWORD})
     assert admin.get("/admin/").status_code == 200
 
 
 def test_the_enterprise_contact_logs_in_by_phone_code(loaded, client, django_capture_on_commit_callbacks):
-    assert not User.objects.get(phone=demo.CONTACT_PHONE).has_usable_password()
+    assert not User.objects.get(phone=story.CONTACT_PHONE).has_usable_password()
     refused = client.post(
-        reverse("core:login"), {"username": demo.CONTACT_USERNAME, "password": demo.DEMO_PASSWORD}
+        reverse("core:login"), {"username": story.CONTACT_USERNAME, "password": story.DEMO_PASSWORD}
     )
     assert refused.status_code == 200 and "_auth_user_id" not in client.session
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("core:phone_login"), {"phone": demo.CONTACT_PHONE})
-    assert sms.outbox[-1].phone == demo.CONTACT_PHONE
+        client.post(reverse("core:phone_login"), {"phone": story.CONTACT_PHONE})
+    assert sms.outbox[-1].phone == story.CONTACT_PHONE
     code = re.search(r"\d{6}", sms.outbox[-1].text).group()
     response = client.post(
-        reverse("core:phone_login"), {"phone": demo.CONTACT_PHONE, "code": code}, follow=True
+        reverse("core:phone_login"), {"phone": story.CONTACT_PHONE, "code": code}, follow=True
     )
     page = response.content.decode()
     assert "企业联系人" in page and "上海金山恒泰化工有限公司" in page
     own = client.get(reverse("registry:enterprise_detail_own"))
     assert own.status_code == 200 and "上海金山恒泰化工有限公司" in own.content.decode()
-    contact = EnterpriseContact.objects.get(phone=demo.CONTACT_PHONE)
+    contact = EnterpriseContact.objects.get(phone=story.CONTACT_PHONE)
     assert contact.enterprise.region.parent.name == "金山区"
 
 
@@ -301,7 +302,7 @@ def test_the_demo_tells_the_inspection_codes_story(loaded):
     from jianchama.notifications.models import Notification
 
     inspector = User.objects.get(username="inspector")
-    contact = User.objects.get(username=demo.CONTACT_USERNAME)
+    contact = User.objects.get(username=story.CONTACT_USERNAME)
     today = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.NOTIFIED)
     assert services.can_show_code(inspector, today)  # the inspector's phone shows its QR
     done = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.RESULT_RECORDED)
@@ -434,7 +435,7 @@ def test_the_demo_tells_the_supervision_story(loaded, client):
     assert SamplingReview.objects.get().finding.source == Finding.Source.SAMPLING
 
     # Guides went with the task notices to the enterprise.
-    contact = User.objects.get(username=demo.CONTACT_USERNAME)
+    contact = User.objects.get(username=story.CONTACT_USERNAME)
     assert any("合规指引" in n.body for n in Notification.objects.visible_to(contact))
 
     # Each role's pages open.

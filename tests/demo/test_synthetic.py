@@ -9,10 +9,10 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from jianchama.core import synthetic
 from jianchama.core.errors import DomainError
 from jianchama.core.models import User
 from jianchama.core.roles import Role
+from jianchama.demo import synthetic
 from jianchama.inspections.frequency import check_frequency, save_rule
 from jianchama.inspections.models import (
     FrequencyRule,
