@@ -3,7 +3,9 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 
-from jianchama.inspections.signing_views import jwks_view
+from jianchama.inspections.views.signing import jwks_view
+from jianchama.plans.urls import draw_urlpatterns
+from jianchama.registry.urls import import_urlpatterns
 
 admin.site.site_header = "检查码平台管理"
 admin.site.site_title = "检查码平台管理"
@@ -14,11 +16,11 @@ urlpatterns = [
     path("", include("jianchama.portal.urls")),
     path("tasks/", include("jianchama.inspections.urls")),
     path("plans/", include("jianchama.plans.urls")),
-    path("draws/", include("jianchama.plans.draw_urls")),
+    path("draws/", include((draw_urlpatterns, "draws"))),
     path("supervision/", include("jianchama.supervision.urls")),
     path("complaints/", include("jianchama.complaints.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
-    path("registry/import/", include("jianchama.registry.import_urls")),
+    path("registry/import/", include((import_urlpatterns, "registry_import"))),
     path("registry/", include("jianchama.registry.urls")),
     path("", include("jianchama.core.urls")),
 ]

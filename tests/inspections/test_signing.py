@@ -23,7 +23,7 @@ from PIL import Image
 
 from jianchama.inspections import signing
 from jianchama.inspections.qr import qr_png, qr_svg
-from jianchama.inspections.signing_views import jwks_view
+from jianchama.inspections.views.signing import jwks_view
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "inspection-code.md"

@@ -25,7 +25,7 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import EnforcementBody
-from jianchama.registry.views import _submit, registry_view
+from jianchama.registry.views.registry import _submit, registry_view
 
 from . import forms, services
 from .models import Complaint, ReconsiderationLead

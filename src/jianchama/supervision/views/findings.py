@@ -14,7 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
@@ -25,8 +25,8 @@ from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.registry.models import EnforcementBody
 
-from . import rules, services
-from .models import Finding, RuleRun, Severity
+from .. import rules, services
+from ..models import Finding, RuleRun, Severity
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000
@@ -244,7 +244,7 @@ def _visible_finding(request, pk: int) -> Finding:
 @login_required
 @require_GET
 def finding_detail(request, pk: int):
-    from .steps import finding_panel
+    from ..steps import finding_panel
 
     finding = _visible_finding(request, pk)
     definition = rules.RULES.get(finding.rule)
@@ -309,13 +309,3 @@ def run_list(request):
             "running": running,
         },
     )
-
-
-urlpatterns = [
-    path("", dashboard, name="dashboard"),
-    path("findings/", finding_list, name="finding_list"),
-    path("findings/<int:pk>/", finding_detail, name="finding_detail"),
-    path("findings/<int:pk>/dismiss/", finding_dismiss, name="finding_dismiss"),
-    path("rules/run/", run_rules_now, name="run_rules"),
-    path("rules/runs/", run_list, name="run_list"),
-]

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_POST
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
-from jianchama.registry.views import _submit, registry_view
+from jianchama.registry.views.registry import _submit, registry_view
 
-from . import forms, frequency, qr, services, signing, triggers
-from .models import Evaluation, Exemption, InspectionCode, Scan, Task
+from .. import forms, frequency, qr, services, signing, triggers
+from ..models import Evaluation, Exemption, InspectionCode, Scan, Task
 
 PAGE_SIZE = 50
 

@@ -27,10 +27,10 @@ from jianchama.inspections.models import Task
 from jianchama.registry.forms import DATE, Form
 from jianchama.registry.models import Enterprise, Inspector
 from jianchama.registry.uscc import is_valid as uscc_is_valid
-from jianchama.registry.views import _submit, registry_view
+from jianchama.registry.views.registry import _submit, registry_view
 
-from . import draws
-from .models import ConflictOfInterest, Plan, RandomDraw
+from .. import draws
+from ..models import ConflictOfInterest, Plan, RandomDraw
 
 PAGE_SIZE = 50
 VERIFIER = Path(settings.BASE_DIR) / "scripts" / "verify_draw.py"

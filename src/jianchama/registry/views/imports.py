@@ -26,9 +26,9 @@ from django_ratelimit.decorators import ratelimit
 from jianchama.core.errors import DomainError
 from jianchama.core.views import rate_limited
 
-from . import importing, uscc
-from .importing import Column, ImportRejected
-from .models import EnforcementBody, Region
+from .. import importing, uscc
+from ..importing import Column, ImportRejected
+from ..models import EnforcementBody, Region
 
 PROBLEMS_SHOWN = 1000  # rows of the problems table on the page; the CSV download has them all
 PROBLEMS_KEPT_SECONDS = 3600

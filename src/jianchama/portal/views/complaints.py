@@ -12,9 +12,9 @@ from jianchama.complaints.forms import PortalComplaintForm
 from jianchama.complaints.models import Complaint
 from jianchama.core.views import rate_limited
 from jianchama.inspections.models import Task
-from jianchama.registry.views import _submit
+from jianchama.registry.views.registry import _submit
 
-from .views import _contact_required, _limited
+from .portal import _contact_required, _limited
 
 # Per client address, on POSTs only: setting PORTAL_COMPLAINT_RATE_LIMIT overrides it.
 COMPLAINT_RATE_LIMIT = "10/h"

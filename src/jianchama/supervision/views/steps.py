@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -24,10 +24,10 @@ from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import Inspector
-from jianchama.registry.views import registry_view
+from jianchama.registry.views.registry import registry_view
 
-from . import steps
-from .models import AccountabilityMeasure, Decision, Finding, Recommendation, SupervisionWarning
+from .. import steps
+from ..models import AccountabilityMeasure, Decision, Finding, Recommendation, SupervisionWarning
 
 PAGE_SIZE = 50
 
@@ -499,23 +499,3 @@ def decision_action(request, pk, action):
         raise Http404
     _run(request, call, done)
     return redirect("supervision:decision_detail", decision.pk)
-
-
-urlpatterns = [
-    path("steps/", steps_list, name="steps"),
-    path("steps/findings/<int:pk>/warn/", finding_warn, name="finding_warn"),
-    path("steps/findings/<int:pk>/recommend/", finding_recommend, name="finding_recommend"),
-    path("steps/warnings/<int:pk>/<str:action>/", warning_action, name="warning_action"),
-    path("steps/recommendations/<int:pk>/", recommendation_detail, name="recommendation_detail"),
-    path("steps/recommendations/<int:pk>/document.pdf", recommendation_pdf, name="recommendation_pdf"),
-    path(
-        "steps/recommendations/<int:pk>/report-file/",
-        recommendation_report_file,
-        name="recommendation_report_file",
-    ),
-    path("steps/recommendations/<int:pk>/decide/", decision_create, name="decision_create"),
-    path("steps/recommendations/<int:pk>/<str:action>/", recommendation_action, name="recommendation_action"),
-    path("steps/decisions/<int:pk>/", decision_detail, name="decision_detail"),
-    path("steps/decisions/<int:pk>/document.pdf", decision_pdf, name="decision_pdf"),
-    path("steps/decisions/<int:pk>/<str:action>/", decision_action, name="decision_action"),
-]

@@ -26,10 +26,10 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.registry.models import Enterprise
-from jianchama.registry.views import _submit, registry_view
+from jianchama.registry.views.registry import _submit, registry_view
 
-from . import forms, services
-from .models import CoordinationProposal, CoordinationResponse, Plan, PlanReview
+from .. import forms, services
+from ..models import CoordinationProposal, CoordinationResponse, Plan, PlanReview
 
 PAGE_SIZE = 50
 PUBLIC_RATE_LIMIT = "60/m"  # setting PUBLIC_PLANS_RATE_LIMIT overrides it

@@ -3,7 +3,7 @@
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from .signing import jwks
+from ..signing import jwks
 
 
 @require_GET

@@ -22,9 +22,9 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
 
-from . import forms, importing, services
-from .models import Certificate, EnforcementBody, Enterprise, EnterpriseContact, InspectionItem, Inspector
-from .qualification import check_qualification
+from .. import forms, importing, services
+from ..models import Certificate, EnforcementBody, Enterprise, EnterpriseContact, InspectionItem, Inspector
+from ..qualification import check_qualification
 
 PAGE_SIZE = 50
 

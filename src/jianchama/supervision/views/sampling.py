@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
@@ -23,10 +22,10 @@ from django_ratelimit.core import get_usage
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.views import rate_limited
 from jianchama.registry.forms import DATE, Form
-from jianchama.registry.views import _forbidden, _submit, registry_view
+from jianchama.registry.views.registry import _forbidden, _submit, registry_view
 
-from . import sampling
-from .models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
+from .. import sampling
+from ..models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
 
 PAGE_SIZE = 50
 VERIFIER = Path(settings.BASE_DIR) / "scripts" / "verify_sampling.py"
@@ -419,19 +418,3 @@ def review_detail(request, pk):
         "supervision/sampling/review_detail.html",
         {"review": review, "finding_visible": finding_visible},
     )
-
-
-urlpatterns = [
-    path("sampling/", round_list, name="sampling_list"),
-    path("sampling/<int:pk>/", round_detail, name="sampling_detail"),
-    path("sampling/<int:pk>.json", round_json, name="sampling_json"),
-    path("sampling/verify_sampling.py", verifier, name="sampling_verifier"),
-    path("sampling/<int:pk>/reveal/", reveal, name="sampling_reveal"),
-    path("sampling/<int:pk>/withdraw/", withdraw, name="sampling_withdraw"),
-    path("sampling/sheets/", sheet_list, name="score_sheet_list"),
-    path("sampling/sheets/new/", sheet_create, name="score_sheet_create"),
-    path("sampling/sheets/<int:pk>/edit/", sheet_edit, name="score_sheet_edit"),
-    path("sampling/sampled/<int:pk>/review/", review_create, name="sampling_review_create"),
-    path("sampling/reviews/", review_list, name="sampling_review_list"),
-    path("sampling/reviews/<int:pk>/", review_detail, name="sampling_review_detail"),
-]

@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core.errors import DomainError, PermissionDenied
 
-from . import guides
-from .forms import Form
-from .models import ComplianceGuide, EnforcementBody, Field, InspectionItem
-from .views import _page, _submit, registry_view
+from .. import guides
+from ..forms import Form
+from ..models import ComplianceGuide, EnforcementBody, Field, InspectionItem
+from .registry import _page, _submit, registry_view
 
 
 class GuideFilterForm(Form):
