@@ -22,10 +22,10 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import EnforcementBody
-from jianchama.registry.views.registry import _submit, registry_view
 
 from . import forms, services
 from .models import Complaint, ReconsiderationLead
@@ -77,7 +77,7 @@ def filtered(user, params) -> tuple[QuerySet[Complaint], forms.ComplaintFilterFo
     return complaints.select_related("body", "enterprise", "task"), form
 
 
-@registry_view
+@page_view
 def ledger(request):
     user = request.user
     _staff_only(user)
@@ -132,7 +132,7 @@ def _local_date(value: datetime.datetime | None) -> datetime.date | None:
     return timezone.localdate(value) if value else None
 
 
-@registry_view
+@page_view
 def export(request):
     """The filtered ledger as an Excel workbook: Chinese headers, dates as dates. Written in openpyxl's
     write-only mode, row by row, so a large ledger needs neither much memory nor much time."""
@@ -202,7 +202,7 @@ def export(request):
     )
 
 
-@registry_view
+@page_view
 def detail(request, pk):
     user = request.user
     _staff_only(user)
@@ -224,7 +224,7 @@ def detail(request, pk):
     )
 
 
-@registry_view
+@page_view
 def create(request):
     """The intake form; for an observer, the observation form."""
     user = request.user
@@ -236,7 +236,7 @@ def create(request):
     is_observer = user.role == Role.OBSERVER
     form = forms.ComplaintForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        complaint = _submit(form, lambda: services.register_complaint(user, **form.service_arguments()))
+        complaint = submit_form(form, lambda: services.register_complaint(user, **form.service_arguments()))
         if complaint is not None:
             messages.success(request, f"已登记，编号{complaint.number}")
             return redirect("complaints:detail", complaint.pk)
@@ -245,7 +245,7 @@ def create(request):
 
 
 @require_POST
-@registry_view
+@page_view
 def action(request, pk, name):
     user = request.user
     _staff_only(user)
@@ -298,7 +298,7 @@ def _lead(request, pk) -> ReconsiderationLead:
     )
 
 
-@registry_view
+@page_view
 def lead_list(request):
     user = request.user
     leads = ReconsiderationLead.objects.visible_to(user).select_related("body", "task", "finding")
@@ -313,14 +313,14 @@ def lead_list(request):
     )
 
 
-@registry_view
+@page_view
 def lead_create(request):
     user = request.user
     if not services.can_register_leads(user):
         raise PermissionDenied("只有司法局执法监督人员可以登记行政复议线索")
     form = forms.LeadForm(request.POST or None, bodies=services.assignable_bodies(user))
     if request.method == "POST" and form.is_valid():
-        lead = _submit(form, lambda: services.register_lead(user, **form.cleaned_data))
+        lead = submit_form(form, lambda: services.register_lead(user, **form.cleaned_data))
         if lead is not None:
             messages.success(request, f"行政复议线索{lead.case_number}已登记")
             return redirect("complaints:lead_detail", lead.pk)
@@ -329,7 +329,7 @@ def lead_create(request):
     )
 
 
-@registry_view
+@page_view
 def lead_detail(request, pk):
     lead = _lead(request, pk)
     may = services.can_register_leads(request.user) and services.is_supervisor_of(request.user, lead.body)
@@ -347,7 +347,7 @@ def lead_detail(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def lead_action(request, pk, name):
     user = request.user
     lead = _lead(request, pk)

@@ -34,6 +34,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.roles import Role
 from jianchama.registry.models import Enterprise
 
+from . import workflow
 from .models import Exemption, FrequencyRule, Task, TaskBody
 
 Scope, Period, Action = FrequencyRule.Scope, FrequencyRule.Period, FrequencyRule.Action
@@ -609,12 +610,10 @@ def join_task(actor, *, task: Task, into: Task) -> Task:
     """Merge the actor's draft or submitted task into another body's task on the same enterprise that is not
     yet approved: the actor's body joins it with its items and inspectors, and the actor's task is cancelled.
     The joint task then has one code for all, once every body's head has approved it."""
-    from . import services
-
     if task.pk == into.pk:
         raise DomainError("不能把任务并入它自己")
     source, target = _lock_pair(task, into)
-    if not services._is_body_member(actor, source):
+    if not workflow.is_body_member(actor, source):
         raise PermissionDenied("只有参与该任务的执法单位可以将其并入联合检查")
     parts = list(source.task_bodies.select_related("body").prefetch_related("items"))
     problems = []
@@ -642,44 +641,38 @@ def join_task(actor, *, task: Task, into: Task) -> Task:
         )
     if problems:
         raise DomainError("不能并入联合检查：" + "；".join(problems), problems=problems)
-    before_target = audit.snapshot(target, services.TASK_FIELDS)
-    before_source = audit.snapshot(source, services.TASK_FIELDS)
+    before_target = audit.snapshot(target, workflow.TASK_FIELDS)
+    before_source = audit.snapshot(source, workflow.TASK_FIELDS)
     for part in parts:
         joined = TaskBody.objects.create(task=target, body=part.body)
         joined.items.set(part.items.all())
     target.items.add(*source.items.all())
     target.inspectors.add(*source.inspectors.all())
     bodies = "、".join(part.body.name for part in parts)
-    services._record(
+    workflow.record(
         actor, "task.joined", target, before_target, joined_from=source.number, joined_bodies=bodies
     )
-    services._transition(source, Task.Status.CANCELLED)
+    workflow.transition(source, Task.Status.CANCELLED)
     source.cancelled_at = timezone.now()
     source.cancel_reason = f"已并入联合检查任务{target.number}"
     source.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-    services._record(actor, "task.cancelled", source, before_source, reason=source.cancel_reason)
+    workflow.record(actor, "task.cancelled", source, before_source, reason=source.cancel_reason)
     return target
 
 
 def can_join(user, task: Task) -> bool:
-    from . import services
-
-    return task.status in JOINABLE and services._is_body_member(user, task)
+    return task.status in JOINABLE and workflow.is_body_member(user, task)
 
 
 def can_set_mode(user, task: Task) -> bool:
-    from . import services
-
-    return task.status == Task.Status.DRAFT and services._is_body_member(user, task)
+    return task.status == Task.Status.DRAFT and workflow.is_body_member(user, task)
 
 
 @transaction.atomic
 def set_mode(actor, *, task: Task, mode: str) -> Task:
     """On site or remote, while the task is a draft (能非现场的不入企: asked before submission)."""
-    from . import services
-
-    task = services._locked(task)
-    if not services._is_body_member(actor, task):
+    task = workflow.locked(task)
+    if not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以变更检查方式")
     if mode not in Task.Mode.values:
         raise DomainError("请选择检查方式：现场检查或非现场检查")
@@ -689,10 +682,10 @@ def set_mode(actor, *, task: Task, mode: str) -> Task:
         )
     if task.mode == mode:
         return task
-    before = audit.snapshot(task, services.TASK_FIELDS)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
     task.mode = mode
     task.save(update_fields=["mode"])
-    services._record(actor, "task.mode_changed", task, before)
+    workflow.record(actor, "task.mode_changed", task, before)
     return task
 
 

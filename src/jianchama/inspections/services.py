@@ -29,9 +29,8 @@ from jianchama.registry.guides import guide_url, guides_for_task
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
 from jianchama.registry.qualification import check_qualification
 
-from . import signing
+from . import signing, workflow
 from .models import (
-    TRANSITIONS,
     CodeReport,
     Evaluation,
     Evidence,
@@ -64,27 +63,6 @@ AUDIT_ACTIONS = {
     "statement.replied": "答复陈述申辩",
 }
 
-TASK_FIELDS = [
-    "number",
-    "enterprise",
-    "lead_body",
-    "legal_basis",
-    "kind",
-    "mode",
-    "reason",
-    "evidence",
-    "plan",
-    "draw",
-    "trigger_situation",
-    "window_start",
-    "window_end",
-    "is_emergency",
-    "status",
-    "bodies",
-    "inspectors",
-    "items",
-]
-
 MAX_WINDOW_DAYS = 90
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
 # Extension → (kind allowed, leading bytes the file must start with); the name alone proves nothing.
@@ -109,34 +87,7 @@ def register_pre_approval_check(check: Callable[[Task], list[str]]) -> None:
         PRE_APPROVAL_CHECKS.append(check)
 
 
-def _transition(task: Task, to: str) -> None:
-    if to not in TRANSITIONS[task.status]:
-        raise InvalidTransition(
-            f"任务{task}当前状态为「{task.get_status_display()}」，不能变为「{Task.Status(to).label}」"
-        )
-    task.status = to
-
-
-def _locked(task: Task) -> Task:
-    return Task.objects.select_for_update().get(pk=task.pk)
-
-
-def _record(actor, action: str, task: Task, before: dict | None, **extra: Any) -> None:
-    after = audit.snapshot(task, TASK_FIELDS)
-    after.update(extra)
-    audit.record(actor=actor, action=action, obj=task, before=before, after=after)
-
-
 # --- Who may do what (views use these to show or hide buttons) --------------------------------------
-
-
-def _is_body_member(user, task: Task) -> bool:
-    return (
-        user.is_authenticated
-        and user.role in (Role.INSPECTOR, Role.BODY_ADMIN)
-        and user.body_id is not None
-        and task.task_bodies.filter(body_id=user.body_id).exists()
-    )
 
 
 def _inspector_of(user, task: Task) -> Inspector | None:
@@ -152,7 +103,7 @@ def can_create_tasks(user) -> bool:
 
 
 def can_submit(user, task: Task) -> bool:
-    return task.status == Task.Status.DRAFT and _is_body_member(user, task)
+    return task.status == Task.Status.DRAFT and workflow.is_body_member(user, task)
 
 
 def can_approve(user, task: Task) -> bool:
@@ -171,7 +122,7 @@ def can_start_emergency(user, task: Task) -> bool:
         and task.status in (Task.Status.DRAFT, Task.Status.SUBMITTED)
         and (
             _inspector_of(user, task) is not None
-            or (user.role == Role.BODY_ADMIN and _is_body_member(user, task))
+            or (user.role == Role.BODY_ADMIN and workflow.is_body_member(user, task))
         )
     )
 
@@ -423,7 +374,7 @@ def create_task(
         task_body.items.set(body_items)
     task.inspectors.set(inspectors)
     task.items.set(items)
-    _record(actor, "task.created", task, None)
+    workflow.record(actor, "task.created", task, None)
     return task
 
 
@@ -435,11 +386,11 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
     from .frequency import audit_extras, check_frequency, with_exemptions
     from .models import Exemption
 
-    task = _locked(task)
-    if not _is_body_member(actor, task):
+    task = workflow.locked(task)
+    if not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.SUBMITTED)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.SUBMITTED)
     raise_if(sanctioned_inspector_problems(list(task.inspectors.all())), "该任务不能提交")
     exemption, justification = (exemption or "").strip(), (justification or "").strip()
     if exemption and exemption not in Exemption.values:
@@ -470,24 +421,24 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
             "frequency_exemption",
         ]
     )
-    _record(actor, "task.submitted", task, before, **audit_extras(task))
+    workflow.record(actor, "task.submitted", task, before, **audit_extras(task))
     return task
 
 
 @transaction.atomic
 def return_task(actor, *, task: Task, comment: str) -> Task:
     """The head sends a submitted task back for changes."""
-    task = _locked(task)
-    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, task):
+    task = workflow.locked(task)
+    if actor.role != Role.BODY_ADMIN or not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位负责人可以退回任务")
     if not comment.strip():
         raise DomainError("请写明退回原因")
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.DRAFT)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.DRAFT)
     task.save(update_fields=["status"])
     # Whatever changes before resubmission, every body approves it again.
     task.task_bodies.update(approved_by=None, approved_at=None)
-    _record(actor, "task.returned", task, before, comment=comment.strip())
+    workflow.record(actor, "task.returned", task, before, comment=comment.strip())
     return task
 
 
@@ -601,8 +552,8 @@ def approve_task(actor, *, task: Task) -> Task:
     check runs again (F-21): see `frequency.recheck_at_approval`."""
     from .frequency import audit_extras, recheck_at_approval
 
-    task = _locked(task)
-    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, task):
+    task = workflow.locked(task)
+    if actor.role != Role.BODY_ADMIN or not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位负责人可以批准该任务")
     emergency_running = task.is_emergency and task.status == Task.Status.IN_PROGRESS
     if task.status != Task.Status.SUBMITTED and not emergency_running:
@@ -615,7 +566,7 @@ def approve_task(actor, *, task: Task) -> Task:
     problems = approval_problems(task)
     problems += recheck_at_approval(task, emergency_running=emergency_running)
     raise_if(problems, "该任务不能批准")
-    before = audit.snapshot(task, TASK_FIELDS)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
     now = timezone.now()
     part.approved_by, part.approved_at = actor, now
     part.save(update_fields=["approved_by", "approved_at"])
@@ -623,9 +574,9 @@ def approve_task(actor, *, task: Task) -> Task:
     if not waiting:
         task.approved_at = now
         if not emergency_running:
-            _transition(task, Task.Status.APPROVED)
+            workflow.transition(task, Task.Status.APPROVED)
     task.save(update_fields=["status", "approved_at", "frequency_findings"])
-    _record(
+    workflow.record(
         actor,
         "task.approved",
         task,
@@ -666,12 +617,12 @@ def _issue_code(actor, task: Task) -> InspectionCode:
 
 
 def _notify(actor, task: Task) -> None:
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.NOTIFIED)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.NOTIFIED)
     task.notified_at = timezone.now()
     task.save(update_fields=["status", "notified_at"])
     _send_notice(task)
-    _record(actor, "task.notified", task, before)
+    workflow.record(actor, "task.notified", task, before)
 
 
 def _send_notice(task: Task) -> None:
@@ -762,10 +713,12 @@ def _certificate_number(inspector: Inspector) -> str:
 @transaction.atomic
 def start_emergency(actor, *, task: Task) -> Task:
     """An emergency task may start before approval; approval must follow within one working day."""
-    task = _locked(task)
+    task = workflow.locked(task)
     if not task.is_emergency:
         raise DomainError(f"任务{task}不是紧急检查，须经批准后方可开始")
-    if not (_inspector_of(actor, task) or (actor.role == Role.BODY_ADMIN and _is_body_member(actor, task))):
+    if not (
+        _inspector_of(actor, task) or (actor.role == Role.BODY_ADMIN and workflow.is_body_member(actor, task))
+    ):
         raise PermissionDenied("只有本任务的执法人员或执法单位负责人可以开始紧急检查")
     if task.status not in (Task.Status.DRAFT, Task.Status.SUBMITTED):
         raise InvalidTransition(
@@ -773,31 +726,31 @@ def start_emergency(actor, *, task: Task) -> Task:
         )
     # Approval may follow, but the qualification gate may not: no code for an unqualified team.
     raise_if(approval_problems(task, on=timezone.localdate()), "紧急检查不能开始")
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.IN_PROGRESS)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.IN_PROGRESS)
     now = timezone.now()
     task.started_at = now
     task.approval_due = add_working_days(timezone.localdate(now), 1)
     task.notified_at = now
     task.save(update_fields=["status", "started_at", "approval_due", "notified_at"])
-    _record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
+    workflow.record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
     _issue_code(actor, task)
     _send_notice(task)
     return task
 
 
 def _start(actor, task: Task, how: str) -> None:
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.IN_PROGRESS)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.IN_PROGRESS)
     task.started_at = timezone.now()
     task.save(update_fields=["status", "started_at"])
-    _record(actor, "task.started", task, before, how=how)
+    workflow.record(actor, "task.started", task, before, how=how)
 
 
 @transaction.atomic
 def check_in(actor, *, task: Task) -> Task:
     """The inspector's own arrival check-in, when the enterprise has not scanned."""
-    task = _locked(task)
+    task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以签到开始检查")
     if task.status != Task.Status.NOTIFIED:
@@ -964,7 +917,7 @@ def scan_code(
         scan = Scan.objects.create(
             code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
         )
-        task = _locked(code.task)
+        task = workflow.locked(code.task)
         if task.status == Task.Status.NOTIFIED:
             _start(user, task, "企业扫码核验")
             code.task = task
@@ -1052,7 +1005,7 @@ def record_result(
     improvement_advice: str = "",
     evidence: Sequence[EvidenceInput] = (),
 ) -> InspectionRecord:
-    task = _locked(task)
+    task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以录入检查结果")
     if task.status != Task.Status.IN_PROGRESS:
@@ -1092,7 +1045,7 @@ def record_result(
         problems.append("未发现问题时不适用首违不罚")
     problems += _evidence_problems(evidence)
     raise_if(problems, "检查结果未保存")
-    before = audit.snapshot(task, TASK_FIELDS)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
     record = InspectionRecord.objects.create(
         task=task,
         outcome=outcome,
@@ -1116,10 +1069,10 @@ def record_result(
             original_name=(item.file.name or "")[:200],
             size=item.file.size,
         )
-    _transition(task, Task.Status.RESULT_RECORDED)
+    workflow.transition(task, Task.Status.RESULT_RECORDED)
     task.result_recorded_at = timezone.now()
     task.save(update_fields=["status", "result_recorded_at"])
-    _record(
+    workflow.record(
         actor,
         "task.result_recorded",
         task,
@@ -1134,33 +1087,33 @@ def record_result(
 
 @transaction.atomic
 def close_task(actor, *, task: Task) -> Task:
-    task = _locked(task)
+    task = workflow.locked(task)
     if actor.role != Role.BODY_ADMIN or actor.body_id != task.lead_body_id:
         raise PermissionDenied("只有牵头执法单位负责人可以办结任务")
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.CLOSED)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.CLOSED)
     task.closed_at = timezone.now()
     task.save(update_fields=["status", "closed_at"])
-    _record(actor, "task.closed", task, before)
+    workflow.record(actor, "task.closed", task, before)
     return task
 
 
 @transaction.atomic
 def cancel_task(actor, *, task: Task, reason: str) -> Task:
     """Cancel before closing, with a reason; the code is revoked at once."""
-    task = _locked(task)
+    task = workflow.locked(task)
     if not can_cancel(actor, task):
         if task.status in (Task.Status.CLOSED, Task.Status.CANCELLED):
             raise InvalidTransition(f"任务{task}当前状态为「{task.get_status_display()}」，不能取消")
         raise PermissionDenied("只有牵头执法单位负责人（或草稿的创建人）可以取消任务")
     if not reason.strip():
         raise DomainError("请写明取消原因")
-    before = audit.snapshot(task, TASK_FIELDS)
-    _transition(task, Task.Status.CANCELLED)
+    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    workflow.transition(task, Task.Status.CANCELLED)
     task.cancelled_at = timezone.now()
     task.cancel_reason = reason.strip()
     task.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-    _record(actor, "task.cancelled", task, before, reason=task.cancel_reason)
+    workflow.record(actor, "task.cancelled", task, before, reason=task.cancel_reason)
     code = InspectionCode.objects.select_for_update().filter(task=task).first()
     if code and code.status == InspectionCode.Status.ACTIVE:
         code.status = InspectionCode.Status.REVOKED
@@ -1261,7 +1214,7 @@ def file_statement(actor, *, task: Task, text: str) -> Statement:
 @transaction.atomic
 def reply_statement(actor, *, statement: Statement, reply: str) -> Statement:
     statement = Statement.objects.select_for_update().select_related("task").get(pk=statement.pk)
-    if actor.role != Role.BODY_ADMIN or not _is_body_member(actor, statement.task):
+    if actor.role != Role.BODY_ADMIN or not workflow.is_body_member(actor, statement.task):
         raise PermissionDenied("只有参与检查的执法单位负责人可以答复陈述申辩")
     if statement.replied_at:
         raise DomainError("该陈述申辩已答复")

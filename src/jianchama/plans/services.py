@@ -135,7 +135,7 @@ def filing_region(body: EnforcementBody) -> Region:
     return body.region.district() or body.region
 
 
-def _is_member(user, plan: Plan) -> bool:
+def is_member(user, plan: Plan) -> bool:
     return (
         user.is_authenticated
         and user.role in (Role.INSPECTOR, Role.BODY_ADMIN)
@@ -154,7 +154,7 @@ def can_create_plans(user) -> bool:
 
 
 def can_edit(user, plan: Plan) -> bool:
-    return plan.status in EDITABLE and _is_member(user, plan)
+    return plan.status in EDITABLE and is_member(user, plan)
 
 
 can_submit = can_edit
@@ -406,7 +406,7 @@ def update_plan(actor, *, plan: Plan, **changes: Any) -> Plan:
     if unknown:
         raise TypeError(f"update_plan() got unexpected arguments: {', '.join(sorted(unknown))}")
     plan = _locked(plan)
-    if not _is_member(actor, plan):
+    if not is_member(actor, plan):
         raise PermissionDenied("只有制定计划的执法单位可以修改该计划")
     if plan.status not in EDITABLE:
         raise InvalidTransition(
@@ -455,7 +455,7 @@ def pending_review(plan: Plan) -> PlanReview | None:
 def submit_plan(actor, *, plan: Plan) -> Plan:
     """Send a draft (or a returned plan, from the first step again) on its filing route."""
     plan = _locked(plan)
-    if not _is_member(actor, plan):
+    if not is_member(actor, plan):
         raise PermissionDenied("只有制定计划的执法单位可以报送该计划")
     if plan.status not in EDITABLE:
         raise InvalidTransition(

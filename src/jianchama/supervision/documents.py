@@ -25,11 +25,11 @@ def render_pdf(template: str, context: dict[str, Any]) -> bytes:
 
 def recommendation_pdf(context: dict[str, Any]) -> bytes:
     """`context`: number, body, facts, legal_basis, demanded, rectify_by, rectify_days, received_on,
-    issuer, issued_on (see `steps._recommendation_document_context`)."""
+    issuer, issued_on (see `steps.recommendation_document_context`)."""
     return render_pdf("supervision/pdf/recommendation.html", context)
 
 
 def decision_pdf(context: dict[str, Any]) -> bytes:
     """`context`: number, body, recommendation number, facts, legal_basis, demanded, deadline,
-    deadline_days, measures, issuer, issued_on (see `steps._decision_document_context`)."""
+    deadline_days, measures, issuer, issued_on (see `steps.decision_document_context`)."""
     return render_pdf("supervision/pdf/decision.html", context)

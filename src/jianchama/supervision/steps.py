@@ -422,7 +422,7 @@ def record_warning_outcome(
 # --- Step two: the recommendation ---------------------------------------------------------------------
 
 
-def _recommendation_document_context(rec: Recommendation, warning: SupervisionWarning) -> dict[str, Any]:
+def recommendation_document_context(rec: Recommendation, warning: SupervisionWarning) -> dict[str, Any]:
     return {
         "title": "行政执法监督建议书",
         "number": rec.number,
@@ -489,7 +489,7 @@ def issue_recommendation(
         rectify_by=rectify_by,
         review_due=add_working_days(rectify_by, REVIEW_WORKING_DAYS),
     )
-    pdf = documents.recommendation_pdf(_recommendation_document_context(rec, warning))
+    pdf = documents.recommendation_pdf(recommendation_document_context(rec, warning))
     rec.document.save(f"{rec.number}.pdf", ContentFile(pdf), save=False)
     rec.save()
     if today > rec.issue_due and warning.recommendation_missed_at is None:
@@ -777,7 +777,7 @@ def measure_text(measure: AccountabilityMeasure) -> str:
     return text
 
 
-def _decision_document_context(decision: Decision, rec: Recommendation, measures) -> dict[str, Any]:
+def decision_document_context(decision: Decision, rec: Recommendation, measures) -> dict[str, Any]:
     return {
         "title": "行政执法监督决定书",
         "number": decision.number,
@@ -852,7 +852,7 @@ def issue_decision(
     )
     decision.save()  # the measures need its key; the document is added below, in the same transaction
     applied = [_apply_measure(actor, decision, measure) for measure in measures]
-    pdf = documents.decision_pdf(_decision_document_context(decision, rec, applied))
+    pdf = documents.decision_pdf(decision_document_context(decision, rec, applied))
     decision.document.save(f"{decision.number}.pdf", ContentFile(pdf), save=False)
     decision.save(update_fields=["document"])
     audit.record(

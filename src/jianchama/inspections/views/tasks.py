@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
+from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
-from jianchama.registry.views.registry import _submit, registry_view
 
 from .. import forms, frequency, qr, services, signing, triggers
 from ..models import Evaluation, Exemption, InspectionCode, Scan, Task
@@ -34,7 +34,7 @@ def _task(request, pk) -> Task:
     )
 
 
-@registry_view
+@page_view
 def task_list(request):
     tasks = Task.objects.visible_to(request.user).select_related("enterprise", "lead_body")
     status = request.GET.get("status", "")
@@ -72,7 +72,7 @@ def _evaluation_summary(user) -> dict | None:
     }
 
 
-@registry_view
+@page_view
 def task_create(request):
     if not services.can_create_tasks(request.user):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
@@ -87,7 +87,7 @@ def task_create(request):
     form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        task = _submit(
+        task = submit_form(
             form,
             lambda: services.create_task(
                 request.user,
@@ -130,7 +130,7 @@ def _partner_plans(data) -> list:
     )
 
 
-@registry_view
+@page_view
 def task_detail(request, pk):
     task = _task(request, pk)
     if request.user.role == Role.ENTERPRISE_CONTACT:
@@ -219,7 +219,7 @@ ACTIONS = {
 
 
 @require_POST
-@registry_view
+@page_view
 def task_action(request, pk, action):
     task = _task(request, pk)
     if action not in ACTIONS:
@@ -239,7 +239,7 @@ def task_action(request, pk, action):
 # --- Frequency control (F-21): the submit step, joining another body's visit, remote checking -------------
 
 
-@registry_view
+@page_view
 def task_submit(request, pk):
     """The submit step: the frequency check, other bodies' visits to join, whether a remote check will do,
     an exemption and a justification. A plain POST (the detail page's button) submits when no rule objects."""
@@ -290,7 +290,7 @@ def task_submit(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def task_join(request, pk):
     task = _task(request, pk)
     # Only a task offered on the submit step: other bodies' tasks are not otherwise visible.
@@ -312,7 +312,7 @@ def task_join(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def task_set_mode(request, pk):
     task = _task(request, pk)
     try:
@@ -326,7 +326,7 @@ def task_set_mode(request, pk):
     return redirect("inspections:task_submit", task.pk)
 
 
-@registry_view
+@page_view
 def frequency_report(request):
     """The enterprises inspected most often (supervisors, city-level reviewers, the platform admin)."""
     from django.utils.http import content_disposition_header
@@ -371,7 +371,7 @@ def frequency_report(request):
     )
 
 
-@registry_view
+@page_view
 def trigger_report(request):
     """Triggered inspections by situation, and the situations of each field with their evidence (F-28)."""
     if not triggers.can_view_trigger_statistics(request.user):
@@ -402,7 +402,7 @@ def trigger_report(request):
 
 
 @require_POST
-@registry_view
+@page_view
 def statement_reply(request, pk, statement_pk):
     task = _task(request, pk)
     statement = get_object_or_404(task.statements, pk=statement_pk)
@@ -417,7 +417,7 @@ def statement_reply(request, pk, statement_pk):
     return redirect("inspections:task_detail", task.pk)
 
 
-@registry_view
+@page_view
 def record_result(request, pk):
     task = _task(request, pk)
     if not services.can_record(request.user, task):
@@ -433,7 +433,7 @@ def record_result(request, pk):
             services.EvidenceInput(kind=data["evidence_kind"] or "photo", file=upload)
             for upload in request.FILES.getlist("evidence_files")
         ]
-        record = _submit(
+        record = submit_form(
             form,
             lambda: services.record_result(
                 request.user,
@@ -457,7 +457,7 @@ def record_result(request, pk):
 # --- The inspector's phone ---------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def my_today(request):
     """The inspector's tasks for today and the days ahead, on a phone."""
     user = request.user
@@ -478,7 +478,7 @@ def my_today(request):
 
 
 @never_cache
-@registry_view
+@page_view
 def show_code(request, pk):
     """The QR the inspector shows at the door: a fresh token at each refresh (every CODE_REFRESH_SECONDS)."""
     from django.conf import settings

@@ -21,13 +21,13 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections.models import Task
 from jianchama.registry.forms import DATE, Form
 from jianchama.registry.models import Enterprise, Inspector
 from jianchama.registry.uscc import is_valid as uscc_is_valid
-from jianchama.registry.views.registry import _submit, registry_view
 
 from .. import draws
 from ..models import ConflictOfInterest, Plan, RandomDraw
@@ -95,7 +95,7 @@ def _reveal_initial(plan: Plan) -> dict:
 # --- The plan's draws (the body) --------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def plan_draws(request, plan_pk):
     plan = get_object_or_404(Plan.objects.visible_to(request.user).select_related("body"), pk=plan_pk)
     may_draw = draws.can_draw(request.user, plan)
@@ -104,7 +104,7 @@ def plan_draws(request, plan_pk):
         if not may_draw:
             raise PermissionDenied(f"只有{plan.body.name}的管理员可以对已备案的双随机抽查计划进行随机抽取")
         if form.is_valid():
-            draw = _submit(
+            draw = submit_form(
                 form,
                 lambda: draws.commit_draw(
                     request.user,
@@ -150,7 +150,7 @@ def _own_draw(request, pk) -> RandomDraw:
     return draw
 
 
-@registry_view
+@page_view
 @require_POST
 def reveal(request, pk):
     draw = _own_draw(request, pk)
@@ -182,7 +182,7 @@ def reveal(request, pk):
     return redirect("draws:detail", draw.pk)
 
 
-@registry_view
+@page_view
 @require_POST
 def withdraw(request, pk):
     draw = _own_draw(request, pk)
@@ -202,7 +202,7 @@ def withdraw(request, pk):
 # --- Conflicts of interest (the body) ---------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def conflicts(request):
     user = request.user
     may_record = user.role == Role.BODY_ADMIN and user.body_id is not None
@@ -211,7 +211,7 @@ def conflicts(request):
         if form is None:
             raise PermissionDenied("只有执法单位管理员可以登记利益冲突")
         if form.is_valid():
-            conflict = _submit(
+            conflict = submit_form(
                 form,
                 lambda: draws.record_conflict(
                     user,

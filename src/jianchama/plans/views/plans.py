@@ -23,10 +23,10 @@ from django_ratelimit.core import get_usage
 
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.registry.models import Enterprise
-from jianchama.registry.views.registry import _submit, registry_view
 
 from .. import forms, services
 from ..models import CoordinationProposal, CoordinationResponse, Plan, PlanReview
@@ -56,7 +56,7 @@ def _with_reviews(plans):
 # --- The bodies' and reviewers' pages ----------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def plan_list(request):
     user = request.user
     plans = _with_reviews(Plan.objects.visible_to(user).select_related("body"))
@@ -109,11 +109,11 @@ def _plan_form_call(request, form, plan: Plan | None):
         "target_enterprises": data["target_enterprises"],
     }
     if plan is None:
-        return _submit(form, lambda: services.create_plan(request.user, **fields))
-    return _submit(form, lambda: services.update_plan(request.user, plan=plan, **fields))
+        return submit_form(form, lambda: services.create_plan(request.user, **fields))
+    return submit_form(form, lambda: services.update_plan(request.user, plan=plan, **fields))
 
 
-@registry_view
+@page_view
 def plan_create(request):
     if not services.can_create_plans(request.user):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以制定本单位的检查计划")
@@ -128,7 +128,7 @@ def plan_create(request):
     return render(request, "plans/plan_form.html", {"form": form, "title": "制定检查计划"})
 
 
-@registry_view
+@page_view
 def plan_edit(request, pk):
     plan = _plan(request, pk)
     if not services.can_edit(request.user, plan):
@@ -149,16 +149,14 @@ def plan_edit(request, pk):
     )
 
 
-@registry_view
+@page_view
 def plan_detail(request, pk):
     plan = _plan(request, pk)
     user = request.user
     reviews = list(plan.reviews.select_related("reviewer").order_by("received_at", "pk"))
     for review in reviews:
         review.timing = services.step_timing(review)
-    sees_pool = (
-        services._is_member(user, plan) or services.reviewer_step(user, plan) or user.is_platform_admin
-    )
+    sees_pool = services.is_member(user, plan) or services.reviewer_step(user, plan) or user.is_platform_admin
     context = {
         "plan": plan,
         "items": plan.items.select_related("field"),
@@ -199,7 +197,7 @@ ACTIONS = {
 
 
 @require_POST
-@registry_view
+@page_view
 def plan_action(request, pk, action):
     plan = _plan(request, pk)
     call, done = ACTIONS[action]
@@ -216,7 +214,7 @@ def plan_action(request, pk, action):
     return redirect("plans:plan_detail", pk)
 
 
-@registry_view
+@page_view
 def supervision(request):
     """The supervisor's lists: plans waiting for filing (deadlines), filed plans not announced, and special
     campaigns' plans not announced within a month of filing."""
@@ -245,7 +243,7 @@ def supervision(request):
 # --- Coordination (F-13) -------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def coordination(request):
     user = request.user
     if not services.may_coordinate(user):
@@ -282,7 +280,7 @@ def coordination(request):
 
 
 @require_POST
-@registry_view
+@page_view
 def coordination_propose(request):
     user = request.user
     form = forms.CoordinationForm(request.POST, user=user)
@@ -318,7 +316,7 @@ def _proposal(request, pk) -> CoordinationProposal:
     )
 
 
-@registry_view
+@page_view
 def proposal_detail(request, pk):
     proposal = _proposal(request, pk)
     user = request.user
@@ -377,7 +375,7 @@ PROPOSAL_ACTIONS = {
 
 
 @require_POST
-@registry_view
+@page_view
 def proposal_action(request, pk, action):
     proposal = _proposal(request, pk)
     call, done = PROPOSAL_ACTIONS[action]

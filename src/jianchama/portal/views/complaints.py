@@ -10,17 +10,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from jianchama.complaints import services
 from jianchama.complaints.forms import PortalComplaintForm
 from jianchama.complaints.models import Complaint
+from jianchama.core.pages import submit_form
 from jianchama.core.views import rate_limited
 from jianchama.inspections.models import Task
-from jianchama.registry.views.registry import _submit
 
-from .portal import _contact_required, _limited
+from .portal import contact_required, limited
 
 # Per client address, on POSTs only: setting PORTAL_COMPLAINT_RATE_LIMIT overrides it.
 COMPLAINT_RATE_LIMIT = "10/h"
 
 
-@_contact_required
+@contact_required
 def complaint_create(request):
     user = request.user
     tasks = Task.objects.visible_to(user).select_related("lead_body").order_by("-window_start")
@@ -30,14 +30,14 @@ def complaint_create(request):
         initial["task"] = int(task_id)
     form = PortalComplaintForm(request.POST or None, tasks=tasks, initial=initial)
     if request.method == "POST":
-        if _limited(
+        if limited(
             request,
             "portal-complaint",
             getattr(settings, "PORTAL_COMPLAINT_RATE_LIMIT", COMPLAINT_RATE_LIMIT),
         ):
             return rate_limited(request)
         if form.is_valid():
-            complaint = _submit(
+            complaint = submit_form(
                 form,
                 lambda: services.register_complaint(
                     user, source=Complaint.Source.PORTAL, **form.cleaned_data
@@ -56,13 +56,13 @@ def _own(user):
     return Complaint.objects.visible_to(user).filter(complainant_enterprise_id=user.enterprise_id)
 
 
-@_contact_required
+@contact_required
 def complaint_list(request):
     complaints = list(_own(request.user).select_related("body")[:200])
     return render(request, "portal/complaint_list.html", {"complaints": complaints})
 
 
-@_contact_required
+@contact_required
 def complaint_detail(request, pk):
     complaint = get_object_or_404(_own(request.user).select_related("body", "task", "task__lead_body"), pk=pk)
     return render(request, "portal/complaint_detail.html", {"c": complaint})

@@ -47,7 +47,7 @@ def _client_address(request) -> str:
     return request.META.get(key, "").split(",")[0].strip()
 
 
-def _limited(request, group: str, rate: str) -> bool:
+def limited(request, group: str, rate: str) -> bool:
     usage = get_usage(request, group=group, key="ip", rate=rate, increment=True)
     return bool(usage and usage["should_limit"])
 
@@ -58,7 +58,7 @@ def _is_contact(user) -> bool:
 
 @never_cache
 def scan(request, token: str):
-    if _limited(request, "scan", settings.SCAN_RATE_LIMIT):
+    if limited(request, "scan", settings.SCAN_RATE_LIMIT):
         return rate_limited(request)
     user = request.user if request.user.is_authenticated else None
     result = services.scan_code(token, user=user, client_address=_client_address(request))
@@ -202,7 +202,7 @@ def report(request, key: str):
     scan_record = get_object_or_404(Scan, pk=scan_id)
     form = ReportForm(request.POST or None)
     if request.method == "POST":
-        if _limited(request, "scan-report", "10/h"):
+        if limited(request, "scan-report", "10/h"):
             return rate_limited(request)
         if form.is_valid():
             try:
@@ -217,7 +217,7 @@ def report(request, key: str):
 # --- The portal --------------------------------------------------------------------------------------
 
 
-def _contact_required(view):
+def contact_required(view):
     @login_required(login_url="core:phone_login")
     def wrapper(request, *args, **kwargs):
         if not _is_contact(request.user):
@@ -232,7 +232,7 @@ def _contact_required(view):
     return wrapper
 
 
-@_contact_required
+@contact_required
 def home(request):
     user = request.user
     enterprise = user.enterprise
@@ -255,7 +255,7 @@ def home(request):
     )
 
 
-@_contact_required
+@contact_required
 def task_detail(request, pk):
     user = request.user
     task = get_object_or_404(Task.objects.visible_to(user).select_related("enterprise", "lead_body"), pk=pk)

@@ -11,11 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import page_view, paginate, submit_form
 
 from .. import guides
 from ..forms import Form
 from ..models import ComplianceGuide, EnforcementBody, Field, InspectionItem
-from .registry import _page, _submit, registry_view
 
 
 class GuideFilterForm(Form):
@@ -57,7 +57,7 @@ class GuideForm(Form):
         self.fields["item"].queryset = guides.writable_items(body)
 
 
-@registry_view
+@page_view
 def guide_list(request):
     user = request.user
     rows = ComplianceGuide.objects.visible_to(user).select_related("body", "field", "item")
@@ -74,11 +74,11 @@ def guide_list(request):
     return render(
         request,
         "registry/guide_list.html",
-        {"page": _page(request, rows), "filters": filters, "can_create": guides.can_write_guides(user)},
+        {"page": paginate(request, rows), "filters": filters, "can_create": guides.can_write_guides(user)},
     )
 
 
-@registry_view
+@page_view
 def guide_detail(request, pk):
     guide = get_object_or_404(
         ComplianceGuide.objects.visible_to(request.user).select_related("body", "field", "item"), pk=pk
@@ -96,13 +96,13 @@ def _body_of(user) -> EnforcementBody:
     return EnforcementBody.objects.get(pk=user.body_id)
 
 
-@registry_view
+@page_view
 def guide_create(request):
     body = _body_of(request.user)
     form = GuideForm(request.POST or None, body=body)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        guide = _submit(
+        guide = submit_form(
             form,
             lambda: guides.create_guide(
                 request.user,
@@ -121,7 +121,7 @@ def guide_create(request):
     return render(request, "registry/guide_form.html", {"form": form, "title": "编写合规指引", "guide": None})
 
 
-@registry_view
+@page_view
 def guide_edit(request, pk):
     guide = get_object_or_404(ComplianceGuide.objects.visible_to(request.user), pk=pk)
     if not guides.can_edit(request.user, guide):
@@ -130,7 +130,7 @@ def guide_edit(request, pk):
     form = GuideForm(request.POST or None, initial=initial, body=guide.body)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        saved = _submit(
+        saved = submit_form(
             form,
             lambda: guides.update_guide(
                 request.user,
@@ -164,13 +164,13 @@ def _toggle(request, pk, service, done: str):
     return redirect("registry:guide_detail", guide.pk)
 
 
-@registry_view
+@page_view
 @require_POST
 def guide_publish(request, pk):
     return _toggle(request, pk, guides.publish_guide, "已发布，检查前将随检查告知送达企业")
 
 
-@registry_view
+@page_view
 @require_POST
 def guide_unpublish(request, pk):
     return _toggle(request, pk, guides.unpublish_guide, "已撤回为草稿")

@@ -6,12 +6,8 @@ its PermissionDenied becomes a 403 page, its DomainError the form's errors.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,50 +16,14 @@ from django.views.decorators.http import require_POST
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
+from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 
 from .. import forms, importing, services
 from ..models import Certificate, EnforcementBody, Enterprise, EnterpriseContact, InspectionItem, Inspector
 from ..qualification import check_qualification
 
-PAGE_SIZE = 50
-
-
 # --- Helpers ------------------------------------------------------------------------------------------
-
-
-def _forbidden(request, message: str):
-    return render(request, "registry/forbidden.html", {"message": message}, status=403)
-
-
-def registry_view(view: Callable) -> Callable:
-    """Login required; a refusal by a service (or by the view) is a 403 page that says why."""
-
-    @login_required
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as refusal:
-            return _forbidden(request, refusal.message)
-
-    return wrapper
-
-
-def _submit(form, call: Callable):
-    """Run a service; its domain errors become the form's errors. Returns the result, or None if refused."""
-    try:
-        return call()
-    except PermissionDenied:
-        raise
-    except DomainError as error:
-        for problem in error.problems or [error.message]:
-            form.add_error(None, problem)
-        return None
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _timeline(request, events, *, show_object: bool = False) -> dict:
@@ -94,7 +54,7 @@ def _certificate_rows(certificates) -> list[Certificate]:
 # --- Bodies (F-01) ------------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def body_list(request):
     bodies = (
         EnforcementBody.objects.visible_to(request.user).select_related("region").prefetch_related("fields")
@@ -116,14 +76,14 @@ def body_list(request):
         request,
         "registry/body_list.html",
         {
-            "page": _page(request, bodies.distinct()),
+            "page": paginate(request, bodies.distinct()),
             "filters": filters,
             "can_create": services.can_manage_bodies(request.user),
         },
     )
 
 
-@registry_view
+@page_view
 def body_detail(request, pk):
     body = get_object_or_404(
         EnforcementBody.objects.visible_to(request.user).select_related(
@@ -166,13 +126,13 @@ BODY_FORM_FIELDS = [
 ]
 
 
-@registry_view
+@page_view
 def body_create(request):
     if not services.can_manage_bodies(request.user):
         raise PermissionDenied("只有平台管理员可以新增执法单位")
     form = forms.BodyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        body = _submit(form, lambda: services.create_body(request.user, **form.cleaned_data))
+        body = submit_form(form, lambda: services.create_body(request.user, **form.cleaned_data))
         if body is not None:
             messages.success(request, f"已新增执法单位“{body}”")
             return redirect("registry:body_detail", body.pk)
@@ -183,14 +143,14 @@ def body_create(request):
     )
 
 
-@registry_view
+@page_view
 def body_edit(request, pk):
     body = get_object_or_404(EnforcementBody.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_bodies(request.user):
         raise PermissionDenied("只有平台管理员可以修改执法单位")
     form = forms.BodyForm(request.POST or None, initial=forms.initial_from(body, BODY_FORM_FIELDS))
     if request.method == "POST" and form.is_valid():
-        saved = _submit(form, lambda: services.update_body(request.user, body=body, **form.cleaned_data))
+        saved = submit_form(form, lambda: services.update_body(request.user, body=body, **form.cleaned_data))
         if saved is not None:
             messages.success(request, f"已保存执法单位“{saved}”")
             return redirect("registry:body_detail", saved.pk)
@@ -208,7 +168,7 @@ def body_edit(request, pk):
 # --- Inspectors and certificates (F-02) ---------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def inspector_list(request):
     visible = Inspector.objects.visible_to(request.user)
     today = timezone.localdate()
@@ -247,7 +207,7 @@ def inspector_list(request):
         request,
         "registry/inspector_list.html",
         {
-            "page": _page(request, inspectors.distinct()),
+            "page": paginate(request, inspectors.distinct()),
             "filters": filters,
             "can_create": can_create,
             "can_import": importing.may_import_inspectors(request.user),
@@ -256,7 +216,7 @@ def inspector_list(request):
     )
 
 
-@registry_view
+@page_view
 def inspector_detail(request, pk):
     inspector = get_object_or_404(Inspector.objects.visible_to(request.user).select_related("body"), pk=pk)
     certificates = _certificate_rows(
@@ -282,7 +242,7 @@ def inspector_detail(request, pk):
 INSPECTOR_FORM_FIELDS = ["body", "name", "employee_number", "phone", "is_active"]
 
 
-@registry_view
+@page_view
 def inspector_create(request):
     bodies = EnforcementBody.objects.manageable_by(request.user)
     if not bodies.exists():
@@ -290,7 +250,7 @@ def inspector_create(request):
     initial = {"body": request.GET.get("body") or request.user.body_id}
     form = forms.InspectorForm(request.POST or None, request.FILES or None, bodies=bodies, initial=initial)
     if request.method == "POST" and form.is_valid():
-        inspector = _submit(form, lambda: services.create_inspector(request.user, **form.cleaned_data))
+        inspector = submit_form(form, lambda: services.create_inspector(request.user, **form.cleaned_data))
         if inspector is not None:
             messages.success(request, f"已新增执法人员{inspector.name}")
             return redirect("registry:inspector_detail", inspector.pk)
@@ -306,7 +266,7 @@ def inspector_create(request):
     )
 
 
-@registry_view
+@page_view
 def inspector_edit(request, pk):
     inspector = get_object_or_404(Inspector.objects.visible_to(request.user).select_related("body"), pk=pk)
     if not services.can_manage_inspectors_of(request.user, inspector.body):
@@ -318,7 +278,7 @@ def inspector_edit(request, pk):
         initial=forms.initial_from(inspector, INSPECTOR_FORM_FIELDS),
     )
     if request.method == "POST" and form.is_valid():
-        saved = _submit(
+        saved = submit_form(
             form, lambda: services.update_inspector(request.user, inspector=inspector, **form.cleaned_data)
         )
         if saved is not None:
@@ -336,14 +296,14 @@ def inspector_edit(request, pk):
     )
 
 
-@registry_view
+@page_view
 def certificate_create(request, pk):
     inspector = get_object_or_404(Inspector.objects.visible_to(request.user).select_related("body"), pk=pk)
     if not services.can_manage_inspectors_of(request.user, inspector.body):
         raise PermissionDenied(f"只有“{inspector.body}”的执法单位管理员或平台管理员可以登记其执法证件")
     form = forms.CertificateForm(request.POST or None, inspector=inspector)
     if request.method == "POST" and form.is_valid():
-        certificate = _submit(
+        certificate = submit_form(
             form, lambda: services.add_certificate(request.user, inspector=inspector, **form.cleaned_data)
         )
         if certificate is not None:
@@ -360,7 +320,7 @@ def certificate_create(request, pk):
     )
 
 
-@registry_view
+@page_view
 def certificate_edit(request, pk):
     certificate = get_object_or_404(
         Certificate.objects.visible_to(request.user).select_related("inspector__body"), pk=pk
@@ -374,7 +334,7 @@ def certificate_edit(request, pk):
         initial=forms.initial_from(certificate, ["number", "fields", "valid_from", "valid_until"]),
     )
     if request.method == "POST" and form.is_valid():
-        saved = _submit(
+        saved = submit_form(
             form,
             lambda: services.update_certificate(request.user, certificate=certificate, **form.cleaned_data),
         )
@@ -392,7 +352,7 @@ def certificate_edit(request, pk):
     )
 
 
-@registry_view
+@page_view
 def certificate_status(request, pk):
     certificate = get_object_or_404(
         Certificate.objects.visible_to(request.user).select_related("inspector__body"), pk=pk
@@ -401,7 +361,7 @@ def certificate_status(request, pk):
         raise PermissionDenied("只有平台管理员可以暂停、收回或恢复执法证件（依据问责决定办理）")
     form = forms.CertificateStatusForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        saved = _submit(
+        saved = submit_form(
             form,
             lambda: services.set_certificate_status(
                 request.user, certificate=certificate, **form.cleaned_data
@@ -424,7 +384,7 @@ def certificate_status(request, pk):
 # --- Enterprises and contacts (F-03) ------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def enterprise_list(request):
     enterprises = Enterprise.objects.visible_to(request.user).select_related("region")
     filters = forms.EnterpriseFilterForm(request.GET or None)
@@ -443,7 +403,7 @@ def enterprise_list(request):
         request,
         "registry/enterprise_list.html",
         {
-            "page": _page(request, enterprises),
+            "page": paginate(request, enterprises),
             "filters": filters,
             "can_create": services.can_create_enterprises(request.user),
             "can_import": importing.may_import_enterprises(request.user),
@@ -451,7 +411,7 @@ def enterprise_list(request):
     )
 
 
-@registry_view
+@page_view
 def enterprise_detail(request, pk):
     enterprise = get_object_or_404(
         Enterprise.objects.visible_to(request.user).select_related("region"), pk=pk
@@ -491,13 +451,13 @@ ENTERPRISE_FORM_FIELDS = [
 ]
 
 
-@registry_view
+@page_view
 def enterprise_create(request):
     if not services.can_create_enterprises(request.user):
         raise PermissionDenied("只有平台管理员或执法单位管理员可以登记企业")
     form = forms.EnterpriseForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        enterprise = _submit(form, lambda: services.create_enterprise(request.user, **form.cleaned_data))
+        enterprise = submit_form(form, lambda: services.create_enterprise(request.user, **form.cleaned_data))
         if enterprise is not None:
             messages.success(request, f"已登记企业“{enterprise}”")
             return redirect("registry:enterprise_detail", enterprise.pk)
@@ -508,7 +468,7 @@ def enterprise_create(request):
     )
 
 
-@registry_view
+@page_view
 def enterprise_edit(request, pk):
     enterprise = get_object_or_404(Enterprise.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_enterprise(request.user, enterprise):
@@ -519,7 +479,7 @@ def enterprise_edit(request, pk):
         initial=forms.initial_from(enterprise, ENTERPRISE_FORM_FIELDS),
     )
     if request.method == "POST" and form.is_valid():
-        saved = _submit(
+        saved = submit_form(
             form, lambda: services.update_enterprise(request.user, enterprise=enterprise, **form.cleaned_data)
         )
         if saved is not None:
@@ -536,14 +496,14 @@ def enterprise_edit(request, pk):
     )
 
 
-@registry_view
+@page_view
 def contact_create(request, pk):
     enterprise = get_object_or_404(Enterprise.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_enterprise(request.user, enterprise):
         raise PermissionDenied(f"您不能维护企业“{enterprise}”的联系人")
     form = forms.ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        contact = _submit(
+        contact = submit_form(
             form, lambda: services.add_contact(request.user, enterprise=enterprise, **form.cleaned_data)
         )
         if contact is not None:
@@ -563,7 +523,7 @@ def contact_create(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def contact_remove(request, pk):
     contact = get_object_or_404(
         EnterpriseContact.objects.filter(enterprise__in=Enterprise.objects.visible_to(request.user)), pk=pk
@@ -583,7 +543,7 @@ def contact_remove(request, pk):
 # --- Items (F-04) -------------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def item_list(request):
     items = InspectionItem.objects.visible_to(request.user).select_related("field")
     filters = forms.ItemFilterForm(request.GET or None)
@@ -599,14 +559,14 @@ def item_list(request):
         request,
         "registry/item_list.html",
         {
-            "page": _page(request, items.distinct()),
+            "page": paginate(request, items.distinct()),
             "filters": filters,
             "can_create": services.can_manage_items(request.user),
         },
     )
 
 
-@registry_view
+@page_view
 def item_detail(request, pk):
     item = get_object_or_404(InspectionItem.objects.visible_to(request.user).select_related("field"), pk=pk)
     return render(
@@ -622,13 +582,13 @@ def item_detail(request, pk):
     )
 
 
-@registry_view
+@page_view
 def item_create(request):
     if not services.can_manage_items(request.user):
         raise PermissionDenied("只有平台管理员可以新增检查事项")
     form = forms.ItemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        item = _submit(form, lambda: services.create_item(request.user, **form.cleaned_data))
+        item = submit_form(form, lambda: services.create_item(request.user, **form.cleaned_data))
         if item is not None:
             messages.success(request, f"已新增检查事项“{item.name}”")
             return redirect("registry:item_detail", item.pk)
@@ -639,14 +599,14 @@ def item_create(request):
     )
 
 
-@registry_view
+@page_view
 def item_edit(request, pk):
     item = get_object_or_404(InspectionItem.objects.visible_to(request.user), pk=pk)
     if not services.can_manage_items(request.user):
         raise PermissionDenied("只有平台管理员可以修改检查事项")
     form = forms.ItemForm(request.POST or None, initial=forms.ItemForm.initial_for(item))
     if request.method == "POST" and form.is_valid():
-        saved = _submit(form, lambda: services.update_item(request.user, item=item, **form.cleaned_data))
+        saved = submit_form(form, lambda: services.update_item(request.user, item=item, **form.cleaned_data))
         if saved is not None:
             messages.success(request, f"已保存检查事项“{saved.name}”")
             return redirect("registry:item_detail", saved.pk)
@@ -664,7 +624,7 @@ def item_edit(request, pk):
 # --- Qualification check (F-05) -----------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def qualification_check(request):
     """Try the gate before planning a task: which rules would these bodies, inspectors and items break?"""
     user = request.user

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import forbidden, page_view, submit_form
 from jianchama.core.views import rate_limited
 from jianchama.registry.forms import DATE, Form
-from jianchama.registry.views.registry import _forbidden, _submit, registry_view
 
 from .. import sampling
 from ..models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
@@ -137,9 +137,9 @@ def round_list(request):
     )
     if request.method == "POST":
         if not may_commit:
-            return _forbidden(request, "只有司法局执法监督人员可以发起季度抽查")
+            return forbidden(request, "只有司法局执法监督人员可以发起季度抽查")
         if form.is_valid():
-            sampling_round = _submit(
+            sampling_round = submit_form(
                 form,
                 lambda: sampling.commit_round(
                     user,
@@ -230,7 +230,7 @@ def verifier(request):
 # --- The supervisor's actions ---------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 @require_POST
 def reveal(request, pk):
     sampling_round = get_object_or_404(SamplingRound.objects.visible_to(request.user), pk=pk)
@@ -246,7 +246,7 @@ def reveal(request, pk):
     return redirect("supervision:sampling_detail", sampling_round.pk)
 
 
-@registry_view
+@page_view
 @require_POST
 def withdraw(request, pk):
     sampling_round = get_object_or_404(SamplingRound.objects.visible_to(request.user), pk=pk)
@@ -266,7 +266,7 @@ def withdraw(request, pk):
 # --- Score sheets ---------------------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def sheet_list(request):
     sheets = ScoreSheet.objects.visible_to(request.user).select_related("region")
     if not sheets.exists() and not sampling.can_commit(request.user):
@@ -282,13 +282,13 @@ def sheet_list(request):
     )
 
 
-@registry_view
+@page_view
 def sheet_create(request):
     if not sampling.can_commit(request.user):
         raise PermissionDenied("只有司法局执法监督人员可以制定抽查评分表")
     form = SheetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        sheet = _submit(
+        sheet = submit_form(
             form,
             lambda: sampling.create_score_sheet(
                 request.user,
@@ -304,7 +304,7 @@ def sheet_create(request):
     return render(request, "supervision/sampling/sheet_form.html", {"form": form, "title": "新建抽查评分表"})
 
 
-@registry_view
+@page_view
 def sheet_edit(request, pk):
     sheet = get_object_or_404(ScoreSheet.objects.visible_to(request.user), pk=pk)
     if not sampling.can_edit_sheet(request.user, sheet):
@@ -318,7 +318,7 @@ def sheet_edit(request, pk):
     }
     form = SheetForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        saved = _submit(
+        saved = submit_form(
             form,
             lambda: sampling.update_score_sheet(
                 request.user,
@@ -343,7 +343,7 @@ def sheet_edit(request, pk):
 # --- Reviews --------------------------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def review_create(request, pk):
     """Score a sampled body: first choose a score sheet (which fixes the method), then the scores."""
     sampled = get_object_or_404(
@@ -363,7 +363,7 @@ def review_create(request, pk):
     if sheet is not None:
         form = ReviewForm(request.POST or None, sheet=sheet, initial={"reviewed_on": timezone.localdate()})
         if request.method == "POST" and form.is_valid():
-            review = _submit(
+            review = submit_form(
                 form,
                 lambda: sampling.record_review(
                     request.user,
@@ -390,7 +390,7 @@ def review_create(request, pk):
     )
 
 
-@registry_view
+@page_view
 def review_list(request):
     reviews = SamplingReview.objects.visible_to(request.user).select_related(
         "sampled__round__region", "sampled__body", "finding"
@@ -401,7 +401,7 @@ def review_list(request):
     return render(request, "supervision/sampling/review_list.html", {"page": page})
 
 
-@registry_view
+@page_view
 def review_detail(request, pk):
     review = get_object_or_404(
         SamplingReview.objects.visible_to(request.user).select_related(

@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import page_view
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import Inspector
-from jianchama.registry.views.registry import registry_view
 
 from .. import steps
 from ..models import AccountabilityMeasure, Decision, Finding, Recommendation, SupervisionWarning
@@ -87,7 +87,7 @@ def _decision(request, pk) -> Decision:
 # --- The list ------------------------------------------------------------------------------------------
 
 
-@registry_view
+@page_view
 def steps_list(request):
     """Recommendations and decisions in the user's scope, each with its deadlines, days left and flags."""
     user = request.user
@@ -203,7 +203,7 @@ def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
 
 
 @require_POST
-@registry_view
+@page_view
 def finding_warn(request, pk):
     finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=pk)
     data = request.POST
@@ -222,7 +222,7 @@ def finding_warn(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def warning_action(request, pk, action):
     warning = get_object_or_404(SupervisionWarning.objects.visible_to(request.user), pk=pk)
     data = request.POST
@@ -257,7 +257,7 @@ def warning_action(request, pk, action):
 
 
 @require_POST
-@registry_view
+@page_view
 def finding_recommend(request, pk):
     finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=pk)
     data = request.POST
@@ -280,7 +280,7 @@ def finding_recommend(request, pk):
     return redirect("supervision:recommendation_detail", rec.pk)
 
 
-@registry_view
+@page_view
 def recommendation_detail(request, pk):
     rec = _recommendation(request, pk)
     user = request.user
@@ -315,7 +315,7 @@ def _file_response(field, filename: str):
     return FileResponse(handle, filename=filename, content_type=None)
 
 
-@registry_view
+@page_view
 def recommendation_pdf(request, pk):
     rec = _recommendation(request, pk)
     response = _file_response(rec.document, f"{rec.number}.pdf")
@@ -323,7 +323,7 @@ def recommendation_pdf(request, pk):
     return response
 
 
-@registry_view
+@page_view
 def recommendation_report_file(request, pk):
     rec = _recommendation(request, pk)
     name = rec.report_file.name.rsplit("/", 1)[-1] if rec.report_file else ""
@@ -331,7 +331,7 @@ def recommendation_report_file(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def recommendation_action(request, pk, action):
     rec = _recommendation(request, pk)
     user, data = request.user, request.POST
@@ -378,7 +378,7 @@ def _measures_from(data, rec: Recommendation) -> list[steps.MeasureInput]:
     return measures
 
 
-@registry_view
+@page_view
 def decision_create(request, pk):
     """The district government's form: the decision's text, its deadline and its measures."""
     rec = _recommendation(request, pk)
@@ -442,7 +442,7 @@ def decision_create(request, pk):
     )
 
 
-@registry_view
+@page_view
 def decision_detail(request, pk):
     decision = _decision(request, pk)
     user = request.user
@@ -469,7 +469,7 @@ def decision_detail(request, pk):
     )
 
 
-@registry_view
+@page_view
 def decision_pdf(request, pk):
     decision = _decision(request, pk)
     response = _file_response(decision.document, f"{decision.number}.pdf")
@@ -478,7 +478,7 @@ def decision_pdf(request, pk):
 
 
 @require_POST
-@registry_view
+@page_view
 def decision_action(request, pk, action):
     decision = _decision(request, pk)
     user, data = request.user, request.POST
