@@ -31,6 +31,7 @@ test: install system-deps
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache pyproject.toml
 
 format: install
 	$(VENV)/bin/ruff format .
