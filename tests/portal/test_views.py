@@ -70,6 +70,29 @@ def test_forged_code_warns_and_can_be_reported(client, s):
     assert CodeReport.objects.get().scan.outcome == Scan.Outcome.FORGED
 
 
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda t: t + "/", id="trailing-slash"),
+        pytest.param(lambda t: t + "===", id="padding"),
+        pytest.param(lambda t: t + "A" * 100, id="over-long"),
+        pytest.param(lambda t: t * 40, id="far-too-long"),
+        pytest.param(lambda t: "", id="empty"),
+    ],
+)
+def test_a_mangled_code_url_gets_the_plain_verdict_and_the_report_link(client, s, mangle):
+    task = s.notified()
+    token = signing.issue_token(task.code.public_id)
+    response = client.get("/C/" + mangle(token))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "检查码验证失败" in page and "有权拒绝" in page
+    assert s.body.name not in page
+    report = re.search(r'href="(/c/report/[^"]+)"', page).group(1)
+    assert client.get(report).status_code == 200
+    assert Scan.objects.get().outcome == Scan.Outcome.FORGED
+
+
 def test_a_tampered_report_link_is_refused(client, s):
     assert client.get("/c/report/123:abc/").status_code == 404
 

@@ -5,10 +5,11 @@ from . import complaint_views, views
 app_name = "portal"
 
 urlpatterns = [
-    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
-    # than the token's alphabet on purpose: a mistyped or altered code gets the forged warning, not a 404.
-    re_path(r"^[cC]/(?P<token>[A-Za-z0-9]{1,200})$", views.scan, name="scan"),
     path("c/report/<str:key>/", views.report, name="report"),
+    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
+    # than the token's alphabet on purpose: a mistyped, altered or mangled code (a trailing slash, `=`
+    # padding, any length) gets the scan page's forged warning and its report link, not a 404.
+    re_path(r"^[cC]/(?P<token>[^/]*/?)$", views.scan, name="scan"),
     path("e/<str:uscc>/", views.enterprise_code, name="enterprise_code"),
     path("portal/", views.home, name="home"),
     path("portal/tasks/<int:pk>/", views.task_detail, name="task_detail"),

@@ -56,11 +56,17 @@ def _is_contact(user) -> bool:
     return user.is_authenticated and user.role == Role.ENTERPRISE_CONTACT
 
 
+# Longer than any token (125 characters) with room for a typo; anything longer is not even decoded.
+MAX_SCANNED_TOKEN_LENGTH = 200
+
+
 @never_cache
 def scan(request, token: str):
     if _limited(request, "scan", settings.SCAN_RATE_LIMIT):
         return rate_limited(request)
     user = request.user if request.user.is_authenticated else None
+    if len(token) > MAX_SCANNED_TOKEN_LENGTH:
+        token = ""  # not decoded at all: it cannot be a code, and the verdict is "forged" either way
     result = services.scan_code(token, user=user, client_address=_client_address(request))
     context = {
         "outcome": result.outcome,
