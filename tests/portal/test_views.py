@@ -191,6 +191,25 @@ def test_enterprise_code_leads_its_contact_to_the_portal(client, s):
     assert client.get(url).status_code == 403
 
 
+def test_the_enterprise_code_url_does_not_tell_whether_an_enterprise_is_registered(client, s):
+    """/e/<uscc>/ answered 404 for an unregistered code and a login redirect for a registered one."""
+    from tests.factories import EnterpriseFactory
+
+    registered = f"/e/{s.enterprise.uscc}/"
+    unregistered_uscc = EnterpriseFactory.build().uscc  # a valid code, never saved
+    unregistered = f"/e/{unregistered_uscc}/"
+    for url in (registered, unregistered, "/e/not-a-code/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/phone/?next=")
+    client.force_login(s.other_contact)
+    answers = [client.get(url) for url in (registered, unregistered, "/e/not-a-code/")]
+    assert {r.status_code for r in answers} == {403}
+    # The same page each time, but for the logout form's CSRF token (masked afresh on every response).
+    pages = {re.sub(r'value="[A-Za-z0-9]{64}"', "", r.content.decode()) for r in answers}
+    assert len(pages) == 1
+
+
 def test_another_enterprise_scanning_a_finished_code_is_told_it_is_not_theirs(client, s):
     task = s.recorded()
     client.force_login(s.other_contact)

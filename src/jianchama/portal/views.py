@@ -33,7 +33,6 @@ from jianchama.registry.guides import guides_for_task
 from jianchama.registry.models import (
     Certificate,
     EnforcementBody,
-    Enterprise,
     Field,
     InspectionItem,
     Inspector,
@@ -308,11 +307,13 @@ def task_detail(request, pk):
 
 
 def enterprise_code(request, uscc: str):
-    """The enterprise's own code leads a logged-in contact to the portal."""
-    enterprise = get_object_or_404(Enterprise, uscc=uscc.upper())
+    """The enterprise's own code leads a logged-in contact to the portal. Whether the code belongs to a
+    registered enterprise is never told: the answer is the same for any code (a login, then a refusal),
+    and only the enterprise's own contact is let through."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), login_url=reverse("core:phone_login"))
-    if _is_contact(request.user) and request.user.enterprise_id == enterprise.pk:
+    user = request.user
+    if _is_contact(user) and user.enterprise_id and user.enterprise.uscc == uscc.upper():
         return redirect("portal:home")
     return render(
         request,
