@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "axes",
     "django_q",
     "jianchama.core",
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -65,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "jianchama.core.middleware.StaffSessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -229,6 +233,40 @@ IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+
+# Staff sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after the login,
+# whatever happens meanwhile (a working day): core/middleware.py, with a Chinese message on the login page.
+SESSION_IDLE_MINUTES = int(env("SESSION_IDLE_MINUTES", "30"))
+SESSION_MAX_HOURS = float(env("SESSION_MAX_HOURS", "10"))
+
+# HTTPS in production (DEBUG=0): redirect plain HTTP and send HSTS. Behind a proxy that redirects already
+# and speaks plain HTTP to us, set SECURE_SSL_REDIRECT=0 or name the proxy's header in
+# SECURE_PROXY_SSL_HEADER ("HTTP_X_FORWARDED_PROTO,https"), or every request would be redirected forever.
+SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT", "0" if DEBUG else "1") == "1"
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0") == "1"
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header.split(",", 1)) if "," in _proxy_ssl_header else None
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's check, which may come over plain HTTP
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp), in development too so that a violation shows early: nothing inline
+# runs or styles without the request's nonce (templates: nonce="{{ request.csp_nonce }}"), no style
+# attributes (site.css has classes instead), no other origin. data: images are the inspector's QR code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

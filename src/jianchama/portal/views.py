@@ -75,6 +75,7 @@ def scan(request, token: str):
         "started": result.started_task,
         "prohibitions": services.PROHIBITIONS,
         "rights": services.RIGHTS_TEXT,
+        "csp_nonce": getattr(request, "csp_nonce", ""),  # for the page's one <style> (settings.py: CSP)
     }
     if result.outcome not in (Scan.Outcome.GENUINE, Scan.Outcome.COMPLETED, Scan.Outcome.NOT_YET_VALID):
         context["report_key"] = django_signing.dumps(result.scan.pk, salt=REPORT_SALT)  # the 举报 link
