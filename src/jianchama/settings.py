@@ -11,6 +11,8 @@ SMS_BACKEND    dotted path of the SMS backend class
 CODE_BASE_URL  the https origin printed in inspection codes (e.g. https://jcm.example.gov.cn)
 CODE_SIGNING_KEY_DIR  directory of the Ed25519 signing keys (CODE_SIGNING_KEY: one PEM key instead)
 GOV_APP_WEBHOOK_URL / GOV_APP_WEBHOOK_SECRET  the government service app's webhook and its HMAC secret
+SESSION_IDLE_MINUTES / SESSION_MAX_HOURS  staff sessions: idle timeout and maximum length
+SECURE_SSL_REDIRECT / SECURE_HSTS_SECONDS / SECURE_PROXY_SSL_HEADER  HTTPS (on when DEBUG is off)
 """
 
 import os
