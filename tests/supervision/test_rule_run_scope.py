@@ -57,3 +57,14 @@ def test_the_platform_admin_and_a_city_supervisor_see_the_whole_run(client, s):
         page = client.get(reverse("supervision:run_list")).content.decode()
         assert no_code_row(page) == ("1", "1")
         assert f"新发现 {s.run.new_findings} 个问题" in page
+
+
+def test_a_run_from_before_the_per_region_figures_shows_no_citywide_count_to_a_district(client, s):
+    from jianchama.supervision.models import RuleRun
+
+    RuleRun.objects.update(stats={"no_code": {"hits": 97, "new": 13, "seconds": 0.5}}, new_findings=13)
+    client.force_login(s.mh_supervisor)
+    page = client.get(reverse("supervision:run_list")).content.decode()
+    assert "本辖区数字未单独记录" in page
+    assert ">97<" not in page and "新发现 13 个问题" not in page
+    assert "新发现 0 个问题" in page  # his district's own findings of that run, from the findings table
