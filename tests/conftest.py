@@ -70,6 +70,37 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Chromium enforces the Content-Security-Policy and reports each refusal on the console ("Refused to execute
+# inline script because it violates the following Content Security Policy directive ..."): every context the
+# tests open listens, and a test whose pages raised one fails (csp_violations below).
+CSP_VIOLATIONS: list[str] = []
+
+
+class _CspWatchingBrowser:
+    """The browser, with every new context listening for CSP violations on all its pages."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("console", _note_csp_violation)
+        return context
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        page.on("console", _note_csp_violation)
+        return page
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+
+def _note_csp_violation(message) -> None:
+    if "Content Security Policy" in message.text:
+        CSP_VIOLATIONS.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -78,8 +109,20 @@ def browser():
         pytest.fail("Chromium is not installed: run `make system-deps` (make test does it)")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
+        yield _CspWatchingBrowser(instance)
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(request):
+    """In a test that drives the browser, no page may raise a Content-Security-Policy violation."""
+    if "browser" not in request.fixturenames and "phone" not in request.fixturenames:
+        yield CSP_VIOLATIONS
+        return
+    CSP_VIOLATIONS.clear()
+    yield CSP_VIOLATIONS
+    found, CSP_VIOLATIONS[:] = list(CSP_VIOLATIONS), []
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
 
 
 @pytest.fixture

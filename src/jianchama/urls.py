@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 
+from jianchama.core.views import admin_login
 from jianchama.inspections.views.signing import jwks_view
 from jianchama.plans.urls import draw_urlpatterns
 from jianchama.registry.urls import import_urlpatterns
@@ -11,6 +12,7 @@ admin.site.site_header = "检查码平台管理"
 admin.site.site_title = "检查码平台管理"
 
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin_login"),  # before admin.site.urls, which has its own
     path("admin/", admin.site.urls),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("", include("jianchama.portal.urls")),

@@ -282,8 +282,34 @@ def test_retention_is_enforced_even_without_pruning(key_dir, settings):
     assert str(first) not in [k["kid"] for k in signing.jwks()["keys"]]
 
 
+def test_a_key_retired_a_moment_ago_stays_published_whatever_the_retention(key_dir, settings):
+    """CODE_KEY_RETENTION_DAYS=0 used to delete the key retired by the rotation itself, so every code shown
+    in the minutes before read as forged. A retired key now stays published for a token's lifetime plus the
+    clock skew at least."""
+    settings.CODE_KEY_RETENTION_DAYS = 0
+    settings.CODE_TOKEN_TTL_SECONDS = 300
+    rotated_at = datetime.now(UTC).replace(microsecond=0)
+    first = signing.rotate_key(key_dir, now=rotated_at - timedelta(days=1)).new_kid
+    shown = signing.issue_token(7, now=rotated_at - timedelta(seconds=10))
+
+    result = signing.rotate_key(key_dir, now=rotated_at)
+    assert result.retired_kids == [first] and result.pruned_kids == []
+    assert (key_dir / f"{first}.pub.pem").exists()
+    assert signing.read_token(shown).key_id == first
+    assert str(first) in [k["kid"] for k in signing.jwks()["keys"]]
+    call_command("rotate_signing_key", "--if-missing", stdout=io.StringIO())  # prunes: still too young
+    assert signing.read_token(shown).key_id == first
+
+    floor = timedelta(seconds=300 + signing.CLOCK_SKEW_SECONDS)
+    ring = signing._keyring()
+    assert first in ring.published(now=rotated_at + floor - timedelta(seconds=1))
+    assert first not in ring.published(now=rotated_at + floor)
+    assert signing.prune_keys(key_dir, now=rotated_at + floor - timedelta(seconds=1)) == []
+    assert signing.prune_keys(key_dir, now=rotated_at + floor) == [first]
+
+
 def test_key_ids_wrap_to_free_ids(key_dir, settings):
-    settings.CODE_KEY_RETENTION_DAYS = 0  # every rotation prunes the key it retired
+    settings.CODE_KEY_RETENTION_DAYS = 0  # retired keys go once a token's lifetime has passed
     (key_dir).mkdir()
     (key_dir / "current").write_text("254\n")
     kids = [signing.rotate_key(key_dir).new_kid for _ in range(3)]

@@ -70,6 +70,29 @@ def test_forged_code_warns_and_can_be_reported(client, s):
     assert CodeReport.objects.get().scan.outcome == Scan.Outcome.FORGED
 
 
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda t: t + "/", id="trailing-slash"),
+        pytest.param(lambda t: t + "===", id="padding"),
+        pytest.param(lambda t: t + "A" * 100, id="over-long"),
+        pytest.param(lambda t: t * 40, id="far-too-long"),
+        pytest.param(lambda t: "", id="empty"),
+    ],
+)
+def test_a_mangled_code_url_gets_the_plain_verdict_and_the_report_link(client, s, mangle):
+    task = s.notified()
+    token = signing.issue_token(task.code.public_id)
+    response = client.get("/C/" + mangle(token))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "检查码验证失败" in page and "有权拒绝" in page
+    assert s.body.name not in page
+    report = re.search(r'href="(/c/report/[^"]+)"', page).group(1)
+    assert client.get(report).status_code == 200
+    assert Scan.objects.get().outcome == Scan.Outcome.FORGED
+
+
 def test_a_tampered_report_link_is_refused(client, s):
     assert client.get("/c/report/123:abc/").status_code == 404
 
@@ -166,6 +189,25 @@ def test_enterprise_code_leads_its_contact_to_the_portal(client, s):
     assert client.get(url)["Location"] == "/portal/"
     client.force_login(s.other_contact)
     assert client.get(url).status_code == 403
+
+
+def test_the_enterprise_code_url_does_not_tell_whether_an_enterprise_is_registered(client, s):
+    """/e/<uscc>/ answered 404 for an unregistered code and a login redirect for a registered one."""
+    from tests.factories import EnterpriseFactory
+
+    registered = f"/e/{s.enterprise.uscc}/"
+    unregistered_uscc = EnterpriseFactory.build().uscc  # a valid code, never saved
+    unregistered = f"/e/{unregistered_uscc}/"
+    for url in (registered, unregistered, "/e/not-a-code/"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/phone/?next=")
+    client.force_login(s.other_contact)
+    answers = [client.get(url) for url in (registered, unregistered, "/e/not-a-code/")]
+    assert {r.status_code for r in answers} == {403}
+    # The same page each time, but for the logout form's CSRF token (masked afresh on every response).
+    pages = {re.sub(r'value="[A-Za-z0-9]{64}"', "", r.content.decode()) for r in answers}
+    assert len(pages) == 1
 
 
 def test_another_enterprise_scanning_a_finished_code_is_told_it_is_not_theirs(client, s):

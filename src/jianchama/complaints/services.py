@@ -200,6 +200,21 @@ def can_make_finding(user, complaint: Complaint) -> bool:
     )
 
 
+# Who may see who complained (name, phone, complaining enterprise): the intake desk and supervisors, who
+# take complaints and follow them up. The body complained about, and the district government, see the
+# complaint without its complainant, so that nobody is pressed for having complained.
+COMPLAINANT_ROLES = (Role.COMPLAINT_INTAKE, Role.SUPERVISOR)
+
+
+def sees_complainant(user, complaint: Complaint | None = None) -> bool:
+    """Whether `user` may see the complainant (of `complaint`, or of every complaint it may see): the intake
+    desk, supervisors and the platform administrator; and whoever registered the complaint, who typed the
+    name in (an observer, a body that received it on its own platform)."""
+    if user.is_platform_admin or user.role in COMPLAINANT_ROLES:
+        return True
+    return complaint is not None and complaint.registered_by_id == user.pk
+
+
 def actions_for(user, complaint: Complaint) -> dict[str, bool]:
     return {
         "assign": can_assign(user, complaint),

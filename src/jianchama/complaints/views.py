@@ -55,11 +55,10 @@ def filtered(user, params) -> tuple[QuerySet[Complaint], forms.ComplaintFilterFo
     if form.is_valid():
         data = form.cleaned_data
         if data["q"]:
-            complaints = complaints.filter(
-                Q(number__icontains=data["q"])
-                | Q(title__icontains=data["q"])
-                | Q(complainant_name__icontains=data["q"])
-            )
+            text = Q(number__icontains=data["q"]) | Q(title__icontains=data["q"])
+            if services.sees_complainant(user):  # else the search would tell who complained
+                text |= Q(complainant_name__icontains=data["q"])
+            complaints = complaints.filter(text)
         for name in ("source", "category", "status", "body"):
             if data[name]:
                 complaints = complaints.filter(**{name: data[name]})
@@ -100,6 +99,8 @@ def ledger(request):
         },
     )
 
+
+HIDDEN_COMPLAINANT = "（投诉人信息仅受理和监督人员可见）"
 
 EXPORT_HEADERS = [
     "编号",
@@ -161,15 +162,17 @@ def export(request):
         return written
 
     sheet.append([cell(header) for header in EXPORT_HEADERS])
+    sees_all = services.sees_complainant(user)
     for c in complaints.iterator(chunk_size=1000):
+        shown = sees_all or services.sees_complainant(user, c)
         values = [
             c.number,
             c.get_source_display(),
             c.get_category_display(),
             c.title,
             c.content,
-            c.complainant_name,
-            c.complainant_phone,
+            c.complainant_name if shown else HIDDEN_COMPLAINANT,
+            c.complainant_phone if shown else "",
             c.enterprise.name if c.enterprise else "",
             c.enterprise.uscc if c.enterprise else "",
             c.body.name if c.body else "",
@@ -202,12 +205,26 @@ def export(request):
     )
 
 
+COMPLAINANT_FIELDS = ("complainant_name", "complainant_phone", "complainant_enterprise")
+
+
+def _without_complainant(values):
+    if not isinstance(values, dict):
+        return values
+    return {key: value for key, value in values.items() if key.removesuffix("_id") not in COMPLAINANT_FIELDS}
+
+
 @page_view
 def detail(request, pk):
     user = request.user
     _staff_only(user)
     complaint = _complaint(request, pk)
     may = services.actions_for(user, complaint)
+    sees = services.sees_complainant(user, complaint)
+    timeline = list(audit.history(complaint))
+    if not sees:
+        for event in timeline:  # in memory only: the audit rows themselves are never changed
+            event.before, event.after = _without_complainant(event.before), _without_complainant(event.after)
     return render(
         request,
         "complaints/detail.html",
@@ -217,7 +234,9 @@ def detail(request, pk):
             "may": may,
             "assign_form": forms.AssignForm(user=user) if may["assign"] else None,
             "finding_form": forms.FindingForm() if may["finding"] else None,
-            "timeline": audit.history(complaint),
+            "timeline": timeline,
+            "sees_complainant": sees,
+            "hidden_complainant": HIDDEN_COMPLAINANT,
             "finding_visible": complaint.finding_id is not None
             and user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.PLATFORM_ADMIN),
         },

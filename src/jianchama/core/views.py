@@ -1,7 +1,7 @@
 """Login, the home page, the working-day calendar page and its schedule editor, and the health check."""
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import authenticate, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -43,8 +43,9 @@ def rate_limited(request, exception=None):
 
 
 # The limit is checked in the view (block=False) so that the Chinese 429 page is shown without relying on
-# django-ratelimit's middleware being installed.
-@ratelimit(key="ip", rate=_staff_login_rate, method="POST", block=False)
+# django-ratelimit's middleware being installed. The staff login and the admin login share one count per
+# address (group "staff-login"), so a script cannot double its rate by alternating between them.
+@ratelimit(group="staff-login", key="ip", rate=_staff_login_rate, method="POST", block=False)
 def staff_login(request):
     if getattr(request, "limited", False):
         return rate_limited(request)
@@ -53,6 +54,15 @@ def staff_login(request):
         authentication_form=StaffAuthenticationForm,
         redirect_authenticated_user=True,
     )(request)
+
+
+@ratelimit(group="staff-login", key="ip", rate=_staff_login_rate, method="POST", block=False)
+def admin_login(request, extra_context=None):
+    """/admin/login/: Django's admin login behind the staff login's address limit (the lockout of
+    django-axes already applies to it through the authentication backend)."""
+    if getattr(request, "limited", False):
+        return rate_limited(request)
+    return admin.site.login(request, extra_context)
 
 
 @require_http_methods(["GET", "POST"])

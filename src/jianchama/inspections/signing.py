@@ -251,7 +251,7 @@ class KeyRing:
         where nobody ran the rotation command since.
         """
         now = now or datetime.now(UTC)
-        keep = timedelta(days=settings.CODE_KEY_RETENTION_DAYS)
+        keep = retention()
         keys = {
             kid: entry.key
             for kid, entry in self.public_keys.items()
@@ -259,6 +259,15 @@ class KeyRing:
         }
         keys[self.current_kid] = self.private_key.public_key()
         return keys
+
+
+def retention(days: int | None = None) -> timedelta:
+    """How long a retired key stays published: CODE_KEY_RETENTION_DAYS (or `days`), but never less than a
+    token's lifetime plus the clock skew, so that a code shown a moment before a rotation still reads as
+    genuine (or stale, once its time is up) instead of forged, whatever the setting says."""
+    days = settings.CODE_KEY_RETENTION_DAYS if days is None else days
+    floor = timedelta(seconds=settings.CODE_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS)
+    return max(timedelta(days=max(days, 0)), floor)
 
 
 _cache_lock = threading.Lock()
@@ -555,7 +564,7 @@ def prune_keys(
 
 
 def _prune_unlocked(directory: Path, *, now: datetime, retention_days: int | None) -> list[int]:
-    keep = timedelta(days=settings.CODE_KEY_RETENTION_DAYS if retention_days is None else retention_days)
+    keep = retention(retention_days)
     current = _read_current(directory)
     pruned: list[int] = []
     for kid, kind, path in sorted(_kid_files(directory)):

@@ -5,10 +5,11 @@ from .views import complaints, portal
 app_name = "portal"
 
 urlpatterns = [
-    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
-    # than the token's alphabet on purpose: a mistyped or altered code gets the forged warning, not a 404.
-    re_path(r"^[cC]/(?P<token>[A-Za-z0-9]{1,200})$", portal.scan, name="scan"),
     path("c/report/<str:key>/", portal.report, name="report"),
+    # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
+    # than the token's alphabet on purpose: a mistyped, altered or mangled code (a trailing slash, `=`
+    # padding, any length) gets the scan page's forged warning and its report link, not a 404.
+    re_path(r"^[cC]/(?P<token>[^/]*/?)$", portal.scan, name="scan"),
     path("e/<str:uscc>/", portal.enterprise_code, name="enterprise_code"),
     path("portal/", portal.home, name="home"),
     path("portal/tasks/<int:pk>/", portal.task_detail, name="task_detail"),

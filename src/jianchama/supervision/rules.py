@@ -40,7 +40,7 @@ from jianchama.core.workdays import WorkingCalendar
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
-from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector
+from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector, Region
 
 from .models import Finding, RuleRun, Severity
 
@@ -715,8 +715,8 @@ def may_run_rules(user) -> bool:
     return user.is_authenticated and (user.is_platform_admin or user.role == Role.SUPERVISOR)
 
 
-def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) -> int:
-    """Insert the findings of hits not found before; returns how many are new."""
+def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) -> list[Finding]:
+    """Insert the findings of hits not found before; returns the new ones."""
     keys = {hit.key for hit in hits}
     existing = set()
     key_list = list(keys)
@@ -748,7 +748,42 @@ def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) 
         )
     # A run at the same time may have inserted some of them meanwhile: those are skipped, not duplicated.
     Finding.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    return len(new)
+    return new
+
+
+def _by_region(hits: list[Hit], new: list[Finding], body_regions: dict[int, int]) -> dict[str, list[int]]:
+    """A rule's hits and new findings per region of the body concerned, {region id: [hits, new]}: the run
+    page shows a district's supervisor his own district's figures only (scope_figures)."""
+    figures: dict[str, list[int]] = {}
+    for index, items in ((0, hits), (1, new)):
+        for item in items:
+            region = str(body_regions.get(item.body_id))
+            figures.setdefault(region, [0, 0])[index] += 1
+    return figures
+
+
+def scope_figures(run: RuleRun, user) -> tuple[dict[str, dict], int] | None:
+    """The run's figures per rule and its new findings within `user`'s scope: None when the user sees the
+    whole city (the platform administrator, a city-level supervisor), else ({code: figures}, new)."""
+    if user.is_platform_admin or user.region_id is None:
+        return None
+    regions = {
+        str(pk)
+        for pk in Region.objects.filter(path__startswith=user.region.path).values_list("pk", flat=True)
+    }
+    if len(regions) == Region.objects.count():
+        return None
+    stats, total = {}, 0
+    for code, figures in (run.stats or {}).items():
+        scoped = {key: value for key, value in figures.items() if key not in ("hits", "new", "regions")}
+        if "regions" in figures:
+            pairs = [pair for region, pair in figures["regions"].items() if region in regions]
+            scoped["hits"], scoped["new"] = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+            total += scoped["new"]
+        elif "error" not in figures:
+            scoped["unknown"] = True  # a run from before the figures were kept per region
+        stats[code] = scoped
+    return stats, total
 
 
 def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
@@ -778,6 +813,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
     started = time.perf_counter()
     errors = []
+    body_regions = None
     for code in codes:
         definition = RULES[code]
         began = time.perf_counter()
@@ -790,7 +826,11 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                         cursor.execute("select set_config('work_mem', %s, true)", [work_mem()])
                 hits = list(definition.find(ctx))
                 queried = time.perf_counter() - began
-                new = _store(code, definition.severity, definition.title, hits, run)
+                new_findings = _store(code, definition.severity, definition.title, hits, run)
+                new = len(new_findings)
+                if body_regions is None:
+                    body_regions = dict(EnforcementBody.objects.values_list("pk", "region_id"))
+                regions = _by_region(hits, new_findings, body_regions)
         except Exception as error:  # a broken rule is reported on the run, the others still run
             errors.append(f"{definition.title}（{code}）：{type(error).__name__}: {error}")
             run.stats[code] = {"error": str(error), "seconds": round(time.perf_counter() - began, 3)}
@@ -800,6 +840,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                 "new": new,
                 "seconds": round(time.perf_counter() - began, 3),
                 "query_seconds": round(queried, 3),
+                "regions": regions,
             }
             run.new_findings += new
         RuleRun.objects.filter(pk=run.pk).update(stats=run.stats, new_findings=run.new_findings)

@@ -27,9 +27,6 @@ from jianchama.inspections import qr, scan_card, services
 from jianchama.inspections.forms import EvaluationForm, ReportForm, StatementForm
 from jianchama.inspections.models import Evaluation, Scan, Task
 from jianchama.registry.guides import guides_for_task
-from jianchama.registry.models import (
-    Enterprise,
-)
 
 REPORT_SALT = "jianchama.portal.report"
 
@@ -48,11 +45,17 @@ def _is_contact(user) -> bool:
     return user.is_authenticated and user.role == Role.ENTERPRISE_CONTACT
 
 
+# Longer than any token (125 characters) with room for a typo; anything longer is not even decoded.
+MAX_SCANNED_TOKEN_LENGTH = 200
+
+
 @never_cache
 def scan(request, token: str):
     if limited(request, "scan", settings.SCAN_RATE_LIMIT):
         return rate_limited(request)
     user = request.user if request.user.is_authenticated else None
+    if len(token) > MAX_SCANNED_TOKEN_LENGTH:
+        token = ""  # not decoded at all: it cannot be a code, and the verdict is "forged" either way
     result = services.scan_code(token, user=user, client_address=_client_address(request))
     context = {
         "outcome": result.outcome,
@@ -62,6 +65,7 @@ def scan(request, token: str):
         "started": result.started_task,
         "prohibitions": services.PROHIBITIONS,
         "rights": services.RIGHTS_TEXT,
+        "csp_nonce": getattr(request, "csp_nonce", ""),  # for the page's one <style> (settings.py: CSP)
     }
     if result.outcome not in (Scan.Outcome.GENUINE, Scan.Outcome.COMPLETED, Scan.Outcome.NOT_YET_VALID):
         context["report_key"] = django_signing.dumps(result.scan.pk, salt=REPORT_SALT)  # the 举报 link
@@ -184,11 +188,13 @@ def task_detail(request, pk):
 
 
 def enterprise_code(request, uscc: str):
-    """The enterprise's own code leads a logged-in contact to the portal."""
-    enterprise = get_object_or_404(Enterprise, uscc=uscc.upper())
+    """The enterprise's own code leads a logged-in contact to the portal. Whether the code belongs to a
+    registered enterprise is never told: the answer is the same for any code (a login, then a refusal),
+    and only the enterprise's own contact is let through."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), login_url=reverse("core:phone_login"))
-    if _is_contact(request.user) and request.user.enterprise_id == enterprise.pk:
+    user = request.user
+    if _is_contact(user) and user.enterprise_id and user.enterprise.uscc == uscc.upper():
         return redirect("portal:home")
     return render(
         request,

@@ -152,6 +152,8 @@ def dashboard(request):
     by_month = list(findings.values("period").annotate(**counts).order_by("-period")[:24])
     for row in by_month:
         row["url"] = _list_url(**{**base, "month": row["period"].strftime("%Y-%m")})
+    last_run = RuleRun.objects.order_by("-started_at").first()
+    _scoped(last_run, user)
     return render(
         request,
         "supervision/dashboard.html",
@@ -162,7 +164,7 @@ def dashboard(request):
             "by_rule": by_rule,
             "by_month": by_month,
             "list_url": _list_url(**base),
-            "last_run": RuleRun.objects.order_by("-started_at").first(),
+            "last_run": last_run,
             "may_run": rules.may_run_rules(user),
             "rule_count": len(rules.RULES),
         },
@@ -288,15 +290,30 @@ def run_rules_now(request):
     return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
 
 
+def _scoped(run: RuleRun | None, user) -> dict:
+    """The run's per-rule figures as `user` may see them; sets run.new_findings to his scope's count too
+    (in memory only), so a district's supervisor never reads another district's figures."""
+    if run is None:
+        return {}
+    scoped = rules.scope_figures(run, user)
+    if scoped is None:
+        return run.stats or {}
+    stats, run.new_findings = scoped
+    if any(figures.get("unknown") for figures in stats.values()):
+        run.new_findings = Finding.objects.visible_to(user).filter(run=run).count()
+    return stats
+
+
 @login_required
 @require_GET
 def run_list(request):
     _require_dashboard(request.user)
     runs = Paginator(RuleRun.objects.select_related("triggered_by"), 10).get_page(request.GET.get("page"))
     for run in runs:
+        stats = _scoped(run, request.user)
         run.rows = [
             {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
-            for code, figures in (run.stats or {}).items()
+            for code, figures in stats.items()
         ]
     running = any(run.status == RuleRun.Status.RUNNING for run in runs)
     return render(

@@ -40,9 +40,10 @@ class Command(BaseCommand):
         result = signing.rotate_key(directory)
         self.stdout.write(self.style.SUCCESS(f"已生成并启用新的签名密钥，密钥编号 {result.new_kid}"))
         if result.retired_kids:
+            keep = signing.retention()
+            period = f"{keep.days} 天" if keep.days else f"{keep.seconds // 60} 分钟"
             self.stdout.write(
-                f"已停用密钥 {'、'.join(map(str, result.retired_kids))}：私钥已删除，"
-                f"公钥继续公布 {settings.CODE_KEY_RETENTION_DAYS} 天"
+                f"已停用密钥 {'、'.join(map(str, result.retired_kids))}：私钥已删除，公钥继续公布 {period}"
             )
         if result.pruned_kids:
             self.stdout.write(f"已清除超过保留期的公钥：{'、'.join(map(str, result.pruned_kids))}")

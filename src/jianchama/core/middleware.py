@@ -1,0 +1,58 @@
+"""Session limits of staff accounts: an idle timeout and a maximum length (a working day).
+
+Enterprise contacts are not concerned: they log in with a one-time SMS code on their own phone.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+
+from .roles import Role
+
+STARTED_KEY = "_staff_session_started"
+SEEN_KEY = "_staff_session_seen"
+
+# The last request's time is written back at most this often: a page's requests within a minute do not
+# each save the session.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+class StaffSessionLimitsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.role != Role.ENTERPRISE_CONTACT:
+            ended = self._check(request)
+            if ended is not None:
+                return ended
+        return self.get_response(request)
+
+    def _check(self, request):
+        session, now = request.session, int(time.time())
+        started, seen = session.get(STARTED_KEY), session.get(SEEN_KEY)
+        if started is None or seen is None:  # the first request after the login
+            session[STARTED_KEY] = session[SEEN_KEY] = now
+            return None
+        reason = None
+        max_seconds = settings.SESSION_MAX_HOURS * 3600
+        idle_seconds = settings.SESSION_IDLE_MINUTES * 60
+        if now - started >= max_seconds:
+            hours = f"{settings.SESSION_MAX_HOURS:g}"
+            reason = f"本次登录已超过 {hours} 小时，为保护账号安全已自动退出，请重新登录。"
+        elif now - seen >= idle_seconds:
+            reason = (
+                f"已有 {settings.SESSION_IDLE_MINUTES} 分钟没有操作，为保护账号安全已自动退出，"
+                "请重新登录（未保存的内容需重新填写）。"
+            )
+        if reason is not None:
+            logout(request)
+            messages.warning(request, reason)
+            return redirect_to_login(request.get_full_path())
+        if now - seen >= SEEN_RESOLUTION_SECONDS:
+            session[SEEN_KEY] = now
+        return None
