@@ -11,6 +11,7 @@ SMS_BACKEND    dotted path of the SMS backend class
 CODE_BASE_URL  the https origin printed in inspection codes (e.g. https://jcm.example.gov.cn)
 CODE_SIGNING_KEY_DIR  directory of the Ed25519 signing keys (CODE_SIGNING_KEY: one PEM key instead)
 GOV_APP_WEBHOOK_URL / GOV_APP_WEBHOOK_SECRET  the government service app's webhook and its HMAC secret
+SENDFILE_BACKEND / SENDFILE_URL  who sends stored files ("simple" or "nginx") and nginx's internal location
 """
 
 import os
@@ -216,8 +217,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
-MEDIA_URL = "/media/"
+MEDIA_URL = "/media/"  # never routed: files are served by views that check scope (core/files.py)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Who sends a stored file once its view has checked the user's scope: "simple" (Django reads it; development
+# and tests) or "nginx" (X-Accel-Redirect to the internal location SENDFILE_URL; see README, Production).
+# A dotted path names any other django-sendfile2 backend.
+SENDFILE_BACKEND = env("SENDFILE_BACKEND", "simple")
+if "." not in SENDFILE_BACKEND:
+    SENDFILE_BACKEND = f"django_sendfile.backends.{SENDFILE_BACKEND}"
+SENDFILE_ROOT = MEDIA_ROOT
+SENDFILE_URL = env("SENDFILE_URL", "/protected-media")
+# How long the photo links on a scan page work (seconds).
+SCAN_PHOTO_URL_SECONDS = int(env("SCAN_PHOTO_URL_SECONDS", "3600"))
 
 # Largest upload accepted for imports (bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -10,6 +10,7 @@ urlpatterns = [
     path("today/", views.my_today, name="my_today"),
     path("frequency/", views.frequency_report, name="frequency_report"),
     path("triggers/", views.trigger_report, name="trigger_report"),
+    path("evidence/<int:pk>/", views.evidence_file, name="evidence_file"),
     path("<int:pk>/", views.task_detail, name="task_detail"),
     path("<int:pk>/code/", views.show_code, name="show_code"),
     path("<int:pk>/record/", views.record_result, name="record_result"),

@@ -9,6 +9,7 @@ urlpatterns = [
     # than the token's alphabet on purpose: a mistyped or altered code gets the forged warning, not a 404.
     re_path(r"^[cC]/(?P<token>[A-Za-z0-9]{1,200})$", views.scan, name="scan"),
     path("c/report/<str:key>/", views.report, name="report"),
+    path("inspector-photos/<str:key>/", views.inspector_photo, name="inspector_photo"),
     path("e/<str:uscc>/", views.enterprise_code, name="enterprise_code"),
     path("portal/", views.home, name="home"),
     path("portal/tasks/<int:pk>/", views.task_detail, name="task_detail"),

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing as django_signing
 from django.db import connection
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,12 +23,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
+from jianchama.core import files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections import qr, services
 from jianchama.inspections.forms import EvaluationForm, ReportForm, StatementForm
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
+from jianchama.registry import photos
 from jianchama.registry.guides import guides_for_task
 from jianchama.registry.models import (
     Certificate,
@@ -95,7 +97,6 @@ def _scan_details(task: Task, today) -> dict:
         rows = cursor.fetchall()
     # Plain dicts for the template (a dict lookup is the first thing the template tries); certificates stay
     # models, for `status_on`.
-    photos = Inspector._meta.get_field("photo").storage
     bodies, items, inspectors, certificates = [], [], {}, {}
     for part, pk, name, photo, _, _, number, valid_from, valid_until, status in rows:
         if part == 0:
@@ -104,7 +105,10 @@ def _scan_details(task: Task, today) -> dict:
             items.append({"name": name})
         else:
             if pk not in inspectors:
-                inspectors[pk] = {"name": name, "photo": {"url": photos.url(photo)} if photo else ""}
+                inspectors[pk] = {
+                    "name": name,
+                    "photo": {"url": photos.public_url(pk, photo)} if photo else "",
+                }
                 certificates[pk] = []
             if number is not None:
                 certificates[pk].append(
@@ -190,6 +194,16 @@ def _certificate_for(certificates, day):
         if certificate.status_on(day) == Certificate.Status.VALID:
             return certificate
     return certificates[0] if certificates else None
+
+
+def inspector_photo(request, key: str):
+    """An inspector's photo by the signed link of a scan page (registry/photos.py); anything else is a 404."""
+    if _limited(request, "scan_photo", settings.SCAN_RATE_LIMIT):
+        return rate_limited(request)
+    inspector = photos.inspector_for_key(key, Inspector.objects.all())
+    if inspector is None:
+        raise Http404
+    return files.send(request, inspector.photo, files.original_name(inspector.photo, inspector.photo_name))
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,6 +13,7 @@ urlpatterns = [
     path("inspectors/new/", views.inspector_create, name="inspector_create"),
     path("inspectors/<int:pk>/", views.inspector_detail, name="inspector_detail"),
     path("inspectors/<int:pk>/edit/", views.inspector_edit, name="inspector_edit"),
+    path("inspectors/<int:pk>/photo/", views.inspector_photo, name="inspector_photo"),
     path("inspectors/<int:pk>/certificates/new/", views.certificate_create, name="certificate_create"),
     path("certificates/<int:pk>/edit/", views.certificate_edit, name="certificate_edit"),
     path("certificates/<int:pk>/status/", views.certificate_status, name="certificate_status"),
