@@ -142,6 +142,14 @@ def test_an_evidence_row_stored_before_random_names_is_still_served(client, s):
     assert quote(NAME) in response["Content-Disposition"]
 
 
+def test_a_row_whose_file_is_gone_is_a_404_not_an_error(client, s):
+    task, evidence = with_evidence(s)
+    href = link_on_task_page(client, s.head, task)
+    evidence.file.storage.delete(evidence.file.name)
+    client.force_login(s.head)
+    assert client.get(href).status_code == 404
+
+
 @pytest.fixture
 def nginx(settings):
     settings.SENDFILE_BACKEND = "django_sendfile.backends.nginx"

@@ -16,9 +16,11 @@ from django.core.signing import TimestampSigner, b62_encode
 from django.test import Client
 from PIL import Image
 
+from jianchama.core.roles import Role
 from jianchama.inspections import signing
 from jianchama.registry import services
 from jianchama.registry.models import Inspector
+from tests.factories import user_for
 from tests.inspections.conftest import build_scenario
 
 PHOTO_NAME = "张三 证件照.png"
@@ -116,3 +118,10 @@ def test_staff_see_the_photo_where_they_may_see_the_inspector(s):
         response = client_for(user).get(src)
         assert response.status_code == 404 and response.getvalue() != png_bytes()
     assert client_for().get(src).status_code == 302  # to the login page
+
+
+def test_the_admin_links_to_the_photo_view_not_the_media_folder(s):
+    admin = user_for(Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+    page = client_for(admin).get(f"/admin/registry/inspector/{s.inspector.pk}/change/").content.decode()
+    assert f'href="/registry/inspectors/{s.inspector.pk}/photo/"' in page and PHOTO_NAME in page
+    assert "/media/" not in page
