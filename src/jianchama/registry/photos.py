@@ -11,10 +11,14 @@ replaced photo's old links die at once, and a link copied from a page stops work
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from .models import Inspector
 
 SALT = "jianchama.registry.inspector_photo"
 
@@ -31,7 +35,7 @@ def public_url(inspector_pk: int, photo_name: str) -> str:
     return reverse("portal:inspector_photo", args=[public_key(inspector_pk, photo_name)])
 
 
-def inspector_for_key(key: str, inspectors) -> object | None:
+def inspector_for_key(key: str, inspectors) -> Inspector | None:
     """The inspector (of the queryset `inspectors`) a key was signed for, if it is genuine, not expired and
     its photo has not been replaced since; else None."""
     try:
