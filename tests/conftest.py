@@ -18,6 +18,33 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploaded files go to the test's own directory, never the developer's var/media. Files are sent from
+    SENDFILE_ROOT, which is MEDIA_ROOT in every deployment; here it is the test's directory, so that a
+    test which points MEDIA_ROOT at `tmp_path` itself (as many do) is still served."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SENDFILE_ROOT = tmp_path
+
+
+@pytest.fixture
+def debug_urls(settings):
+    """The URL configuration as a development server (DEBUG=1, the default) builds it."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import jianchama.urls
+
+    settings.DEBUG = True
+    importlib.reload(jianchama.urls)
+    clear_url_caches()
+    yield
+    settings.DEBUG = False
+    importlib.reload(jianchama.urls)
+    clear_url_caches()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

@@ -13,6 +13,7 @@ CODE_SIGNING_KEY_DIR  directory of the Ed25519 signing keys (CODE_SIGNING_KEY: o
 GOV_APP_WEBHOOK_URL / GOV_APP_WEBHOOK_SECRET  the government service app's webhook and its HMAC secret
 SESSION_IDLE_MINUTES / SESSION_MAX_HOURS  staff sessions: idle timeout and maximum length
 SECURE_SSL_REDIRECT / SECURE_HSTS_SECONDS / SECURE_PROXY_SSL_HEADER  HTTPS (on when DEBUG is off)
+SENDFILE_BACKEND / SENDFILE_URL  who sends stored files ("simple" or "nginx") and nginx's internal location
 """
 
 import os
@@ -225,8 +226,18 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
-MEDIA_URL = "/media/"
+MEDIA_URL = "/media/"  # never routed: files are served by views that check scope (core/files.py)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Who sends a stored file once its view has checked the user's scope: "simple" (Django reads it; development
+# and tests) or "nginx" (X-Accel-Redirect to the internal location SENDFILE_URL; see README, Production).
+# A dotted path names any other django-sendfile2 backend.
+SENDFILE_BACKEND = env("SENDFILE_BACKEND", "simple")
+if "." not in SENDFILE_BACKEND:
+    SENDFILE_BACKEND = f"django_sendfile.backends.{SENDFILE_BACKEND}"
+SENDFILE_ROOT = MEDIA_ROOT
+SENDFILE_URL = env("SENDFILE_URL", "/protected-media")
+# How long the photo links on a scan page work (seconds).
+SCAN_PHOTO_URL_SECONDS = int(env("SCAN_PHOTO_URL_SECONDS", "3600"))
 
 # Largest upload accepted for imports (bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -1,7 +1,5 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.static import serve
 
 from jianchama.core.views import admin_login
 from jianchama.inspections.views.signing import jwks_view
@@ -26,6 +24,5 @@ urlpatterns = [
     path("registry/", include("jianchama.registry.urls")),
     path("", include("jianchama.core.urls")),
 ]
-
-if settings.DEBUG:
-    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
+# No route serves MEDIA_ROOT, not even with DEBUG: every stored file goes through a view that checks the
+# user's scope (jianchama.core.files).

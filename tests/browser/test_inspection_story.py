@@ -180,6 +180,15 @@ def test_one_inspection_from_task_to_evaluation(settings, tmp_path, live_server,
         assert "检查结果已录入" in inspector.locator(".messages").inner_text()
         assert inspector.locator(".badge").first.inner_text() == "已录入结果"
         assert "现场照片.png" in inspector.content()
+        # The evidence link gives the photo back under its name, through the task's scope, not /media/.
+        href = inspector.locator("a", has_text="现场照片.png").get_attribute("href")
+        assert href.startswith("/tasks/evidence/")
+        download = inspector.request.get(base + href)
+        assert download.status == 200 and download.body() == png
+        assert (
+            download.headers["content-disposition"]
+            == "inline; filename*=utf-8''%E7%8E%B0%E5%9C%BA%E7%85%A7%E7%89%87.png"
+        )
         assert inspector.locator("a:has-text('出示检查码')").count() == 0  # the visit is over
 
         # 7. The contact scans again: the visit is done, the link leads to the result and the evaluation.

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jianchama.core.files import RandomName
 from jianchama.core.roles import Role
 from jianchama.registry.models import EnforcementBody, Enterprise, Field, InspectionItem, Inspector
 
@@ -375,7 +376,7 @@ class Evidence(models.Model):
 
     record = models.ForeignKey(InspectionRecord, on_delete=models.CASCADE, related_name="evidence")
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)
-    file = models.FileField("文件", upload_to="evidence/%Y/%m/")
+    file = models.FileField("文件", upload_to=RandomName("evidence/%Y/%m/"))
     original_name = models.CharField("原文件名", max_length=200)
     size = models.PositiveIntegerField("大小（字节）")
     uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)

@@ -11,6 +11,7 @@ import datetime
 
 from django.db import connection
 
+from jianchama.registry import photos
 from jianchama.registry.models import Certificate, EnforcementBody, Field, InspectionItem, Inspector
 
 from .models import Task, TaskBody
@@ -29,7 +30,6 @@ def details(task: Task, today) -> dict:
         rows = cursor.fetchall()
     # Plain dicts for the template (a dict lookup is the first thing the template tries); certificates stay
     # models, for `status_on`.
-    photos = Inspector._meta.get_field("photo").storage
     bodies, items, inspectors, certificates = [], [], {}, {}
     for part, pk, name, photo, _, _, number, valid_from, valid_until, status in rows:
         if part == 0:
@@ -38,7 +38,10 @@ def details(task: Task, today) -> dict:
             items.append({"name": name})
         else:
             if pk not in inspectors:
-                inspectors[pk] = {"name": name, "photo": {"url": photos.url(photo)} if photo else ""}
+                inspectors[pk] = {
+                    "name": name,
+                    "photo": {"url": photos.public_url(pk, photo)} if photo else "",
+                }
                 certificates[pk] = []
             if number is not None:
                 certificates[pk].append(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("today/", tasks.my_today, name="my_today"),
     path("frequency/", tasks.frequency_report, name="frequency_report"),
     path("triggers/", tasks.trigger_report, name="trigger_report"),
+    path("evidence/<int:pk>/", tasks.evidence_file, name="evidence_file"),
     path("<int:pk>/", tasks.task_detail, name="task_detail"),
     path("<int:pk>/code/", tasks.show_code, name="show_code"),
     path("<int:pk>/record/", tasks.record_result, name="record_result"),

@@ -10,6 +10,7 @@ urlpatterns = [
     # than the token's alphabet on purpose: a mistyped, altered or mangled code (a trailing slash, `=`
     # padding, any length) gets the scan page's forged warning and its report link, not a 404.
     re_path(r"^[cC]/(?P<token>[^/]*/?)$", portal.scan, name="scan"),
+    path("inspector-photos/<str:key>/", portal.inspector_photo, name="inspector_photo"),
     path("e/<str:uscc>/", portal.enterprise_code, name="enterprise_code"),
     path("portal/", portal.home, name="home"),
     path("portal/tasks/<int:pk>/", portal.task_detail, name="task_detail"),

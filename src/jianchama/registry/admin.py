@@ -6,6 +6,8 @@ no pages of their own and are edited here.
 """
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from .models import (
     Certificate,
@@ -78,6 +80,17 @@ class InspectorAdmin(ReadOnlyAdmin):
     list_filter = ("is_active", "body__level", "body")
     search_fields = ("name", "employee_number", "phone", "certificates__number")
     inlines = [CertificateInline]
+    # The photo by the view that checks scope: the file field's own link would point into /media/, which
+    # nothing serves.
+    exclude = ("photo",)
+    readonly_fields = ("photo_link",)
+
+    @admin.display(description="照片")
+    def photo_link(self, obj):
+        if not obj.photo:
+            return "（无）"
+        url = reverse("registry:inspector_photo", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.photo_name or "查看照片")
 
 
 @admin.register(Certificate)

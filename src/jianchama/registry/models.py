@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from jianchama.core.files import RandomName
 from jianchama.core.roles import Role
 
 
@@ -191,7 +192,8 @@ class Inspector(models.Model):
     )
     employee_number = models.CharField("工号", max_length=32, blank=True)
     phone = models.CharField("手机号", max_length=20, blank=True)
-    photo = models.ImageField("照片", upload_to="inspectors/", blank=True)
+    photo = models.ImageField("照片", upload_to=RandomName("inspectors/"), blank=True)
+    photo_name = models.CharField("照片原文件名", max_length=200, blank=True)
     user = models.OneToOneField(
         "core.User",
         verbose_name="登录账号",

@@ -8,6 +8,7 @@ before and after snapshots. Views, the import and the commands call these; nothi
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -325,7 +326,7 @@ def create_inspector(
         user=user,
     )
     if photo:
-        inspector.photo = photo
+        inspector.photo, inspector.photo_name = photo, _upload_name(photo)
     _validate_inspector(inspector)
     inspector.save()
     audit.record(actor=actor, action="inspector.create", obj=inspector, after=audit.snapshot(inspector))
@@ -344,6 +345,8 @@ def update_inspector(actor: User, *, inspector: Inspector, **changes: Any) -> In
     if "photo" in changes and not changes["photo"]:
         del changes["photo"]  # no new photo uploaded: keep the current one
     _apply(inspector, changes, INSPECTOR_FIELDS, ())
+    if changes.get("photo"):
+        inspector.photo_name = _upload_name(changes["photo"])
     _require_inspector_manager(actor, inspector.body)
     _validate_inspector(inspector)
     inspector.save()
@@ -351,6 +354,11 @@ def update_inspector(actor: User, *, inspector: Inspector, **changes: Any) -> In
         actor=actor, action="inspector.update", obj=inspector, before=before, after=audit.snapshot(inspector)
     )
     return inspector
+
+
+def _upload_name(upload) -> str:
+    """The uploaded file's own name, kept beside the random name it is stored under (core/files.py)."""
+    return os.path.basename(getattr(upload, "name", "") or "")[:200]
 
 
 def _validate_inspector(inspector: Inspector) -> None:

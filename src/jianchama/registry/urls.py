@@ -13,6 +13,7 @@ urlpatterns = [
     path("inspectors/new/", registry.inspector_create, name="inspector_create"),
     path("inspectors/<int:pk>/", registry.inspector_detail, name="inspector_detail"),
     path("inspectors/<int:pk>/edit/", registry.inspector_edit, name="inspector_edit"),
+    path("inspectors/<int:pk>/photo/", registry.inspector_photo, name="inspector_photo"),
     path("inspectors/<int:pk>/certificates/new/", registry.certificate_create, name="certificate_create"),
     path("certificates/<int:pk>/edit/", registry.certificate_edit, name="certificate_edit"),
     path("certificates/<int:pk>/status/", registry.certificate_status, name="certificate_status"),

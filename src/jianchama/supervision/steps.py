@@ -96,6 +96,7 @@ RECOMMENDATION_FIELDS = [
     "rectify_by",
     "report_text",
     "report_file",
+    "report_file_name",
     "reported_at",
     "review_due",
     "review_note",
@@ -582,7 +583,8 @@ def submit_rectification_report(
     now = timezone.now()
     rec.report_text, rec.reported_at, rec.reported_by = text, now, actor
     if file is not None:
-        rec.report_file.save(os.path.basename(file.name), file, save=False)
+        rec.report_file_name = os.path.basename(file.name)[:200]
+        rec.report_file.save(rec.report_file_name, file, save=False)
     if timezone.localdate(now) > rec.rectify_by and rec.rectify_missed_at is None:
         rec.rectify_missed_at = now
     if rec.acknowledged_at is None:  # reporting implies it was received

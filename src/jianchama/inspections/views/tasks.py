@@ -17,13 +17,14 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from jianchama.core import files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
 
 from .. import forms, frequency, qr, services, signing, triggers
-from ..models import Evaluation, Exemption, InspectionCode, Scan, Task
+from ..models import Evaluation, Evidence, Exemption, InspectionCode, Scan, Task
 
 PAGE_SIZE = 50
 
@@ -32,6 +33,15 @@ def _task(request, pk) -> Task:
     return get_object_or_404(
         Task.objects.visible_to(request.user).select_related("enterprise", "lead_body", "created_by"), pk=pk
     )
+
+
+@page_view
+def evidence_file(request, pk):
+    """An evidence file, to whoever may see its task (out of scope: 404, as for an id that does not exist)."""
+    evidence = get_object_or_404(
+        Evidence.objects.filter(record__task__in=Task.objects.visible_to(request.user)), pk=pk
+    )
+    return files.send(request, evidence.file, files.original_name(evidence.file, evidence.original_name))
 
 
 @page_view

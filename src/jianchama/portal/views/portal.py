@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing as django_signing
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,13 +20,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
+from jianchama.core import files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections import qr, scan_card, services
 from jianchama.inspections.forms import EvaluationForm, ReportForm, StatementForm
 from jianchama.inspections.models import Evaluation, Scan, Task
+from jianchama.registry import photos
 from jianchama.registry.guides import guides_for_task
+from jianchama.registry.models import Inspector
 
 REPORT_SALT = "jianchama.portal.report"
 
@@ -76,6 +79,16 @@ def scan(request, token: str):
     # The page uses no context processor (no menu, user or messages): rendering without the request skips
     # them, which saves more than the rest of the template costs.
     return HttpResponse(render_to_string("portal/scan.html", context))
+
+
+def inspector_photo(request, key: str):
+    """An inspector's photo by the signed link of a scan page (registry/photos.py); anything else is a 404."""
+    if limited(request, "scan_photo", settings.SCAN_RATE_LIMIT):
+        return rate_limited(request)
+    inspector = photos.inspector_for_key(key, Inspector.objects.all())
+    if inspector is None:
+        raise Http404
+    return files.send(request, inspector.photo, files.original_name(inspector.photo, inspector.photo_name))
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit
+from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
@@ -237,6 +237,14 @@ def inspector_detail(request, pk):
             **_timeline(request, _events_about(inspector, *certificates), show_object=True),
         },
     )
+
+
+@page_view
+def inspector_photo(request, pk):
+    """The photo, to whoever may see the inspector (out of scope: 404). The public scan page links to
+    `portal:inspector_photo` instead (registry/photos.py)."""
+    inspector = get_object_or_404(Inspector.objects.visible_to(request.user), pk=pk)
+    return files.send(request, inspector.photo, files.original_name(inspector.photo, inspector.photo_name))
 
 
 INSPECTOR_FORM_FIELDS = ["body", "name", "employee_number", "phone", "is_active"]

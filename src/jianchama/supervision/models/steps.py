@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from jianchama.core.files import RandomName
 from jianchama.core.roles import Role
 from jianchama.registry.models import Certificate, EnforcementBody, Inspector, Region
 
@@ -141,7 +142,7 @@ class Recommendation(models.Model):
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="制发人", on_delete=models.PROTECT, related_name="+"
     )
-    document = models.FileField("建议书（PDF）", upload_to="supervision/recommendations/%Y/")
+    document = models.FileField("建议书（PDF）", upload_to=RandomName("supervision/recommendations/%Y/"))
     # Delivered in the system at issue: the deadline printed on the document runs from that day; the
     # body's acknowledgement is recorded but does not move it.
     received_on = models.DateField("送达日期")
@@ -157,7 +158,10 @@ class Recommendation(models.Model):
     rectify_by = models.DateField("整改期限")
     rectify_missed_at = models.DateTimeField("整改逾期时间", null=True, blank=True)
     report_text = models.TextField("整改报告", blank=True)
-    report_file = models.FileField("整改报告附件", upload_to="supervision/reports/%Y/%m/", blank=True)
+    report_file = models.FileField(
+        "整改报告附件", upload_to=RandomName("supervision/reports/%Y/%m/"), blank=True
+    )
+    report_file_name = models.CharField("整改报告附件原文件名", max_length=200, blank=True)
     reported_at = models.DateTimeField("报送时间", null=True, blank=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -238,7 +242,7 @@ class Decision(models.Model):
     )
     issued_on = models.DateField("制发日期")
     issued_at = models.DateTimeField("制发时间")
-    document = models.FileField("决定书（PDF）", upload_to="supervision/decisions/%Y/")
+    document = models.FileField("决定书（PDF）", upload_to=RandomName("supervision/decisions/%Y/"))
     closed_at = models.DateTimeField("确认整改时间", null=True, blank=True)
     close_note = models.TextField("整改确认情况", blank=True)
 

@@ -12,13 +12,13 @@ import datetime
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit
+from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view
 from jianchama.core.roles import Role
@@ -305,29 +305,19 @@ def recommendation_detail(request, pk):
     return render(request, "supervision/steps/recommendation_detail.html", context)
 
 
-def _file_response(field, filename: str):
-    if not field:
-        raise Http404
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
-    return FileResponse(handle, filename=filename, content_type=None)
+# The letters are stored under random names (core/files.py) and downloaded under their number.
 
 
 @page_view
 def recommendation_pdf(request, pk):
     rec = _recommendation(request, pk)
-    response = _file_response(rec.document, f"{rec.number}.pdf")
-    response["Content-Type"] = "application/pdf"
-    return response
+    return files.send(request, rec.document, f"{rec.number}.pdf")
 
 
 @page_view
 def recommendation_report_file(request, pk):
     rec = _recommendation(request, pk)
-    name = rec.report_file.name.rsplit("/", 1)[-1] if rec.report_file else ""
-    return _file_response(rec.report_file, name)
+    return files.send(request, rec.report_file, files.original_name(rec.report_file, rec.report_file_name))
 
 
 @require_POST
@@ -472,9 +462,7 @@ def decision_detail(request, pk):
 @page_view
 def decision_pdf(request, pk):
     decision = _decision(request, pk)
-    response = _file_response(decision.document, f"{decision.number}.pdf")
-    response["Content-Type"] = "application/pdf"
-    return response
+    return files.send(request, decision.document, f"{decision.number}.pdf")
 
 
 @require_POST
