@@ -120,3 +120,11 @@ def test_one_finding_per_body_and_month_whatever_the_number_of_poor_ratings(s):
     assert finding.task is None and finding.confidential
     assert len([e for e in finding.evidence if e["model"] == "inspections.Evaluation"]) == 2
     assert str(this_month.pk) not in {str(e["pk"]) for e in finding.evidence if "Evaluation" in e["model"]}
+
+
+def test_the_recommendation_s_facts_start_from_what_the_body_may_read(warned):
+    """The supervision recommendation goes to the body: its facts are prefilled with the body's text."""
+    facts = steps.finding_panel(warned.supervisor, warned.finding)["steps"]["default_facts"]
+    assert "企业评议不满意" in facts
+    for detail_text in rater_details(warned):
+        assert detail_text not in facts
