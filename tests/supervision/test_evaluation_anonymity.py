@@ -128,3 +128,32 @@ def test_the_recommendation_s_facts_start_from_what_the_body_may_read(warned):
     assert "企业评议不满意" in facts
     for detail_text in rater_details(warned):
         assert detail_text not in facts
+
+
+def test_findings_made_one_by_one_before_become_confidential_and_are_not_found_again(s):
+    """Findings of poor evaluations stored before the rule grouped them by month (keyed by the task, naming the
+    enterprise): the migration hides their detail from the body; the rule does not find their evaluations
+    again."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    task = s.recorded()
+    evaluation = tasks.evaluate(s.contact, task=task, scores=scores(1), comment=COMMENT)
+    Evaluation.objects.filter(pk=evaluation.pk).update(created_at=last_month_moment())
+    old = Finding.objects.create(
+        source=Finding.Source.DATA_RULE,
+        rule="poor_evaluation",
+        key=str(task.pk),
+        body=s.body,
+        title="企业评议不满意",
+        description=f"企业对检查任务{task.number}（{s.enterprise.name}）的总体评价为1分（非常不满意）：{COMMENT}",
+        period=timezone.localdate().replace(day=1),
+        task=task,
+    )
+    import_module("jianchama.supervision.migrations.0003_confidential_findings").hide_raters(apps, None)
+    old.refresh_from_db()
+    assert old.confidential and "企业评议" in old.body_description
+    for detail_text in rater_details(type("S", (), {"enterprise": s.enterprise, "task": task})):
+        assert detail_text not in old.body_description
+    assert run_rules(s.supervisor, rules=["poor_evaluation"]).new_findings == 0
