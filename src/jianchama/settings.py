@@ -173,6 +173,8 @@ CODE_TOKEN_TTL_SECONDS = int(env("CODE_TOKEN_TTL_SECONDS", "300"))  # each token
 CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's phone shows a new one
 CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
+# A body sees its evaluations only as releases, each at least this many ratings after the last (never below 5).
+EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 
 # Notifications (F-23): channels to the enterprise, run on the task queue.
 GOV_APP_WEBHOOK_URL = env("GOV_APP_WEBHOOK_URL")

@@ -18,6 +18,7 @@ EXPECTED = {
     "supervision-deadline-reminders": Schedule.DAILY,
     "supervision-quarterly-sampling": Schedule.QUARTERLY,
     "complaints-deadline-reminders": Schedule.DAILY,
+    "inspections-evaluation-releases": Schedule.MONTHLY,
 }
 
 

@@ -251,9 +251,17 @@ def test_poor_evaluation(s, settings):
     scores = {"certificate_shown": 3, "rights_told": 3, "conduct": 3, "efficiency": 3, "integrity": 3}
     Evaluation.objects.create(task=poor, given_by=s.contact, overall=2, comment="态度生硬", **scores)
     Evaluation.objects.create(task=fair, given_by=s.contact, overall=3, **scores)
-    assert keys("poor_evaluation") == {str(poor.pk)}
+    # Each body's poor ratings of a month make one finding, once the month is over (test_evaluation_anonymity).
+    assert keys("poor_evaluation") == set()
+    given = timezone.localdate()
+    next_month = (given.replace(day=28) + 4 * DAY).replace(day=1)
+    assert keys("poor_evaluation", next_month) == {f"{s.body.pk}:{given:%Y-%m}"}
+    [hit] = RULES["poor_evaluation"].find(ctx(next_month))
+    assert hit.confidential and poor.number in hit.description and "态度生硬" in hit.description
+    assert poor.number not in hit.body_description and "态度生硬" not in hit.body_description
     settings.SUPERVISION_POOR_EVALUATION = 3
-    assert keys("poor_evaluation") == {str(poor.pk), str(fair.pk)}
+    [hit] = RULES["poor_evaluation"].find(ctx(next_month))
+    assert {e["pk"] for e in hit.evidence if e["model"] == "inspections.Task"} == {poor.pk, fair.pk}
 
 
 def test_late_record_counts_working_days_on_the_official_calendar(s, settings):

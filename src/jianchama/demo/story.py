@@ -1308,7 +1308,7 @@ class _Builder:
         round drawn and one case-file review that found a problem."""
         from jianchama.complaints import services as complaints
         from jianchama.inspections import services as tasks
-        from jianchama.inspections.models import InspectionRecord, Task
+        from jianchama.inspections.models import Evaluation, InspectionRecord, Task
         from jianchama.supervision import rules, sampling, steps
         from jianchama.supervision.models import Finding, SampledBody
         from jianchama.supervision.models.sampling import Method
@@ -1361,7 +1361,8 @@ class _Builder:
         started = self.today - datetime.timedelta(days=12)
         back(emergency, 12, approval_due=add_working_days(started, 1))
 
-        # 2. A visit to the featured enterprise 15 days ago whose result was recorded only today, rated poorly.
+        # 2. A visit to the featured enterprise 50 days ago whose result was recorded 15 days late, rated poorly
+        #    last month (the poor-evaluation rule looks at months that are over).
         late = tasks.create_task(
             inspector.user,
             enterprise=featured,
@@ -1387,7 +1388,7 @@ class _Builder:
                 for entry in own_item.checklist or [own_item.name]
             ],
         )
-        back(late, 15)
+        back(late, 50)
         tasks.evaluate(
             contact,
             task=late,
@@ -1401,6 +1402,11 @@ class _Builder:
             },
             comment="检查后半个月才告知结果，现场未主动出示执法证件。",
         )
+        recorded = timezone.now() - datetime.timedelta(days=35)
+        Task.objects.filter(pk=late.pk).update(result_recorded_at=recorded)
+        InspectionRecord.objects.filter(task=late).update(recorded_at=recorded)
+        # 33 days back is always in a month that is over.
+        Evaluation.objects.filter(task=late).update(created_at=timezone.now() - datetime.timedelta(days=33))
         tasks.close_task(head, task=late)
 
         # 3. A 12345 complaint assigned to the construction body a month ago, not handled.

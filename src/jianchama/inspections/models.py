@@ -541,3 +541,36 @@ class TriggerSituation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EvaluationRelease(models.Model):
+    """A body's evaluations as it is allowed to see them (F-26): averages over every rating given up to the
+    release, published only when at least `EVALUATION_RELEASE_MIN_RATINGS` (never fewer than five) new ratings
+    have come since the body's previous release. Two releases therefore differ by a batch of at least five
+    ratings and no comparison of them isolates one enterprise's rating; the body never sees live figures
+    (`services.evaluation_summary`). Made by the monthly job and when the body reads its figures."""
+
+    body = models.ForeignKey(
+        EnforcementBody, verbose_name="执法单位", on_delete=models.PROTECT, related_name="evaluation_releases"
+    )
+    released_at = models.DateTimeField("发布时间")
+    # The evaluations given from period_start (the previous release's day) to period_end (this release's day).
+    period_start = models.DateField("期间起")
+    period_end = models.DateField("期间止")
+    count = models.PositiveIntegerField("评议总数")
+    new_count = models.PositiveIntegerField("本次新增评议数")
+    overall = models.DecimalField("总体评价", max_digits=3, decimal_places=2)
+    certificate_shown = models.DecimalField("出示执法证件", max_digits=3, decimal_places=2)
+    rights_told = models.DecimalField("告知权利", max_digits=3, decimal_places=2)
+    conduct = models.DecimalField("文明执法", max_digits=3, decimal_places=2)
+    efficiency = models.DecimalField("检查效率", max_digits=3, decimal_places=2)
+    integrity = models.DecimalField("廉洁自律", max_digits=3, decimal_places=2)
+
+    class Meta:
+        verbose_name = "评议汇总发布"
+        verbose_name_plural = "评议汇总发布"
+        ordering = ["-released_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["body", "count"], name="unique_release_count")]
+
+    def __str__(self) -> str:
+        return f"{self.body}评议汇总（{self.count}条）"

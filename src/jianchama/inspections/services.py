@@ -12,12 +12,13 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Min
 from django.utils import timezone
 
 from jianchama.core import audit
@@ -33,6 +34,7 @@ from . import signing, workflow
 from .models import (
     CodeReport,
     Evaluation,
+    EvaluationRelease,
     Evidence,
     Finding,
     InspectionCode,
@@ -59,6 +61,7 @@ AUDIT_ACTIONS = {
     "code.revoked": "作废检查码",
     "code.reported": "举报可疑检查码",
     "evaluation.given": "企业评议",
+    "evaluation.released": "发布评议汇总",
     "statement.filed": "企业陈述申辩",
     "statement.replied": "答复陈述申辩",
 }
@@ -75,7 +78,13 @@ EVIDENCE_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     ".m4a": ("audio", (b"\x00\x00\x00",)),
     ".mp4": ("video", (b"\x00\x00\x00",)),
 }
-EVALUATION_MIN_GROUP = 5  # a body sees its evaluations only as aggregates of at least this many
+EVALUATION_MIN_GROUP = 5  # F-26: no aggregate a body sees is over fewer ratings, nor differs by fewer
+
+
+def evaluation_release_size() -> int:
+    """New ratings needed for a body's next release (settings.EVALUATION_RELEASE_MIN_RATINGS, at least 5)."""
+    return max(EVALUATION_MIN_GROUP, int(getattr(settings, "EVALUATION_RELEASE_MIN_RATINGS", 5)))
+
 
 # Checks run before approval besides the qualification gate (the frequency rules plug in here). Each takes
 # the task and returns the problems, in Chinese; any problem refuses approval.
@@ -1167,29 +1176,116 @@ def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") ->
     return evaluation
 
 
-def evaluation_summary(user, *, body: EnforcementBody) -> dict[str, Any] | None:
-    """A body's evaluations as averages, only over groups of at least EVALUATION_MIN_GROUP, so that no
-    enterprise's rating can be singled out. None when there are fewer."""
-    if not user.is_authenticated:
-        raise PermissionDenied("请先登录")
-    allowed = (
+EVALUATION_FIGURES = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
+
+
+def _may_see_summary(user, body: EnforcementBody) -> bool:
+    return (
         user.is_platform_admin
         or (user.role in (Role.INSPECTOR, Role.BODY_ADMIN) and user.body_id == body.pk)
         or (user.role == Role.CITY_REVIEWER and user.body_id in (body.pk, body.city_counterpart_id))
-        or (
-            user.role == Role.SUPERVISOR
-            and user.region_id is not None
-            and body.region.path.startswith(user.region.path)
-        )
+        or _sees_live_figures(user, body)
     )
-    if not allowed:
+
+
+def _sees_live_figures(user, body: EnforcementBody) -> bool:
+    """The bureau's supervisors of the body's region (and platform administrators) see every rating as it
+    comes; anyone else only the releases."""
+    return user.is_platform_admin or (
+        user.role == Role.SUPERVISOR
+        and user.region_id is not None
+        and body.region.path.startswith(user.region.path)
+    )
+
+
+def _body_evaluations(body: EnforcementBody):
+    # A joint inspection's evaluation counts for every body that took part.
+    return Evaluation.objects.filter(task__task_bodies__body=body).distinct()
+
+
+def release_evaluations(actor, *, body: EnforcementBody, now: datetime.datetime | None = None):
+    """Release the body's figures if at least `evaluation_release_size()` ratings have come since its last
+    release; returns the new release, or None. `actor` is "系统": a release is never asked for by anyone, it
+    is due or not (checked by the monthly job and whenever the body reads its figures)."""
+    size = evaluation_release_size()
+    last = EvaluationRelease.objects.filter(body=body).order_by("-count").first()
+    if _body_evaluations(body).count() - (last.count if last else 0) < size:
+        return None  # the cheap check, done on every reading, without a lock
+    with transaction.atomic():
+        # One release at a time per body: two made at once could differ by a single rating.
+        EnforcementBody.objects.select_for_update().filter(pk=body.pk).first()
+        last = EvaluationRelease.objects.filter(body=body).order_by("-count").first()
+        figures = _body_evaluations(body).aggregate(
+            count=Count("pk"),
+            first=Min("created_at"),
+            **{name: Avg(name) for name in EVALUATION_FIGURES},
+        )
+        previous = last.count if last else 0
+        if figures["count"] - previous < size:
+            return None
+        now = now or timezone.now()
+        release = EvaluationRelease.objects.create(
+            body=body,
+            released_at=now,
+            # The first release starts at the month of the first rating, not its day.
+            period_start=timezone.localdate(last.released_at)
+            if last
+            else timezone.localdate(figures["first"]).replace(day=1),
+            period_end=timezone.localdate(now),
+            count=figures["count"],
+            new_count=figures["count"] - previous,
+            **{name: Decimal(str(round(figures[name], 2))) for name in EVALUATION_FIGURES},
+        )
+        audit.record(
+            actor=actor,
+            action="evaluation.released",
+            obj=release,
+            after={"count": release.count, "new_count": release.new_count},
+        )
+    return release
+
+
+def _release_figures(release: EvaluationRelease) -> dict[str, Any]:
+    return {name: float(getattr(release, name)) for name in EVALUATION_FIGURES} | {
+        "count": release.count,
+        "released_at": release.released_at,
+        "period_start": release.period_start,
+        "period_end": release.period_end,
+        "live": False,
+    }
+
+
+def evaluation_summary(user, *, body: EnforcementBody) -> dict[str, Any] | None:
+    """A body's evaluations as averages, never over fewer than five ratings. The body (and anyone but the
+    region's supervisors) gets its latest release, so that reading the figures before and after one more
+    rating shows nothing of it; supervisors get the live figures. None when there is nothing to show."""
+    if not user.is_authenticated:
+        raise PermissionDenied("请先登录")
+    if not _may_see_summary(user, body):
         raise PermissionDenied("只能查看本单位（或本人监督范围内单位）的评议汇总")
-    queryset = Evaluation.objects.filter(task__task_bodies__body=body).distinct()
-    names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
-    figures = queryset.aggregate(count=Count("pk"), **{name: Avg(name) for name in names})
-    if figures["count"] < EVALUATION_MIN_GROUP:
-        return None
-    return {name: round(figures[name], 2) for name in names} | {"count": figures["count"]}
+    if _sees_live_figures(user, body):
+        figures = _body_evaluations(body).aggregate(
+            count=Count("pk"), **{name: Avg(name) for name in EVALUATION_FIGURES}
+        )
+        if figures["count"] < EVALUATION_MIN_GROUP:
+            return None
+        return {name: round(figures[name], 2) for name in EVALUATION_FIGURES} | {
+            "count": figures["count"],
+            "live": True,
+        }
+    release = release_evaluations("系统", body=body) or (
+        EvaluationRelease.objects.filter(body=body).order_by("-count").first()
+    )
+    return _release_figures(release) if release else None
+
+
+def evaluation_releases(user, *, body: EnforcementBody) -> list[EvaluationRelease]:
+    """The body's releases, newest first (the history of what it has been shown)."""
+    if not user.is_authenticated:
+        raise PermissionDenied("请先登录")
+    if not _may_see_summary(user, body):
+        raise PermissionDenied("只能查看本单位（或本人监督范围内单位）的评议汇总")
+    return list(EvaluationRelease.objects.filter(body=body).order_by("-count"))
 
 
 @transaction.atomic

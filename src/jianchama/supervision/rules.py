@@ -38,6 +38,7 @@ from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
+from jianchama.inspections.services import evaluation_release_size
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
 from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector, Region
@@ -81,6 +82,9 @@ class Hit:
     description: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
     task_id: int | None = None
+    # Set when the description or evidence would single out an evaluating enterprise: what the body reads.
+    confidential: bool = False
+    body_description: str = ""
 
 
 @dataclass
@@ -567,40 +571,82 @@ def plan_not_published(ctx: Context) -> Iterator[Hit]:
             )
 
 
+def month_name(month: datetime.date) -> str:
+    return f"{month.year}年{month.month}月"
+
+
+def evaluation_month_start(today: datetime.date) -> datetime.datetime:
+    """The first moment of `today`'s month, local time: evaluations before it are in months that are over."""
+    return timezone.make_aware(datetime.datetime.combine(today.replace(day=1), datetime.time()))
+
+
 @rule(code="poor_evaluation", title="企业评议不满意", severity=Severity.MEDIUM)
 def poor_evaluation(ctx: Context) -> Iterator[Hit]:
-    """企业对检查的总体评价在阈值及以下（SUPERVISION_POOR_EVALUATION，默认2分“不满意”）。"""
+    """企业对检查的总体评价在阈值及以下（SUPERVISION_POOR_EVALUATION，默认2分“不满意”）：每个执法单位每月一个问题，
+    按评议的月份，月份结束后才统计。每条评议的企业、任务、分数和意见只有执法监督人员可见，执法单位只看到月份和评议项目。"""
+    # One finding per body and month (F-26): a finding per evaluation would tell the body, by the number of
+    # findings and the moment each was found, when each poor rating came; the month's finding, made once the
+    # month is over (the monthly run on the 1st), tells it only that the month had some. Its per-evaluation
+    # detail is confidential (`Finding.confidential`): the bureau reads it, the body reads body_description.
     threshold = poor_evaluation_threshold()
+    label = dict(Evaluation.SCORES).get(threshold, "")
+    # Findings made before the rule grouped by month are keyed by the task: their evaluations are found.
+    found_one_by_one = set(
+        Finding.objects.filter(rule="poor_evaluation")
+        .exclude(key__contains=":")
+        .values_list("key", flat=True)
+    )
     rows = (
-        Evaluation.objects.filter(overall__lte=threshold)
-        .order_by()
+        Evaluation.objects.filter(overall__lte=threshold, created_at__lt=evaluation_month_start(ctx.today))
+        .order_by("created_at", "pk")
         .values(
             "pk",
             "overall",
             "comment",
+            "created_at",
             "task_id",
             "task__number",
             "task__lead_body_id",
-            "task__started_at",
-            "task__window_start",
             "task__enterprise__name",
         )
     )
+    months: dict[tuple[int, datetime.date], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        row = {
-            "pk": r["task_id"],
-            "number": r["task__number"],
-            "lead_body_id": r["task__lead_body_id"],
-            "started_at": r["task__started_at"],
-            "window_start": r["task__window_start"],
-            "enterprise__name": r["task__enterprise__name"],
-        }
-        label = dict(Evaluation.SCORES).get(r["overall"], r["overall"])
-        comment = f"：{r['comment'][:100]}" if r["comment"] else ""
-        yield task_hit(
-            row,
-            f"企业对{task_name(row)}的总体评价为{r['overall']}分（{label}）{comment}",
-            entry("inspections.Evaluation", r["pk"], f"企业评议（{r['overall']}分）"),
+        if str(r["task_id"]) not in found_one_by_one:
+            months[(r["task__lead_body_id"], month_of(timezone.localdate(r["created_at"])))].append(r)
+    scores = dict(Evaluation.SCORES)
+    for (body_id, month), group in months.items():
+        lines, evidence = [], []
+        for r in group:
+            task = {
+                "pk": r["task_id"],
+                "number": r["task__number"],
+                "enterprise__name": r["task__enterprise__name"],
+            }
+            comment = f"，意见：{r['comment'][:100]}" if r["comment"] else ""
+            given = chinese_date(timezone.localdate(r["created_at"]))
+            lines.append(
+                f"{task_name(task)}，{given}评议，总体评价{r['overall']}分（{scores.get(r['overall'], '')}）{comment}"
+            )
+            evidence += [
+                task_entry(task),
+                entry(
+                    "inspections.Evaluation",
+                    r["pk"],
+                    f"企业评议（{task['enterprise__name']}，{r['overall']}分）",
+                ),
+            ]
+        yield Hit(
+            key=f"{body_id}:{month:%Y-%m}",
+            body_id=body_id,
+            period=month,
+            description=f"{month_name(month)}收到的企业评议中，{len(group)}条总体评价在{threshold}分（{label}）及以下：\n"
+            + "\n".join(lines),
+            evidence=evidence,
+            confidential=True,
+            body_description=f"{month_name(month)}收到的企业评议中，有总体评价在{threshold}分（{label}）及以下的评议。"
+            "为保护评议企业，不显示评议的企业、检查任务、分数和意见；本单位的评议汇总见检查任务列表"
+            f"（每新增满{evaluation_release_size()}条评议发布一次）。",
         )
 
 
@@ -743,6 +789,8 @@ def _store(code: str, severity: str, title: str, hits: list[Hit], run: RuleRun) 
                 period=hit.period,
                 evidence=hit.evidence,
                 task_id=hit.task_id,
+                confidential=hit.confidential,
+                body_description=hit.body_description,
                 run=run,
             )
         )

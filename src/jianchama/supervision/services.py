@@ -36,6 +36,25 @@ def is_supervisor_of(user, body: EnforcementBody) -> bool:
     )
 
 
+def sees_finding_detail(user, finding: Finding) -> bool:
+    """Whether `user` reads everything the finding records. A confidential one (it would single out an
+    enterprise that evaluated the body, F-26) only the bureau's supervisors of the body's region and
+    platform administrators do; the body, the district government and anyone else read its
+    body_description. Needs finding.body.region."""
+    return not finding.confidential or is_supervisor_of(user, finding.body)
+
+
+def redact_for(user, finding: Finding) -> Finding:
+    """The finding as `user` may read it, for pages and exports: a confidential finding's description becomes
+    its body_description, its evidence and task go. The instance is changed in memory: never save it."""
+    finding.redacted = not sees_finding_detail(user, finding)
+    if finding.redacted:
+        finding.description = finding.body_description
+        finding.evidence = []
+        finding.task = None
+    return finding
+
+
 def evidence_entry(obj, label: str | None = None) -> dict[str, Any]:
     """One link of a finding's evidence: the record's model label, key and a readable label."""
     return {"model": obj._meta.label, "pk": obj.pk, "label": label or str(obj)}

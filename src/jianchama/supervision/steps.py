@@ -1109,6 +1109,10 @@ def decision_deadlines(
 # --- The finding page's panel --------------------------------------------------------------------------
 
 
+def _body_text(finding: Finding) -> str:
+    return finding.body_description if finding.confidential else finding.description
+
+
 def finding_panel(user, finding: Finding) -> dict[str, Any]:
     """Context for the finding page's three-step panel (`supervision/_steps_panel.html`): one key,
     `steps`, holding the warnings, the recommendation and decision with their deadlines, and what this
@@ -1146,7 +1150,8 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
                 and rec is None,
                 "see_documents": supervisor or admin or is_government_of(user, body),
             },
-            "default_facts": f"{finding.title}。{finding.description}".strip("。") + "。"
+            # The recommendation goes to the body: a confidential finding's facts are what the body may read.
+            "default_facts": f"{finding.title}。{_body_text(finding)}".strip("。") + "。"
             if finding.title
             else "",
         }

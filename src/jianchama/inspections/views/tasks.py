@@ -73,12 +73,14 @@ def task_list(request):
 
 
 def _evaluation_summary(user) -> dict | None:
-    """A body sees its evaluations only as averages over at least five (services.EVALUATION_MIN_GROUP)."""
+    """A body sees its evaluations only as released figures, each release at least five ratings after the
+    one before (services.evaluation_summary), with the history of its releases."""
     if user.role not in (Role.INSPECTOR, Role.BODY_ADMIN) or user.body is None:
         return None
     return {
         "figures": services.evaluation_summary(user, body=user.body),
-        "minimum": services.EVALUATION_MIN_GROUP,
+        "releases": services.evaluation_releases(user, body=user.body)[1:],
+        "minimum": services.evaluation_release_size(),
     }
 
 

@@ -70,6 +70,12 @@ class Finding(models.Model):
     )
     title = models.CharField("问题", max_length=200)
     description = models.TextField("问题描述", blank=True)
+    # A confidential finding's description and evidence would single out an enterprise that evaluated the body
+    # (F-26): only the bureau's supervisors of its region (and platform administrators) read them; anyone
+    # else, the body first, reads `body_description` (period, dimension, no enterprise, task, score or
+    # comment) and no evidence (`services.redact_for`).
+    confidential = models.BooleanField("仅执法监督人员可见详情", default=False)
+    body_description = models.TextField("执法单位可见的问题描述", blank=True)
     severity = models.CharField("严重程度", max_length=8, choices=Severity.choices, default=Severity.LOW)
     status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.OPEN)
     # The month the problem belongs to (first day), for the dashboard's by-month view.

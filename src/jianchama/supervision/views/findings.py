@@ -23,6 +23,7 @@ from jianchama.core import audit
 from jianchama.core.errors import DomainError
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
+from jianchama.inspections.models import EvaluationRelease
 from jianchama.registry.models import EnforcementBody
 
 from .. import rules, services
@@ -171,7 +172,7 @@ def dashboard(request):
     )
 
 
-def _export(findings) -> HttpResponse:
+def _export(user, findings) -> HttpResponse:
     titles = dict(rules.rule_choices())
     rows = (
         [
@@ -187,7 +188,10 @@ def _export(findings) -> HttpResponse:
             timezone.localtime(f.found_at).strftime("%Y-%m-%d %H:%M"),
             "；".join(e.get("label", "") for e in f.evidence or []),
         ]
-        for f in findings.select_related("body")[:EXPORT_LIMIT]
+        for f in (
+            services.redact_for(user, finding)
+            for finding in findings.select_related("body__region")[:EXPORT_LIMIT]
+        )
     )
     header = [
         "编号",
@@ -214,12 +218,13 @@ def finding_list(request):
         _require_dashboard(user)
     visible = Finding.objects.visible_to(user)
     filters = FindingFilterForm(request.GET or None, user=user)
-    findings = filters.apply(visible).select_related("body")
+    findings = filters.apply(visible).select_related("body__region")
     if request.GET.get("export") == "xlsx":
-        return _export(findings)
+        return _export(user, findings)
     page = Paginator(findings, PAGE_SIZE).get_page(request.GET.get("page"))
     titles = dict(rules.rule_choices())
     for finding in page:
+        services.redact_for(user, finding)
         finding.rule_title = titles.get(finding.rule, "")
     export = request.GET.copy()
     export["export"] = "xlsx"
@@ -248,10 +253,14 @@ def _visible_finding(request, pk: int) -> Finding:
 def finding_detail(request, pk: int):
     from ..steps import finding_panel
 
-    finding = _visible_finding(request, pk)
+    finding = services.redact_for(request.user, _visible_finding(request, pk))
     definition = rules.RULES.get(finding.rule)
     context = {
         "finding": finding,
+        # What the body may read instead of a confidential finding's evidence: its released figures.
+        "release": EvaluationRelease.objects.filter(body=finding.body).order_by("-count").first()
+        if finding.redacted and finding.rule == "poor_evaluation"
+        else None,
         "rule": definition,
         "evidence": evidence_links(finding),
         "events": audit.history(finding),
