@@ -151,7 +151,7 @@ def test_findings_made_one_by_one_before_become_confidential_and_are_not_found_a
         period=timezone.localdate().replace(day=1),
         task=task,
     )
-    import_module("jianchama.supervision.migrations.0003_confidential_findings").hide_raters(apps, None)
+    import_module("jianchama.supervision.migrations.0004_confidential_findings").hide_raters(apps, None)
     old.refresh_from_db()
     assert old.confidential and "企业评议" in old.body_description
     for detail_text in rater_details(type("S", (), {"enterprise": s.enterprise, "task": task})):

@@ -1,5 +1,5 @@
 """Background jobs of the inspections app, run by django-q's scheduler (see migration
-`0006_evaluationrelease`). Each is idempotent: running it twice does no more than running it once."""
+`0007_evaluationrelease`). Each is idempotent: running it twice does no more than running it once."""
 
 
 def release_evaluations() -> int:

@@ -19,7 +19,7 @@ def hide_raters(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('supervision', '0002_schedules'),
+        ('supervision', '0003_random_file_names'),
     ]
 
     operations = [

@@ -28,7 +28,7 @@ def remove_schedule(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inspections', '0005_task_qualification_alert'),
+        ('inspections', '0006_random_file_names'),
         ('registry', '0002_compliance_guides'),
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
     ]
