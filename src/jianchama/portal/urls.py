@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import complaint_views, views
+from . import complaint_views, contact_views, views
 
 app_name = "portal"
 
@@ -12,6 +12,10 @@ urlpatterns = [
     path("e/<str:uscc>/", views.enterprise_code, name="enterprise_code"),
     path("portal/", views.home, name="home"),
     path("portal/tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("portal/contacts/", contact_views.contacts, name="contacts"),
+    path("portal/contacts/new/", contact_views.contact_request, name="contact_request"),
+    path("portal/contacts/confirm/", contact_views.contact_confirm, name="contact_confirm"),
+    path("portal/contacts/<int:pk>/remove/", contact_views.contact_remove, name="contact_remove"),
     path("portal/complaints/", complaint_views.complaint_list, name="complaint_list"),
     path("portal/complaints/new/", complaint_views.complaint_create, name="complaint_create"),
     path("portal/complaints/<int:pk>/", complaint_views.complaint_detail, name="complaint_detail"),

@@ -670,6 +670,8 @@ def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -
                 f"该企业已登记在“{regions.by_id[found[3]].name}”，不在本单位的管辖范围（{scope.label}）内，"
                 "无权修改",
             )
+    if not actor.is_platform_admin:
+        _refuse_contact_changes(parsed, existing, problems)
     problems.raise_if_any()
 
     sha256 = hashlib.sha256(data).hexdigest()
@@ -682,6 +684,30 @@ def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -
     except IntegrityError as error:
         raise _write_rejected(error) from error
     return ImportResult("enterprises", file_name, sha256, total, counts)
+
+
+def _refuse_contact_changes(parsed: list[_EnterpriseRow], existing: dict[str, tuple], problems) -> None:
+    """A body admin's file may repeat the legal representative on record, never set or change it: the phone
+    on record approves who logs in as the enterprise, and enforcement bodies never manage those logins."""
+    rows = [item for item in parsed if item.phone]
+    if not rows:
+        return
+    on_record: set[tuple] = set()
+    for chunk in _chunks([existing[item.uscc][0] for item in rows if item.uscc in existing]):
+        on_record.update(
+            EnterpriseContact.objects.filter(
+                enterprise_id__in=chunk, kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE
+            ).values_list("enterprise_id", "phone", "name")
+        )
+    for item in rows:
+        found = existing.get(item.uscc)
+        if found is None or (found[0], item.phone, item.legal_representative) not in on_record:
+            problems.add(
+                item.row,
+                "法定代表人手机号",
+                "法定代表人手机号用于企业联系人登录的核验，只能由平台管理员或企业本人登记和变更，"
+                "执法单位不能导入；请清空本列后重新上传，或请平台管理员导入",
+            )
 
 
 def _existing_enterprises(codes: Sequence[str]) -> dict[str, tuple]:
