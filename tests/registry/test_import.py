@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook, load_workbook
 
+from jianchama.core import sms
 from jianchama.core.audit import verify_chain
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
@@ -498,6 +499,22 @@ def test_body_admin_may_not_set_or_change_the_legal_representatives_phone(body_a
     )
     assert import_enterprises(actor=body_admin, file=data, file_name="a.csv").created == 1
     assert set(EnterpriseContact.objects.values_list("phone", flat=True)) == {"13900000002", "13900000003"}
+
+
+def test_the_platform_admins_import_tells_the_phones_on_record_of_a_changed_representative(
+    admin, jinshan, django_capture_on_commit_callbacks
+):
+    changed = EnterpriseFactory(uscc=code(2), region=jinshan)
+    ContactFactory(enterprise=changed, kind="legal_representative", name="王2", phone="13900000099")
+    ContactFactory(enterprise=changed, kind="on_site", name="现场", phone="13700000002")
+    same = EnterpriseFactory(uscc=code(3), region=jinshan)
+    ContactFactory(enterprise=same, kind="legal_representative", name="王3", phone="13900000003")
+    data = as_csv([enterprise_row(1), enterprise_row(2), enterprise_row(3)])
+    with django_capture_on_commit_callbacks(execute=True):
+        import_enterprises(actor=admin, file=data, file_name="a.csv")
+    # The new enterprise's first representative is its registration; the unchanged one is not told.
+    assert sorted(m.phone for m in sms.outbox) == ["13700000002", "13900000002", "13900000099"]
+    assert all("法定代表人登记为王2（手机号139****0002）" in m.text for m in sms.outbox)
 
 
 # ---------------------------------------------------------------------------------------------------------
