@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from openpyxl import Workbook, load_workbook
 
+from jianchama.core import sms
 from jianchama.core.audit import verify_chain
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
@@ -414,10 +415,10 @@ def test_other_roles_are_refused(jinshan, role):
 def test_district_body_admin_is_refused_row_by_row_outside_its_district(body_admin, jinshan, zhujing, pudong):
     data = as_csv(
         [
-            enterprise_row(1),
-            enterprise_row(2, 所在区域="朱泾镇"),
-            enterprise_row(3, 所在区域="浦东新区"),
-            enterprise_row(4, 所在区域="310000"),
+            enterprise_row(1, 法定代表人手机号=""),
+            enterprise_row(2, 法定代表人手机号="", 所在区域="朱泾镇"),
+            enterprise_row(3, 法定代表人手机号="", 所在区域="浦东新区"),
+            enterprise_row(4, 法定代表人手机号="", 所在区域="310000"),
         ]
     )
 
@@ -433,14 +434,21 @@ def test_district_body_admin_is_refused_row_by_row_outside_its_district(body_adm
 
 def test_town_body_admin_works_within_its_district(zhujing, pudong):
     town_admin = user_for(Role.BODY_ADMIN, body=BodyFactory(region=zhujing, level=EnforcementBody.Level.TOWN))
-    data = as_csv([enterprise_row(1, 所在区域="金山区"), enterprise_row(2, 所在区域="朱泾镇")])
+    data = as_csv(
+        [
+            enterprise_row(1, 法定代表人手机号="", 所在区域="金山区"),
+            enterprise_row(2, 法定代表人手机号="", 所在区域="朱泾镇"),
+        ]
+    )
     assert import_enterprises(actor=town_admin, file=data, file_name="a.csv").created == 2
 
 
 def test_district_body_admin_may_not_move_in_an_enterprise_registered_elsewhere(body_admin, jinshan, pudong):
     EnterpriseFactory(uscc=code(1), region=pudong)
     with pytest.raises(ImportRejected) as excinfo:
-        import_enterprises(actor=body_admin, file=as_csv([enterprise_row(1)]), file_name="a.csv")
+        import_enterprises(
+            actor=body_admin, file=as_csv([enterprise_row(1, 法定代表人手机号="")]), file_name="a.csv"
+        )
     assert problems_of(excinfo) == [
         "第 2 行「统一社会信用代码」：该企业已登记在“浦东新区”，不在本单位的管辖范围（金山区）内，无权修改"
     ]
@@ -451,8 +459,62 @@ def test_city_body_admin_imports_anywhere(jinshan, pudong):
     city_admin = user_for(
         Role.BODY_ADMIN, body=BodyFactory(region=RegionFactory(), level=EnforcementBody.Level.CITY)
     )
-    data = as_csv([enterprise_row(1, 所在区域="浦东新区"), enterprise_row(2, 所在区域="金山区")])
+    data = as_csv(
+        [
+            enterprise_row(1, 法定代表人手机号="", 所在区域="浦东新区"),
+            enterprise_row(2, 法定代表人手机号="", 所在区域="金山区"),
+        ]
+    )
     assert import_enterprises(actor=city_admin, file=data, file_name="a.csv").created == 2
+
+
+def test_body_admin_may_not_set_or_change_the_legal_representatives_phone(body_admin, jinshan):
+    """Issue 10, item 1: the phone on record approves who logs in as the enterprise; a body may not set it."""
+    on_record = EnterpriseFactory(uscc=code(2), region=jinshan)
+    ContactFactory(enterprise=on_record, kind="legal_representative", name="王2", phone="13900000002")
+    changed = EnterpriseFactory(uscc=code(3), region=jinshan)
+    ContactFactory(enterprise=changed, kind="legal_representative", name="王3", phone="13900000003")
+    data = as_csv(
+        [
+            enterprise_row(1),  # a new enterprise with a phone
+            enterprise_row(2),  # the phone on record, repeated: fine
+            enterprise_row(3, 法定代表人手机号="13700000003"),  # another phone
+        ]
+    )
+    with pytest.raises(ImportRejected) as excinfo:
+        import_enterprises(actor=body_admin, file=data, file_name="a.csv")
+    reason = (
+        "法定代表人手机号用于企业联系人登录的核验，只能由平台管理员或企业本人登记和变更，"
+        "执法单位不能导入；请清空本列后重新上传，或请平台管理员导入"
+    )
+    assert problems_of(excinfo) == [
+        f"第 2 行「法定代表人手机号」：{reason}",
+        f"第 4 行「法定代表人手机号」：{reason}",
+    ]
+    assert not Enterprise.objects.filter(uscc=code(1)).exists()
+    assert set(EnterpriseContact.objects.values_list("phone", flat=True)) == {"13900000002", "13900000003"}
+    # Without the column's changes the same file goes in, the phones on record untouched.
+    data = as_csv(
+        [enterprise_row(1, 法定代表人手机号=""), enterprise_row(2), enterprise_row(3, 法定代表人手机号="")]
+    )
+    assert import_enterprises(actor=body_admin, file=data, file_name="a.csv").created == 1
+    assert set(EnterpriseContact.objects.values_list("phone", flat=True)) == {"13900000002", "13900000003"}
+
+
+def test_the_platform_admins_import_tells_the_phones_on_record_of_a_changed_representative(
+    admin, jinshan, django_capture_on_commit_callbacks
+):
+    changed = EnterpriseFactory(uscc=code(2), region=jinshan)
+    ContactFactory(enterprise=changed, kind="legal_representative", name="王2", phone="13900000099")
+    ContactFactory(enterprise=changed, kind="on_site", name="现场", phone="13700000002")
+    same = EnterpriseFactory(uscc=code(3), region=jinshan)
+    ContactFactory(enterprise=same, kind="legal_representative", name="王3", phone="13900000003")
+    data = as_csv([enterprise_row(1), enterprise_row(2), enterprise_row(3)])
+    with django_capture_on_commit_callbacks(execute=True):
+        import_enterprises(actor=admin, file=data, file_name="a.csv")
+    # The new enterprise's first representative is its registration; the unchanged one is not told.
+    assert sorted(m.phone for m in sms.outbox) == ["13700000002", "13900000002", "13900000099"]
+    assert all("法定代表人登记为王2（手机号139****0002）" in m.text for m in sms.outbox)
 
 
 # ---------------------------------------------------------------------------------------------------------

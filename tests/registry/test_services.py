@@ -491,10 +491,9 @@ def test_other_roles_may_not_register_or_change_enterprises(w, role):
         services.update_enterprise(user, enterprise=w.js_enterprise, name="改名")
 
 
-def test_adding_a_contact_opens_a_phone_login(w, django_capture_on_commit_callbacks):
-    body_admin = user_for(Role.BODY_ADMIN, body=w.js_body)
+def test_adding_a_contact_opens_a_phone_login(w, admin, django_capture_on_commit_callbacks):
     contact = services.add_contact(
-        body_admin, enterprise=w.js_enterprise, kind="on_site", name="赵经理", phone="13912345678"
+        admin, enterprise=w.js_enterprise, kind="on_site", name="赵经理", phone="13912345678"
     )
     account = User.objects.get(phone="13912345678")
     assert (account.username, account.role, account.enterprise) == (
@@ -549,12 +548,11 @@ def test_contact_refused_when_the_username_is_taken_by_staff(w, admin):
     assert not EnterpriseContact.objects.filter(phone="13912345678").exists()
 
 
-def test_removing_a_contact_switches_off_their_login(w, django_capture_on_commit_callbacks):
-    body_admin = user_for(Role.BODY_ADMIN, body=w.js_body)
+def test_removing_a_contact_switches_off_their_login(w, admin, django_capture_on_commit_callbacks):
     contact = services.add_contact(
-        body_admin, enterprise=w.js_enterprise, kind="on_site", name="赵", phone="13912345678"
+        admin, enterprise=w.js_enterprise, kind="on_site", name="赵", phone="13912345678"
     )
-    services.remove_contact(body_admin, contact=contact)
+    services.remove_contact(admin, contact=contact)
     assert not EnterpriseContact.objects.filter(pk=contact.pk).exists()
     account = User.objects.get(phone="13912345678")
     assert account.is_active is False

@@ -363,7 +363,7 @@ def test_body_admin_may_not_suspend_certificates(as_role, w):
     assert certificate.status == Certificate.Status.VALID
 
 
-def test_body_admin_registers_an_enterprise_and_a_contact(as_role, w):
+def test_body_admin_registers_an_enterprise_and_the_platform_admin_its_contact(client, as_role, w):
     client = as_role(Role.BODY_ADMIN)
     assert "登记企业" in text(client.get(reverse("registry:enterprise_list")))
     code = make_uscc(7001)
@@ -378,14 +378,17 @@ def test_body_admin_registers_an_enterprise_and_a_contact(as_role, w):
     )
     enterprise = Enterprise.objects.get(uscc=code)
     assert response["Location"] == reverse("registry:enterprise_detail", args=[enterprise.pk])
-    response = client.post(
-        reverse("registry:contact_create", args=[enterprise.pk]),
-        {
-            "kind": "legal_representative",
-            "name": "周总",
-            "phone": "13600000001",
-        },
-    )
+    # The body registers the enterprise, never its logins (issue 10, item 1).
+    page = text(client.get(reverse("registry:enterprise_detail", args=[enterprise.pk])))
+    assert "添加联系人" not in page and "只能由企业本人（经法定代表人短信验证）或平台管理员维护" in page
+    contact_form = {"kind": "legal_representative", "name": "周总", "phone": "13600000001"}
+    response = client.post(reverse("registry:contact_create", args=[enterprise.pk]), contact_form)
+    assert response.status_code == 403 and "执法单位人员不能添加、修改或移除" in text(response)
+    assert not EnterpriseContact.objects.exists() and not User.objects.filter(phone="13600000001").exists()
+
+    login(client, user_for(Role.PLATFORM_ADMIN))
+    assert "添加联系人" in text(client.get(reverse("registry:enterprise_detail", args=[enterprise.pk])))
+    response = client.post(reverse("registry:contact_create", args=[enterprise.pk]), contact_form)
     assert response.status_code == 302
     response = client.get(reverse("registry:enterprise_detail", args=[enterprise.pk]))
     page = text(response)

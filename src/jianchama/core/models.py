@@ -70,9 +70,16 @@ class User(AbstractUser):
 
 
 class LoginCode(models.Model):
-    """A one-time login code sent by SMS to an enterprise contact. Only its hash is stored."""
+    """A one-time code sent by SMS: to log an enterprise contact in, or for the holder of a phone to approve
+    one named action (the legal representative approving a new contact). Only its hash is stored; an approval
+    code's hash covers what it approves, so it cannot be spent on anything else."""
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", "登录"
+        CONTACT_ADD = "contact_add", "法定代表人同意添加企业联系人"
 
     phone = models.CharField(max_length=20, db_index=True)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.LOGIN)
     code_hash = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

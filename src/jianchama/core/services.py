@@ -1,4 +1,5 @@
-"""Core services: one-time login codes for enterprise contacts, and the working-day calendar's schedules."""
+"""Core services: one-time SMS codes (enterprise contacts' logins, legal representatives' approvals), and
+the working-day calendar's schedules."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ CODE_COOLDOWN = datetime.timedelta(seconds=60)
 CODES_PER_HOUR = 5
 
 
-def _hash_code(phone: str, code: str) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), f"{phone}:{code}".encode(), sha256).hexdigest()
+def _hash_code(phone: str, code: str, purpose: str = LoginCode.Purpose.LOGIN, subject: str = "") -> str:
+    # A login code's hash is of the phone and the code alone; an approval code's also of what it approves.
+    message = (
+        f"{phone}:{code}" if purpose == LoginCode.Purpose.LOGIN else f"{phone}:{purpose}:{subject}:{code}"
+    )
+    return hmac.new(settings.SECRET_KEY.encode(), message.encode(), sha256).hexdigest()
 
 
 def _lock_phone(phone: str) -> None:
@@ -40,15 +45,10 @@ def _lock_phone(phone: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"login-code:{phone}"])
 
 
-def request_login_code(*, phone: str) -> None:
-    """Send a six-digit code to an enterprise contact's phone. Says nothing about whether the phone is known.
-
-    An unknown phone gets a code row all the same (one that never matches, and no SMS), so the limits, the
-    messages and the timing of every later step are the same as for a known phone.
-    """
-    phone = phone.strip()
-    if not PHONE_RE.match(phone):
-        raise DomainError("请输入11位中国大陆手机号码（以1开头的11位数字）")
+def _send_code(*, phone: str, purpose: str, subject: str = "", text: str | None) -> None:
+    """Store a new six-digit code for `phone` and, when `text` is given, send it (`{code}` and `{minutes}`
+    filled in) after commit. The cool-down and the hourly limit count every code sent to the phone, whatever
+    its purpose, so nobody can flood a phone with codes by asking for them in different ways."""
     now = timezone.now()
     with transaction.atomic():
         _lock_phone(phone)
@@ -59,32 +59,33 @@ def request_login_code(*, phone: str) -> None:
             raise DomainError(f"验证码发送过于频繁，请 {wait} 秒后再试")
         if recent.count() >= CODES_PER_HOUR:
             raise DomainError(f"该手机号一小时内获取验证码已达 {CODES_PER_HOUR} 次，请一小时后再试")
-        known = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).exists()
         code = f"{secrets.randbelow(10**6):06d}"
         LoginCode.objects.create(
             phone=phone,
-            code_hash=_hash_code(phone, code) if known else "",
+            purpose=purpose,
+            code_hash=_hash_code(phone, code, purpose, subject) if text is not None else "",
             expires_at=now + datetime.timedelta(seconds=settings.LOGIN_CODE_TTL_SECONDS),
         )
-        if known:
-            minutes = settings.LOGIN_CODE_TTL_SECONDS // 60
-            text = f"【检查码】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。"
-            transaction.on_commit(lambda: send_sms(phone, text))
+        if text is not None:
+            message = text.format(code=code, minutes=settings.LOGIN_CODE_TTL_SECONDS // 60)
+            transaction.on_commit(lambda: send_sms(phone, message))
 
 
-def check_login_code(*, phone: str, code: str) -> User:
-    """The enterprise contact whose phone received `code`. The code is used up on success.
+def _take_code(*, phone: str, purpose: str, code: str, subject: str = "") -> LoginCode:
+    """Spend the latest code of this purpose sent to `phone`, or raise a DomainError saying what is wrong.
 
-    Only the latest code sent to a phone counts: asking for a new code retires the older ones.
-    """
-    phone, code = phone.strip(), code.strip()
+    Only the latest code counts: asking for a new code retires the older ones. A wrong code counts as an
+    attempt, and the attempt is saved even though the error is raised, so the caller must not be inside a
+    transaction that the error rolls back."""
     max_attempts = settings.LOGIN_CODE_MAX_ATTEMPTS
-    # Wrong attempts must be saved, so the error is raised after the transaction commits.
     with transaction.atomic():
         login_code = (
-            LoginCode.objects.select_for_update().filter(phone=phone).order_by("-created_at", "-pk").first()
+            LoginCode.objects.select_for_update()
+            .filter(phone=phone, purpose=purpose)
+            .order_by("-created_at", "-pk")
+            .first()
         )
-        user = None
+        problem = None
         if login_code is None:
             problem = "请先获取验证码"
         elif login_code.used_at is not None:
@@ -94,7 +95,8 @@ def check_login_code(*, phone: str, code: str) -> User:
         elif login_code.attempts >= max_attempts:
             problem = "验证码输入错误次数过多，已失效，请重新获取"
         elif not (
-            login_code.code_hash and hmac.compare_digest(login_code.code_hash, _hash_code(phone, code))
+            login_code.code_hash
+            and hmac.compare_digest(login_code.code_hash, _hash_code(phone, code, purpose, subject))
         ):
             login_code.attempts += 1
             login_code.save(update_fields=["attempts"])
@@ -105,16 +107,53 @@ def check_login_code(*, phone: str, code: str) -> User:
                 else "验证码输入错误次数过多，已失效，请重新获取"
             )
         else:
-            user = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).first()
             login_code.used_at = timezone.now()
             login_code.save(update_fields=["used_at"])
-            if user is None:
-                problem = "该手机号已不是有效的企业联系人，请联系平台管理员"
-            else:
-                audit.record(actor=user, action="user.login_by_code", obj=user)
-    if user is None:
+    if problem is not None:
         raise DomainError(problem)
+    return login_code
+
+
+def request_login_code(*, phone: str) -> None:
+    """Send a six-digit code to an enterprise contact's phone. Says nothing about whether the phone is known.
+
+    An unknown phone gets a code row all the same (one that never matches, and no SMS), so the limits, the
+    messages and the timing of every later step are the same as for a known phone.
+    """
+    phone = phone.strip()
+    if not PHONE_RE.match(phone):
+        raise DomainError("请输入11位中国大陆手机号码（以1开头的11位数字）")
+    known = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).exists()
+    text = "【检查码】您的登录验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。"
+    _send_code(phone=phone, purpose=LoginCode.Purpose.LOGIN, text=text if known else None)
+
+
+def check_login_code(*, phone: str, code: str) -> User:
+    """The enterprise contact whose phone received `code`. The code is used up on success.
+
+    Only the latest code sent to a phone counts: asking for a new code retires the older ones.
+    """
+    phone, code = phone.strip(), code.strip()
+    # Wrong attempts must be saved, so _take_code raises after its transaction commits.
+    _take_code(phone=phone, purpose=LoginCode.Purpose.LOGIN, code=code)
+    with transaction.atomic():
+        user = User.objects.filter(phone=phone, role=Role.ENTERPRISE_CONTACT, is_active=True).first()
+        if user is None:
+            raise DomainError("该手机号已不是有效的企业联系人，请联系平台管理员")
+        audit.record(actor=user, action="user.login_by_code", obj=user)
     return user
+
+
+def request_approval_code(*, phone: str, purpose: str, subject: str, text: str) -> None:
+    """Send the holder of `phone` a code that approves one action, described by `subject` (bound into the
+    code's hash) and told in `text` (with `{code}` and `{minutes}`). Same limits as the login codes."""
+    _send_code(phone=phone, purpose=purpose, subject=subject, text=text)
+
+
+def check_approval_code(*, phone: str, purpose: str, subject: str, code: str) -> None:
+    """Spend the approval code; a DomainError if it is missing, wrong, used, expired or tried too often, or
+    if it was sent to approve something else. Call it outside any transaction (wrong attempts are saved)."""
+    _take_code(phone=phone, purpose=purpose, subject=subject, code=(code or "").strip())
 
 
 def load_library_schedules(*, actor: User | str = "系统") -> list[int]:

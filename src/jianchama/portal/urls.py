@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from .views import complaints, portal
+from .views import complaints, contacts, portal
 
 app_name = "portal"
 
@@ -14,6 +14,10 @@ urlpatterns = [
     path("e/<str:uscc>/", portal.enterprise_code, name="enterprise_code"),
     path("portal/", portal.home, name="home"),
     path("portal/tasks/<int:pk>/", portal.task_detail, name="task_detail"),
+    path("portal/contacts/", contacts.contacts, name="contacts"),
+    path("portal/contacts/new/", contacts.contact_request, name="contact_request"),
+    path("portal/contacts/confirm/", contacts.contact_confirm, name="contact_confirm"),
+    path("portal/contacts/<int:pk>/remove/", contacts.contact_remove, name="contact_remove"),
     path("portal/complaints/", complaints.complaint_list, name="complaint_list"),
     path("portal/complaints/new/", complaints.complaint_create, name="complaint_create"),
     path("portal/complaints/<int:pk>/", complaints.complaint_detail, name="complaint_detail"),

@@ -31,6 +31,7 @@ from django.utils import timezone
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
+from jianchama.core.sms import send_sms
 
 from . import uscc as uscc_rules
 from .models import (
@@ -140,7 +141,7 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
     Column(
         "法定代表人手机号",
         False,
-        "11位手机号；填写后登记为企业的法定代表人联系人",
+        "11位手机号；填写后登记为企业的法定代表人联系人（仅平台管理员导入时可登记或变更）",
         "13800000000",
         ("手机号",),
         True,
@@ -670,6 +671,8 @@ def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -
                 f"该企业已登记在“{regions.by_id[found[3]].name}”，不在本单位的管辖范围（{scope.label}）内，"
                 "无权修改",
             )
+    if not actor.is_platform_admin:
+        _refuse_contact_changes(parsed, existing, problems)
     problems.raise_if_any()
 
     sha256 = hashlib.sha256(data).hexdigest()
@@ -682,6 +685,30 @@ def import_enterprises(*, actor, file: IO[bytes] | bytes, file_name: str = "") -
     except IntegrityError as error:
         raise _write_rejected(error) from error
     return ImportResult("enterprises", file_name, sha256, total, counts)
+
+
+def _refuse_contact_changes(parsed: list[_EnterpriseRow], existing: dict[str, tuple], problems) -> None:
+    """A body admin's file may repeat the legal representative on record, never set or change it: the phone
+    on record approves who logs in as the enterprise, and enforcement bodies never manage those logins."""
+    rows = [item for item in parsed if item.phone]
+    if not rows:
+        return
+    on_record: set[tuple] = set()
+    for chunk in _chunks([existing[item.uscc][0] for item in rows if item.uscc in existing]):
+        on_record.update(
+            EnterpriseContact.objects.filter(
+                enterprise_id__in=chunk, kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE
+            ).values_list("enterprise_id", "phone", "name")
+        )
+    for item in rows:
+        found = existing.get(item.uscc)
+        if found is None or (found[0], item.phone, item.legal_representative) not in on_record:
+            problems.add(
+                item.row,
+                "法定代表人手机号",
+                "法定代表人手机号用于企业联系人登录的核验，只能由平台管理员或企业本人登记和变更，"
+                "执法单位不能导入；请清空本列后重新上传，或请平台管理员导入",
+            )
 
 
 def _existing_enterprises(codes: Sequence[str]) -> dict[str, tuple]:
@@ -835,11 +862,15 @@ def _write_contacts(rows: list[tuple[int, _EnterpriseRow]], new_ids: set[int]) -
             by_enterprise[contact[0]].append(list(contact[1:]))
     to_create: list[tuple[int, _EnterpriseRow]] = []
     updates: list[tuple] = []
+    changed: list[tuple[_EnterpriseRow, set[str]]] = []
     for enterprise_id, item in rows:
         contacts = by_enterprise.get(enterprise_id, ())
         contact = next((c for c in contacts if c[3] == item.phone), None) or next(
             (c for c in contacts if c[1] == kind), None
         )
+        is_change = contact is None or contact[1:] != [kind, item.legal_representative, item.phone]
+        if is_change and enterprise_id not in new_ids:
+            changed.append((item, {c[3] for c in contacts}))
         if contact is None:
             to_create.append((enterprise_id, item))
         elif contact[1:] != [kind, item.legal_representative, item.phone]:
@@ -851,7 +882,26 @@ def _write_contacts(rows: list[tuple[int, _EnterpriseRow]], new_ids: set[int]) -
         [(eid, kind, item.legal_representative, item.phone) for eid, item in to_create],
     )
     _update_rows(EnterpriseContact, ["kind", "name", "phone"], updates)
+    _tell_contact_changes(changed)
     return len(to_create), len(updates)
+
+
+def _tell_contact_changes(changed: list[tuple[_EnterpriseRow, set[str]]]) -> None:
+    """The phones on record of an enterprise already registered are told, after commit, when the import
+    changes its legal representative's contact (issue 10, item 1: every change of who approves the
+    enterprise's logins is told). A new enterprise's first representative is its registration: nobody to
+    tell. Only the platform administrator's imports get here with changes (`_refuse_contact_changes`)."""
+    notices: list[tuple[str, str]] = []
+    for item, phones in changed:
+        phone = item.phone or ""
+        text = (
+            f"【检查码】平台管理员通过批量导入将“{item.name}”的法定代表人登记为{item.legal_representative}"
+            f"（手机号{phone[:3]}****{phone[-4:]}），该手机号用于核验添加企业联系人。"
+            "如有异议，请联系平台管理员。"
+        )
+        notices.extend((target, text) for target in sorted(phones | {phone}))
+    if notices:
+        transaction.on_commit(lambda: [send_sms(target, text) for target, text in notices])
 
 
 def _record(

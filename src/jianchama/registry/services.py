@@ -19,8 +19,10 @@ from django.utils import timezone
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
-from jianchama.core.models import User
+from jianchama.core.models import LoginCode, User
 from jianchama.core.roles import Role
+from jianchama.core.services import check_approval_code, request_approval_code
+from jianchama.core.sms import send_sms
 
 from . import uscc as uscc_rules
 from .models import (
@@ -678,17 +680,58 @@ def _validate_enterprise(enterprise: Enterprise) -> None:
     raise_if(problems, "企业信息有误")
 
 
-@transaction.atomic
-def add_contact(
-    actor: User, *, enterprise: Enterprise, kind: str, name: str, phone: str
-) -> EnterpriseContact:
-    """Name a contact and give them a login: an enterprise-contact account keyed by the phone, with no
-    password (they log in with a code sent to the phone)."""
-    if not can_manage_enterprise(actor, enterprise):
-        raise PermissionDenied(
-            f"您不能维护企业“{enterprise}”的联系人：只有平台管理员或其所在区域执法单位的管理员可以维护"
+# Who manages an enterprise's logins. A contact's phone logs in as the enterprise (its results, evaluations,
+# complaints), so only two may name or remove one: the platform administrator, who is the platform's
+# registration authority (there is no separate registration role), and the enterprise itself, on the portal,
+# where adding someone needs the legal representative's approval by a code sent to the phone on record.
+# Enforcement bodies never do: an inspecting body able to log in as the enterprise it inspects could read
+# the complaints against itself and rate its own inspections.
+CONTACTS_REFUSAL = (
+    "只有平台管理员或企业本人可以维护企业“{enterprise}”的联系人：联系人凭手机号登录企业端，"
+    "执法单位人员不能添加、修改或移除；请企业联系人在企业端（我的联系人）办理，或联系平台管理员"
+)
+
+
+def may_register_contacts(user) -> bool:
+    """Who names and removes contacts from the registry pages, without the representative's code."""
+    return bool(user.is_authenticated and user.is_platform_admin)
+
+
+def is_own_contact(user, enterprise: Enterprise) -> bool:
+    """A logged-in contact of this enterprise: manages its contacts on the portal."""
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and user.role == Role.ENTERPRISE_CONTACT
+        and user.enterprise_id == enterprise.pk
+    )
+
+
+def can_manage_contacts(user, enterprise: Enterprise) -> bool:
+    return may_register_contacts(user) or is_own_contact(user, enterprise)
+
+
+def _require_contact_manager(actor, enterprise: Enterprise) -> None:
+    if not can_manage_contacts(actor, enterprise):
+        raise PermissionDenied(CONTACTS_REFUSAL.format(enterprise=enterprise))
+
+
+def legal_representative_contact(enterprise: Enterprise) -> EnterpriseContact | None:
+    """The legal representative on record, whose phone approves new contacts and is told of every change."""
+    return (
+        EnterpriseContact.objects.filter(
+            enterprise=enterprise, kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE
         )
-    name, phone = _text(name), _text(phone)
+        .order_by("pk")
+        .first()
+    )
+
+
+def masked_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else phone
+
+
+def _contact_problems(enterprise: Enterprise, *, kind: str, name: str, phone: str) -> list[str]:
     problems = []
     if kind not in EnterpriseContact.Kind.values:
         problems.append("联系人类型无效，请选择法定代表人或现场负责人")
@@ -698,12 +741,135 @@ def add_contact(
         problems.append(f"手机号“{phone}”不是11位中国大陆手机号码，请更正（联系人凭此手机号接收验证码登录）")
     elif (twin := EnterpriseContact.objects.filter(enterprise=enterprise, phone=phone).first()) is not None:
         problems.append(f"手机号{phone}已是本企业的联系人{twin.name}，无需重复添加")
-    raise_if(problems, "联系人信息有误")
+    if kind == EnterpriseContact.Kind.LEGAL_REPRESENTATIVE and (
+        current := legal_representative_contact(enterprise)
+    ):
+        problems.append(
+            f"企业已登记法定代表人{current.name}（手机号{masked_phone(current.phone)}），"
+            "如需更换，请先移除原法定代表人再添加"
+        )
+    return problems
+
+
+def _approval_subject(enterprise: Enterprise, *, name: str, phone: str) -> str:
+    # What the representative's code approves: this person, with this phone, for this enterprise.
+    return f"{enterprise.pk}:{phone}:{name}"
+
+
+def _representative_for_approval(enterprise: Enterprise) -> EnterpriseContact:
+    representative = legal_representative_contact(enterprise)
+    if representative is None or not MOBILE_RE.match(representative.phone):
+        raise DomainError(
+            f"企业“{enterprise}”没有登记法定代表人的手机号，无法通过短信验证添加联系人；"
+            "请法定代表人持营业执照联系平台管理员办理"
+        )
+    return representative
+
+
+def request_contact_approval(actor: User, *, name: str, phone: str) -> EnterpriseContact:
+    """The enterprise's first step to add an on-site contact: check the details, then send the legal
+    representative a code that approves exactly this person and phone. Returns the representative."""
+    enterprise = actor.enterprise if actor.is_authenticated and actor.enterprise_id else None
+    if enterprise is None or not is_own_contact(actor, enterprise):
+        raise PermissionDenied("只有企业联系人可以在企业端申请添加联系人")
+    name, phone = _text(name), _text(phone)
+    kind = EnterpriseContact.Kind.ON_SITE
+    raise_if(_contact_problems(enterprise, kind=kind, name=name, phone=phone), "联系人信息有误")
+    representative = _representative_for_approval(enterprise)
+    request_approval_code(
+        phone=representative.phone,
+        purpose=LoginCode.Purpose.CONTACT_ADD,
+        subject=_approval_subject(enterprise, name=name, phone=phone),
+        text=(
+            f"【检查码】{actor.full_name or actor.phone}申请将{name}（手机号{phone}）添加为“{enterprise}”的"
+            "联系人，添加后可凭该手机号登录企业端查看本企业的检查、评议和投诉。如同意，请将验证码 {code} "
+            "告知申请人，{minutes} 分钟内有效；如不同意，请勿告知他人。"
+        ),
+    )
+    return representative
+
+
+def add_contact(
+    actor: User,
+    *,
+    enterprise: Enterprise,
+    kind: str,
+    name: str,
+    phone: str,
+    representative_code: str | None = None,
+) -> EnterpriseContact:
+    """Name a contact and give them a login: an enterprise-contact account keyed by the phone, with no
+    password (they log in with a code sent to the phone).
+
+    The platform administrator adds any kind. The enterprise itself adds on-site contacts only, with the
+    code `request_contact_approval` sent to its legal representative. The legal representative and the
+    other contacts are told by SMS once the change is saved.
+    """
+    _require_contact_manager(actor, enterprise)
+    name, phone = _text(name), _text(phone)
+    approved_by = None
+    if not may_register_contacts(actor):
+        if kind != EnterpriseContact.Kind.ON_SITE:
+            raise DomainError("企业端只能添加现场负责人；法定代表人变更请持营业执照联系平台管理员办理")
+        raise_if(_contact_problems(enterprise, kind=kind, name=name, phone=phone), "联系人信息有误")
+        approved_by = _representative_for_approval(enterprise)
+        if not _text(representative_code):
+            raise DomainError("请填写法定代表人手机收到的验证码")
+        # Outside the write's transaction: a wrong code's attempt must be saved, or guessing is unlimited.
+        check_approval_code(
+            phone=approved_by.phone,
+            purpose=LoginCode.Purpose.CONTACT_ADD,
+            subject=_approval_subject(enterprise, name=name, phone=phone),
+            code=representative_code,
+        )
+    return _save_contact(
+        actor, enterprise=enterprise, kind=kind, name=name, phone=phone, approved_by=approved_by
+    )
+
+
+@transaction.atomic
+def _save_contact(
+    actor: User,
+    *,
+    enterprise: Enterprise,
+    kind: str,
+    name: str,
+    phone: str,
+    approved_by: EnterpriseContact | None,
+) -> EnterpriseContact:
+    enterprise = _locked(enterprise)  # one change at a time per enterprise: the checks below stay true
+    raise_if(_contact_problems(enterprise, kind=kind, name=name, phone=phone), "联系人信息有误")
+    told = _contact_phones(enterprise)
     account = _contact_account(actor, enterprise=enterprise, name=name, phone=phone)
     contact = EnterpriseContact.objects.create(enterprise=enterprise, kind=kind, name=name, phone=phone)
-    audit.record(actor=actor, action="contact.add", obj=contact, after=audit.snapshot(contact))
+    after = audit.snapshot(contact)
+    if approved_by is not None:
+        after["approved_by_legal_representative"] = f"{approved_by.name}（{masked_phone(approved_by.phone)}）"
+    audit.record(actor=actor, action="contact.add", obj=contact, after=after)
+    _tell_contacts(
+        told - {phone},
+        f"【检查码】{_by(actor)}已将{name}（手机号{masked_phone(phone)}，{contact.get_kind_display()}）"
+        f"添加为“{enterprise}”的联系人，其可凭该手机号登录企业端。如有异议，请联系平台管理员。",
+    )
     contact.account = account
     return contact
+
+
+def _by(actor: User) -> str:
+    if actor.is_platform_admin:
+        return "平台管理员"
+    return f"本企业联系人{actor.full_name or masked_phone(actor.phone)}"
+
+
+def _contact_phones(enterprise: Enterprise) -> set[str]:
+    """Every phone on record for the enterprise: the legal representative's and the other contacts'."""
+    return set(EnterpriseContact.objects.filter(enterprise=enterprise).values_list("phone", flat=True))
+
+
+def _tell_contacts(phones: Iterable[str], text: str) -> None:
+    for phone in sorted(phones):
+        if MOBILE_RE.match(phone):
+            transaction.on_commit(lambda phone=phone: send_sms(phone, text))
 
 
 def _contact_account(actor: User, *, enterprise: Enterprise, name: str, phone: str) -> User:
@@ -747,16 +913,29 @@ def _contact_account(actor: User, *, enterprise: Enterprise, name: str, phone: s
 
 @transaction.atomic
 def remove_contact(actor: User, *, contact: EnterpriseContact) -> None:
-    """Remove a contact; their login is switched off (kept, so the audit trail still names them)."""
+    """Remove a contact; their login is switched off (kept, so the audit trail still names them).
+
+    The platform administrator removes any contact; the enterprise removes its on-site contacts (the legal
+    representative's record is what approves new contacts, so changing it goes through the platform
+    administrator). Everyone on record, the removed person included, is told by SMS."""
     enterprise = contact.enterprise
-    if not can_manage_enterprise(actor, enterprise):
-        raise PermissionDenied(
-            f"您不能维护企业“{enterprise}”的联系人：只有平台管理员或其所在区域执法单位的管理员可以维护"
-        )
+    _require_contact_manager(actor, enterprise)
     contact = _locked(contact)
+    if not may_register_contacts(actor) and contact.kind == EnterpriseContact.Kind.LEGAL_REPRESENTATIVE:
+        raise DomainError(
+            f"{contact.name}是登记的法定代表人，其手机号用于核验添加联系人，企业端不能移除；"
+            "法定代表人变更请持营业执照联系平台管理员办理"
+        )
+    told = _contact_phones(enterprise)
     before = audit.snapshot(contact)
     audit.record(actor=actor, action="contact.remove", obj=contact, before=before)
     contact.delete()
+    _tell_contacts(
+        told,
+        f"【检查码】{_by(actor)}已将{contact.name}（手机号{masked_phone(before['phone'])}，"
+        f"{contact.get_kind_display()}）从“{enterprise}”的联系人中移除，其登录已停用。"
+        "如有异议，请联系平台管理员。",
+    )
     accounts = User.objects.select_for_update().filter(
         phone=before["phone"], role=Role.ENTERPRISE_CONTACT, enterprise=enterprise, is_active=True
     )

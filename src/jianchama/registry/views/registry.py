@@ -435,6 +435,8 @@ def enterprise_detail(request, pk):
             "enterprise": enterprise,
             "contacts": contacts,
             "can_edit": services.can_manage_enterprise(request.user, enterprise),
+            "can_manage_contacts": services.may_register_contacts(request.user),
+            "own_enterprise": services.is_own_contact(request.user, enterprise),
             **_timeline(request, _events_about(enterprise, extra=contact_events), show_object=True),
         },
     )
@@ -507,8 +509,9 @@ def enterprise_edit(request, pk):
 @page_view
 def contact_create(request, pk):
     enterprise = get_object_or_404(Enterprise.objects.visible_to(request.user), pk=pk)
-    if not services.can_manage_enterprise(request.user, enterprise):
-        raise PermissionDenied(f"您不能维护企业“{enterprise}”的联系人")
+    if not services.may_register_contacts(request.user):
+        # The enterprise adds its contacts on the portal, with its legal representative's code.
+        raise PermissionDenied(services.CONTACTS_REFUSAL.format(enterprise=enterprise))
     form = forms.ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         contact = submit_form(
@@ -537,6 +540,8 @@ def contact_remove(request, pk):
         EnterpriseContact.objects.filter(enterprise__in=Enterprise.objects.visible_to(request.user)), pk=pk
     )
     enterprise_pk, name = contact.enterprise_id, contact.name
+    if not services.may_register_contacts(request.user):
+        raise PermissionDenied(services.CONTACTS_REFUSAL.format(enterprise=contact.enterprise))
     try:
         services.remove_contact(request.user, contact=contact)
     except PermissionDenied:
