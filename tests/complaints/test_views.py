@@ -371,3 +371,17 @@ def test_a_logged_in_enterprises_report_names_the_enterprise(client, s):
     complaint = Complaint.objects.get()
     assert complaint.enterprise == s.enterprise == complaint.complainant_enterprise
     assert complaint.number in page(client, "/portal/complaints/")
+
+
+@pytest.mark.parametrize(
+    "title", ['=HYPERLINK("http://evil.example","点我")', "+1+cmd|' /C calc'!A0", "@SUM(1)", "-2+3"]
+)
+def test_the_ledger_export_writes_text_from_the_public_as_text_never_as_a_formula(client, s, title):
+    s.hotline(title=title, complainant_name="=1+1")
+    client.force_login(s.intake)
+    sheet = load_workbook(io.BytesIO(client.get("/complaints/export.xlsx").content)).active
+    header = [cell.value for cell in sheet[1]]
+    row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    assert row["标题"].value == "'" + title and row["标题"].data_type == "s"
+    assert row["投诉人"].value == "'=1+1"
+    assert not [cell.coordinate for line in sheet.iter_rows() for cell in line if cell.data_type == "f"]

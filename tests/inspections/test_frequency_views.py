@@ -389,3 +389,17 @@ def test_the_demo_draft_breaks_the_per_body_cap(client):
         ("安全生产", "监测预警系统报警"),
         ("安全生产", "重大事故隐患举报"),
     }
+
+
+def test_the_report_export_writes_an_enterprise_name_as_text_never_as_a_formula(client, busy):
+    s = busy
+    # Names come from enterprises' registration and imports: one shaped as a formula must stay text.
+    type(s.other_enterprise).objects.filter(pk=s.other_enterprise.pk).update(name="=1+2")
+    client.force_login(s.supervisor)
+    workbook = load_workbook(io.BytesIO(client.get("/tasks/frequency/?format=xlsx").content))
+    names = [row[0] for row in workbook["检查频次最高的企业"].iter_rows(min_row=2, values_only=True)]
+    assert "'=1+2" in names
+    formulas = [
+        c.coordinate for sheet in workbook for line in sheet.iter_rows() for c in line if c.data_type == "f"
+    ]
+    assert formulas == []

@@ -394,3 +394,10 @@ def test_the_public_endpoints_are_rate_limited_per_client(client, public, settin
     assert limited.status_code == 429 and "请求过于频繁" in text(limited)
     other = client.get("/plans/public/", REMOTE_ADDR="10.0.0.9")
     assert other.status_code == 200
+
+
+def test_open_data_csv_neutralises_a_title_that_would_run_as_a_formula(client, s):
+    # A plan's title is typed by a body; in a spreadsheet a leading = would make it a live formula.
+    s.published(title='=HYPERLINK("http://evil.example","点我")')
+    rows = list(csv.DictReader(io.StringIO(client.get("/plans/public.csv").content.decode("utf-8-sig"))))
+    assert [r["计划名称"] for r in rows] == ['\'=HYPERLINK("http://evil.example","点我")']

@@ -9,7 +9,6 @@ the portal's pages (`portal/complaint_views.py`), not these.
 from __future__ import annotations
 
 import datetime
-import io
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,7 +19,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit
+from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
@@ -137,70 +136,51 @@ def _local_date(value: datetime.datetime | None) -> datetime.date | None:
 def export(request):
     """The filtered ledger as an Excel workbook: Chinese headers, dates as dates. Written in openpyxl's
     write-only mode, row by row, so a large ledger needs neither much memory nor much time."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     user = request.user
     _staff_only(user)
     complaints, _ = filtered(user, request.GET)
     today, between = timezone.localdate(), WorkingCalendar().between
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("投诉举报台账")
-    for index, header in enumerate(EXPORT_HEADERS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = 14 if header in DATE_COLUMNS else 20
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def cell(value, header: str | None = None):
-        written = WriteOnlyCell(sheet, value=value)
-        if header is None:
-            written.font = bold
-        elif header in DATE_COLUMNS:
-            written.number_format = "yyyy-mm-dd"
-        return written
-
-    sheet.append([cell(header) for header in EXPORT_HEADERS])
     sees_all = services.sees_complainant(user)
-    for c in complaints.iterator(chunk_size=1000):
-        shown = sees_all or services.sees_complainant(user, c)
-        values = [
-            c.number,
-            c.get_source_display(),
-            c.get_category_display(),
-            c.title,
-            c.content,
-            c.complainant_name if shown else HIDDEN_COMPLAINANT,
-            c.complainant_phone if shown else "",
-            c.enterprise.name if c.enterprise else "",
-            c.enterprise.uscc if c.enterprise else "",
-            c.body.name if c.body else "",
-            c.task.number if c.task else "",
-            c.get_status_display(),
-            c.received_on,
-            _local_date(c.assigned_at),
-            c.handle_by,
-            _local_date(c.handled_at),
-            c.result,
-            c.feedback_by,
-            _local_date(c.feedback_at),
-            c.feedback,
-            c.rejection_reason,
-            services.timing(c, today, between=between).text,
-        ]
-        sheet.append(
-            [
-                cell(value, header) if header in DATE_COLUMNS else value
-                for header, value in zip(EXPORT_HEADERS, values, strict=True)
+
+    def rows():
+        for c in complaints.iterator(chunk_size=1000):
+            shown = sees_all or services.sees_complainant(user, c)
+            yield [
+                c.number,
+                c.get_source_display(),
+                c.get_category_display(),
+                c.title,
+                c.content,
+                c.complainant_name if shown else HIDDEN_COMPLAINANT,
+                c.complainant_phone if shown else "",
+                c.enterprise.name if c.enterprise else "",
+                c.enterprise.uscc if c.enterprise else "",
+                c.body.name if c.body else "",
+                c.task.number if c.task else "",
+                c.get_status_display(),
+                c.received_on,
+                _local_date(c.assigned_at),
+                c.handle_by,
+                _local_date(c.handled_at),
+                c.result,
+                c.feedback_by,
+                _local_date(c.feedback_at),
+                c.feedback,
+                c.rejection_reason,
+                services.timing(c, today, between=between).text,
             ]
-        )
-    buffer = io.BytesIO()
-    book.save(buffer)
+
+    sheet = spreadsheets.Sheet(
+        "投诉举报台账",
+        EXPORT_HEADERS,
+        rows(),
+        widths=[14 if header in DATE_COLUMNS else 20 for header in EXPORT_HEADERS],
+        number_formats=["yyyy-mm-dd" if header in DATE_COLUMNS else None for header in EXPORT_HEADERS],
+    )
     name = f"complaints-{today:%Y%m%d}.xlsx"
     return HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        spreadsheets.workbook_bytes([sheet]),
+        content_type=spreadsheets.XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 

@@ -1,8 +1,14 @@
-"""Excel exports: sheets of a header and rows, written in openpyxl's write-only mode (rows are streamed, not
-kept as cell objects), returned as a download named with the day's date."""
+"""Every export, Excel and CSV: sheets of a header and rows, written in openpyxl's write-only mode (rows are
+streamed, not kept as cell objects), and CSV in UTF-8 with a byte order mark; both returned as a download.
+
+Text from enterprises and the public (complaint titles, enterprise names, plan titles) ends up in these
+files, so every text cell that a spreadsheet program would read as a formula is neutralised here, in the one
+place all exports go through (OWASP's rule for CSV injection: a cell starting with `=`, `+`, `-`, `@`, a tab or
+a carriage return gets a leading apostrophe and stays text). Numbers and dates are left as they are."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +19,15 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """The value as a spreadsheet must show it: text that would start a formula gets a leading apostrophe;
+    anything else (numbers, dates, None, safe text) is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 @dataclass
@@ -21,6 +36,8 @@ class Sheet:
     header: Sequence[str]
     rows: Iterable[Sequence[Any]]
     widths: Sequence[int] = field(default=())
+    # Per column, an Excel number format (e.g. "yyyy-mm-dd") or None.
+    number_formats: Sequence[str | None] = field(default=())
 
 
 def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
@@ -38,12 +55,19 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
         sheet.freeze_panes = "A2"
         header = []
         for text in spec.header:
-            cell = WriteOnlyCell(sheet, value=text)
+            cell = WriteOnlyCell(sheet, value=neutralise(text))
             cell.font = bold
             header.append(cell)
         sheet.append(header)
+        formats = list(spec.number_formats)
         for row in spec.rows:
-            sheet.append(list(row))
+            values = [neutralise(value) for value in row]
+            for index, number_format in enumerate(formats):
+                if number_format and index < len(values) and values[index] is not None:
+                    cell = WriteOnlyCell(sheet, value=values[index])
+                    cell.number_format = number_format
+                    values[index] = cell
+            sheet.append(values)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -56,4 +80,23 @@ def xlsx_response(name: str, sheets: Iterable[Sheet]) -> HttpResponse:
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{name}{stamp}.xlsx"
     )
+    return response
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A CSV file in UTF-8 with a byte order mark (which tells Excel the encoding), CRLF line ends, every
+    text cell neutralised."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(text) for text in header])
+    for row in rows:
+        writer.writerow(["" if value is None else neutralise(value) for value in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
+    """The CSV as a download named `filename` (Chinese names encoded as RFC 5987 wants)."""
+    response = HttpResponse(csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response

@@ -18,7 +18,6 @@ and the enterprise's tasks in the range any rule can look at, fetched through th
 from __future__ import annotations
 
 import datetime
-import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.registry.models import Enterprise
@@ -963,80 +962,64 @@ def frequency_report(
 def frequency_report_xlsx(report: FrequencyReport) -> bytes:
     """The report as an Excel workbook: the enterprises, every inspection of them, and the totals by body and
     by field."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheets = [
-        (
-            workbook.active,
-            "检查频次最高的企业",
-            ["企业名称", "统一社会信用代码", "检查次数", "按执法单位", "按执法领域"],
-            [
+    widths = [28, 22, 18, 14, 30, 20, 14, 12]
+    return spreadsheets.workbook_bytes(
+        [
+            spreadsheets.Sheet(
+                "检查频次最高的企业",
+                ["企业名称", "统一社会信用代码", "检查次数", "按执法单位", "按执法领域"],
                 [
-                    e.name,
-                    e.uscc,
-                    e.count,
-                    "；".join(f"{name} {n}次" for name, n in e.by_body),
-                    "；".join(f"{name} {n}次" for name, n in e.by_field),
-                ]
-                for e in report.enterprises
-            ],
-        ),
-        (
-            workbook.create_sheet(),
-            "检查明细",
-            [
-                "企业名称",
-                "统一社会信用代码",
-                "任务编号",
-                "检查日期",
-                "执法单位",
-                "执法领域",
-                "检查类型",
-                "状态",
-            ],
-            [
+                    [
+                        e.name,
+                        e.uscc,
+                        e.count,
+                        "；".join(f"{name} {n}次" for name, n in e.by_body),
+                        "；".join(f"{name} {n}次" for name, n in e.by_field),
+                    ]
+                    for e in report.enterprises
+                ],
+                widths=widths[:5],
+            ),
+            spreadsheets.Sheet(
+                "检查明细",
                 [
-                    e.name,
-                    e.uscc,
-                    t.number,
-                    t.date,
-                    "、".join(t.bodies),
-                    "、".join(t.fields),
-                    t.kind_label,
-                    t.status_label,
-                ]
-                for e in report.enterprises
-                for t in e.tasks
-            ],
-        ),
-        (
-            workbook.create_sheet(),
-            "按执法单位",
-            ["执法单位", "检查次数", "检查企业数"],
-            [list(row) for row in report.by_body],
-        ),
-        (
-            workbook.create_sheet(),
-            "按执法领域",
-            ["执法领域", "检查次数", "检查企业数"],
-            [list(row) for row in report.by_field],
-        ),
-    ]
-    for sheet, title, header, rows in sheets:
-        sheet.title = title
-        sheet.append(header)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            sheet.append(row)
-        for index, width in enumerate([28, 22, 18, 14, 30, 20, 14, 12][: len(header)], start=1):
-            sheet.column_dimensions[sheet.cell(1, index).column_letter].width = width
-        sheet.freeze_panes = "A2"
-    for row in sheets[1][0].iter_rows(min_row=2, min_col=4, max_col=4):
-        for cell in row:
-            cell.number_format = "yyyy-mm-dd"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+                    "企业名称",
+                    "统一社会信用代码",
+                    "任务编号",
+                    "检查日期",
+                    "执法单位",
+                    "执法领域",
+                    "检查类型",
+                    "状态",
+                ],
+                [
+                    [
+                        e.name,
+                        e.uscc,
+                        t.number,
+                        t.date,
+                        "、".join(t.bodies),
+                        "、".join(t.fields),
+                        t.kind_label,
+                        t.status_label,
+                    ]
+                    for e in report.enterprises
+                    for t in e.tasks
+                ],
+                widths=widths,
+                number_formats=[None, None, None, "yyyy-mm-dd"],
+            ),
+            spreadsheets.Sheet(
+                "按执法单位",
+                ["执法单位", "检查次数", "检查企业数"],
+                [list(row) for row in report.by_body],
+                widths[:3],
+            ),
+            spreadsheets.Sheet(
+                "按执法领域",
+                ["执法领域", "检查次数", "检查企业数"],
+                [list(row) for row in report.by_field],
+                widths[:3],
+            ),
+        ]
+    )

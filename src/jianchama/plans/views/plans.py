@@ -6,22 +6,20 @@ Reading goes through `visible_to` (out of scope is 404); every change is a POST 
 
 from __future__ import annotations
 
-import csv
-import io
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
-from jianchama.core import audit
+from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, submit_form
 from jianchama.core.roles import Role
@@ -484,14 +482,11 @@ def public_csv(request):
     if _limited(request):
         return rate_limited(request)
     plans, _ = _published(request)
-    out = io.StringIO()
-    out.write("\ufeff")  # the byte order mark tells Excel the file is UTF-8
-    writer = csv.writer(out)
-    writer.writerow(OPEN_DATA_COLUMNS)
-    for plan in plans:
-        record = _open_record(request, plan)
-        writer.writerow(
-            [
+
+    def rows():
+        for plan in plans:
+            record = _open_record(request, plan)
+            yield [
                 record["number"],
                 record["body"]["name"],
                 record["body"]["code"],
@@ -506,10 +501,8 @@ def public_csv(request):
                 record["published_at"] or "",
                 record["url"],
             ]
-        )
-    response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="published-plans.csv"'
-    return response
+
+    return spreadsheets.csv_response("published-plans.csv", OPEN_DATA_COLUMNS, rows())
 
 
 def public_json(request):

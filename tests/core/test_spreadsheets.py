@@ -1,0 +1,50 @@
+"""The one module every export goes through neutralises text that a spreadsheet would run as a formula."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from jianchama.core import spreadsheets
+
+DANGEROUS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x","点我")']
+
+
+@pytest.mark.parametrize("text", DANGEROUS)
+def test_text_that_would_start_a_formula_gets_an_apostrophe(text):
+    assert spreadsheets.neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    "value", ["金山燃气有限公司", "a=1", "", None, 0, -5, 3.5, datetime.date(2026, 1, 2)]
+)
+def test_everything_else_is_left_as_it_is(value):
+    assert spreadsheets.neutralise(value) == value
+
+
+def test_an_excel_sheet_has_no_formula_and_keeps_numbers_and_dates():
+    rows = [[text, -3, datetime.date(2026, 1, 2)] for text in DANGEROUS]
+    sheet = spreadsheets.Sheet(
+        "=表", ["=名称", "数", "日期"], rows, number_formats=[None, None, "yyyy-mm-dd"]
+    )
+    book = load_workbook(io.BytesIO(spreadsheets.workbook_bytes([sheet])))
+    cells = [cell for line in book.active.iter_rows() for cell in line]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    data = list(book.active.iter_rows(min_row=2, values_only=True))
+    # XML reads a carriage return back as a line feed; the apostrophe is what matters.
+    assert [row[0] for row in data] == ["'" + text.replace("\r", "\n") for text in DANGEROUS]
+    assert {row[1] for row in data} == {-3}
+    assert book.active["A1"].value == "'=名称" and book.active["C2"].number_format == "yyyy-mm-dd"
+
+
+def test_a_csv_file_is_utf8_with_a_bom_and_neutralised():
+    raw = spreadsheets.csv_bytes(["名称", "数"], [[text, -3] for text in DANGEROUS] + [[None, 7]])
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["名称", "数"]
+    assert [row[0] for row in rows[1:-1]] == ["'" + text for text in DANGEROUS]
+    assert rows[-1] == ["", "7"] and {row[1] for row in rows[1:-1]} == {"-3"}
