@@ -164,6 +164,18 @@ CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's
 CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
 
+# Audit checkpoints (docs/audit.md): the chain's head, signed with a key kept outside the database and
+# appended hourly to a file the application only ever appends to (and, with "inbox", told to supervisors).
+AUDIT_CHECKPOINT_KEY_FILE = Path(
+    os.getenv("AUDIT_CHECKPOINT_KEY_FILE") or BASE_DIR / "var" / "audit" / "checkpoint-key.pem"
+)
+AUDIT_CHECKPOINT_FILE = Path(
+    env("AUDIT_CHECKPOINT_FILE", str(BASE_DIR / "var" / "audit" / "checkpoints.jsonl"))
+)
+AUDIT_CHECKPOINT_BACKENDS = [
+    b.strip() for b in env("AUDIT_CHECKPOINT_BACKENDS", "file").split(",") if b.strip()
+]
+
 # Notifications (F-23): channels to the enterprise, run on the task queue.
 GOV_APP_WEBHOOK_URL = env("GOV_APP_WEBHOOK_URL")
 GOV_APP_WEBHOOK_SECRET = env("GOV_APP_WEBHOOK_SECRET")
