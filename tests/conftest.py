@@ -64,6 +64,12 @@ def _audit_checkpoints(settings, _audit_checkpoint_key, tmp_path_factory):
     settings.AUDIT_CHECKPOINT_BACKENDS = ["file"]
 
 
+@pytest.fixture(autouse=True)
+def _import_queue_dir(settings, tmp_path_factory):
+    # Uploads waiting for the task queue go to a temp dir, never the developer's var/imports.
+    settings.IMPORT_QUEUE_DIR = tmp_path_factory.mktemp("imports")
+
+
 # --- A real headless Chromium (Debian's, driven by Playwright) against the live test server -------------
 # Defined once here: a second definition of the session fixture would start a second Playwright in the same
 # process, which Playwright's sync API refuses.

@@ -235,6 +235,16 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+# What one import may hold, checked before parsing (issue 10, item 5): an .xlsx's size once inflated and its
+# compression ratio (a 1.9 MB file held 482 MB of XML), the data rows, and the problems kept for the report.
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(env("IMPORT_MAX_UNCOMPRESSED_BYTES", str(200 * 1024 * 1024)))
+IMPORT_MAX_COMPRESSION_RATIO = int(env("IMPORT_MAX_COMPRESSION_RATIO", "100"))
+IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "200000"))
+IMPORT_MAX_PROBLEMS = int(env("IMPORT_MAX_PROBLEMS", "10000"))
+# Files of more data rows than this are imported by the task queue, with a progress page; the upload waits
+# for the worker in IMPORT_QUEUE_DIR (private: no URL serves it) and is deleted after the job.
+IMPORT_QUEUE_ROWS = int(env("IMPORT_QUEUE_ROWS", "5000"))
+IMPORT_QUEUE_DIR = Path(env("IMPORT_QUEUE_DIR", str(BASE_DIR / "var" / "imports")))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
