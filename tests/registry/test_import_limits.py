@@ -242,3 +242,19 @@ def test_the_upload_page_states_the_limits(client, admin, jinshan):
     client.force_login(admin)
     page = client.get(reverse("registry_import:enterprises")).content.decode()
     assert "超过 5000 行的文件由后台任务队列导入" in page and "单次最多 200000 行" in page
+
+
+def test_the_upload_page_says_the_problem_list_was_capped(client, admin, jinshan, settings, monkeypatch):
+    from jianchama.registry import import_views
+
+    monkeypatch.setattr(import_views, "PROBLEMS_SHOWN", 5)
+    settings.IMPORT_MAX_PROBLEMS = 10
+    client.force_login(admin)
+    rows = [enterprise_row(n, 统一社会信用代码="坏", 风险等级="Z") for n in range(30)]
+    response = client.post(reverse("registry_import:enterprises"), {"file": _named(as_csv(rows), "企业.csv")})
+    page = response.content.decode()
+    assert response.status_code == 400 and "共 60 处" in page and "只列出前 10 处" in page
+    assert "下表只列出前 5 处问题，其余 55 处请下载问题清单查看（问题过多，清单只列出前 10 处）" in page
+    key = re.search(r"/registry/import/problems/([^/]+)\.csv", page).group(1)
+    listed = client.get(reverse("registry_import:problems_csv", args=[key])).content.decode("utf-8-sig")
+    assert listed.count("\r\n") == 11  # the header and the 10 kept

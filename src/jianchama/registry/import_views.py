@@ -168,6 +168,7 @@ def _import(request, kind: Kind) -> HttpResponse:
             problems_key=key,
             problems=rejected.row_problems[:PROBLEMS_SHOWN],
             problems_hidden=max(0, rejected.total - PROBLEMS_SHOWN),
+            problems_kept=len(rows),
         )
     except DomainError as error:
         form.add_error("file", error.message)
