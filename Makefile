@@ -20,7 +20,9 @@ system-deps:
 run: install system-deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py rotate_signing_key --if-missing
+	$(PY) manage.py audit_checkpoint_key --if-missing
 	$(PY) manage.py load_demo
+	$(PY) manage.py audit_checkpoint
 	@echo "检查码平台：http://127.0.0.1:8000/  （后台任务队列随之启动，用于发送通知）"
 	$(PY) manage.py qcluster & QPID=$$!; trap "kill $$QPID 2>/dev/null" EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000

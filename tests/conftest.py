@@ -77,6 +77,26 @@ def _signing_key(settings, _signing_key_dir):
     clear_key_cache()
 
 
+@pytest.fixture(scope="session")
+def _audit_checkpoint_key(tmp_path_factory):
+    """One audit checkpoint key for the whole run, in a temp dir, never the developer's var/audit."""
+    return tmp_path_factory.mktemp("audit-key") / "checkpoint-key.pem"
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints(settings, _audit_checkpoint_key, tmp_path_factory):
+    # Each test appends to a checkpoint file of its own, so no checkpoint of another test's chain is read.
+    settings.AUDIT_CHECKPOINT_KEY_FILE = _audit_checkpoint_key
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path_factory.mktemp("audit") / "checkpoints.jsonl"
+    settings.AUDIT_CHECKPOINT_BACKENDS = ["file"]
+
+
+@pytest.fixture(autouse=True)
+def _import_queue_dir(settings, tmp_path_factory):
+    # Uploads waiting for the task queue go to a temp dir, never the developer's var/imports.
+    settings.IMPORT_QUEUE_DIR = tmp_path_factory.mktemp("imports")
+
+
 # --- A real headless Chromium (Debian's, driven by Playwright) against the live test server -------------
 # Defined once here: a second definition of the session fixture would start a second Playwright in the same
 # process, which Playwright's sync API refuses.

@@ -176,6 +176,18 @@ SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
 # A body sees its evaluations only as releases, each at least this many ratings after the last (never below 5).
 EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 
+# Audit checkpoints (docs/audit.md): the chain's head, signed with a key kept outside the database and
+# appended hourly to a file the application only ever appends to (and, with "inbox", told to supervisors).
+AUDIT_CHECKPOINT_KEY_FILE = Path(
+    os.getenv("AUDIT_CHECKPOINT_KEY_FILE") or BASE_DIR / "var" / "audit" / "checkpoint-key.pem"
+)
+AUDIT_CHECKPOINT_FILE = Path(
+    env("AUDIT_CHECKPOINT_FILE", str(BASE_DIR / "var" / "audit" / "checkpoints.jsonl"))
+)
+AUDIT_CHECKPOINT_BACKENDS = [
+    b.strip() for b in env("AUDIT_CHECKPOINT_BACKENDS", "file").split(",") if b.strip()
+]
+
 # Notifications (F-23): channels to the enterprise, run on the task queue.
 GOV_APP_WEBHOOK_URL = env("GOV_APP_WEBHOOK_URL")
 GOV_APP_WEBHOOK_SECRET = env("GOV_APP_WEBHOOK_SECRET")
@@ -245,6 +257,16 @@ SCAN_PHOTO_URL_SECONDS = int(env("SCAN_PHOTO_URL_SECONDS", "3600"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_BYTES = int(env("IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+# What one import may hold, checked before parsing (issue 10, item 5): an .xlsx's size once inflated and its
+# compression ratio (a 1.9 MB file held 482 MB of XML), the data rows, and the problems kept for the report.
+IMPORT_MAX_UNCOMPRESSED_BYTES = int(env("IMPORT_MAX_UNCOMPRESSED_BYTES", str(200 * 1024 * 1024)))
+IMPORT_MAX_COMPRESSION_RATIO = int(env("IMPORT_MAX_COMPRESSION_RATIO", "100"))
+IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "200000"))
+IMPORT_MAX_PROBLEMS = int(env("IMPORT_MAX_PROBLEMS", "10000"))
+# Files of more data rows than this are imported by the task queue, with a progress page; the upload waits
+# for the worker in IMPORT_QUEUE_DIR (private: no URL serves it) and is deleted after the job.
+IMPORT_QUEUE_ROWS = int(env("IMPORT_QUEUE_ROWS", "5000"))
+IMPORT_QUEUE_DIR = Path(env("IMPORT_QUEUE_DIR", str(BASE_DIR / "var" / "imports")))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG

@@ -18,6 +18,8 @@ from tests.factories import EnterpriseFactory, user_for
 
 pytestmark = pytest.mark.django_db
 
+NO_CHECKPOINT = "尚无审计检查点：末尾被截断或改写无法发现（manage.py audit_checkpoint 写入检查点）\n"
+
 
 def verify() -> tuple[int, str, str]:
     """Run `manage.py verify_audit`: (exit status, stdout, stderr)."""
@@ -44,7 +46,7 @@ def make_events(n: int, actor=None) -> list[AuditEvent]:
 
 
 def test_a_fresh_database_verifies_clean():
-    assert verify() == (0, "已校验 0 条审计记录\n审计日志完整\n", "")
+    assert verify() == (0, "已校验 0 条审计记录\n" + NO_CHECKPOINT + "审计日志完整\n", "")
 
 
 def test_events_are_chained():
@@ -65,7 +67,7 @@ def test_services_append_chained_events():
     assert [e.action for e in events] == ["calendar.set_year", "calendar.set_year"]
     assert events[1].prev_hash == events[0].hash
     assert all(e.actor_label == "平台管理员甲" for e in events)
-    assert verify() == (0, "已校验 2 条审计记录\n审计日志完整\n", "")
+    assert verify() == (0, "已校验 2 条审计记录\n" + NO_CHECKPOINT + "审计日志完整\n", "")
 
 
 def test_a_row_altered_behind_the_services_back_is_named():

@@ -455,3 +455,54 @@ class ComplianceGuide(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ImportJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ImportJobQuerySet:
+        """Its uploader sees a queued import; nobody else (the file and its problems are the uploader's)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(actor=user)
+
+
+class ImportJob(models.Model):
+    """A large bulk import (more rows than IMPORT_QUEUE_ROWS) done by the task queue's worker, with its
+    progress for the page that waits on it. The upload waits in IMPORT_QUEUE_DIR (no URL serves it) and is
+    deleted once the job has run."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "导入中"
+        DONE = "done", "已完成"
+        REJECTED = "rejected", "有问题，未导入"
+        FAILED = "failed", "失败"
+
+    kind = models.CharField("导入类型", max_length=20)
+    actor = models.ForeignKey("core.User", verbose_name="上传人", on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField("文件名", max_length=255, blank=True)
+    stored_name = models.CharField("暂存文件", max_length=100, blank=True)
+    sha256 = models.CharField("文件 SHA-256", max_length=64)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_estimate = models.PositiveIntegerField("预计行数", default=0)
+    rows_done = models.PositiveIntegerField("已读取行数", default=0)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    result = models.JSONField("导入结果", default=dict, blank=True)  # {"rows": n, "counts": {...}}
+    message = models.TextField("说明", blank=True)
+    # The first IMPORT_MAX_PROBLEMS problems as [row, column, reason]; `problem_count` counts all of them.
+    problems = models.JSONField("问题清单", default=list, blank=True)
+    problem_count = models.PositiveIntegerField("问题数", default=0)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "批量导入任务"
+        verbose_name_plural = "批量导入任务"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"批量导入 {self.file_name or self.pk}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -39,6 +39,7 @@ from .models import (
 
 # Chinese labels of this app's audit actions; registered in RegistryConfig.ready.
 AUDIT_ACTIONS = {
+    "registry.import_queued": "上传批量导入文件（由任务队列导入）",
     "body.create": "登记执法单位",
     "body.update": "修改执法单位信息",
     "inspector.create": "登记执法人员",

@@ -43,5 +43,7 @@ import_urlpatterns = [
     path("enterprises/template.<str:fmt>", imports.enterprise_template, name="enterprises_template"),
     path("inspectors/", imports.inspector_import, name="inspectors"),
     path("inspectors/template.<str:fmt>", imports.inspector_template, name="inspectors_template"),
+    path("jobs/<int:pk>/", imports.import_job, name="job"),
+    path("jobs/<int:pk>/problems.csv", imports.import_job_problems, name="job_problems_csv"),
     path("problems/<str:key>.csv", imports.problems_csv, name="problems_csv"),
 ]

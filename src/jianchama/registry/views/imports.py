@@ -5,7 +5,6 @@ Thin views: the reading, checking and writing are in importing.py.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import secrets
@@ -17,18 +16,19 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from jianchama.core import spreadsheets
 from jianchama.core.errors import DomainError
 from jianchama.core.views import rate_limited
 
 from .. import importing, uscc
 from ..importing import Column, ImportRejected
-from ..models import EnforcementBody, Region
+from ..models import EnforcementBody, ImportJob, Region
 
 PROBLEMS_SHOWN = 1000  # rows of the problems table on the page; the CSV download has them all
 PROBLEMS_KEPT_SECONDS = 3600
@@ -117,7 +117,14 @@ class UploadForm(forms.Form):
 
 def _page(request, kind: Kind, status: int = 200, **context) -> HttpResponse:
     limit = settings.IMPORT_MAX_BYTES
-    context = {"kind": kind, "max_bytes": limit, "max_size": importing.human_size(limit), **context}
+    context = {
+        "kind": kind,
+        "max_bytes": limit,
+        "max_size": importing.human_size(limit),
+        "queue_rows": settings.IMPORT_QUEUE_ROWS,
+        "max_rows": settings.IMPORT_MAX_ROWS,
+        **context,
+    }
     context.setdefault("form", UploadForm())
     return render(request, "registry/import.html", context, status=status)
 
@@ -136,10 +143,18 @@ def _import(request, kind: Kind) -> HttpResponse:
         return _page(request, kind, status=400, form=form)
     upload = form.cleaned_data["file"]
     try:
-        result = kind.service(actor=request.user, file=upload, file_name=upload.name)
+        data, file_name = importing.read_upload(upload, upload.name)
+        # Before anything is parsed: sizes and row counts within the limits, or a refusal naming the limit.
+        rows = importing.check_limits(data, file_name)
+        if rows > settings.IMPORT_QUEUE_ROWS:
+            job = importing.queue_import(
+                request.user, kind=kind.slug, data=data, file_name=file_name, rows_estimate=rows
+            )
+            return redirect("registry_import:job", pk=job.pk)
+        result = kind.service(actor=request.user, file=data, file_name=file_name)
     except ImportRejected as rejected:
         key = secrets.token_urlsafe(16)
-        rows = [(p.row, p.column, p.reason) for p in rejected.row_problems]
+        rows = [(p.row, p.column, p.reason) for p in rejected.row_problems]  # at most IMPORT_MAX_PROBLEMS
         cache.set(
             f"registry-import-problems:{key}",
             {"user_id": request.user.pk, "kind": kind.slug, "rows": rows},
@@ -152,7 +167,8 @@ def _import(request, kind: Kind) -> HttpResponse:
             rejected=rejected,
             problems_key=key,
             problems=rejected.row_problems[:PROBLEMS_SHOWN],
-            problems_hidden=max(0, len(rows) - PROBLEMS_SHOWN),
+            problems_hidden=max(0, rejected.total - PROBLEMS_SHOWN),
+            problems_kept=len(rows),
         )
     except DomainError as error:
         form.add_error("file", error.message)
@@ -182,9 +198,7 @@ def _template(request, kind: Kind, fmt: str) -> HttpResponse:
     header = [c.name for c in kind.columns]
     row = [example[name] for name in header]
     if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows([header, row])
-        content, content_type = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
+        content, content_type = spreadsheets.csv_bytes(header, [row]), "text/csv; charset=utf-8"
     else:
         content = _xlsx_template(kind.columns, header, row)
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -203,8 +217,8 @@ def _xlsx_template(columns: Sequence[Column], header: list[str], row: list[str])
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "导入"
-    sheet.append(header)
-    sheet.append(row)
+    sheet.append([spreadsheets.neutralise(text) for text in header])
+    sheet.append([spreadsheets.neutralise(text) for text in row])
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = max(12, len(column.name) * 2 + 4, len(row[index - 1]) + 4)
@@ -238,14 +252,45 @@ def problems_csv(request, key: str):
     kept = cache.get(f"registry-import-problems:{key}")
     if not kept or kept["user_id"] != request.user.pk:
         raise Http404("问题清单不存在或已过期，请重新上传文件")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["行号", "列", "问题"])
-    writer.writerows(kept["rows"])
-    response = HttpResponse(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8"
+    return spreadsheets.csv_response(
+        f"{KINDS[kept['kind']].noun}导入问题清单.csv", ["行号", "列", "问题"], kept["rows"]
     )
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{KINDS[kept['kind']].noun}导入问题清单.csv"
+
+
+@login_required
+@require_GET
+def import_job(request, pk: int):
+    """A queued import: a progress bar that refreshes itself until the worker is done, then the counts or the
+    problems, as the upload page shows them."""
+    job = get_object_or_404(ImportJob.objects.visible_to(request.user), pk=pk)
+    kind = KINDS[job.kind]
+    problems = [importing.RowProblem(*p) for p in job.problems[:PROBLEMS_SHOWN]]
+    result = None
+    if job.status == ImportJob.Status.DONE:
+        result = importing.ImportResult(
+            job.kind, job.file_name, job.sha256, job.result["rows"], job.result["counts"]
+        )
+    return render(
+        request,
+        "registry/import_job.html",
+        {
+            "job": job,
+            "kind": kind,
+            "result": result,
+            "problems": problems,
+            "problems_hidden": max(0, job.problem_count - len(problems)),
+            "problems_not_listed": max(0, job.problem_count - len(job.problems)),
+        },
     )
-    return response
+
+
+@login_required
+@require_GET
+def import_job_problems(request, pk: int):
+    """The problems kept of a queued import that was refused, as CSV."""
+    job = get_object_or_404(
+        ImportJob.objects.visible_to(request.user), pk=pk, status=ImportJob.Status.REJECTED
+    )
+    return spreadsheets.csv_response(
+        f"{KINDS[job.kind].noun}导入问题清单.csv", ["行号", "列", "问题"], job.problems
+    )
