@@ -9,16 +9,17 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from .bounds import DATE_RANGE_MESSAGE, BoundedForm, in_date_range
 from .models import CalendarDay
 from .roles import Role
 from .services import SCHEDULE_YEARS
 
 
-class PhoneForm(forms.Form):
+class PhoneForm(BoundedForm):
     phone = forms.CharField(label="手机号", max_length=20)
 
 
-class CodeForm(forms.Form):
+class CodeForm(BoundedForm):
     phone = forms.CharField(label="手机号", max_length=20, widget=forms.HiddenInput)
     code = forms.RegexField(
         label="验证码",
@@ -27,7 +28,7 @@ class CodeForm(forms.Form):
     )
 
 
-class DeadlineForm(forms.Form):
+class DeadlineForm(BoundedForm):
     start = forms.DateField(label="起算日", widget=forms.DateInput(attrs={"type": "date"}))
     days = forms.IntegerField(label="工作日数", min_value=1, max_value=365, initial=5)
 
@@ -40,11 +41,14 @@ _LINE_RE = re.compile(rf"^{_DATE}(?:\s*(?:至|~|～|到|—|–)\s*{_DATE})?(?:[
 
 def _date(line_no: int, line: str, year: str, month: str, day: str) -> datetime.date:
     try:
-        return datetime.date(int(year), int(month), int(day))
+        date = datetime.date(int(year), int(month), int(day))
     except ValueError:
         raise forms.ValidationError(
             f"第 {line_no} 行「{line}」：{year}年{int(month)}月{int(day)}日不是有效的日期"
         ) from None
+    if not in_date_range(date):
+        raise forms.ValidationError(f"第 {line_no} 行「{line}」：{DATE_RANGE_MESSAGE}")
+    return date
 
 
 def parse_schedule_lines(text: str) -> list[tuple[datetime.date, str]]:
@@ -85,7 +89,7 @@ def parse_schedule_lines(text: str) -> list[tuple[datetime.date, str]]:
     return entries
 
 
-class ScheduleForm(forms.Form):
+class ScheduleForm(BoundedForm):
     """A year's schedule as the State Council publishes it, one date (or range of dates) a line."""
 
     year = forms.IntegerField(label="年份", min_value=SCHEDULE_YEARS[0], max_value=SCHEDULE_YEARS[-1])

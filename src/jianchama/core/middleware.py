@@ -1,8 +1,10 @@
-"""Session limits of staff accounts: an idle timeout and a maximum length (a working day).
+"""Session limits of staff accounts: an idle timeout and a maximum length (a working day); and the 400 page
+for input that overflows despite the forms' ranges.
 
 Enterprise contacts are not concerned: they log in with a one-time SMS code on their own phone.
 """
 
+import logging
 import time
 
 from django.conf import settings
@@ -11,6 +13,8 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 
 from .roles import Role
+
+logger = logging.getLogger(__name__)
 
 STARTED_KEY = "_staff_session_started"
 SEEN_KEY = "_staff_session_seen"
@@ -55,4 +59,25 @@ class StaffSessionLimitsMiddleware:
             return redirect_to_login(request.get_full_path())
         if now - seen >= SEEN_RESOLUTION_SECONDS:
             session[SEEN_KEY] = now
+        return None
+
+
+class OutOfRangeInputMiddleware:
+    """The last line behind the forms' own ranges (core/bounds.py): a number or date that still overflows a
+    query or a date calculation is the user's input, not a fault of the server, so the answer is a 400 page
+    saying so in Chinese (the transaction it broke has rolled back), and the traceback goes to the log."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import DataError
+        from django.shortcuts import render
+
+        if isinstance(exception, OverflowError | DataError):
+            logger.warning("输入超出范围：%s %s", request.method, request.path, exc_info=exception)
+            return render(request, "core/out_of_range.html", status=400)
         return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from jianchama.core.bounds import BoundedModelForm
+
 from . import frequency, triggers
 from .models import Exemption, FrequencyRule, TriggerSituation
 
@@ -35,7 +37,7 @@ class PlatformAdminOnly(admin.ModelAdmin):
         return False
 
 
-class FrequencyRuleForm(forms.ModelForm):
+class FrequencyRuleForm(BoundedModelForm):
     exemptions = forms.MultipleChoiceField(
         label="豁免情形",
         choices=Exemption.choices,
@@ -99,7 +101,7 @@ class FrequencyRuleAdmin(PlatformAdminOnly):
         frequency.save_rule(request.user, rule=obj)
 
 
-class TriggerSituationForm(forms.ModelForm):
+class TriggerSituationForm(BoundedModelForm):
     class Meta:
         model = TriggerSituation
         fields = ["field", "code", "name", "evidence_required", "approver", "is_active"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from jianchama.core.bounds import BoundedForm
+
 from .models import (
     Certificate,
     EnforcementBody,
@@ -22,7 +24,7 @@ from .models import (
 )
 
 
-class Form(forms.Form):
+class Form(BoundedForm):
     """No “:” after labels: the label stands on its own line above the field."""
 
     def __init__(self, *args, **kwargs):

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.registry import services
 from jianchama.registry.models import EnterpriseContact
@@ -16,7 +17,7 @@ from jianchama.registry.models import EnterpriseContact
 from .portal import contact_required
 
 
-class NewContactForm(forms.Form):
+class NewContactForm(BoundedForm):
     name = forms.CharField(label="姓名", max_length=50)
     phone = forms.CharField(
         label="手机号",

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from jianchama.core import spreadsheets
+from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.views import rate_limited
 
@@ -100,7 +101,7 @@ KINDS = {
 }
 
 
-class UploadForm(forms.Form):
+class UploadForm(BoundedForm):
     # Empty files are let through: the service says what is wrong with them in its own words.
     file = forms.FileField(
         label="选择文件",

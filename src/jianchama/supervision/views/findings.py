@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from jianchama.core import audit
+from jianchama.core import audit, bounds
+from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
@@ -72,12 +73,13 @@ def evidence_links(finding: Finding) -> list[dict]:
 
 def _month(value: str) -> datetime.date | None:
     try:
-        return datetime.datetime.strptime(value, "%Y-%m").date()
+        month = datetime.datetime.strptime(value, "%Y-%m").date()
     except (TypeError, ValueError):
         return None
+    return month if bounds.in_date_range(month) else None
 
 
-class FindingFilterForm(forms.Form):
+class FindingFilterForm(BoundedForm):
     body = forms.ModelChoiceField(label="执法单位", queryset=EnforcementBody.objects.none(), required=False)
     rule = forms.ChoiceField(label="规则", required=False)
     source = forms.ChoiceField(label="来源", required=False)

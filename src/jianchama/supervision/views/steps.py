@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, files
+from jianchama.core import audit, bounds, files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view
 from jianchama.core.roles import Role
@@ -63,9 +63,12 @@ def _date(value: str | None) -> datetime.date | None:
     if not value:
         return None
     try:
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError as error:
         raise DomainError(f"日期「{value}」格式不正确，请按 年-月-日 填写") from error
+    if not bounds.in_date_range(day):
+        raise DomainError(f"日期「{value}」：{bounds.DATE_RANGE_MESSAGE}")
+    return day
 
 
 def _recommendation(request, pk) -> Recommendation:
