@@ -8,9 +8,56 @@ the pool), and Django already keeps one backend instance per thread, so the clie
 
 Django's `incr` asks EXISTS and then INCRBY: two round trips, and a key that expires between them comes
 back without an expiry, so a rate-limit window would never end. One Lua script does both at once.
+
+When Redis is unreachable the cache fails open: reads miss, writes are dropped, `add` says the key exists and
+`incr` that it does not, each logged (at most once a minute). django-ratelimit then counts nothing and, with
+`RATELIMIT_FAIL_OPEN`, limits no one: the scan page and the logins keep working without their per-address
+limits until Redis is back, instead of refusing everyone (tests/faults/test_redis_cut.py). Sessions, login
+codes and lockouts live in the database and do not depend on Redis.
 """
 
+import functools
+import logging
+import time
+
 from django.core.cache.backends import redis as django_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+_last_logged = [0.0]
+
+
+def _log_unreachable(operation: str, error: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_logged[0] >= 60:
+        _last_logged[0] = now
+        logger.warning(
+            "Redis 不可达（%s：%s）：缓存暂时失效，按地址的频率限制暂停，直到 Redis 恢复", operation, error
+        )
+
+
+def _fail_open(fallback):
+    """The cache call, or `fallback(*args)` (a missed read, a dropped write) when Redis cannot be reached."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except UNREACHABLE as error:
+                _log_unreachable(method.__name__, error)
+                return fallback(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _key_missing(key, *args, **kwargs):
+    raise ValueError(f"Key '{key}' not found (Redis unreachable).")
+
 
 _INCR_EXISTING = """
 if redis.call('exists', KEYS[1]) == 1 then
@@ -47,3 +94,15 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    get = _fail_open(lambda key, default=None, *a, **k: default)(django_redis.RedisCache.get)
+    get_many = _fail_open(lambda keys, *a, **k: {})(django_redis.RedisCache.get_many)
+    has_key = _fail_open(lambda *a, **k: False)(django_redis.RedisCache.has_key)
+    add = _fail_open(lambda *a, **k: False)(django_redis.RedisCache.add)
+    set = _fail_open(lambda *a, **k: None)(django_redis.RedisCache.set)
+    set_many = _fail_open(lambda *a, **k: [])(django_redis.RedisCache.set_many)
+    touch = _fail_open(lambda *a, **k: False)(django_redis.RedisCache.touch)
+    delete = _fail_open(lambda *a, **k: False)(django_redis.RedisCache.delete)
+    delete_many = _fail_open(lambda *a, **k: None)(django_redis.RedisCache.delete_many)
+    clear = _fail_open(lambda *a, **k: False)(django_redis.RedisCache.clear)
+    incr = _fail_open(_key_missing)(django_redis.RedisCache.incr)
