@@ -1,0 +1,368 @@
+"""The world of the role matrix: two districts (Jinshan, "side A", whose people make the requests, and Minhang,
+"side B", whose objects they must not reach), each with two bodies, a city-level counterpart, the justice
+bureau's people, an enterprise with its contact, and one object of every kind, made by the real services.
+
+Every private object of side B carries MARK in a name, title or text, so that a page that shows it can be
+caught by a plain search of the response. Public things (bodies, items, published plans and guides, draws,
+sampling rounds) carry no mark: anyone may see them."""
+
+from __future__ import annotations
+
+import datetime
+import struct
+import zlib
+from types import SimpleNamespace
+
+from django.core import signing as django_signing
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from jianchama.complaints import services as complaints
+from jianchama.complaints.models import Complaint
+from jianchama.core.roles import Role
+from jianchama.core.workdays import add_working_days
+from jianchama.inspections import services as inspections
+from jianchama.inspections.models import Evaluation, Evidence, InspectionRecord, Task
+from jianchama.inspections.models import Finding as ItemFinding
+from jianchama.notifications import services as notifications
+from jianchama.plans import draws
+from jianchama.plans import services as plans
+from jianchama.plans.models import Plan
+from jianchama.portal.views import REPORT_SALT
+from jianchama.registry import guides
+from jianchama.registry.models import EnforcementBody, Region
+from jianchama.supervision import sampling, steps
+from jianchama.supervision.models import Finding, Method, SampledBody
+from jianchama.supervision.rules import run_rules
+from jianchama.supervision.services import create_finding
+from tests.factories import (
+    BodyFactory,
+    ContactFactory,
+    EnterpriseFactory,
+    FieldFactory,
+    ItemFactory,
+    RegionFactory,
+    user_for,
+)
+from tests.inspections.conftest import inspector_with_account
+
+MARK = "越权甲乙"
+# Who complained is for the intake desk and the supervisors only, never for the body complained about (F-?,
+# issue 10 item 10): side A's complainant is searched for on every page of every other role.
+COMPLAINANT_NAME = "投诉人隐私"
+COMPLAINANT_PHONE = {"甲": "13911110001", "乙": "13911110002"}
+DAY = datetime.timedelta(days=1)
+SHEET_ITEMS = [
+    {"name": "检查计划按时备案并公告", "max": 30},
+    {"name": "执法人员持证并出示检查码", "max": 40},
+    {"name": "检查记录完整", "max": 30},
+]
+
+
+def png_bytes() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"\x00\xff\x00\x00"
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _filed(side, plan: Plan) -> Plan:
+    """Through every step of the plan's filing route, each approved by the step's reviewer."""
+    plan = plans.submit_plan(side.heads[plan.body_id], plan=plan)
+    while plan.status in (Plan.Status.CITY_REVIEW, Plan.Status.BUREAU_REVIEW):
+        reviewer = side.city_reviewer if plan.status == Plan.Status.CITY_REVIEW else side.supervisor
+        plan = plans.approve_plan(reviewer, plan=plan)
+    return plan
+
+
+def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespace:
+    """One district with its people and one object of every kind. `mark` is put into every private text."""
+    s = SimpleNamespace(mark=mark, name=name)
+    today = timezone.localdate()
+    s.region = RegionFactory(code=code, name=name, level=Region.Level.DISTRICT, parent=w.city)
+    s.city_body = BodyFactory(
+        name=f"上海市燃气管理处{tag}", level=EnforcementBody.Level.CITY, region=w.city, fields=[w.gas]
+    )
+    s.body = BodyFactory(
+        name=f"{name}建设和管理委员会", region=s.region, fields=[w.gas], city_counterpart=s.city_body
+    )
+    s.partner = BodyFactory(
+        name=f"{name}市场监督管理局", region=s.region, fields=[w.market], city_counterpart=s.city_body
+    )
+    s.item = ItemFactory(name=f"燃气经营许可情况检查{tag}", field=w.gas, bodies=[s.body])
+    s.partner_item = ItemFactory(
+        name=f"燃气器具产品质量检查{tag}", field=w.market, bodies=[s.partner], checklist=["是否有合格证明"]
+    )
+
+    # People
+    s.inspector = inspector_with_account(s.body, f"{mark}张执法{tag}")
+    s.inspector2 = inspector_with_account(s.body, f"{mark}李执法{tag}")
+    s.inspector_user = s.inspector.user
+    s.partner_inspector = inspector_with_account(s.partner, f"{mark}王执法{tag}")
+    s.body_admin = user_for(Role.BODY_ADMIN, body=s.body, full_name=f"{mark}建管委负责人{tag}")
+    s.partner_admin = user_for(Role.BODY_ADMIN, body=s.partner, full_name=f"{mark}市场监管局负责人{tag}")
+    s.heads = {s.body.pk: s.body_admin, s.partner.pk: s.partner_admin}
+    s.city_reviewer = user_for(Role.CITY_REVIEWER, body=s.city_body, full_name=f"{mark}市燃气处审核人{tag}")
+    s.supervisor = user_for(Role.SUPERVISOR, region=s.region, full_name=f"{mark}司法局监督员{tag}")
+    s.district_government = user_for(
+        Role.DISTRICT_GOVERNMENT, region=s.region, full_name=f"{mark}区政府经办人{tag}"
+    )
+    s.complaint_intake = user_for(Role.COMPLAINT_INTAKE, region=s.region, full_name=f"{mark}受理员{tag}")
+    s.observer = user_for(Role.OBSERVER, region=s.region, full_name=f"{mark}法治观察员{tag}")
+    s.enterprise = EnterpriseFactory(
+        name=f"{mark}{name}燃气有限公司", region=s.region, legal_representative=f"{mark}法人{tag}"
+    )
+    s.contact = ContactFactory(enterprise=s.enterprise, name=f"{mark}王经理{tag}")
+    s.enterprise_contact = user_for(
+        Role.ENTERPRISE_CONTACT,
+        enterprise=s.enterprise,
+        phone=s.contact.phone,
+        full_name=f"{mark}企业联系人{tag}",
+    )
+    s.certificate = s.inspector.certificate
+
+    # Plans: one filed (private until published), one published (public, no mark) with a committed draw
+    s.plan = _filed(
+        s,
+        plans.create_plan(
+            s.inspector_user,
+            title=f"{mark}{name}燃气日常检查计划",
+            period_start=today - 30 * DAY,
+            period_end=today + 300 * DAY,
+            method=Plan.Method.ROUTINE,
+            items=[s.item],
+            expected_count=20,
+            description=f"{mark}计划说明",
+        ),
+    )
+    s.partner_plan = _filed(
+        s,
+        plans.create_plan(
+            s.partner_inspector.user,
+            title=f"{mark}{name}市场监管日常检查计划",
+            period_start=today - 30 * DAY,
+            period_end=today + 300 * DAY,
+            method=Plan.Method.ROUTINE,
+            items=[s.partner_item],
+            expected_count=10,
+        ),
+    )
+    s.published_plan = plans.publish_plan(
+        s.body_admin,
+        plan=_filed(
+            s,
+            plans.create_plan(
+                s.inspector_user,
+                title=f"{name}燃气双随机抽查计划{tag}",
+                period_start=today - 30 * DAY,
+                period_end=today + 300 * DAY,
+                method=Plan.Method.RANDOM,
+                items=[s.item],
+                expected_count=1,
+            ),
+        ),
+    )
+    s.draw = draws.commit_draw(s.body_admin, plan=s.published_plan, enterprise_count=1)
+    s.proposal = plans.propose_merge(
+        s.supervisor,
+        region=s.region,
+        start=today + 5 * DAY,
+        end=today + 60 * DAY,
+        plans=[s.plan, s.partner_plan],
+        enterprises=[s.enterprise],
+        comment=f"{mark}联合检查建议",
+    )
+
+    # Tasks: one closed (result, evidence, evaluation, statement), one notified (its code, a scan, a report)
+    def new_task():
+        return inspections.create_task(
+            s.inspector_user,
+            enterprise=s.enterprise,
+            items=[s.item],
+            inspectors=[s.inspector, s.inspector2],
+            legal_basis=f"{mark}《城镇燃气管理条例》第十五条",
+            kind=Task.Kind.ROUTINE,
+            window_start=today,
+            window_end=today + 10 * DAY,
+            plan=s.plan,
+        )
+
+    task = inspections.submit_task(s.inspector_user, task=new_task())
+    task = inspections.approve_task(s.body_admin, task=task)
+    task = inspections.check_in(s.inspector_user, task=task)
+    photo = SimpleUploadedFile(f"{mark}现场照片{tag}.png", png_bytes(), content_type="image/png")
+    inspections.record_result(
+        s.inspector_user,
+        task=task,
+        outcome=InspectionRecord.Outcome.NO_PROBLEM,
+        summary=f"{mark}现场检查燃气经营许可证，未发现问题",
+        findings=[
+            inspections.FindingInput(item=s.item, entry=entry, result=ItemFinding.Result.COMPLIANT, note="")
+            for entry in s.item.checklist
+        ],
+        evidence=[inspections.EvidenceInput("photo", photo)],
+    )
+    s.evidence = Evidence.objects.latest("pk")
+    s.task = inspections.close_task(s.body_admin, task=Task.objects.get(pk=task.pk))
+    names = ["overall"] + [dimension for dimension, _ in Evaluation.DIMENSIONS]
+    s.evaluation = inspections.evaluate(
+        s.enterprise_contact, task=s.task, scores=dict.fromkeys(names, 4), comment=f"{mark}评议意见"
+    )
+    s.statement = inspections.file_statement(s.enterprise_contact, task=s.task, text=f"{mark}陈述申辩意见")
+
+    s.open_task = inspections.approve_task(
+        s.body_admin, task=inspections.submit_task(s.inspector_user, task=new_task())
+    )
+    s.token = inspections.current_token(s.inspector_user, task=s.open_task)
+    s.scan = inspections.scan_code(s.token, client_address="192.0.2.1").scan
+    s.report_key = django_signing.dumps(s.scan.pk, salt=REPORT_SALT)
+
+    # Complaints: from the hotline (assigned to the body), from the enterprise's portal; a reconsideration lead
+    s.complaint = complaints.assign_complaint(
+        s.complaint_intake,
+        complaint=complaints.register_complaint(
+            s.complaint_intake,
+            source=Complaint.Source.HOTLINE_12345,
+            category=Complaint.Category.DISTURBING_BUSINESS,
+            title=f"{mark}检查时间过长影响营业",
+            content=f"{mark}执法人员在营业高峰检查三小时",
+            complainant_name=f"{mark}{COMPLAINANT_NAME}{tag}",
+            complainant_phone=COMPLAINANT_PHONE[tag],
+            body=s.body,
+        ),
+        body=s.body,
+    )
+    s.portal_complaint = complaints.register_complaint(
+        s.enterprise_contact,
+        source=Complaint.Source.PORTAL,
+        category=Complaint.Category.REPEATED_INSPECTION,
+        title=f"{mark}企业投诉重复检查",
+        content=f"{mark}一个月内检查三次",
+        task=s.task,
+    )
+    s.lead = complaints.register_lead(
+        s.supervisor,
+        case_number=f"{mark}复议〔2026〕{tag}号",
+        body=s.body,
+        description=f"{mark}行政复议线索",
+        received_on=today,
+        task=s.task,
+    )
+
+    # Supervision: a finding taken through the three steps to a decision, and one left open
+    s.finding = create_finding(
+        s.supervisor,
+        source=Finding.Source.OTHER,
+        body=s.body,
+        title=f"{mark}检查未使用检查码",
+        description=f"{mark}一次入企检查未出示检查码",
+    )
+    s.open_finding = create_finding(
+        s.supervisor, source=Finding.Source.OTHER, body=s.body, title=f"{mark}检查记录不完整"
+    )
+    s.warning = steps.warn_body(s.supervisor, finding=s.finding, channel="phone", content=f"{mark}电话提醒")
+    s.warning = steps.record_warning_outcome(s.supervisor, warning=s.warning, rectified=False, note="未整改")
+    rec = steps.issue_recommendation(
+        s.supervisor,
+        finding=s.finding,
+        facts=f"{mark}该单位检查时未使用检查码",
+        legal_basis="《上海市优化营商环境条例》",
+        demanded=f"{mark}立即停止无码检查",
+    )
+    past = today - 40 * DAY
+    type(rec).objects.filter(pk=rec.pk).update(
+        issued_on=past,
+        received_on=past,
+        rectify_by=add_working_days(past, 15),
+        review_due=add_working_days(add_working_days(past, 15), 5),
+    )
+    rec.refresh_from_db()
+    rec = steps.review_recommendation(s.supervisor, recommendation=rec, rectified=False, note="仍未整改")
+    s.recommendation = steps.request_decision(
+        s.supervisor, recommendation=rec, note=f"{mark}建议暂停执法证件"
+    )
+    s.decision = steps.issue_decision(
+        s.district_government,
+        recommendation=s.recommendation,
+        facts=f"{mark}经查该单位拒不整改",
+        legal_basis="《上海市优化营商环境条例》",
+        demanded=f"{mark}限期整改",
+    )
+
+    # Sampling: a revealed quarterly round, a score sheet, a review
+    year, quarter = sampling.quarter_of(today)
+    s.round = sampling.reveal_round(
+        s.supervisor,
+        sampling_round=sampling.commit_round(s.supervisor, year=year, quarter=quarter, region=s.region),
+    )
+    s.sampled = SampledBody.objects.filter(round=s.round).order_by("position").first()
+    s.sheet = sampling.create_score_sheet(
+        s.supervisor,
+        name=f"{mark}案卷评查评分表",
+        method=Method.CASE_FILE_REVIEW,
+        items=SHEET_ITEMS,
+        region=s.region,
+    )
+    s.review = sampling.record_review(
+        s.supervisor,
+        sampled=s.sampled,
+        method=Method.CASE_FILE_REVIEW,
+        sheet=s.sheet,
+        scores={item["name"]: item["max"] for item in SHEET_ITEMS},
+        notes=f"{mark}评查意见",
+    )
+
+    # Guides: a draft (the body's own) and a published one (public)
+    s.guide = guides.create_guide(
+        s.body_admin, field=w.gas, title=f"{mark}燃气企业自查指引（草稿）", content=f"{mark}草稿内容"
+    )
+    s.published_guide = guides.create_guide(
+        s.body_admin, field=w.gas, title=f"{name}燃气企业自查指引{tag}", content="公开内容", publish=True
+    )
+
+    # The rules run of the district's supervisor (its findings carry the district's tasks and names)
+    s.rule_run = run_rules(s.supervisor)
+
+    # A notification of one's own for each person of the side
+    s.notifications = {}
+    for role in ROLE_USERS:
+        user = getattr(s, role)
+        s.notifications[role] = notifications.notify_user(
+            user=user, event="test.matrix", subject=f"{mark}通知{role}", body=f"{mark}通知正文"
+        )
+    return s
+
+
+# The logged-in people of a side, by the name the matrix gives their role.
+ROLE_USERS = [
+    "inspector_user",
+    "body_admin",
+    "partner_admin",
+    "city_reviewer",
+    "supervisor",
+    "district_government",
+    "complaint_intake",
+    "observer",
+    "enterprise_contact",
+]
+
+
+def build_world(settings, media_root) -> SimpleNamespace:
+    settings.MEDIA_ROOT = media_root
+    w = SimpleNamespace()
+    w.city = RegionFactory()
+    w.gas = FieldFactory()
+    w.market = FieldFactory(code="market", name="市场监管")
+    w.a = build_side(w, tag="甲", code="310116", name="金山区", mark="")
+    w.b = build_side(w, tag="乙", code="310112", name="闵行区", mark=MARK)
+    w.platform_admin = user_for(Role.PLATFORM_ADMIN, full_name="平台管理员")
+    w.admin_notification = notifications.notify_user(
+        user=w.platform_admin, event="test.matrix", subject="平台通知", body="平台通知正文"
+    )
+    return w
