@@ -28,9 +28,9 @@ from jianchama.notifications import services as notifications
 from jianchama.plans import draws
 from jianchama.plans import services as plans
 from jianchama.plans.models import Plan
-from jianchama.portal.views import REPORT_SALT
+from jianchama.portal.views.portal import REPORT_SALT
 from jianchama.registry import guides
-from jianchama.registry.models import EnforcementBody, Region
+from jianchama.registry.models import EnforcementBody, ImportJob, Region
 from jianchama.supervision import sampling, steps
 from jianchama.supervision.models import Finding, Method, SampledBody
 from jianchama.supervision.rules import run_rules
@@ -336,6 +336,16 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         s.notifications[role] = notifications.notify_user(
             user=user, event="test.matrix", subject=f"{mark}通知{role}", body=f"{mark}通知正文"
         )
+    # A queued import of the side's body admin (its page is its uploader's alone).
+    s.import_job = ImportJob.objects.create(
+        kind="enterprises",
+        actor=s.body_admin,
+        file_name=f"{mark}企业名录{tag}.csv",
+        sha256="0" * 64,
+        status=ImportJob.Status.REJECTED,
+        problems=[[2, "名称", f"{mark}问题{tag}"]],
+        problem_count=1,
+    )
     return s
 
 

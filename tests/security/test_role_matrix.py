@@ -30,6 +30,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from jianchama.registry import photos
 from tests.factories import make_uscc
 from tests.security.conftest import COMPLAINANT_NAME, COMPLAINANT_PHONE, MARK, ROLE_USERS, build_world
 
@@ -164,13 +165,20 @@ FILLERS: dict[str, Filler] = {
     "registry:guide_edit": pk("guide"),
     "registry:guide_publish": pk("guide"),
     "registry:guide_unpublish": pk("published_guide"),
-    # the development media route (DEBUG): an evidence photo
-    "media/<path:path>": lambda w, s, role: {"path": s.evidence.file.name},
+    # stored files (issue 10 item 2): through views that check the owner's scope
+    "inspections:evidence_file": lambda w, s, role: {"pk": s.evidence.pk},
+    "registry:inspector_photo": pk("inspector"),
+    "portal:inspector_photo": lambda w, s, role: {"key": photos.public_key(s.inspector.pk, "photo.png")},
+    # the enterprise's own contacts (issue 10 item 1)
+    "portal:contact_remove": pk("contact"),
+    # queued imports (issue 10 item 5): their uploader's alone
+    "registry_import:job": lambda w, s, role: {"pk": s.import_job.pk},
+    "registry_import:job_problems_csv": lambda w, s, role: {"pk": s.import_job.pk},
 }
 
 # Parameters that are bearer secrets: whoever holds the code (or the report link made from its scan) may open
 # the page, whichever district it belongs to. Only side A's are requested.
-BEARER = {"portal:scan", "portal:report"}
+BEARER = {"portal:scan", "portal:report", "portal:inspector_photo"}
 # Parameters that are no object of a side (a file format, an import's key held in its maker's session).
 NOT_SCOPED = {
     "registry_import:enterprises_template",
@@ -210,6 +218,11 @@ LOGGED_IN_PUBLIC = {"registry:body_detail", "registry:item_detail", "draws:plan_
 # The enterprise's own pages: staff must never use them as if they were the enterprise.
 ENTERPRISE_ONLY = {
     "portal:home",
+    # its own contacts (issue 10 item 1: the enterprise manages its logins itself, no staff role does)
+    "portal:contacts",
+    "portal:contact_request",
+    "portal:contact_confirm",
+    "portal:contact_remove",
     "portal:task_detail",
     "portal:complaint_list",
     "portal:complaint_create",
@@ -219,6 +232,8 @@ ENTERPRISE_ONLY = {
 # What the enterprise's contact may open besides the public pages and its own pages; every other page is
 # staff-only and must refuse it.
 ENTERPRISE_MAY_OPEN = ENTERPRISE_ONLY | {
+    # the evidence files of its own inspections (Evidence follows its task's visible_to)
+    "inspections:evidence_file",
     "notifications:inbox",
     "notifications:detail",
     "notifications:mark_read",
@@ -310,38 +325,11 @@ EXPECTED_OK: dict[str, set[str]] = {
 ROLES = ["anonymous", "platform_admin", *ROLE_USERS]
 STAFF_ROLES = [role for role in ROLE_USERS if role != "enterprise_contact"]
 
-# Known holes of issue 10 being fixed on other branches: (url key, role, variant, method) cells expected to
-# fail today. The coordinator empties this after merging those branches; a cell listed here that passes
-# fails the test (strict), so the list cannot go stale.
+# Known holes: (url key, role, variant, method) cells expected to fail today, each to be fixed by an issue of
+# its own. A cell listed here that passes fails the test (strict), so the list cannot go stale. (Issue 10's
+# items 1 and 10 were listed here until their fixes landed.)
 BOTH = ("GET", "POST")
 KNOWN_HOLES: dict[tuple[str, str, str, str], str] = {
-    # Issue 10 item 1: body administrators add and remove an enterprise's contacts (its logins).
-    **{
-        (key, role, "in", method): "item 1: body admins manage enterprise contacts"
-        for key, methods in (("registry:contact_create", BOTH), ("registry:contact_remove", ("POST",)))
-        for role in ("body_admin", "partner_admin")
-        for method in methods
-    },
-    # Issue 10 item 10: the complained-about body (and the district government) sees the complainant's name
-    # and phone on the complaint page and in the ledger export.
-    **{
-        (key, role, "in", method): "item 10: complainant's name and phone shown beyond intake and supervisors"
-        for key in ("complaints:detail", "complaints:export")
-        for role in ("body_admin", "district_government")
-        for method in BOTH
-    },
-    # Issue 10 item 10: /e/<uscc>/ answers a registered enterprise differently from an unregistered one.
-    **{
-        ("portal:enterprise_code", role, "unregistered", "GET"): "item 10: /e/<uscc>/ tells registration"
-        for role in ROLES
-        if role != "enterprise_contact"
-    },
-    # Issue 10 item 10: the rule-run page (and the dashboard's last run) shows every district's runs.
-    **{
-        (key, role, "in", "GET"): "item 10: rule runs of every district shown to a district's bureau"
-        for key in ("supervision:dashboard", "supervision:run_list")
-        for role in ("supervisor", "district_government")
-    },
     # Found by this matrix, not in issue 10's list: the new-task form offers every active inspector of the
     # city (name and body) as a choice, so a body's people read other districts' inspector rosters.
     **{
@@ -370,8 +358,7 @@ def test_every_url_pattern_has_a_filler():
         "them; add one to FILLERS (URL name → the parameters of side A's and side B's object) so that the "
         "role matrix covers the new page:\n" + "\n".join(missing)
     )
-    # The media route exists only when the URL configuration was loaded with DEBUG on.
-    stale = set(FILLERS) - {key for key, _, _ in url_patterns()} - {"media/<path:path>"}
+    stale = set(FILLERS) - {key for key, _, _ in url_patterns()}
     assert not stale, f"Fillers for URL names that no longer exist: {sorted(stale)}"
 
 
@@ -447,7 +434,8 @@ class Matrix:
             if role == "enterprise_contact":
                 continue  # its own enterprise's code leads it to its portal
             answers = [self.request("GET", url) for url in (registered, unregistered)]
-            statuses = [(r.status_code, r.get("Location")) for r in answers]
+            # A login redirect echoes the requested URL (?next=/e/<uscc>/): compare without it.
+            statuses = [(r.status_code, (r.get("Location") or "").split("?")[0]) for r in answers]
             problems = (
                 []
                 if statuses[0] == statuses[1]

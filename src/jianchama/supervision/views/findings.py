@@ -155,8 +155,10 @@ def dashboard(request):
     by_month = list(findings.values("period").annotate(**counts).order_by("-period")[:24])
     for row in by_month:
         row["url"] = _list_url(**{**base, "month": row["period"].strftime("%Y-%m")})
-    last_run = RuleRun.objects.order_by("-started_at").first()
+    last_run = RuleRun.objects.select_related("triggered_by").order_by("-started_at").first()
     _scoped(last_run, user)
+    if last_run is not None:
+        last_run.triggered_label = _who_ran(last_run, user)
     return render(
         request,
         "supervision/dashboard.html",
@@ -315,12 +317,24 @@ def _scoped(run: RuleRun | None, user) -> dict:
     return stats
 
 
+def _who_ran(run: RuleRun, user) -> str:
+    """Who started a run, as this user may know it: a run covers every district, but the person who started it
+    is named only to the people of his own region (and the platform administrator)."""
+    who = run.triggered_by
+    if who is None:
+        return "系统定时"
+    if user.is_platform_admin or who.pk == user.pk or (who.region_id and who.region_id == user.region_id):
+        return who.full_name or who.username
+    return "其他辖区的监督人员"
+
+
 @login_required
 @require_GET
 def run_list(request):
     _require_dashboard(request.user)
     runs = Paginator(RuleRun.objects.select_related("triggered_by"), 10).get_page(request.GET.get("page"))
     for run in runs:
+        run.triggered_label = _who_ran(run, request.user)
         stats = _scoped(run, request.user)
         run.rows = [
             {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
