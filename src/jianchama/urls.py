@@ -26,3 +26,4 @@ urlpatterns = [
 ]
 # No route serves MEDIA_ROOT, not even with DEBUG: every stored file goes through a view that checks the
 # user's scope (jianchama.core.files).
+handler500 = "jianchama.core.views.server_error"

@@ -180,3 +180,27 @@ def calendar_edit(request):
             year = None
         form = ScheduleForm(initial=ScheduleForm.initial_for(year if year in SCHEDULE_YEARS else None))
     return render(request, "core/calendar_edit.html", {"form": form})
+
+
+_SERVER_ERROR_PAGE = """<!doctype html><html lang="zh-hans"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
+<body><h1>{title}</h1><p>{text}</p><p><a href="/">返回首页</a></p></body></html>"""
+
+
+def server_error(request):
+    """handler500: a plain Chinese page that touches neither the database nor the session.
+
+    A lost database connection (OperationalError, InterfaceError) is a 503 saying nothing was saved: every
+    write is one transaction, so the operation was rolled back whole and can be repeated."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        page = _SERVER_ERROR_PAGE.format(
+            title="数据库暂时不可用", text="数据库暂时不可用，请稍后重试，本次操作未保存。"
+        )
+        return HttpResponse(page, status=503, headers={"Retry-After": "30"})
+    page = _SERVER_ERROR_PAGE.format(title="服务器出错", text="服务器处理请求时出错，已记录，请稍后重试。")
+    return HttpResponse(page, status=500)
