@@ -2,7 +2,7 @@
 (issue 10, faults). The connection goes through a TCP proxy the test cuts from inside the service."""
 
 import pytest
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 
@@ -55,3 +55,66 @@ def test_approval_cut_midway_says_nothing_was_saved_and_saves_nothing(pg_proxy, 
     task.refresh_from_db()
     assert task.status == Task.Status.SUBMITTED
     assert not task.task_bodies.filter(approved_at__isnull=False).exists()
+
+
+def stored_files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_letter_cut_midway_leaves_no_file_and_no_number_used(pg_proxy, monkeypatch, settings, tmp_path):
+    from jianchama.core import audit
+    from jianchama.supervision import steps
+    from jianchama.supervision.models import Recommendation
+    from tests.supervision._steps_world import BASIS, DEMANDED, FACTS, build_world, not_rectified
+
+    w = build_world(settings, tmp_path)
+    not_rectified(w)
+    before = stored_files(tmp_path)
+    # The PDF is rendered and written to storage, the row saved; the link drops before the audit row.
+    cut_before(monkeypatch, pg_proxy, audit, "record")
+    with pytest.raises(Exception) as refused:
+        steps.issue_recommendation(
+            w.supervisor, finding=w.finding, facts=FACTS, legal_basis=BASIS, demanded=DEMANDED
+        )
+    assert "connection" in str(refused.value).lower() or "server" in str(refused.value).lower()
+    monkeypatch.undo()
+    pg_proxy.restore()
+    connection.close()
+    assert stored_files(tmp_path) == before  # no PDF without its row
+    assert not Recommendation.objects.exists()
+    rec = steps.issue_recommendation(
+        w.supervisor, finding=w.finding, facts=FACTS, legal_basis=BASIS, demanded=DEMANDED
+    )
+    assert rec.number.endswith("〕1号")  # the number the failed attempt drew was not consumed
+    assert len(stored_files(tmp_path)) == len(before) + 1
+
+
+def test_a_result_with_evidence_cut_midway_leaves_no_file(pg_proxy, monkeypatch, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from jianchama.inspections import services
+    from jianchama.inspections.models import Evidence
+
+    settings.MEDIA_ROOT = tmp_path
+    s = build_scenario()
+    task = s.in_progress()
+    photo = SimpleUploadedFile("现场照片.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png")
+    cut_before(
+        monkeypatch, pg_proxy, workflow, "record"
+    )  # after the evidence is stored, before the audit row
+    with pytest.raises((OperationalError, InterfaceError)):
+        services.record_result(
+            task.inspectors.first().user,
+            task=task,
+            outcome="no_problem",
+            summary="未发现问题",
+            findings=s.findings(task),
+            evidence=[services.EvidenceInput("photo", photo)],
+        )
+    monkeypatch.undo()
+    pg_proxy.restore()
+    connection.close()
+    assert stored_files(tmp_path) == []
+    assert not Evidence.objects.exists()
+    task.refresh_from_db()
+    assert task.status == Task.Status.IN_PROGRESS

@@ -12,11 +12,15 @@ model and given back in Content-Disposition.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import mimetypes
 import os
 import uuid
 from pathlib import PurePosixPath
 
+from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpResponse
 from django.utils import timezone
@@ -76,3 +80,42 @@ def send(request, field: FieldFile, name: str) -> HttpResponse:
         # carries nothing would keep its keep-alive connection from being reused.
         del response["Content-Length"]
     return response
+
+
+# --- No file without its row -------------------------------------------------------------------------------
+
+_stored = contextvars.ContextVar("jianchama_stored_files", default=None)
+
+
+def track(field_file: FieldFile) -> None:
+    """Note a file just written to storage inside a `removed_unless_committed` service, so that it is deleted
+    again if the service's transaction does not commit."""
+    stored = _stored.get()
+    if stored is not None and field_file:
+        stored.append((field_file.storage, field_file.name))
+
+
+def removed_unless_committed(service):
+    """A service that writes files: its transaction (this decorator opens it, as `transaction.atomic` would),
+    and the files it `track`s deleted again when the transaction rolls back or its commit fails (the database
+    gone midway, a refusal after the file was written). So no file stays on disk without its row; a number
+    the rolled-back transaction drew is not consumed either (the counters are rows of the same transaction).
+    Called inside an outer transaction, it covers what happens up to its own savepoint."""
+
+    @functools.wraps(service)
+    def wrapper(*args, **kwargs):
+        stored: list = []
+        token = _stored.set(stored)
+        try:
+            with transaction.atomic():
+                result = service(*args, **kwargs)
+        except BaseException:
+            for storage, name in stored:
+                with contextlib.suppress(Exception):
+                    storage.delete(name)
+            raise
+        finally:
+            _stored.reset(token)
+        return result
+
+    return wrapper

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Min
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
@@ -1000,7 +1000,7 @@ def _evidence_problems(files: Iterable[EvidenceInput]) -> list[str]:
     return problems
 
 
-@transaction.atomic
+@files.removed_unless_committed
 def record_result(
     actor,
     *,
@@ -1071,13 +1071,14 @@ def record_result(
         for f in findings
     )
     for item in evidence:
-        Evidence.objects.create(
+        stored = Evidence.objects.create(
             record=record,
             kind=item.kind,
             file=item.file,
             original_name=(item.file.name or "")[:200],
             size=item.file.size,
         )
+        files.track(stored.file)
     workflow.transition(task, Task.Status.RESULT_RECORDED)
     task.result_recorded_at = timezone.now()
     task.save(update_fields=["status", "result_recorded_at"])

@@ -29,7 +29,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
@@ -444,7 +444,7 @@ def recommendation_document_context(rec: Recommendation, warning: SupervisionWar
     }
 
 
-@transaction.atomic
+@files.removed_unless_committed
 def issue_recommendation(
     actor, *, finding: Finding, facts: str, legal_basis: str, demanded: str
 ) -> Recommendation:
@@ -492,6 +492,7 @@ def issue_recommendation(
     )
     pdf = documents.recommendation_pdf(recommendation_document_context(rec, warning))
     rec.document.save(f"{rec.number}.pdf", ContentFile(pdf), save=False)
+    files.track(rec.document)
     rec.save()
     if today > rec.issue_due and warning.recommendation_missed_at is None:
         warning.recommendation_missed_at = now
@@ -566,7 +567,7 @@ def _report_file_problems(upload: UploadedFile | None) -> list[str]:
     return []
 
 
-@transaction.atomic
+@files.removed_unless_committed
 def submit_rectification_report(
     actor, *, recommendation: Recommendation, text: str, file: UploadedFile | None = None
 ) -> Recommendation:
@@ -585,6 +586,7 @@ def submit_rectification_report(
     if file is not None:
         rec.report_file_name = os.path.basename(file.name)[:200]
         rec.report_file.save(rec.report_file_name, file, save=False)
+        files.track(rec.report_file)
     if timezone.localdate(now) > rec.rectify_by and rec.rectify_missed_at is None:
         rec.rectify_missed_at = now
     if rec.acknowledged_at is None:  # reporting implies it was received
@@ -799,7 +801,7 @@ def decision_document_context(decision: Decision, rec: Recommendation, measures)
     }
 
 
-@transaction.atomic
+@files.removed_unless_committed
 def issue_decision(
     actor,
     *,
@@ -856,6 +858,7 @@ def issue_decision(
     applied = [_apply_measure(actor, decision, measure) for measure in measures]
     pdf = documents.decision_pdf(decision_document_context(decision, rec, applied))
     decision.document.save(f"{decision.number}.pdf", ContentFile(pdf), save=False)
+    files.track(decision.document)
     decision.save(update_fields=["document"])
     audit.record(
         actor=actor,
