@@ -1,6 +1,7 @@
 """The scheduled jobs of supervision and complaints: their schedules exist after migrating, each names a
 function that runs, and running one twice does no more than once."""
 
+import dataclasses
 from importlib import import_module
 
 import pytest
@@ -57,3 +58,48 @@ def test_the_quarterly_sampling_commits_once_per_district_and_quarter():
     assert sampling_round.status == "committed"  # the supervisor reveals it
     assert jobs.commit_quarterly_sampling() == 0
     assert SamplingRound.objects.count() == 1
+
+
+def test_a_run_whose_worker_died_midway_is_resumed_and_does_its_work_once(monkeypatch):
+    """The worker is killed during the second rule (a BaseException no rule catches, as a SIGKILL would end the
+    process there): the queue delivers the job again, which runs only the rules not finished, and no finding
+    is stored twice."""
+    from jianchama.supervision import rules as rules_module
+    from jianchama.supervision.models import Finding
+    from jianchama.supervision.rules import RULES, Hit
+
+    body = BodyFactory()
+
+    class WorkerKilled(BaseException):
+        pass
+
+    calls = {"first": 0, "second": 0}
+
+    def first(ctx):
+        calls["first"] += 1
+        return [Hit(key="k1", body_id=body.pk, period=ctx.today.replace(day=1), description="第一条规则命中")]
+
+    def second(ctx):
+        calls["second"] += 1
+        if calls["second"] == 1:
+            raise WorkerKilled
+        return [Hit(key="k2", body_id=body.pk, period=ctx.today.replace(day=1), description="第二条规则命中")]
+
+    monkeypatch.setitem(RULES, "no_code", dataclasses.replace(RULES["no_code"], find=first))
+    monkeypatch.setitem(
+        RULES, "code_not_scanned", dataclasses.replace(RULES["code_not_scanned"], find=second)
+    )
+    supervisor = user_for(Role.PLATFORM_ADMIN)
+    run = rules_module.start_run(supervisor, rules=["no_code", "code_not_scanned"])
+    with pytest.raises(WorkerKilled):
+        jobs.execute_rule_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == RuleRun.Status.RUNNING and set(run.stats) == {"no_code"}
+
+    jobs.execute_rule_run(run.pk)  # the job delivered again
+    run.refresh_from_db()
+    assert run.status == RuleRun.Status.DONE and set(run.stats) == {"no_code", "code_not_scanned"}
+    assert calls == {"first": 1, "second": 2}
+    assert Finding.objects.filter(rule="no_code").count() == 1
+    assert Finding.objects.filter(rule="code_not_scanned").count() == 1
+    assert run.new_findings == 2

@@ -853,9 +853,15 @@ def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
 def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     """Run a started run's rules over all the data and record the new findings. The figures of each rule are
     saved as soon as it finishes, so the run list shows the progress. A rule that raises does not stop the
-    others: the run is then marked failed with the error."""
-    if run.status != RuleRun.Status.RUNNING or run.stats:
+    others: the run is then marked failed with the error.
+
+    A run whose worker died midway is picked up again by the task queue (the job was never acknowledged): the
+    rules it had finished (their figures saved) are not run again, the others are, so the run does its work
+    once. A rule cut short between storing its findings and saving its figures runs again and finds them
+    already there ((rule, key) is unique)."""
+    if run.status != RuleRun.Status.RUNNING:
         raise InvalidTransition(f"数据监督规则运行记录 {run.pk} 已{run.get_status_display()}，不能再次运行")
+    finished = set(run.stats)
     actor = run.triggered_by or "系统"
     codes = list(run.rules)
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
@@ -863,6 +869,8 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     errors = []
     body_regions = None
     for code in codes:
+        if code in finished:
+            continue
         definition = RULES[code]
         began = time.perf_counter()
         try:
