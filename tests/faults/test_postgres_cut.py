@@ -118,3 +118,25 @@ def test_a_result_with_evidence_cut_midway_leaves_no_file(pg_proxy, monkeypatch,
     assert not Evidence.objects.exists()
     task.refresh_from_db()
     assert task.status == Task.Status.IN_PROGRESS
+
+
+def test_an_import_cut_midway_saves_none_of_its_rows(pg_proxy, monkeypatch):
+    from jianchama.core.roles import Role
+    from jianchama.registry import importing
+    from jianchama.registry.models import Enterprise, EnterpriseContact
+    from tests.factories import DistrictFactory, user_for
+    from tests.registry.test_import import as_csv, enterprise_row
+
+    DistrictFactory()
+    admin = user_for(Role.PLATFORM_ADMIN)
+    data = as_csv([enterprise_row(n) for n in range(1, 41)])
+    # Every row is written, then the link drops before the import's audit event.
+    cut_before(monkeypatch, pg_proxy, importing, "_record")
+    with pytest.raises((OperationalError, InterfaceError)):
+        importing.import_enterprises(actor=admin, file=data, file_name="企业.csv")
+    monkeypatch.undo()
+    pg_proxy.restore()
+    connection.close()
+    assert not Enterprise.objects.exists() and not EnterpriseContact.objects.exists()
+    result = importing.import_enterprises(actor=admin, file=data, file_name="企业.csv")  # the same file again
+    assert result.rows == 40 and Enterprise.objects.count() == 40
