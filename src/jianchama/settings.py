@@ -225,8 +225,10 @@ Q_CLUSTER = {
     "name": "jianchama",
     "orm": "default",
     "workers": int(env("Q_WORKERS", "2")),
-    "timeout": 120,
-    "retry": 180,
+    # A job still running after `timeout` s is stopped; a job whose worker died (never acknowledged) is
+    # delivered again after `retry` s, which must be longer.
+    "timeout": int(env("Q_TIMEOUT_SECONDS", "120")),
+    "retry": int(env("Q_RETRY_SECONDS", "180")),
     "max_attempts": 1,  # jobs retry themselves with back-off where that makes sense
     "catch_up": False,
     "label": "任务队列",
