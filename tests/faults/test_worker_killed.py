@@ -116,7 +116,8 @@ def test_a_rules_run_whose_worker_is_killed_halfway_finishes_once_on_the_next_wo
             log,
         )
     finally:
-        os.killpg(second.pid, signal.SIGKILL)  # its work is done; a graceful stop takes django-q half a minute
+        # Its work is done; a graceful stop would take django-q half a minute.
+        os.killpg(second.pid, signal.SIGKILL)
         second.wait(20)
     done = RuleRun.objects.get(pk=run.pk)
     assert done.status == RuleRun.Status.DONE, done.error
