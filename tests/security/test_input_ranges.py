@@ -15,7 +15,7 @@ HUGE = str(10**20)
 
 
 def test_a_plan_with_an_expected_count_of_ten_to_the_twentieth_is_refused_with_a_message(client, s):
-    client.force_login(s.inspector_user if hasattr(s, "inspector_user") else s.inspector)
+    client.force_login(s.inspector_user)
     response = client.post("/plans/new/", form_data(s, expected_count=HUGE))
     assert response.status_code == 200 and "预计检查户数" in response.content.decode()
     assert "不能大于" in response.content.decode() or "超出" in response.content.decode()
@@ -23,14 +23,14 @@ def test_a_plan_with_an_expected_count_of_ten_to_the_twentieth_is_refused_with_a
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
 def test_a_plan_period_in_year_one_or_9999_is_refused(client, s, day):
-    client.force_login(s.inspector_user if hasattr(s, "inspector_user") else s.inspector)
+    client.force_login(s.inspector_user)
     response = client.post("/plans/new/", form_data(s, period_start=day))
     assert response.status_code == 200
     assert "日期超出可填写的范围" in response.content.decode()
 
 
 def test_a_plan_citing_an_item_id_of_ten_to_the_twenty_first_is_refused(client, s):
-    client.force_login(s.inspector_user if hasattr(s, "inspector_user") else s.inspector)
+    client.force_login(s.inspector_user)
     response = client.post("/plans/new/", form_data(s, items=[str(10**21)]))
     assert response.status_code == 200
 
