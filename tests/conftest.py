@@ -1,5 +1,7 @@
 import os
 import shutil
+import time
+import types
 
 import pytest
 
@@ -42,6 +44,20 @@ def debug_urls(settings):
     settings.DEBUG = False
     importlib.reload(jianchama.urls)
     clear_url_caches()
+
+
+@pytest.fixture(autouse=True)
+def _ratelimit_clock(monkeypatch):
+    """Pin django-ratelimit's clock for the test.
+
+    It counts in fixed windows of wall-clock time, so a test that makes N requests and expects the next one
+    refused would fail whenever a window happened to end between them (seen in CI). The limits themselves
+    are what the tests check, not where the windows fall.
+    """
+    import django_ratelimit.core
+
+    now = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture(autouse=True)
