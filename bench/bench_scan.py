@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -456,6 +457,20 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
     sys.exit(f"gunicorn did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def status_without_redirects(url: str) -> int:
+    """The status a page answers with, redirects not followed."""
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -586,6 +601,9 @@ def main() -> None:
         "CODE_SIGNING_KEY": "",
         # All the load comes from one address, so the per-address limit (60/m in production) is lifted.
         "SCAN_RATE_LIMIT": "100000000/m",
+        # Plain HTTP on loopback, as behind a TLS-terminating proxy that redirects HTTP itself (README,
+        # Production); with the production default every scan would be answered by a redirect to https.
+        "SECURE_SSL_REDIRECT": "0",
         "DATABASE_SERVER_SIDE_BINDING": args.server_side_binding,
         "LOG_LEVEL": "WARNING",
     }
@@ -681,6 +699,13 @@ def run(
             start_new_session=True,
         )
     wait_until_up(f"{base}/healthz", server, log)
+    first_path = paths.read_text().split("\n", 1)[0]
+    status = status_without_redirects(base + first_path)
+    if status != 200:
+        sys.exit(
+            f"the scan page answered {status} instead of 200 (a redirect or an error page would be measured):\n"
+            f"{log.read_text()[-3000:]}"
+        )
 
     def scans() -> int:
         return Scan.objects.count()
@@ -780,6 +805,11 @@ def run(
         f"({', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))}); "
         f"in all, with the warm-up: {scans():,}"
     )
+    if written < scan["requests"] * 0.9:
+        print(
+            f"  WARNING: {scan['requests']:,} scan requests but only {written:,} scans logged: the figures above "
+            "did not measure the scan page (see the server log's answers)"
+        )
     return server
 
 
