@@ -72,6 +72,52 @@ def test_bad_task_form_says_what_is_wrong_and_saves_nothing(client, s):
     assert Task.objects.count() == 0
 
 
+def test_new_task_form_lists_only_the_users_body_and_the_chosen_partners_inspectors(client, s):
+    """The form offered every active inspector of the city, names and bodies: a body's people read every
+    district's roster (found by the role matrix). Now it lists its own body's, and a joint body's once chosen."""
+    client.force_login(s.head)
+    page = client.get("/tasks/new/").content.decode()
+    assert "张三（金山区建设和管理委员会）" in page and "李四（金山区建设和管理委员会）" in page
+    assert "王五" not in page and "赵六" not in page and "闵行区建设和管理委员会）" not in page
+
+    # Choosing the partner body and asking for its inspectors keeps what was typed and lists its people.
+    refreshed = client.post(
+        "/tasks/new/",
+        {"enterprise_uscc": s.enterprise.uscc, "joint_bodies": [s.partner.pk], "refresh_inspectors": "1"},
+    )
+    page = refreshed.content.decode()
+    assert refreshed.status_code == 200 and "王五（金山区市场监督管理局）" in page
+    assert "赵六" not in page and s.enterprise.uscc in page
+    assert "errorlist" not in page and not Task.objects.exists()
+
+    # A prefilled link (a coordination proposal's button) lists the partner's people too.
+    assert "王五" in client.get(f"/tasks/new/?joint_bodies={s.partner.pk}").content.decode()
+
+
+def test_an_inspector_outside_the_tasks_bodies_is_refused_by_the_form(client, s):
+    client.force_login(s.head)
+    today = timezone.localdate()
+    response = client.post(
+        "/tasks/new/",
+        {
+            "enterprise_uscc": s.enterprise.uscc,
+            "kind": Task.Kind.ROUTINE,
+            "plan_number": filed_plan(s.body, items=[s.item]).number,
+            "mode": Task.Mode.ON_SITE,
+            "items": [s.item.pk],
+            "inspectors": [s.inspector.pk, s.other_inspector.pk],
+            "legal_basis": "《城镇燃气管理条例》",
+            "window_start": today.isoformat(),
+            "window_end": today.isoformat(),
+        },
+    )
+    assert (
+        response.status_code == 200
+        and "所选执法人员不属于本单位或所选的联合检查单位" in response.content.decode()
+    )
+    assert not Task.objects.exists()
+
+
 def test_unknown_uscc_is_refused_in_the_form(client, s):
     client.force_login(s.inspector_user)
     response = client.post("/tasks/new/", {"enterprise_uscc": "91310000MA1FL0000X"})

@@ -24,6 +24,10 @@ class InspectorChoiceField(forms.ModelMultipleChoiceField):
         return label
 
 
+# A joint inspection with more partner bodies than this is not one visit.
+JOINT_BODIES_MAX = 20
+
+
 class TaskForm(Form):
     enterprise_uscc = forms.CharField(
         label="检查对象（统一社会信用代码）", max_length=18, help_text="18位统一社会信用代码"
@@ -40,7 +44,10 @@ class TaskForm(Form):
         help_text="同一企业的多个检查事项由多个单位一次入企完成，共用一个检查码",
     )
     inspectors = InspectorChoiceField(
-        label="执法人员（不少于两人）", queryset=Inspector.objects.none(), widget=forms.CheckboxSelectMultiple
+        label="执法人员（不少于两人）",
+        queryset=Inspector.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "所选执法人员不属于本单位或所选的联合检查单位，请重新选择"},
     )
     legal_basis = forms.CharField(label="检查依据", widget=forms.Textarea(attrs={"rows": 3}))
     window_start = forms.DateField(label="计划检查日期起", widget=DATE)
@@ -73,11 +80,28 @@ class TaskForm(Form):
         self.fields["joint_bodies"].queryset = EnforcementBody.objects.filter(is_active=True).exclude(
             pk=user.body_id
         )
+        # The user's own body's inspectors, and those of the joint bodies chosen (sent with the form, or
+        # prefilled by a link): never the roster of every body in the city.
         self.fields["inspectors"].queryset = (
-            Inspector.objects.filter(is_active=True, body__is_active=True)
+            Inspector.objects.filter(
+                is_active=True, body__is_active=True, body_id__in=[user.body_id, *self.chosen_partner_ids()]
+            )
             .select_related("body")
             .prefetch_related("certificates")
             .order_by("body__code", "name")
+        )
+
+    def chosen_partner_ids(self) -> list[int]:
+        """The joint bodies chosen so far: what was sent with the form, else what a link prefilled."""
+        if self.is_bound:
+            values = self.data.getlist(self.add_prefix("joint_bodies"))
+        else:
+            values = self.initial.get("joint_bodies") or []
+        ids = {int(value) for value in values if str(value).isdigit() and len(str(value)) < 10}
+        return list(
+            self.fields["joint_bodies"]
+            .queryset.filter(pk__in=ids)
+            .values_list("pk", flat=True)[:JOINT_BODIES_MAX]
         )
 
     def clean_plan_number(self):

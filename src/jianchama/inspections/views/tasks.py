@@ -10,6 +10,7 @@ import base64
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.forms import ModelMultipleChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -96,6 +97,18 @@ def task_create(request):
     for name in ("items", "joint_bodies"):
         if request.GET.getlist(name):
             initial[name] = [value for value in request.GET.getlist(name) if value.isdigit()]
+    if request.method == "POST" and "refresh_inspectors" in request.POST:
+        # The joint bodies were changed: show the form again, as filled in, with their inspectors to choose.
+        unbound = forms.TaskForm(user=request.user)
+        initial = {
+            name: request.POST.getlist(name)
+            if isinstance(field, ModelMultipleChoiceField)
+            else request.POST.get(name)
+            for name, field in unbound.fields.items()
+            if name in request.POST
+        }
+        form = forms.TaskForm(user=request.user, initial=initial)
+        return render(request, "inspections/task_form.html", {"form": form})
     form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
