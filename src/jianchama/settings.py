@@ -185,6 +185,8 @@ CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired p
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
 # A body sees its evaluations only as releases, each at least this many ratings after the last (never below 5).
 EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
+# Lists count at most this many rows per request, then say "10000+ 条" (core.pages.CappedPaginator).
+LIST_COUNT_CAP = max(int(env("LIST_COUNT_CAP", "10000")), 100)
 
 # Audit checkpoints (docs/audit.md): the chain's head, signed with a key kept outside the database and
 # appended hourly to a file the application only ever appends to (and, with "inbox", told to supervisors).

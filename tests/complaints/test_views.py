@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from jianchama.complaints import services, views
+from jianchama.complaints import services
 from jianchama.complaints.models import Complaint, ReconsiderationLead
+from jianchama.core import pages
 from jianchama.notifications.models import Notification
 from jianchama.supervision.models import Finding
 
@@ -163,7 +164,7 @@ def test_pages_refuse_who_may_not_see(client, s):
     assert client.get("/complaints/").status_code == 302
 
 
-def test_ledger_filters_and_pages(client, s, monkeypatch):
+def test_ledger_filters_and_pages(client, s, monkeypatch, settings):
     today = timezone.localdate()
     a = s.hotline(title="甲", category="profit_seeking", enterprise=s.enterprise)
     b = s.assigned(title="乙", source=SRC.LETTER, received_on=today - datetime.timedelta(days=20))
@@ -189,9 +190,14 @@ def test_ledger_filters_and_pages(client, s, monkeypatch):
         client, "/complaints/", start="2026-02-01", end="2026-01-01"
     )
 
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
     first, second = page(client, "/complaints/"), page(client, "/complaints/", page=2)
     assert "第 1 / 2 页，共 3 条" in first and c.number in first and a.number in first and b.number in second
+
+    # Beyond LIST_COUNT_CAP rows the list stops counting and says so; the pages up to the cap still work.
+    settings.LIST_COUNT_CAP = 2
+    capped = page(client, "/complaints/")
+    assert "共 2+ 条（只计前 2 条，请用筛选缩小范围）" in capped and "下一页" not in capped
 
 
 def test_excel_export_of_the_filtered_ledger(client, s):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,15 +20,13 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view, submit_form
+from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import EnforcementBody
 
 from . import forms, services
 from .models import Complaint, ReconsiderationLead
-
-PAGE_SIZE = 50
 
 
 def _staff_only(user) -> None:
@@ -80,7 +77,7 @@ def ledger(request):
     user = request.user
     _staff_only(user)
     complaints, filters = filtered(user, request.GET)
-    page = Paginator(complaints, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, complaints)
     today, between = timezone.localdate(), WorkingCalendar().between
     for complaint in page:
         complaint.timing = services.timing(complaint, today, between=between)
@@ -304,7 +301,7 @@ def lead_list(request):
     filters = forms.LeadFilterForm(request.GET or None)
     if filters.is_valid() and filters.cleaned_data["status"]:
         leads = leads.filter(status=filters.cleaned_data["status"])
-    page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, leads)
     return render(
         request,
         "complaints/lead_list.html",

@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils.functional import cached_property
 
 from .errors import DomainError, PermissionDenied
 
@@ -46,5 +48,37 @@ def submit_form(form, call: Callable):
         return None
 
 
-def paginate(request, queryset, per_page: int = PAGE_SIZE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+class CappedPaginator(Paginator):
+    """Pages of a list whose count stops at `LIST_COUNT_CAP` rows.
+
+    Counting every row a user may see costs as much as the scoped table (millions of tasks for a city
+    supervisor); a page should cost what it shows. The count reads at most cap + 1 rows, and the pager says
+    "10,000+ 条" beyond: the last pages are then reached by narrowing the filters, not by paging.
+    """
+
+    def __init__(self, object_list, per_page, cap: int | None = None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.cap = cap if cap is not None else settings.LIST_COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if hasattr(rows, "query"):
+            return rows.order_by()[: self.cap + 1].count()
+        return len(rows)
+
+    @property
+    def capped(self) -> bool:
+        """True when there are more rows than were counted."""
+        return self.count > self.cap
+
+    @cached_property
+    def num_pages(self) -> int:
+        if self.capped:
+            return -(-self.cap // self.per_page)
+        return super().num_pages
+
+
+def paginate(request, queryset, per_page: int | None = None):
+    """The page of `queryset` the request asks for (`?page=`), counted up to `LIST_COUNT_CAP`."""
+    return CappedPaginator(queryset, per_page or PAGE_SIZE).get_page(request.GET.get("page"))

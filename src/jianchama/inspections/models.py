@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from jianchama.core.files import RandomName
 from jianchama.core.roles import Role
@@ -18,26 +18,37 @@ from jianchama.registry.models import EnforcementBody, Enterprise, Field, Inspec
 class TaskQuerySet(models.QuerySet):
     def visible_to(self, user) -> TaskQuerySet:
         """Bodies see the tasks they take part in; a city-level reviewer also its district counterparts';
-        supervisors their region's; an enterprise its own once it has been told of them."""
+        supervisors their region's; an enterprise its own once it has been told of them.
+
+        Written as semi-joins (EXISTS over the task's bodies, IN over a region's few ids) rather than joins
+        and DISTINCT, so that a list ordered by an indexed column stops after the rows it shows: its cost
+        grows with the page, not with the millions of tasks behind it."""
+        from jianchama.registry.models import Region
+
         if not user.is_authenticated:
             return self.none()
         if user.is_platform_admin:
             return self.all()
         if user.role in (Role.INSPECTOR, Role.BODY_ADMIN):
-            return self.filter(bodies=user.body_id).distinct() if user.body_id else self.none()
+            if not user.body_id:
+                return self.none()
+            return self.filter(Exists(TaskBody.objects.filter(task_id=OuterRef("pk"), body_id=user.body_id)))
         if user.role == Role.CITY_REVIEWER:
             if user.body_id is None:
                 return self.none()
-            return self.filter(
-                Q(bodies=user.body_id) | Q(bodies__city_counterpart_id=user.body_id)
-            ).distinct()
+            bodies = EnforcementBody.objects.filter(
+                Q(pk=user.body_id) | Q(city_counterpart_id=user.body_id)
+            ).values("pk")
+            return self.filter(Exists(TaskBody.objects.filter(task_id=OuterRef("pk"), body_id__in=bodies)))
         if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE):
             if user.region_id is None:
                 return self.none()
-            path = user.region.path
+            regions = Region.objects.filter(path__startswith=user.region.path).values("pk")
+            bodies = EnforcementBody.objects.filter(region_id__in=regions).values("pk")
             return self.filter(
-                Q(enterprise__region__path__startswith=path) | Q(bodies__region__path__startswith=path)
-            ).distinct()
+                Q(enterprise__region_id__in=regions)
+                | Exists(TaskBody.objects.filter(task_id=OuterRef("pk"), body_id__in=bodies))
+            )
         if user.role == Role.ENTERPRISE_CONTACT:
             if user.enterprise_id is None:
                 return self.none()
@@ -151,7 +162,7 @@ class Task(models.Model):
     class Meta:
         verbose_name = "检查任务"
         verbose_name_plural = "检查任务"
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         indexes = [
             # The frequency check reads an enterprise's tasks in a date range from this index alone (an
             # index-only scan; INCLUDE is PostgreSQL's, other databases get the plain index).
@@ -161,6 +172,10 @@ class Task(models.Model):
                 name="task_enterprise_window_cover",
             ),
             models.Index(fields=["lead_body", "status"]),
+            # The task list's order, and its status filter in that order: a page reads its rows in order
+            # and stops (the search's trigram indexes are PostgreSQL's, in migration 0008).
+            models.Index(fields=["-created_at", "-id"], name="task_created_desc"),
+            models.Index(fields=["status", "-created_at", "-id"], name="task_status_created_desc"),
         ]
 
     def __str__(self) -> str:
@@ -434,6 +449,8 @@ class Evaluation(models.Model):
     class Meta:
         verbose_name = "评议"
         verbose_name_plural = "评议"
+        # The release check reads the ratings newer than a body's last release (services.release_evaluations).
+        indexes = [models.Index(fields=["created_at"], name="evaluation_created")]
 
     def __str__(self) -> str:
         return f"{self.task}的评议"

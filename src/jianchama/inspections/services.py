@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Min
+from django.db.models import Avg, Count, Exists, Min, OuterRef
 from django.utils import timezone
 
 from jianchama.core import audit, files
@@ -1200,8 +1200,8 @@ def _sees_live_figures(user, body: EnforcementBody) -> bool:
 
 
 def _body_evaluations(body: EnforcementBody):
-    # A joint inspection's evaluation counts for every body that took part.
-    return Evaluation.objects.filter(task__task_bodies__body=body).distinct()
+    # A joint inspection's evaluation counts for every body that took part (a semi-join: no row twice).
+    return Evaluation.objects.filter(Exists(TaskBody.objects.filter(task_id=OuterRef("task_id"), body=body)))
 
 
 def release_evaluations(actor, *, body: EnforcementBody, now: datetime.datetime | None = None):
@@ -1210,8 +1210,13 @@ def release_evaluations(actor, *, body: EnforcementBody, now: datetime.datetime 
     is due or not (checked by the monthly job and whenever the body reads its figures)."""
     size = evaluation_release_size()
     last = EvaluationRelease.objects.filter(body=body).order_by("-count").first()
-    if _body_evaluations(body).count() - (last.count if last else 0) < size:
-        return None  # the cheap check, done on every reading, without a lock
+    # The cheap check, done on every reading without a lock: are there `size` ratings newer than the last
+    # release? It reads at most `size` rows (newest first by index), never the body's whole history.
+    newer = _body_evaluations(body)
+    if last is not None:
+        newer = newer.filter(created_at__gt=last.released_at)
+    if newer.order_by()[:size].count() < size:
+        return None
     with transaction.atomic():
         # One release at a time per body: two made at once could differ by a single rating.
         EnforcementBody.objects.select_for_update().filter(pk=body.pk).first()

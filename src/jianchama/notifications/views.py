@@ -4,11 +4,11 @@ notification, marked read by a POST to the service. Out-of-scope notifications a
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from jianchama.core.errors import PermissionDenied
+from jianchama.core.pages import paginate
 
 from . import services
 from .models import Notification
@@ -19,9 +19,7 @@ PAGE_SIZE = 30
 @login_required
 def inbox(request):
     notifications = Notification.objects.visible_to(request.user).select_related("enterprise")
-    page = Paginator(notifications.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = paginate(request, notifications.order_by("-created_at", "-pk"), PAGE_SIZE)
     unread = notifications.filter(read_at__isnull=True).count()
     return render(request, "notifications/inbox.html", {"page": page, "unread": unread})
 

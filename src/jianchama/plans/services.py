@@ -234,7 +234,13 @@ def describe_scope(plan: Plan, *, public: bool = False) -> str:
     only, so that no enterprise learns from the public page that it is to be inspected."""
     if plan.pk is None:
         return ""
-    listed = list(plan.target_enterprises.all()[:11])
+    # A list read for the public (views.plans._published) arrives with the size of its enterprise list.
+    if public and getattr(plan, "listed_count", None) is not None:
+        if plan.listed_count:
+            return f"指定企业名单{plan.listed_count}家"
+        listed = []
+    else:
+        listed = list(plan.target_enterprises.all()[:11])
     if listed:
         count = plan.target_enterprises.count()
         if public:

@@ -13,7 +13,6 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view, submit_form
+from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections.models import Task
@@ -32,7 +31,6 @@ from jianchama.registry.uscc import is_valid as uscc_is_valid
 from .. import draws
 from ..models import ConflictOfInterest, Plan, RandomDraw
 
-PAGE_SIZE = 50
 VERIFIER = Path(settings.BASE_DIR) / "scripts" / "verify_draw.py"
 
 
@@ -229,7 +227,7 @@ def conflicts(request):
     records = ConflictOfInterest.objects.visible_to(user).select_related(
         "inspector", "enterprise", "recorded_by"
     )
-    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, records)
     return render(request, "plans/draw_conflicts.html", {"page": page, "form": form})
 
 
@@ -243,7 +241,7 @@ def _limited(request, group: str, rate: str) -> bool:
 
 def draw_list(request):
     rows = draws.public_draws().order_by("-committed_at")
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rows)
     page.object_list = [(d, draws.PUBLIC_STATUS_LABELS[draws.public_status(d)]) for d in page.object_list]
     return render(request, "plans/draw_list.html", {"page": page})
 

@@ -6,13 +6,14 @@ Reading goes through `visible_to` (out of scope is 404); every change is a POST 
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
-from django.http import JsonResponse
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +22,7 @@ from django_ratelimit.core import get_usage
 
 from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view, submit_form
+from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.registry.models import Enterprise
@@ -29,7 +30,6 @@ from jianchama.registry.models import Enterprise
 from .. import forms, services
 from ..models import CoordinationProposal, CoordinationResponse, Plan, PlanReview
 
-PAGE_SIZE = 50
 PUBLIC_RATE_LIMIT = "60/m"  # setting PUBLIC_PLANS_RATE_LIMIT overrides it
 
 
@@ -71,7 +71,7 @@ def plan_list(request):
             plans = plans.filter(status=data["status"])
         if data["method"]:
             plans = plans.filter(method=data["method"])
-    page = Paginator(plans, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, plans)
     for plan in page:
         plan.timing = _pending_timing(plan)
     awaiting = list(_with_reviews(services.awaiting_review(user)))
@@ -400,10 +400,21 @@ def _limited(request) -> bool:
 
 
 def _published(request):
+    """Published plans with what their open record needs, read in a fixed number of queries however many
+    there are: the body and its region (for the scope's words), items and regions prefetched, and the size of
+    the enterprise list counted in the same query (the public is told its size, never the names)."""
+    listed = (
+        Plan.target_enterprises.through.objects.filter(plan_id=OuterRef("pk"))
+        .order_by()
+        .values("plan_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     plans = (
         Plan.objects.filter(status=Plan.Status.PUBLISHED)
-        .select_related("body")
+        .select_related("body", "body__region", "body__region__parent")
         .prefetch_related("items", "target_regions")
+        .annotate(listed_count=Coalesce(Subquery(listed), 0))
         .order_by("-published_at", "-pk")
     )
     filters = forms.PublicFilterForm(request.GET or None)
@@ -414,7 +425,7 @@ def public_list(request):
     if _limited(request):
         return rate_limited(request)
     plans, filters = _published(request)
-    page = Paginator(plans, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, plans)
     query = urlencode({k: v for k, v in request.GET.items() if k != "page"})
     return render(request, "plans/public_list.html", {"page": page, "filters": filters, "query": query})
 
@@ -469,7 +480,7 @@ def _open_record(request, plan: Plan) -> dict:
             "industries": list(plan.target_industries),
             "regions": [{"code": r.code, "name": r.name} for r in plan.target_regions.all()],
             "risk_grades": list(plan.target_risk_grades),
-            "listed_enterprises": plan.target_enterprises.count(),
+            "listed_enterprises": plan.listed_count,
         },
         "expected_count": plan.expected_count,
         "filed_at": timezone.localtime(plan.filed_at).isoformat() if plan.filed_at else None,
@@ -484,7 +495,7 @@ def public_csv(request):
     plans, _ = _published(request)
 
     def rows():
-        for plan in plans:
+        for plan in plans.iterator(chunk_size=500):
             record = _open_record(request, plan)
             yield [
                 record["number"],
@@ -509,8 +520,15 @@ def public_json(request):
     if _limited(request):
         return rate_limited(request)
     plans, _ = _published(request)
-    records = [_open_record(request, plan) for plan in plans]
-    return JsonResponse(
-        {"generated_at": timezone.localtime().isoformat(), "count": len(records), "plans": records},
-        json_dumps_params={"ensure_ascii": False, "indent": 1},
-    )
+    count = plans.count()
+
+    def chunks():
+        # Streamed record by record, so memory stays flat however many plans are published.
+        head = {"generated_at": timezone.localtime().isoformat(), "count": count}
+        yield json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "plans": ['
+        for n, plan in enumerate(plans.iterator(chunk_size=500)):
+            record = json.dumps(_open_record(request, plan), ensure_ascii=False, indent=1)
+            yield ("," if n else "") + "\n" + record
+        yield "\n]}\n"
+
+    return StreamingHttpResponse(chunks(), content_type="application/json")

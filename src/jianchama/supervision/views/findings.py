@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jianchama.core import audit, bounds
 from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
+from jianchama.core.pages import paginate
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.inspections.models import EvaluationRelease
@@ -30,7 +31,6 @@ from jianchama.registry.models import EnforcementBody
 from .. import rules, services
 from ..models import Finding, RuleRun, Severity
 
-PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000
 # The record pages evidence links to, by model label (records without a page of their own show their label).
 EVIDENCE_URLS = {
@@ -225,7 +225,7 @@ def finding_list(request):
     findings = filters.apply(visible).select_related("body__region")
     if request.GET.get("export") == "xlsx":
         return _export(user, findings)
-    page = Paginator(findings, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, findings)
     titles = dict(rules.rule_choices())
     for finding in page:
         services.redact_for(user, finding)

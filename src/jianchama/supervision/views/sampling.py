@@ -12,7 +12,6 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -20,14 +19,13 @@ from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import forbidden, page_view, submit_form
+from jianchama.core.pages import forbidden, page_view, paginate, submit_form
 from jianchama.core.views import rate_limited
 from jianchama.registry.forms import DATE, Form
 
 from .. import sampling
 from ..models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet
 
-PAGE_SIZE = 50
 VERIFIER = Path(settings.BASE_DIR) / "scripts" / "verify_sampling.py"
 
 
@@ -156,7 +154,7 @@ def round_list(request):
                 )
                 return redirect("supervision:sampling_detail", sampling_round.pk)
     rounds = SamplingRound.objects.visible_to(user).select_related("region")
-    page = Paginator(rounds, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, rounds)
     return render(
         request,
         "supervision/sampling/round_list.html",
@@ -397,7 +395,7 @@ def review_list(request):
     )
     if not reviews.exists() and not sampling.can_commit(request.user) and request.user.body_id is None:
         raise PermissionDenied("抽查评查结果供司法局执法监督人员和被抽查的执法单位查看")
-    page = Paginator(reviews.order_by("-reviewed_on", "-pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, reviews.order_by("-reviewed_on", "-pk"))
     return render(request, "supervision/sampling/review_list.html", {"page": page})
 
 

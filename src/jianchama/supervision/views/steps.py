@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from jianchama.core import audit, bounds, files
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view
+from jianchama.core.pages import page_view, paginate
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.core.workdays import WorkingCalendar
@@ -28,8 +27,6 @@ from jianchama.registry.models import Inspector
 
 from .. import steps
 from ..models import AccountabilityMeasure, Decision, Finding, Recommendation, SupervisionWarning
-
-PAGE_SIZE = 50
 
 
 def _safe_next(request, fallback: str) -> str:
@@ -121,7 +118,7 @@ def steps_list(request):
         pending_issue = [w for w in pending_issue if w.flagged]
     if request.GET.get("export") == "xlsx":
         return _steps_export(recs, decisions, pending_issue)
-    page = Paginator(recs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, recs)
     return render(
         request,
         "supervision/steps/list.html",

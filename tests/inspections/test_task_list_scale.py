@@ -1,0 +1,103 @@
+"""The task list costs what it shows (issue 16): its queries do not grow with its rows, its count stops at the
+cap and says so, and its search finds tasks by number, enterprise name and code in any role's scope."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from jianchama.core import pages
+from jianchama.inspections.models import Task, TaskBody
+from tests.factories import EnterpriseFactory, make_uscc
+
+pytestmark = pytest.mark.django_db
+
+
+def add_tasks(s, count: int, *, start: int = 0, body=None, enterprise=None) -> list[Task]:
+    body = body or s.body
+    today = timezone.localdate()
+    tasks = []
+    for n in range(start, start + count):
+        task = Task.objects.create(
+            enterprise=enterprise or s.enterprise,
+            lead_body=body,
+            legal_basis="《城镇燃气管理条例》",
+            kind=Task.Kind.ROUTINE,
+            window_start=today + datetime.timedelta(days=1),
+            window_end=today + datetime.timedelta(days=2),
+            number=f"JC2026{n:07d}",
+            created_by=s.head,
+        )
+        TaskBody.objects.create(task=task, body=body)
+        tasks.append(task)
+    return tasks
+
+
+def queries_for(client, url: str, **query) -> tuple[int, str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, query)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["head", "supervisor", "city_reviewer"])
+def test_the_task_lists_queries_do_not_grow_with_its_rows(client, s, monkeypatch, who):
+    """A page of 10 tasks and a page of 100 take the same queries (no query per row)."""
+    monkeypatch.setattr(pages, "PAGE_SIZE", 200)
+    client.force_login(getattr(s, who))
+    add_tasks(s, 10)
+    client.get("/tasks/")  # the session's first request of the test also saves its last activity
+    few, page = queries_for(client, "/tasks/")
+    assert page.count("/tasks/") >= 10 and "共 10 条" in page
+    add_tasks(s, 90, start=10)
+    many, page = queries_for(client, "/tasks/")
+    assert "共 100 条" in page and "JC20260000099" in page
+    assert many == few
+
+
+def test_the_count_stops_at_the_cap_and_says_so(client, s, settings, monkeypatch):
+    monkeypatch.setattr(pages, "PAGE_SIZE", 5)
+    settings.LIST_COUNT_CAP = 12
+    add_tasks(s, 20)
+    client.force_login(s.head)
+    _, first = queries_for(client, "/tasks/")
+    assert "第 1 / 3 页，共 12+ 条（只计前 12 条，请用筛选缩小范围）" in first
+    # The newest first; the last page reachable is the cap's.
+    assert "JC20260000019" in first
+    _, last = queries_for(client, "/tasks/", page=99)
+    assert "第 3 / 3 页" in last and "下一页" not in last
+
+
+def test_search_by_number_name_and_code_stays_in_scope(client, s):
+    mine = add_tasks(s, 3)
+    named = EnterpriseFactory(name="金山精细化工有限公司", region=s.jinshan, uscc=make_uscc(777))
+    by_name = add_tasks(s, 1, start=50, enterprise=named)[0]
+    elsewhere = EnterpriseFactory(
+        name="闵行精细化工有限公司", region=s.minhang, uscc=make_uscc(778, "310112")
+    )
+    others = add_tasks(s, 1, start=60, body=s.other_body, enterprise=elsewhere)[0]
+    client.force_login(s.head)
+
+    _, page = queries_for(client, "/tasks/", q=mine[1].number.lower())
+    assert mine[1].number in page and mine[0].number not in page
+    _, page = queries_for(client, "/tasks/", q="精细化工")
+    assert by_name.number in page and others.number not in page and mine[0].number not in page
+    _, page = queries_for(client, "/tasks/", q=named.uscc.lower())
+    assert by_name.number in page and mine[0].number not in page
+    # The other district's body finds its own task by the same words, and not the first body's.
+    client.force_login(s.other_head)
+    _, page = queries_for(client, "/tasks/", q="精细化工")
+    assert others.number in page and by_name.number not in page
+
+
+def test_a_joint_task_is_listed_once(client, s):
+    """The scoping used DISTINCT to undo the join over a task's bodies; the semi-join never doubles a row."""
+    task = add_tasks(s, 1)[0]
+    TaskBody.objects.create(task=task, body=s.partner)
+    client.force_login(s.supervisor)
+    _, page = queries_for(client, "/tasks/")
+    assert page.count(f">{task.number}<") == 1 and "共 1 条" in page
