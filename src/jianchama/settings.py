@@ -187,6 +187,8 @@ SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
 EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 # Lists count at most this many rows per request, then say "10000+ 条" (core.pages.CappedPaginator).
 LIST_COUNT_CAP = max(int(env("LIST_COUNT_CAP", "10000")), 100)
+# An export of more rows is refused with the reason, never cut short (core.spreadsheets.too_many_to_export).
+EXPORT_MAX_ROWS = int(env("EXPORT_MAX_ROWS", "200000"))
 
 # Audit checkpoints (docs/audit.md): the chain's head, signed with a key kept outside the database and
 # appended hourly to a file the application only ever appends to (and, with "inbox", told to supervisors).

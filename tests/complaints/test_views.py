@@ -200,6 +200,19 @@ def test_ledger_filters_and_pages(client, s, monkeypatch, settings):
     assert "共 2+ 条（只计前 2 条，请用筛选缩小范围）" in capped and "下一页" not in capped
 
 
+def test_a_ledger_export_past_the_limit_is_refused_with_the_reason(client, s, settings):
+    s.hotline(title="一件")
+    s.hotline(title="两件")
+    client.force_login(s.intake)
+    settings.EXPORT_MAX_ROWS = 1
+    response = client.get("/complaints/export.xlsx", follow=True)
+    assert response["Content-Type"].startswith("text/html")
+    assert "符合条件的记录超过1条，一次导出不全" in response.content.decode()
+    settings.EXPORT_MAX_ROWS = 2
+    whole = client.get("/complaints/export.xlsx")
+    assert len(list(load_workbook(io.BytesIO(whole.content)).active.iter_rows())) == 3
+
+
 def test_excel_export_of_the_filtered_ledger(client, s):
     today = timezone.localdate()
     handled = s.handled(enterprise=s.enterprise, received_on=today - datetime.timedelta(days=2))

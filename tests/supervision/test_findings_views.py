@@ -142,6 +142,31 @@ def test_excel_export_follows_the_filters(client, found):
     assert found.task.number in rows[1][10]
 
 
+def test_an_export_past_the_limit_is_refused_whole_never_cut_short(client, found, settings):
+    """The export used to stop silently at 50,000 rows (130,012 asked for): every row or none, with why."""
+    create_finding(
+        found.supervisor,
+        source=Finding.Source.COMPLAINT,
+        body=found.finding.body,
+        title="投诉反映重复检查",
+        period=datetime.date(2026, 2, 1),
+    )
+    client.force_login(found.supervisor)
+    visible = Finding.objects.visible_to(found.supervisor).count()
+    assert visible >= 2
+    settings.EXPORT_MAX_ROWS = visible
+    whole = client.get(reverse("supervision:finding_list"), {"export": "xlsx"})
+    assert len(list(load_workbook(io.BytesIO(whole.content)).active.iter_rows())) == visible + 1
+
+    settings.EXPORT_MAX_ROWS = visible - 1
+    refused = client.get(reverse("supervision:finding_list"), {"export": "xlsx", "severity": ""}, follow=True)
+    page = refused.content.decode()
+    assert refused.status_code == 200 and refused["Content-Type"].startswith("text/html")
+    assert f"符合条件的记录超过{visible - 1:,}条，一次导出不全" in page
+    assert refused.redirect_chain[-1][0].startswith(reverse("supervision:finding_list") + "?")
+    assert "export=" not in refused.redirect_chain[-1][0]
+
+
 def test_finding_detail_links_its_evidence_and_shows_its_timeline(client, found):
     client.force_login(found.supervisor)
     response = client.get(reverse("supervision:finding_detail", args=[found.finding.pk]))

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -136,6 +136,10 @@ def export(request):
     user = request.user
     _staff_only(user)
     complaints, _ = filtered(user, request.GET)
+    refusal = spreadsheets.too_many_to_export(complaints)
+    if refusal is not None:
+        messages.error(request, refusal)
+        return redirect(f"{reverse('complaints:ledger')}?{request.GET.urlencode()}")
     today, between = timezone.localdate(), WorkingCalendar().between
     sees_all = services.sees_complainant(user)
 

@@ -73,6 +73,19 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
     return buffer.getvalue()
 
 
+def too_many_to_export(rows) -> str | None:
+    """Why `rows` (a queryset) cannot be exported whole, or None if it can.
+
+    An export never drops rows silently: past `EXPORT_MAX_ROWS` it is refused with the reason, and the user
+    narrows the filters. Counts at most the limit + 1 rows."""
+    from django.conf import settings
+
+    limit = settings.EXPORT_MAX_ROWS
+    if rows.order_by()[: limit + 1].count() > limit:
+        return f"符合条件的记录超过{limit:,}条，一次导出不全。请缩小筛选范围（如按月份、单位）后分批导出。"
+    return None
+
+
 def xlsx_response(name: str, sheets: Iterable[Sheet]) -> HttpResponse:
     """The workbook as a download named 「<name><YYYYMMDD>.xlsx」."""
     response = HttpResponse(workbook_bytes(sheets), content_type=XLSX)

@@ -24,14 +24,13 @@ from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.pages import paginate
 from jianchama.core.roles import Role
-from jianchama.core.spreadsheets import Sheet, xlsx_response
+from jianchama.core.spreadsheets import Sheet, too_many_to_export, xlsx_response
 from jianchama.inspections.models import EvaluationRelease
 from jianchama.registry.models import EnforcementBody
 
 from .. import rules, services
 from ..models import Finding, RuleRun, Severity
 
-EXPORT_LIMIT = 50_000
 # The record pages evidence links to, by model label (records without a page of their own show their label).
 EVIDENCE_URLS = {
     "inspections.Task": "inspections:task_detail",
@@ -194,7 +193,7 @@ def _export(user, findings) -> HttpResponse:
         ]
         for f in (
             services.redact_for(user, finding)
-            for finding in findings.select_related("body__region")[:EXPORT_LIMIT]
+            for finding in findings.select_related("body__region").iterator(chunk_size=2000)
         )
     )
     header = [
@@ -224,7 +223,13 @@ def finding_list(request):
     filters = FindingFilterForm(request.GET or None, user=user)
     findings = filters.apply(visible).select_related("body__region")
     if request.GET.get("export") == "xlsx":
-        return _export(user, findings)
+        refusal = too_many_to_export(findings)
+        if refusal is None:
+            return _export(user, findings)
+        messages.error(request, refusal)
+        back = request.GET.copy()
+        back.pop("export", None)
+        return redirect(f"{reverse('supervision:finding_list')}?{back.urlencode()}")
     page = paginate(request, findings)
     titles = dict(rules.rule_choices())
     for finding in page:
