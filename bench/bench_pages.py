@@ -36,7 +36,7 @@ def pages(task_number: str, name_fragment: str) -> list[tuple[str, str, dict]]:
     return [
         ("task list", "inspections:task_list", {}),
         ("task list, status closed", "inspections:task_list", {"status": "closed"}),
-        ("task list, page 100", "inspections:task_list", {"page": "100"}),
+        ("task list, page 20 (the last counted)", "inspections:task_list", {"page": "20"}),
         ("task list, search enterprise name", "inspections:task_list", {"q": name_fragment}),
         ("task list, search task number", "inspections:task_list", {"q": task_number}),
         ("frequency report", "inspections:frequency_report", {}),

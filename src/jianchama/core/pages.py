@@ -49,11 +49,11 @@ def submit_form(form, call: Callable):
 
 
 class CappedPaginator(Paginator):
-    """Pages of a list whose count stops at `LIST_COUNT_CAP` rows.
+    """Pages of a list whose count stops at `LIST_COUNT_CAP` rows (1,000 by default).
 
     Counting every row a user may see costs as much as the scoped table (millions of tasks for a city
     supervisor); a page should cost what it shows. The count reads at most cap + 1 rows, and the pager says
-    "10,000+ 条" beyond: the last pages are then reached by narrowing the filters, not by paging.
+    "1000+ 条" beyond: the last pages are then reached by narrowing the filters, not by paging.
     """
 
     def __init__(self, object_list, per_page, cap: int | None = None, **kwargs):
