@@ -30,6 +30,8 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days, working_days_between
+from jianchama.registry import legal_acts
+from jianchama.registry.legal_acts import LegalAct
 from jianchama.registry.models import (
     EnforcementBody,
     Enterprise,
@@ -172,7 +174,7 @@ def reviewer_step(user, plan: Plan) -> str | None:
         and Step.CITY in filing_route(plan.body)
     ):
         return Step.CITY
-    if user.role == Role.SUPERVISOR and user.region_id is not None and user.region.contains(plan.body.region):
+    if legal_acts.may_perform(user, LegalAct.FILE_PLAN, plan.body):
         return Step.BUREAU
     return None
 

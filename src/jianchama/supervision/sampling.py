@@ -28,10 +28,12 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.plans.draws import Stream, commitment_of, partial_shuffle, sha256_hex, timestamp
+from jianchama.registry import legal_acts
+from jianchama.registry.legal_acts import LegalAct
 from jianchama.registry.models import EnforcementBody, Region
 
 from .models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet, Severity
-from .services import create_finding, evidence_entry, is_supervisor_of
+from .services import create_finding, evidence_entry
 
 ALGORITHM = "jcm-sampling-v1"
 MIN_RATIO = Decimal("0.1")
@@ -199,7 +201,9 @@ def can_manage_round(user, sampling_round: SamplingRound) -> bool:
 
 
 def can_review(user, sampled: SampledBody) -> bool:
-    return sampled.round.status == SamplingRound.Status.REVEALED and is_supervisor_of(user, sampled.body)
+    return sampled.round.status == SamplingRound.Status.REVEALED and legal_acts.may_perform(
+        user, LegalAct.SAMPLING_REVIEW, sampled.body
+    )
 
 
 def can_edit_sheet(user, sheet: ScoreSheet) -> bool:
@@ -589,8 +593,7 @@ def record_review(
     """Score one sampled body by one method on a score sheet (`scores`: item name → points). A total below the
     pass mark, or an item marked as a problem, registers a finding (source 抽查) with the review as evidence."""
     sampled = SampledBody.objects.select_related("round__region", "body__region").get(pk=sampled.pk)
-    if not is_supervisor_of(actor, sampled.body):
-        raise PermissionDenied(f"只有{sampled.body.name}所在区域的司法局执法监督人员可以登记抽查评查")
+    legal_acts.require(actor, LegalAct.SAMPLING_REVIEW, sampled.body, "登记抽查评查")
     if sampled.round.status != SamplingRound.Status.REVEALED:
         raise InvalidTransition(f"{sampled.round}尚未抽取，不能登记评查")
     today = timezone.localdate()

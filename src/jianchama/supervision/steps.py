@@ -8,9 +8,10 @@ working days after that deadline. Not rectified → the bureau asks the district
 issues the decision and its accountability measures. A certificate measure goes through
 `registry.services.set_certificate_status(by_decision=…)`, which takes effect at once.
 
-Who: a supervisor of the body's region (`is_supervisor_of`) does the bureau's steps; the body's
-administrator acknowledges and reports; the district government's user (region containing the body)
-issues the decision. Each function takes the acting user first, checks role and state against the model's
+Who: each legal act is performed by the actor `registry.legal_acts` names (one table): a supervisor of the
+body's district bureau does the bureau's steps (not the city's, not another district's, not the platform
+administrator); the body's administrator acknowledges and reports; the district government's user of the
+body's district issues the decision and its measures. Each function takes the acting user first, checks role and state against the model's
 transitions table, changes the data in one transaction (the PDF and its number included: a failing PDF
 leaves no number used) and appends to the audit log.
 """
@@ -36,6 +37,8 @@ from jianchama.core.models import User
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar, add_working_days, unknown_years
 from jianchama.notifications.services import notify_user
+from jianchama.registry import legal_acts
+from jianchama.registry.legal_acts import LegalAct
 from jianchama.registry.models import Certificate, EnforcementBody, Inspector, Region
 
 from . import documents
@@ -187,19 +190,9 @@ def government_users(body: EnforcementBody) -> list[User]:
     )
 
 
-def _require_supervisor(actor, body: EnforcementBody, what: str) -> None:
-    if not is_supervisor_of(actor, body):
-        raise PermissionDenied(f"只有{bureau_name(body)}执法监督人员可以{what}")
-
-
 def _require_body_admin(actor, body: EnforcementBody, what: str) -> None:
     if not is_body_admin_of(actor, body):
         raise PermissionDenied(f"只有{body.name}的管理员可以{what}")
-
-
-def _require_government(actor, body: EnforcementBody, what: str) -> None:
-    if not is_government_of(actor, body):
-        raise PermissionDenied(f"只有{government_name(body)}的用户可以{what}")
 
 
 # --- Small helpers ------------------------------------------------------------------------------------
@@ -293,7 +286,7 @@ def warn_body(
 ) -> SupervisionWarning:
     """Warn the finding's body (预警提醒) by phone, visit or meeting, on `warned_on` (today by default)."""
     finding = Finding.objects.select_for_update().select_related("body__region").get(pk=finding.pk)
-    _require_supervisor(actor, finding.body, "向执法单位发出预警提醒")
+    legal_acts.require(actor, LegalAct.WARN, finding.body, "向执法单位发出预警提醒")
     if finding.status != FS.OPEN:
         raise InvalidTransition(
             f"监督问题当前状态为「{finding.get_status_display()}」，只有待核实的问题可以预警提醒"
@@ -386,7 +379,7 @@ def record_warning_outcome(
     """The bureau establishes, on `on` (today by default), whether the body rectified after the warning.
     Rectified closes the finding; not rectified starts the 5 working days for the recommendation."""
     warning = _locked_warning(warning)
-    _require_supervisor(actor, warning.body, "核实预警后的整改情况")
+    legal_acts.require(actor, LegalAct.VERIFY_WARNING, warning.body)
     to = WO.RECTIFIED if rectified else WO.NOT_RECTIFIED
     if to not in WARNING_TRANSITIONS[warning.outcome]:
         raise InvalidTransition(
@@ -452,7 +445,7 @@ def issue_recommendation(
     numbered, rendered to PDF and stored, delivered to the body in the system today; the body must
     rectify within 15 working days, the bureau re-checks within 5 working days after."""
     finding = Finding.objects.select_for_update().select_related("body__region").get(pk=finding.pk)
-    _require_supervisor(actor, finding.body, "制发行政执法监督建议书")
+    legal_acts.require(actor, LegalAct.RECOMMEND, finding.body)
     warning = finding.warnings.filter(outcome=WO.NOT_RECTIFIED).order_by("-outcome_on", "-pk").first()
     if finding.status != FS.WARNED or warning is None:
         raise InvalidTransition(
@@ -616,7 +609,9 @@ def review_recommendation(
     """The bureau's re-check (跟踪复查): after the report, or once the rectification deadline has passed
     without one. Rectified closes the finding; not rectified lets the bureau ask for a decision."""
     rec = _locked_rec(recommendation)
-    _require_supervisor(actor, rec.body, f"复查监督建议书{rec.number}的整改情况")
+    legal_acts.require(
+        actor, LegalAct.REVIEW_RECTIFICATION, rec.body, f"复查监督建议书{rec.number}的整改情况"
+    )
     now = timezone.now()
     today = timezone.localdate(now)
     to = RS.RECTIFIED if rectified else RS.NOT_RECTIFIED
@@ -661,7 +656,7 @@ def review_recommendation(
 def request_decision(actor, *, recommendation: Recommendation, note: str) -> Recommendation:
     """The bureau asks the district government to issue a supervision decision (报请区政府制发)."""
     rec = _locked_rec(recommendation)
-    _require_supervisor(actor, rec.body, "报请区政府制发行政执法监督决定书")
+    legal_acts.require(actor, LegalAct.REQUEST_DECISION, rec.body)
     _rec_transition(rec, RS.ESCALATED)
     note = _text(note)
     raise_if([] if note else ["请填写报请说明（未整改的情况和建议的责任追究措施）"], "未报请")
@@ -815,7 +810,7 @@ def issue_decision(
     """The district government issues the supervision decision the bureau asked for, with its measures; a
     certificate measure suspends or revokes the named inspectors' certificates at once."""
     rec = _locked_rec(recommendation)
-    _require_government(actor, rec.body, "制发行政执法监督决定书")
+    legal_acts.require(actor, LegalAct.DECIDE, rec.body)
     if rec.status != RS.ESCALATED:
         raise InvalidTransition(
             f"监督建议书{rec.number}当前状态为「{rec.get_status_display()}」，区司法局报请后才能制发监督决定书"
@@ -914,7 +909,7 @@ def apply_measure(
     """Record one more accountability measure on an issued decision (the decision's document is not
     changed: it is the official text as issued)."""
     decision = Decision.objects.select_for_update().select_related("body__region").get(pk=decision.pk)
-    _require_government(actor, decision.body, "决定责任追究措施")
+    legal_acts.require(actor, LegalAct.ACCOUNTABILITY, decision.body)
     measure = MeasureInput(kind=kind, inspectors=list(inspectors), note=note)
     raise_if(_measure_problems(decision.body, measure), "责任追究措施未登记")
     # A certificate measure may follow for more inspectors; the others are recorded once per decision.
@@ -927,7 +922,7 @@ def apply_measure(
 def confirm_decision_rectified(actor, *, decision: Decision, note: str) -> Decision:
     """The bureau confirms the body rectified after the decision; the finding is closed."""
     decision = Decision.objects.select_for_update().select_related("body__region").get(pk=decision.pk)
-    _require_supervisor(actor, decision.body, "确认监督决定书的整改情况")
+    legal_acts.require(actor, LegalAct.CONFIRM_DECISION, decision.body)
     if Decision.Status.RECTIFIED not in DECISION_TRANSITIONS[decision.status]:
         raise InvalidTransition(
             f"监督决定书{decision.number}当前状态为「{decision.get_status_display()}」，不能再确认整改"
@@ -1128,7 +1123,9 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
     for warning in warnings:
         warning.deadlines = warning_deadlines(warning, calendar=calendar)
         warning.may_respond = warning.outcome == WO.PENDING and (supervisor or admin)
-        warning.may_outcome = warning.outcome == WO.PENDING and supervisor
+        warning.may_outcome = warning.outcome == WO.PENDING and legal_acts.may_perform(
+            user, LegalAct.VERIFY_WARNING, body
+        )
     rec = Recommendation.objects.filter(finding=finding).select_related("body", "warning").first()
     decision = Decision.objects.filter(recommendation=rec).first() if rec else None
     not_rectified = next((w for w in reversed(warnings) if w.outcome == WO.NOT_RECTIFIED), None)
@@ -1146,8 +1143,8 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
             if (not_rectified and not rec and not_rectified.deadlines)
             else None,
             "may": {
-                "warn": supervisor and finding.status == FS.OPEN,
-                "recommend": supervisor
+                "warn": legal_acts.may_perform(user, LegalAct.WARN, body) and finding.status == FS.OPEN,
+                "recommend": legal_acts.may_perform(user, LegalAct.RECOMMEND, body)
                 and finding.status == FS.WARNED
                 and not_rectified is not None
                 and rec is None,

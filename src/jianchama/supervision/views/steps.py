@@ -23,6 +23,9 @@ from jianchama.core.pages import page_view, paginate
 from jianchama.core.roles import Role
 from jianchama.core.spreadsheets import Sheet, xlsx_response
 from jianchama.core.workdays import WorkingCalendar
+from jianchama.registry import legal_acts
+from jianchama.registry.legal_acts import LegalAct
+from jianchama.registry.legal_acts import may_perform as may
 from jianchama.registry.models import Inspector
 
 from .. import steps
@@ -284,7 +287,6 @@ def finding_recommend(request, pk):
 def recommendation_detail(request, pk):
     rec = _recommendation(request, pk)
     user = request.user
-    supervisor = steps.is_supervisor_of(user, rec.body)
     admin = steps.is_body_admin_of(user, rec.body)
     S = Recommendation.Status
     decision = Decision.objects.filter(recommendation=rec).first()
@@ -296,9 +298,11 @@ def recommendation_detail(request, pk):
         "may": {
             "acknowledge": admin and rec.acknowledged_at is None,
             "report": admin and rec.status == S.ISSUED,
-            "review": supervisor and rec.status in (S.ISSUED, S.REPORTED),
-            "request_decision": supervisor and rec.status == S.NOT_RECTIFIED,
-            "decide": steps.is_government_of(user, rec.body) and rec.status == S.ESCALATED,
+            "review": may(user, LegalAct.REVIEW_RECTIFICATION, rec.body)
+            and rec.status in (S.ISSUED, S.REPORTED),
+            "request_decision": may(user, LegalAct.REQUEST_DECISION, rec.body)
+            and rec.status == S.NOT_RECTIFIED,
+            "decide": may(user, LegalAct.DECIDE, rec.body) and rec.status == S.ESCALATED,
         },
         "report_types": "、".join(ext.lstrip(".").upper() for ext in steps.REPORT_TYPES),
     }
@@ -372,8 +376,7 @@ def _measures_from(data, rec: Recommendation) -> list[steps.MeasureInput]:
 def decision_create(request, pk):
     """The district government's form: the decision's text, its deadline and its measures."""
     rec = _recommendation(request, pk)
-    if not steps.is_government_of(request.user, rec.body):
-        raise PermissionDenied(f"只有{steps.government_name(rec.body)}的用户可以制发行政执法监督决定书")
+    legal_acts.require(request.user, LegalAct.DECIDE, rec.body)
     data = request.POST if request.method == "POST" else None
     errors: list[str] = []
     if data is not None:
@@ -449,9 +452,9 @@ def decision_detail(request, pk):
             "measures": measures,
             "timeline": audit.history(decision),
             "may": {
-                "confirm": steps.is_supervisor_of(user, decision.body)
+                "confirm": may(user, LegalAct.CONFIRM_DECISION, decision.body)
                 and decision.status == Decision.Status.ISSUED,
-                "measure": steps.is_government_of(user, decision.body),
+                "measure": may(user, LegalAct.ACCOUNTABILITY, decision.body),
             },
             "kinds": AccountabilityMeasure.Kind.choices,
             "inspectors": Inspector.objects.filter(body=decision.body),
