@@ -429,3 +429,38 @@ def test_open_data_csv_neutralises_a_title_that_would_run_as_a_formula(client, s
     s.published(title='=HYPERLINK("http://evil.example","点我")')
     rows = list(csv.DictReader(io.StringIO(client.get("/plans/public.csv").content.decode("utf-8-sig"))))
     assert [r["计划名称"] for r in rows] == ['\'=HYPERLINK("http://evil.example","点我")']
+
+
+@pytest.mark.parametrize(
+    ("who", "url"),
+    [
+        ("head", "/plans/"),
+        ("supervisor", "/plans/"),
+        ("supervisor", "/plans/supervision/"),
+        (None, "/plans/public/"),
+    ],
+)
+def test_the_plan_lists_take_the_same_queries_for_3_plans_and_for_12(client, s, monkeypatch, who, url):
+    """No query per plan (issue 16): the body's list, the supervisors' page and the public list."""
+    from jianchama.core import pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 500)
+    if who:
+        client.force_login(getattr(s, who))
+
+    def queries() -> tuple[int, str]:
+        client.get(url)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured), text(response)
+
+    for n in range(3):
+        s.published(title=f"第{n}号计划", target_enterprises=[s.gas_a] if n % 2 else [])
+    few, _ = queries()
+    for n in range(3, 12):
+        s.published(title=f"第{n}号计划", target_enterprises=[s.gas_a] if n % 2 else [])
+    many, page = queries()
+    assert many == few, f"{url}: {few} queries for 3 plans, {many} for 12"
+    if url != "/plans/supervision/":
+        assert "第11号计划" in page
