@@ -130,6 +130,43 @@ def describe(entry):
     )
 
 
+def task_problems(record):
+    """The published tasks must be exactly one per drawn enterprise, each with the drawn inspectors
+    (compared as sets of certificate keys); every departure, in Chinese."""
+    if "tasks" not in record:
+        if record.get("format") != "jianchama-random-draw":
+            return []  # a bare algorithm record (as in docs/random-draw.md) has no tasks to check
+        return ["公开记录缺少任务清单（tasks）：无法核对抽中企业是否各有一个任务"]
+    drawn = {entry["uscc"]: entry for entry in record["result"]}
+    problems = []
+    seen = {}
+    for task in record["tasks"]:
+        uscc = task.get("uscc", "")
+        seen[uscc] = seen.get(uscc, 0) + 1
+        if uscc not in drawn:
+            problems.append("任务" + str(task.get("task", "")) + "所检查的企业" + uscc + "不是本次抽中的企业")
+            continue
+        want = sorted(drawn[uscc]["inspectors"])
+        got = sorted(task.get("inspectors", []))
+        if got != want:
+            problems.append(
+                "企业"
+                + uscc
+                + "的任务"
+                + str(task.get("task", ""))
+                + "执法人员为 "
+                + ("、".join(got) or "（无）")
+                + "，抽中的是 "
+                + "、".join(want)
+            )
+    for uscc in drawn:
+        if seen.get(uscc, 0) == 0:
+            problems.append("抽中企业" + uscc + "没有任务")
+        elif seen[uscc] > 1:
+            problems.append("抽中企业" + uscc + "有" + str(seen[uscc]) + "个任务，应只有一个")
+    return problems
+
+
 def verify(record, expect=None):
     """Every mismatch, in Chinese; an empty list means the draw checks out."""
     expect = expect or {}
@@ -192,6 +229,8 @@ def verify(record, expect=None):
                     + describe(got)
                 )
                 break
+    if "result" in record:
+        problems += task_problems(record)
     return problems
 
 
@@ -225,7 +264,7 @@ def main(argv=None):
             + ALGORITHM
             + " 重新抽取的"
             + str(len(record["result"]))
-            + "户及其执法人员与公布结果相同"
+            + "户及其执法人员与公布结果相同，任务清单为每户一个任务、执法人员与抽中的相同"
         )
     elif "seed" in record:
         print("核验通过：快照散列一致，随机种子与承诺值一致（本次抽取已撤销，没有抽取结果）")

@@ -305,3 +305,50 @@ def test_an_inspector_may_read_but_not_record(client, w):
 
 def test_the_conflicts_page_needs_a_login(client):
     assert client.get(reverse("draws:conflicts")).status_code == 302
+
+
+# --- Verifiable means complete: the tasks are exactly one per drawn enterprise, with the drawn inspectors ---
+
+
+def an_undrawn_uscc(record):
+    drawn = {e["uscc"] for e in record["result"]}
+    return next(u for u, _ in record["pool"] if u not in drawn)
+
+
+def test_the_published_tasks_name_the_drawn_enterprises_and_inspectors(client, w, tmp_path):
+    path, _ = served_json(client, w, tmp_path)
+    record = json.loads(path.read_text())
+    assert [(t["uscc"], t["inspectors"]) for t in record["tasks"]] == [
+        (e["uscc"], sorted(e["inspectors"])) for e in record["result"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r["tasks"].append({**r["tasks"][0], "task": "X-extra"}), "个任务，应只有一个"),
+        (lambda r: r["tasks"].pop(), "没有任务"),
+        (lambda r: r["tasks"][0].__setitem__("inspectors", ["XX-000"]), "执法人员为 XX-000"),
+        (lambda r: r["tasks"][0].__setitem__("uscc", an_undrawn_uscc(r)), "不是本次抽中的企业"),
+        (lambda r: r.pop("tasks"), "缺少任务清单"),
+    ],
+    ids=["extra-task", "missing-task", "wrong-inspector", "undrawn-enterprise", "no-task-list"],
+)
+def test_the_script_fails_when_the_tasks_do_not_match_the_draw(client, w, tmp_path, change, message):
+    """「已公开的抽取记录所列任务必须每户抽中企业一个、执法人员为抽中的人员」：a record whose tasks name an
+    enterprise that was not drawn no longer prints 核验通过."""
+    path, _ = served_json(client, w, tmp_path)
+    rewrite(path, change)
+    done = run(path)
+    assert done.returncode == 1, done.stdout
+    assert "核验未通过" in done.stdout and message in done.stdout
+
+
+def test_the_platform_refuses_to_publish_a_record_whose_tasks_do_not_match(client, w, tmp_path):
+    served_json(client, w, tmp_path)
+    draw = RandomDraw.objects.get()
+    task = Task.objects.filter(draw=draw).order_by("number").first()
+    task.inspectors.set([w.inspectors[0], w.expired])
+    response = client.get(reverse("draws:json", args=[draw.pk]))
+    assert response.status_code == 409
+    assert "与已创建的任务不一致" in response.content.decode()

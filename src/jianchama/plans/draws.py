@@ -695,6 +695,7 @@ def reveal_draw(
 
     before = audit.snapshot(draw, DRAW_FIELDS)
     draw.result = result
+    raise_if(task_problems(result, published_tasks(draw)), "未抽取")
     draw.status = RandomDraw.Status.REVEALED
     draw.revealed_at = timezone.now()
     draw.window_start, draw.window_end = window_start, window_end
@@ -765,6 +766,59 @@ def record_conflict(
 # --- The published record (一公开) ------------------------------------------------------------------------
 
 
+def published_tasks(draw: RandomDraw) -> list[dict[str, Any]]:
+    """Every task created by the draw, as published: drawn enterprises first in the result's order, then any
+    other; each with its inspectors as their keys in the draw's inspector pool, sorted ascending."""
+    from jianchama.inspections.models import Task
+
+    pool_keys = [inspector_key(i) for i in draw.inspector_pool]
+    key_of = {
+        c.inspector_id: c.number
+        for c in Certificate.objects.filter(number__in=pool_keys).only("inspector_id", "number")
+    }
+    order = {e["uscc"]: n for n, e in enumerate(draw.result or [])}
+    tasks = (
+        Task.objects.filter(draw=draw)
+        .select_related("enterprise")
+        .prefetch_related("inspectors")
+        .order_by("number")
+    )
+    rows = [
+        {
+            "uscc": task.enterprise.uscc,
+            "enterprise": task.enterprise.name,
+            "task": task.number,
+            "inspectors": sorted(key_of.get(i.pk, f"?{i.name}") for i in task.inspectors.all()),
+        }
+        for task in tasks
+    ]
+    return sorted(rows, key=lambda row: (order.get(row["uscc"], len(order)), row["task"]))
+
+
+def task_problems(result: Sequence[Mapping[str, Any]], tasks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The tasks must be exactly one per drawn enterprise, with the drawn inspectors (as sets of keys): what
+    scripts/verify_draw.py checks in the published record, checked here before it is published."""
+    drawn = {entry["uscc"]: sorted(entry["inspectors"]) for entry in result}
+    problems = []
+    seen: dict[str, int] = {}
+    for task in tasks:
+        uscc = task["uscc"]
+        seen[uscc] = seen.get(uscc, 0) + 1
+        if uscc not in drawn:
+            problems.append(f"任务{task['task']}所检查的企业{uscc}不是本次抽中的企业")
+        elif sorted(task["inspectors"]) != drawn[uscc]:
+            problems.append(
+                f"企业{uscc}的任务{task['task']}执法人员为 {'、'.join(sorted(task['inspectors'])) or '（无）'}，"
+                f"抽中的是 {'、'.join(drawn[uscc])}"
+            )
+    for uscc in drawn:
+        if not seen.get(uscc):
+            problems.append(f"抽中企业{uscc}没有任务")
+        elif seen[uscc] > 1:
+            problems.append(f"抽中企业{uscc}有{seen[uscc]}个任务，应只有一个")
+    return problems
+
+
 def published_record(draw: RandomDraw) -> dict[str, Any]:
     """What `/draws/<id>.json` serves: the commitment first; the seed once revealed or withdrawn; the result
     and the tasks once revealed."""
@@ -797,14 +851,6 @@ def published_record(draw: RandomDraw) -> dict[str, Any]:
         record["withdrawal_reason"] = draw.withdrawal_reason
         record["seed"] = draw.seed
     if status == "revealed":
-        from jianchama.inspections.models import Task
-
-        tasks = {
-            uscc: (number, name)
-            for number, uscc, name in Task.objects.filter(draw=draw).values_list(
-                "number", "enterprise__uscc", "enterprise__name"
-            )
-        }
         record.update(
             {
                 "revealed_at": timestamp(draw.revealed_at),
@@ -813,14 +859,10 @@ def published_record(draw: RandomDraw) -> dict[str, Any]:
                 "result": draw.result,
                 "window_start": draw.window_start.isoformat() if draw.window_start else None,
                 "window_end": draw.window_end.isoformat() if draw.window_end else None,
-                "tasks": [
-                    {
-                        "uscc": e["uscc"],
-                        "enterprise": tasks.get(e["uscc"], ("", ""))[1],
-                        "task": tasks.get(e["uscc"], ("", ""))[0],
-                    }
-                    for e in draw.result
-                ],
+                "tasks": published_tasks(draw),
             }
+        )
+        raise_if(
+            task_problems(record["result"], record["tasks"]), "随机抽取公开记录与已创建的任务不一致，暂不公开"
         )
     return record

@@ -295,7 +295,11 @@ def draw_json(request, pk):
     if _limited(request, "draw_json", _json_rate()):
         return rate_limited(request)
     draw = get_object_or_404(draws.public_draws(), pk=pk)
-    body = json.dumps(draws.published_record(draw), ensure_ascii=False, separators=(",", ":"))
+    try:
+        record = draws.published_record(draw)
+    except DomainError as refusal:
+        return HttpResponse(refusal.message, status=409, content_type="text/plain; charset=utf-8")
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="draw-{draw.pk}.json"'
     response["Cache-Control"] = "public, max-age=60"
