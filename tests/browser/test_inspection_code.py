@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from jianchama.core import sms
+from jianchama.core import conduct, sms
 from jianchama.core.roles import Role
 from jianchama.inspections import qr, services, signing
 from jianchama.inspections.models import CodeReport, Finding, InspectionRecord, Scan, Task
@@ -209,9 +209,9 @@ def test_genuine_code_decoded_from_png_opens_the_verification_page_on_a_phone(w,
     assert "《城镇燃气管理条例》第十五条" in text
     assert task.number in text
     assert services.RIGHTS_TEXT in text
-    assert len(services.PROHIBITIONS) == 5
-    for prohibition in services.PROHIBITIONS:
-        assert prohibition in text
+    assert len(conduct.FIVE_PROHIBITIONS) == 5
+    for prohibition in conduct.FIVE_PROHIBITIONS:
+        assert prohibition.text in text
     assert phone.locator("a", has_text="举报").count() == 0  # nothing to report about a genuine code
 
     # Light enough for a messaging app's browser on a weak signal: one small page, no script, nothing else.

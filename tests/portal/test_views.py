@@ -215,3 +215,16 @@ def test_another_enterprise_scanning_a_finished_code_is_told_it_is_not_theirs(cl
     client.force_login(s.other_contact)
     page = client.get(scan_url(task)).content.decode()
     assert "这不是贵企业的检查码" in page and f"/portal/tasks/{task.pk}/" not in page
+
+
+def test_the_scan_page_lists_the_five_prohibitions_and_folds_the_eight_donts(client, s):
+    """Where the enterprise reads its rights: “五个严禁” in view, “八个不得” in a section it opens, no script."""
+    from jianchama.core import conduct
+
+    page = client.get(scan_url(s.notified())).content.decode()
+    for p in conduct.FIVE_PROHIBITIONS:
+        assert f"<li>{p.text}</li>" in page
+    folded = page[page.index('<details id="donts">') : page.index("</details>")]
+    for d in conduct.EIGHT_DONTS:
+        assert d.text in folded
+    assert "国办发〔2024〕54号" in folded and "<script" not in page

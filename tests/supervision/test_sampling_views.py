@@ -235,3 +235,25 @@ def test_a_review_through_the_pages_becomes_a_finding_that_the_body_sees(client,
     client.logout()
     assert "70/100" not in client.get(reverse("supervision:sampling_detail", args=[sampling_round.pk])).text
     assert client.get(reverse("supervision:sampling_review_list")).status_code == 302  # login first
+
+
+def test_an_observation_sheet_is_preset_with_the_five_prohibitions_and_eight_donts(client, w):
+    """明察暗访 checks “五个严禁”“八个不得” (seed 003 二（一）4): the sheet starts from the two lists."""
+    from jianchama.core import conduct
+
+    client.force_login(w.supervisor)
+    assert "?preset=conduct" in client.get(reverse("supervision:score_sheet_list")).text
+    form = client.get(reverse("supervision:score_sheet_create"), {"preset": "conduct"}).text
+    for rule in conduct.FIVE_PROHIBITIONS + conduct.EIGHT_DONTS:
+        assert rule.text in form
+    response = client.post(
+        reverse("supervision:score_sheet_create"),
+        {
+            "name": "明察暗访评分表",
+            "method": Method.ONSITE_OBSERVATION,
+            "items": "\n".join(f"{i['name']} | {i['max']}" for i in conduct.observation_score_items()),
+        },
+    )
+    assert response.status_code == 302
+    sheet = ScoreSheet.objects.get()
+    assert sheet.items == conduct.observation_score_items() and sheet.full_marks == 100

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from jianchama.core import conduct
 from jianchama.core.roles import Role
 from jianchama.registry.models import EnforcementBody, Enterprise
 
@@ -61,18 +62,20 @@ class Complaint(models.Model):
         CODE_REPORT = "code_report", "扫码举报（检查码异常）"
         OTHER = "other", "其他"
 
-    class Category(models.TextChoices):
-        # The five prohibitions (五个严禁) and the eight don'ts of the State Council's 2024 opinion.
-        PROFIT_SEEKING = "profit_seeking", "逐利检查"
-        DISTURBING_BUSINESS = "disturbing_business", "干扰企业正常生产经营"
-        ARBITRARY_PENALTY = "arbitrary_penalty", "乱罚款、乱收费"
-        INSPECTION_QUOTA = "inspection_quota", "下达检查指标"
-        DISGUISED_INSPECTION = "disguised_inspection", "以观摩、督导等名义变相检查"
-        REPEATED_INSPECTION = "repeated_inspection", "重复检查、多头检查"
-        NO_CODE = "no_code", "无码检查或检查码异常"
-        UNQUALIFIED = "unqualified", "无资格人员检查、未出示证件"
-        MISCONDUCT = "misconduct", "执法态度作风问题"
-        OTHER = "other", "其他"
+    # The five prohibitions (五个严禁) and the eight don'ts (八个不得) of 国办发〔2024〕54号, from their one source
+    # (core/conduct.py; the first five keep the values stored before), then the platform's own kinds.
+    Category = models.TextChoices(
+        "Category",
+        [
+            *((r.code.upper(), (r.code, f"{r.short}（{r.text[:2]}）")) for r in conduct.FIVE_PROHIBITIONS),
+            *((r.code.upper(), (r.code, f"{r.short}（不得）")) for r in conduct.EIGHT_DONTS),
+            ("REPEATED_INSPECTION", ("repeated_inspection", "重复检查、多头检查")),
+            ("NO_CODE", ("no_code", "无码检查或检查码异常")),
+            ("UNQUALIFIED", ("unqualified", "无资格人员检查、未出示证件")),
+            ("MISCONDUCT", ("misconduct", "执法态度作风问题")),
+            ("OTHER", ("other", "其他")),
+        ],
+    )
 
     class Status(models.TextChoices):
         REGISTERED = "registered", "已登记"

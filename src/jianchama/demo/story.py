@@ -19,7 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, conduct
 from jianchama.core.errors import DomainError
 from jianchama.core.models import AuditEvent, User
 from jianchama.core.roles import Role
@@ -1583,6 +1583,13 @@ class _Builder:
                 {"name": "执法人员持证并出示检查码", "max": 40},
                 {"name": "检查记录完整、依据充分", "max": 30},
             ],
+        )
+        # On-site observation (明察暗访) scored against the 五个严禁 and 八个不得 (seed 003 二（一）4).
+        sampling.create_score_sheet(
+            supervisor,
+            name="明察暗访“五个严禁”“八个不得”评分表",
+            method=Method.ONSITE_OBSERVATION,
+            items=conduct.observation_score_items(),
         )
         sampled = SampledBody.objects.filter(round=sampling_round).order_by("position").first()
         sampling.record_review(

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
-from jianchama.core import files
+from jianchama.core import conduct, files
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
@@ -66,7 +66,9 @@ def scan(request, token: str):
         "task": result.task,
         "is_contact": user is not None and user.role == Role.ENTERPRISE_CONTACT,
         "started": result.started_task,
-        "prohibitions": services.PROHIBITIONS,
+        "prohibitions": conduct.FIVE_PROHIBITIONS,
+        "donts": conduct.EIGHT_DONTS,
+        "conduct_source": conduct.SOURCE,
         "rights": services.RIGHTS_TEXT,
         "csp_nonce": getattr(request, "csp_nonce", ""),  # for the page's one <style> (settings.py: CSP)
     }

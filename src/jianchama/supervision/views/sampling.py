@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
+from jianchama.core import conduct
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import forbidden, page_view, paginate, submit_form
 from jianchama.core.views import rate_limited
@@ -284,7 +285,15 @@ def sheet_list(request):
 def sheet_create(request):
     if not sampling.can_commit(request.user):
         raise PermissionDenied("只有司法局执法监督人员可以制定抽查评分表")
-    form = SheetForm(request.POST or None)
+    initial = {}
+    if request.GET.get("preset") == "conduct":
+        # 明察暗访 against the 五个严禁 and 八个不得 (seed 003 二（一）4), from their one source (core/conduct.py).
+        initial = {
+            "name": "明察暗访“五个严禁”“八个不得”评分表",
+            "method": Method.ONSITE_OBSERVATION,
+            "items": items_text(conduct.observation_score_items()),
+        }
+    form = SheetForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         sheet = submit_form(
             form,
