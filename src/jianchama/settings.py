@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "django_q",
+    "ninja",  # the API's docs page takes its Swagger UI assets from ninja/static (no CDN)
     "jianchama.core",
     "jianchama.registry",
     "jianchama.notifications",

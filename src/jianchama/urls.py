@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from jianchama.api import api
 from jianchama.core.views import admin_login
 from jianchama.inspections.views.signing import jwks_view
 from jianchama.plans.urls import draw_urlpatterns
@@ -12,6 +13,7 @@ admin.site.site_title = "检查码平台管理"
 urlpatterns = [
     path("admin/login/", admin_login, name="admin_login"),  # before admin.site.urls, which has its own
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("", include("jianchama.portal.urls")),
     path("tasks/", include("jianchama.inspections.urls")),
