@@ -184,6 +184,12 @@ CODE_TOKEN_TTL_SECONDS = int(env("CODE_TOKEN_TTL_SECONDS", "300"))  # each token
 CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's phone shows a new one
 CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
+# "Scan again" (seed 000): after the result is recorded, the enterprise's code still leads the on-site person
+# or the legal representative to the result and the evaluation for this many days. 30 by default: as long as a
+# retired signing key stays published (CODE_KEY_RETENTION_DAYS), so a code shown at the visit verifies that
+# whole time; long enough for a legal representative who was not there that day, short enough that an old
+# code does not become a standing way into the result. The inspector's phone can show the code again then.
+SCAN_AGAIN_DAYS = int(env("SCAN_AGAIN_DAYS", "30"))
 # A body sees its evaluations only as releases, each at least this many ratings after the last (never below 5).
 EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 # Lists count at most this many rows per request, then say "1000+ 条" (core.pages.CappedPaginator). Measured

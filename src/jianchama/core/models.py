@@ -77,6 +77,7 @@ class LoginCode(models.Model):
     class Purpose(models.TextChoices):
         LOGIN = "login", "登录"
         CONTACT_ADD = "contact_add", "法定代表人同意添加企业联系人"
+        RESULT_VIEW = "result_view", "扫码查看检查结果并评议"
 
     phone = models.CharField(max_length=20, db_index=True)
     purpose = models.CharField(max_length=20, choices=Purpose.choices, default=Purpose.LOGIN)

@@ -21,7 +21,7 @@ from .models import CalendarDay, CalendarYear, LoginCode, User
 from .roles import Role
 from .sms import send_sms
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only: \d would take full-width ones
 CODE_COOLDOWN = datetime.timedelta(seconds=60)
 CODES_PER_HOUR = 5
 
@@ -144,10 +144,13 @@ def check_login_code(*, phone: str, code: str) -> User:
     return user
 
 
-def request_approval_code(*, phone: str, purpose: str, subject: str, text: str) -> None:
+def request_approval_code(*, phone: str, purpose: str, subject: str, text: str, send: bool = True) -> None:
     """Send the holder of `phone` a code that approves one action, described by `subject` (bound into the
-    code's hash) and told in `text` (with `{code}` and `{minutes}`). Same limits as the login codes."""
-    _send_code(phone=phone, purpose=purpose, subject=subject, text=text)
+    code's hash) and told in `text` (with `{code}` and `{minutes}`). Same limits as the login codes.
+
+    With `send=False` (a phone that may not approve this) a code row is stored that never matches and no SMS
+    goes out, so the caller's answer, limits and timing are the same as for a phone that may."""
+    _send_code(phone=phone, purpose=purpose, subject=subject, text=text if send else None)
 
 
 def check_approval_code(*, phone: str, purpose: str, subject: str, code: str) -> None:

@@ -147,6 +147,13 @@ class RecordForm(Form):
     improvement_advice = forms.CharField(
         label="改进建议（告知企业）", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    onsite_person_name = forms.CharField(label="现场负责人姓名", required=False, max_length=50)
+    onsite_person_phone = forms.CharField(
+        label="现场负责人手机号（凭此号扫码查看结果并评议）",
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     evidence_kind = forms.ChoiceField(label="证据类型", choices=Evidence.Kind.choices, required=False)
     # The files themselves come from a plain <input type="file" multiple name="evidence_files">.
 
@@ -235,3 +242,22 @@ class PeriodForm(Form):
         start = data.get("start") or datetime.date(today.year, 1, 1)
         end = data.get("end") or datetime.date(today.year, 12, 31)
         return start, end
+
+
+class ResultPhoneForm(Form):
+    """ "Scan again": the on-site person's or legal representative's phone, to receive an SMS code."""
+
+    phone = forms.CharField(
+        label="手机号",
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}),
+    )
+
+
+class ResultCodeForm(Form):
+    phone = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    code = forms.CharField(
+        label="短信验证码",
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )

@@ -342,6 +342,10 @@ class InspectionRecord(models.Model):
     lenient = models.BooleanField("首违不罚/轻微免罚", default=False)
     lenient_note = models.TextField("包容审慎处理说明", blank=True)
     improvement_advice = models.TextField("改进建议", blank=True)
+    # Seed 000's "scan again": the person in charge on site (现场负责人) named with the result; that phone,
+    # verified by an SMS code, may see this one task's result and evaluate it (services.request_result_code).
+    onsite_person_name = models.CharField("现场负责人", max_length=50, blank=True)
+    onsite_person_phone = models.CharField("现场负责人手机号", max_length=20, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT, related_name="+"
     )
@@ -431,10 +435,26 @@ class Evaluation(models.Model):
     ]
     SCORES = [(5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意")]
 
+    class GivenAs(models.TextChoices):
+        LEGAL_REPRESENTATIVE = "legal_representative", "法定代表人"
+        CONTACT = "contact", "企业联系人"
+        ONSITE_PERSON = "onsite_person", "现场负责人"
+
     task = models.OneToOneField(Task, on_delete=models.PROTECT, related_name="evaluation")
+    # A portal contact's user; empty when the rating came by "scan again" from a phone verified by SMS
+    # (the on-site person or legal representative, who need not be a contact of the enterprise).
     given_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name="评议人", on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name="评议人账号",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
     )
+    # Who gave it: shown to supervisors only, never to the inspected body (services.evaluation_giver).
+    given_as = models.CharField("评议人身份", max_length=24, choices=GivenAs.choices, default=GivenAs.CONTACT)
+    giver_name = models.CharField("评议人姓名", max_length=50, blank=True)
+    giver_phone = models.CharField("评议人手机号", max_length=20, blank=True)
     overall = models.PositiveSmallIntegerField("总体评价", choices=SCORES)
     certificate_shown = models.PositiveSmallIntegerField("出示执法证件", choices=SCORES)
     rights_told = models.PositiveSmallIntegerField("告知权利", choices=SCORES)

@@ -22,12 +22,21 @@ from django.db.models import Avg, Count, Exists, Min, OuterRef
 from django.utils import timezone
 
 from jianchama.core import audit, files
+from jianchama.core import services as core_services
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
+from jianchama.core.models import LoginCode
 from jianchama.core.roles import Role
+from jianchama.core.services import PHONE_RE
 from jianchama.core.workdays import add_working_days
 from jianchama.registry.guides import guide_url, guides_for_task
-from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector
+from jianchama.registry.models import (
+    EnforcementBody,
+    Enterprise,
+    EnterpriseContact,
+    InspectionItem,
+    Inspector,
+)
 from jianchama.registry.qualification import check_qualification
 
 from . import signing, workflow
@@ -54,6 +63,7 @@ AUDIT_ACTIONS = {
     "task.started": "开始检查",
     "task.emergency_started": "紧急检查先行开始",
     "task.result_recorded": "录入检查结果",
+    "task.result_viewed_by_phone": "现场负责人或法定代表人扫码查看结果",
     "task.closed": "办结",
     "task.cancelled": "取消任务",
     "task.qualification_alert": "执法人员资格预警",
@@ -160,9 +170,26 @@ def can_cancel(user, task: Task) -> bool:
     return task.status == Task.Status.DRAFT and task.created_by_id == user.pk
 
 
+def scan_again_until(task: Task) -> datetime.datetime | None:
+    """Until when the enterprise's code leads to the result and the evaluation (seed 000: 结果录入后，企业法定代表
+    人或现场负责人再次扫码，可查看检查结果并进行评价): `SCAN_AGAIN_DAYS` after the result was recorded."""
+    if not task.is_completed or task.result_recorded_at is None:
+        return None
+    return task.result_recorded_at + datetime.timedelta(days=settings.SCAN_AGAIN_DAYS)
+
+
+def scan_again_open(task: Task, now: datetime.datetime | None = None) -> bool:
+    until = scan_again_until(task)
+    return until is not None and (now or timezone.now()) < until
+
+
 def can_show_code(user, task: Task) -> bool:
+    """During the visit, and after the result for "scan again" (the on-site person scans to see the result)."""
     return (
-        task.status in (Task.Status.NOTIFIED, Task.Status.IN_PROGRESS)
+        (
+            task.status in (Task.Status.NOTIFIED, Task.Status.IN_PROGRESS)
+            or (task.status == Task.Status.RESULT_RECORDED and scan_again_open(task))
+        )
         and hasattr(task, "code")
         and task.code.status == InspectionCode.Status.ACTIVE
         and _inspector_of(user, task) is not None
@@ -1006,6 +1033,8 @@ def record_result(
     lenient_note: str = "",
     improvement_advice: str = "",
     evidence: Sequence[EvidenceInput] = (),
+    onsite_person_name: str = "",
+    onsite_person_phone: str = "",
 ) -> InspectionRecord:
     task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
@@ -1046,6 +1075,13 @@ def record_result(
     if lenient and outcome == InspectionRecord.Outcome.NO_PROBLEM:
         problems.append("未发现问题时不适用首违不罚")
     problems += _evidence_problems(evidence)
+    onsite_person_name, onsite_person_phone = onsite_person_name.strip(), onsite_person_phone.strip()
+    if onsite_person_phone and not PHONE_RE.fullmatch(onsite_person_phone):
+        problems.append("现场负责人手机号请填写11位中国大陆手机号码（以1开头的11位数字）")
+    if bool(onsite_person_name) != bool(onsite_person_phone):
+        problems.append("现场负责人的姓名和手机号请一并填写（凭该手机号扫码查看结果并评议），或都不填")
+    if len(onsite_person_name) > 50:
+        problems.append("现场负责人姓名不超过50个字")
     raise_if(problems, "检查结果未保存")
     before = audit.snapshot(task, workflow.TASK_FIELDS)
     record = InspectionRecord.objects.create(
@@ -1057,6 +1093,8 @@ def record_result(
         lenient=lenient,
         lenient_note=lenient_note.strip(),
         improvement_advice=improvement_advice.strip(),
+        onsite_person_name=onsite_person_name,
+        onsite_person_phone=onsite_person_phone,
         recorded_by=actor,
     )
     Finding.objects.bulk_create(
@@ -1147,6 +1185,47 @@ def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") ->
     task = Task.objects.get(pk=task.pk)
     if not _is_contact_of(actor, task):
         raise PermissionDenied("只有被检查企业的联系人可以评议本次检查")
+    is_representative = bool(actor.phone) and _is_legal_representative(task, actor.phone)
+    return _give_evaluation(
+        task,
+        scores,
+        comment,
+        audit_actor=actor,
+        given_by=actor,
+        given_as=Evaluation.GivenAs.LEGAL_REPRESENTATIVE if is_representative else Evaluation.GivenAs.CONTACT,
+        giver_name=actor.full_name,
+        giver_phone=actor.phone,
+    )
+
+
+def evaluate_by_phone(
+    viewer: ResultViewer,
+    *,
+    task: Task,
+    scores: dict[str, int],
+    comment: str = "",
+    now: datetime.datetime | None = None,
+) -> Evaluation:
+    """ "Scan again": the on-site person or the legal representative, whose phone an SMS code verified for this
+    task (check_result_code), rates it once — without being a contact of the enterprise."""
+    task = Task.objects.select_related("record").get(pk=task.pk)
+    if viewer.task_id != task.pk:
+        raise PermissionDenied("该手机号验证的是另一次检查，只能查看和评议那一次检查")
+    if not scan_again_open(task, now):
+        raise InvalidTransition("扫码查看和评议的期限已过")
+    return _give_evaluation(
+        task,
+        scores,
+        comment,
+        audit_actor=f"扫码用户（{Evaluation.GivenAs(viewer.given_as).label}）",
+        given_by=None,
+        given_as=viewer.given_as,
+        giver_name=viewer.name,
+        giver_phone=viewer.phone,
+    )
+
+
+def _give_evaluation(task: Task, scores: dict[str, int], comment: str, *, audit_actor, **giver) -> Evaluation:
     if not task.is_completed:
         raise InvalidTransition("检查结果录入后方可评议")
     names = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]
@@ -1160,14 +1239,104 @@ def evaluate(actor, *, task: Task, scores: dict[str, int], comment: str = "") ->
     try:
         with transaction.atomic():
             evaluation = Evaluation.objects.create(
-                task=task, given_by=actor, comment=comment.strip()[:2000], **{n: scores[n] for n in names}
+                task=task, comment=comment.strip()[:2000], **giver, **{n: scores[n] for n in names}
             )
             audit.record(
-                actor=actor, action="evaluation.given", obj=evaluation, after={"task": task.number, **scores}
+                actor=audit_actor,
+                action="evaluation.given",
+                obj=evaluation,
+                after={"task": task.number, "given_as": evaluation.given_as, **scores},
             )
     except IntegrityError:
         raise DomainError("本次检查已评议过，每次检查只能评议一次") from None
     return evaluation
+
+
+def may_see_evaluation_giver(user) -> bool:
+    """Who gave a rating (legal representative, contact, on-site person) is for the supervisors only: never the
+    inspected body, whose figures stay anonymous aggregates (F-26, EvaluationRelease)."""
+    return user.is_authenticated and user.role == Role.SUPERVISOR
+
+
+# --- "Scan again": the result and the evaluation by a phone verified by SMS ------------------------------
+
+
+@dataclass(frozen=True)
+class ResultViewer:
+    """A phone an SMS code verified for one task's result: the on-site person the inspector named with the
+    result, or the enterprise's legal representative. It grants that task's result and one evaluation, and
+    nothing else: no account, no portal, no other task."""
+
+    task_id: int
+    phone: str
+    given_as: str
+    name: str
+
+
+def _is_legal_representative(task: Task, phone: str) -> bool:
+    return EnterpriseContact.objects.filter(
+        enterprise_id=task.enterprise_id, kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE, phone=phone
+    ).exists()
+
+
+def _result_viewer(task: Task, phone: str) -> ResultViewer | None:
+    record = InspectionRecord.objects.filter(task=task).first()
+    if record is not None and record.onsite_person_phone and record.onsite_person_phone == phone:
+        return ResultViewer(task.pk, phone, Evaluation.GivenAs.ONSITE_PERSON, record.onsite_person_name)
+    representative = EnterpriseContact.objects.filter(
+        enterprise_id=task.enterprise_id, kind=EnterpriseContact.Kind.LEGAL_REPRESENTATIVE, phone=phone
+    ).first()
+    if representative is not None:
+        return ResultViewer(task.pk, phone, Evaluation.GivenAs.LEGAL_REPRESENTATIVE, representative.name)
+    return None
+
+
+def _result_code_subject(task: Task) -> str:
+    return f"task:{task.pk}"
+
+
+def request_result_code(*, task: Task, phone: str, now: datetime.datetime | None = None) -> None:
+    """Send an SMS code to the phone of the on-site person or the legal representative, for this task's result.
+    Any other phone gets the same answer and no SMS (a code row that never matches), so the page never tells
+    whose phone was named; the login codes' limits (cool-down, per hour) apply."""
+    phone = (phone or "").strip()
+    if not PHONE_RE.fullmatch(phone):
+        raise DomainError("请输入11位中国大陆手机号码（以1开头的11位数字）")
+    if not scan_again_open(task, now):
+        raise InvalidTransition("扫码查看检查结果的期限已过，企业联系人可登录企业端查看")
+    number = task.number.replace("{", "{{").replace("}", "}}")
+    core_services.request_approval_code(
+        phone=phone,
+        purpose=LoginCode.Purpose.RESULT_VIEW,
+        subject=_result_code_subject(task),
+        text=f"【检查码】您正在查看检查任务{number}的结果并评议，验证码为 {{code}}，{{minutes}} 分钟内有效。请勿告诉他人。",
+        send=_result_viewer(task, phone) is not None,
+    )
+
+
+def check_result_code(
+    *, task: Task, phone: str, code: str, now: datetime.datetime | None = None
+) -> ResultViewer:
+    """Spend the SMS code; the verified phone may then see this one task's result and evaluate it once. Call
+    outside any transaction (a wrong attempt is saved)."""
+    phone = (phone or "").strip()
+    if not PHONE_RE.fullmatch(phone):
+        raise DomainError("请输入11位中国大陆手机号码（以1开头的11位数字）")
+    if not scan_again_open(task, now):
+        raise InvalidTransition("扫码查看检查结果的期限已过，企业联系人可登录企业端查看")
+    core_services.check_approval_code(
+        phone=phone, purpose=LoginCode.Purpose.RESULT_VIEW, subject=_result_code_subject(task), code=code
+    )
+    viewer = _result_viewer(task, phone)
+    if viewer is None:  # cannot happen: such a phone's code never matches
+        raise DomainError("验证码不正确")
+    audit.record(
+        actor=f"扫码用户（{Evaluation.GivenAs(viewer.given_as).label}）",
+        action="task.result_viewed_by_phone",
+        obj=task,
+        after={"given_as": viewer.given_as},
+    )
+    return viewer
 
 
 EVALUATION_FIGURES = ["overall"] + [name for name, _ in Evaluation.DIMENSIONS]

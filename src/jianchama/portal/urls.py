@@ -6,6 +6,7 @@ app_name = "portal"
 
 urlpatterns = [
     path("c/report/<str:key>/", portal.report, name="report"),
+    path("c/result/<str:key>/", portal.scan_result, name="scan_result"),
     # The code's URL as printed in the QR (upper-case for the QR's alphanumeric mode) and as typed. Looser
     # than the token's alphabet on purpose: a mistyped, altered or mangled code (a trailing slash, `=`
     # padding, any length) gets the scan page's forged warning and its report link, not a 404.

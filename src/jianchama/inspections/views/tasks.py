@@ -193,6 +193,7 @@ def task_detail(request, pk):
         "scans": scans,
         "timeline": events,
         "evaluation": Evaluation.objects.visible_to(user).filter(task=task).first(),
+        "show_giver": services.may_see_evaluation_giver(user),
         "reply_form": forms.ReplyForm(),
         "may": {
             "submit": services.can_submit(user, task),
@@ -481,6 +482,8 @@ def record_result(request, pk):
                 lenient_note=data["lenient_note"],
                 improvement_advice=data["improvement_advice"],
                 evidence=files,
+                onsite_person_name=data["onsite_person_name"],
+                onsite_person_phone=data["onsite_person_phone"],
             ),
         )
         if record is not None:

@@ -25,13 +25,25 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections import qr, scan_card, services
-from jianchama.inspections.forms import EvaluationForm, ReportForm, StatementForm
+from jianchama.inspections.forms import (
+    EvaluationForm,
+    ReportForm,
+    ResultCodeForm,
+    ResultPhoneForm,
+    StatementForm,
+)
 from jianchama.inspections.models import Evaluation, Scan, Task
 from jianchama.registry import photos
 from jianchama.registry.guides import guides_for_task
 from jianchama.registry.models import Inspector
 
 REPORT_SALT = "jianchama.portal.report"
+RESULT_SALT = "jianchama.portal.scan_result"
+# The link of a scan page to the result lasts a day (scan again for a new one); a verified phone's access to
+# the result lasts half an hour in its session.
+RESULT_LINK_MAX_AGE = 24 * 3600
+RESULT_VIEWER_SECONDS = 30 * 60
+RESULT_VIEWER_SESSION_KEY = "result_viewer"
 
 
 def _client_address(request) -> str:
@@ -78,6 +90,9 @@ def scan(request, token: str):
         context.update(scan_card.details(result.task, timezone.localdate()))
     elif result.task is not None:
         context["bodies"] = [tb.body for tb in result.task.task_bodies.select_related("body")]
+    if result.outcome == Scan.Outcome.COMPLETED and services.scan_again_open(result.task):
+        # "Scan again" (seed 000): the on-site person or legal representative verifies his phone by SMS.
+        context["result_key"] = django_signing.dumps(result.scan.pk, salt=RESULT_SALT)
     # The page uses no context processor (no menu, user or messages): rendering without the request skips
     # them, which saves more than the rest of the template costs.
     return HttpResponse(render_to_string("portal/scan.html", context))
@@ -113,6 +128,102 @@ def report(request, key: str):
             else:
                 return render(request, "portal/report.html", {"done": True})
     return render(request, "portal/report.html", {"form": form, "scan": scan_record})
+
+
+def _result_viewer(request, task: Task) -> services.ResultViewer | None:
+    """The phone this browser verified for `task` (and only for it), while its half hour lasts."""
+    stored = request.session.get(RESULT_VIEWER_SESSION_KEY)
+    if not isinstance(stored, dict) or stored.get("task_id") != task.pk:
+        return None
+    if stored.get("until", 0) < timezone.now().timestamp():
+        return None
+    return services.ResultViewer(stored["task_id"], stored["phone"], stored["given_as"], stored["name"])
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def scan_result(request, key: str):
+    """ "Scan again" (seed 000: 结果录入后，法定代表人或现场负责人扫码查看检查结果并评价): from the scan page of a
+    completed task, the on-site person named with the result, or the legal representative, verifies his phone
+    by an SMS code and then sees this one task's result and evaluates it once. No account, no portal access."""
+    if limited(request, "scan_result", settings.SCAN_RATE_LIMIT):
+        return rate_limited(request)
+    try:
+        scan_id = django_signing.loads(key, salt=RESULT_SALT, max_age=RESULT_LINK_MAX_AGE)
+    except django_signing.BadSignature:
+        return render(request, "portal/scan_result.html", {"invalid": True}, status=404)
+    scan_record = Scan.objects.select_related("code").filter(pk=scan_id, code__isnull=False).first()
+    if scan_record is None:
+        return render(request, "portal/scan_result.html", {"invalid": True}, status=404)
+    task = Task.objects.select_related("enterprise").get(pk=scan_record.code.task_id)
+    if not services.scan_again_open(task):
+        return render(request, "portal/scan_result.html", {"closed": True}, status=410)
+    viewer = _result_viewer(request, task)
+    step = request.POST.get("form")
+    context = {"task": task, "key": key}
+    if viewer is None:
+        phone_form = ResultPhoneForm(request.POST if step == "phone" else None)
+        code_form = ResultCodeForm(request.POST if step == "code" else None)
+        if step == "phone" and phone_form.is_valid():
+            phone = phone_form.cleaned_data["phone"]
+            try:
+                services.request_result_code(task=task, phone=phone)
+            except DomainError as error:
+                phone_form.add_error(None, error.message)
+            else:
+                code_form = ResultCodeForm(initial={"phone": phone.strip()})
+                context["sent"] = True
+        elif step == "code" and code_form.is_valid():
+            if limited(request, "scan_result_code", "20/h"):
+                return rate_limited(request)
+            data = code_form.cleaned_data
+            try:
+                viewer = services.check_result_code(task=task, phone=data["phone"], code=data["code"])
+            except DomainError as error:
+                code_form.add_error(None, error.message)
+                context["sent"] = True
+            else:
+                request.session.cycle_key()
+                request.session[RESULT_VIEWER_SESSION_KEY] = {
+                    "task_id": viewer.task_id,
+                    "phone": viewer.phone,
+                    "given_as": viewer.given_as,
+                    "name": viewer.name,
+                    "until": timezone.now().timestamp() + RESULT_VIEWER_SECONDS,
+                }
+                return redirect("portal:scan_result", key)
+        elif step == "code":
+            context["sent"] = True
+        context.update(phone_form=phone_form, code_form=code_form)
+        return render(request, "portal/scan_result.html", context)
+    evaluation = Evaluation.objects.filter(task=task).first()
+    evaluation_form = EvaluationForm(request.POST if step == "evaluation" else None)
+    if step == "evaluation" and evaluation is None and evaluation_form.is_valid():
+        try:
+            services.evaluate_by_phone(
+                viewer,
+                task=task,
+                scores=evaluation_form.scores(),
+                comment=evaluation_form.cleaned_data["comment"],
+            )
+        except DomainError as error:
+            evaluation_form.add_error(None, error.message)
+        else:
+            messages.success(request, "感谢您的评议")
+            return redirect("portal:scan_result", key)
+    elif step == "evaluation" and evaluation is not None:
+        evaluation_form.add_error(None, "本次检查已评议过，每次检查只能评议一次")
+    record = getattr(task, "record", None)
+    context.update(
+        viewer=viewer,
+        bodies=[tb.body for tb in task.task_bodies.select_related("body")],
+        record=record,
+        findings=record.findings.all() if record else [],
+        evaluated=evaluation is not None,
+        evaluation_form=evaluation_form,
+        rights=services.RIGHTS_TEXT,
+    )
+    return render(request, "portal/scan_result.html", context)
 
 
 # --- The portal --------------------------------------------------------------------------------------
