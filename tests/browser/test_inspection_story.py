@@ -189,7 +189,9 @@ def test_one_inspection_from_task_to_evaluation(settings, tmp_path, live_server,
             download.headers["content-disposition"]
             == "inline; filename*=utf-8''%E7%8E%B0%E5%9C%BA%E7%85%A7%E7%89%87.png"
         )
-        assert inspector.locator("a:has-text('出示检查码')").count() == 0  # the visit is over
+        # The visit is over, but the code is still shown for "scan again" (seed 000: the person in charge on
+        # site scans it to see the result and evaluate), for SCAN_AGAIN_DAYS.
+        assert inspector.locator("a:has-text('出示检查码')").count() == 1
 
         # 7. The contact scans again: the visit is done, the link leads to the result and the evaluation.
         contact.goto(last)

@@ -623,11 +623,25 @@ def test_only_an_inspector_on_the_task_gets_a_token(s, who):
         services.current_token(getattr(s, who), task=task)
 
 
-@pytest.mark.parametrize("state", ["draft", "submitted", "recorded", "closed"])
+@pytest.mark.parametrize("state", ["draft", "submitted", "closed"])
 def test_no_token_outside_the_visit(s, state):
     task = fresh(getattr(s, state)())
     with pytest.raises(PermissionDenied):
         services.current_token(s.inspector_user, task=task)
+
+
+def test_after_the_result_the_code_is_shown_for_scan_again_until_the_period_ends(s, settings):
+    """Seed 000: 结果录入后，法定代表人或现场负责人再次扫码查看结果并评价 — the inspector shows the code for that
+    second scan, for SCAN_AGAIN_DAYS after the result, and not after."""
+    task = fresh(s.recorded())
+    assert (
+        signing.read_token(services.current_token(s.inspector_user, task=task)).code_id == task.code.public_id
+    )
+    Task.objects.filter(pk=task.pk).update(
+        result_recorded_at=timezone.now() - datetime.timedelta(days=settings.SCAN_AGAIN_DAYS, minutes=1)
+    )
+    with pytest.raises(PermissionDenied):
+        services.current_token(s.inspector_user, task=fresh(task))
 
 
 def test_no_token_for_a_cancelled_task(s):

@@ -28,7 +28,7 @@ from jianchama.notifications import services as notifications
 from jianchama.plans import draws
 from jianchama.plans import services as plans
 from jianchama.plans.models import Plan
-from jianchama.portal.views.portal import REPORT_SALT
+from jianchama.portal.views.portal import REPORT_SALT, RESULT_SALT
 from jianchama.registry import guides
 from jianchama.registry.models import EnforcementBody, ImportJob, Region
 from jianchama.supervision import sampling, steps
@@ -222,6 +222,7 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
     s.token = inspections.current_token(s.inspector_user, task=s.open_task)
     s.scan = inspections.scan_code(s.token, client_address="192.0.2.1").scan
     s.report_key = django_signing.dumps(s.scan.pk, salt=REPORT_SALT)
+    s.result_key = django_signing.dumps(s.scan.pk, salt=RESULT_SALT)
 
     # Complaints: from the hotline (assigned to the body), from the enterprise's portal; a reconsideration lead
     s.complaint = complaints.assign_complaint(

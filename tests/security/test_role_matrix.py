@@ -91,6 +91,7 @@ FILLERS: dict[str, Filler] = {
     # portal (the scan page and its report link take bearer secrets: see BEARER)
     "portal:scan": lambda w, s, role: {"token": s.token},
     "portal:report": lambda w, s, role: {"key": s.report_key},
+    "portal:scan_result": lambda w, s, role: {"key": s.result_key},
     "portal:enterprise_code": lambda w, s, role: {"uscc": s.enterprise.uscc},
     "portal:task_detail": pk("task"),
     "portal:complaint_detail": pk("portal_complaint"),
@@ -178,7 +179,7 @@ FILLERS: dict[str, Filler] = {
 
 # Parameters that are bearer secrets: whoever holds the code (or the report link made from its scan) may open
 # the page, whichever district it belongs to. Only side A's are requested.
-BEARER = {"portal:scan", "portal:report", "portal:inspector_photo"}
+BEARER = {"portal:scan", "portal:report", "portal:scan_result", "portal:inspector_photo"}
 # Parameters that are no object of a side (a file format, an import's key held in its maker's session).
 NOT_SCOPED = {
     "registry_import:enterprises_template",
@@ -190,8 +191,12 @@ NOT_SCOPED = {
 # (public objects carry none; a MARK on these pages is a private detail shown with a public one).
 PUBLIC = {
     "jwks",
+    # The API's description is public: a body's contractor reads it before he has a key (issue 12).
+    "api-v1:openapi-json",
+    "api-v1:openapi-view",
     "portal:scan",
     "portal:report",
+    "portal:scan_result",
     "supervision:sampling_list",
     "core:home",
     "core:healthz",
