@@ -84,6 +84,9 @@ def test_search_by_number_name_and_code_stays_in_scope(client, s):
 
     _, page = queries_for(client, "/tasks/", q=mine[1].number.lower())
     assert mine[1].number in page and mine[0].number not in page
+    # Part of a number is still found (a whole one goes by the unique index, a part by the trigrams).
+    _, page = queries_for(client, "/tasks/", q=mine[1].number[2:])
+    assert mine[1].number in page and mine[0].number not in page
     _, page = queries_for(client, "/tasks/", q="精细化工")
     assert by_name.number in page and others.number not in page and mine[0].number not in page
     _, page = queries_for(client, "/tasks/", q=named.uscc.lower())
