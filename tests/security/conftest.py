@@ -209,6 +209,18 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         evidence=[inspections.EvidenceInput("photo", photo)],
     )
     s.evidence = Evidence.objects.latest("pk")
+    # The on-site record signed on site (F-45): a stored document of the task, like the evidence.
+    from jianchama.inspections import documents
+    from tests.inspections.test_onsite_documents import signature
+
+    [s.document] = documents.sign_onsite_record(
+        s.inspector_user,
+        task=Task.objects.get(pk=task.pk),
+        inspector_signatures={s.inspector.pk: signature(1), s.inspector2.pk: signature(2)},
+        party_name=f"{mark}现场负责人",
+        party_signature=signature(3),
+        party_statement=f"{mark}当事人意见",
+    )
     s.task = inspections.close_task(s.body_admin, task=Task.objects.get(pk=task.pk))
     names = ["overall"] + [dimension for dimension, _ in Evaluation.DIMENSIONS]
     s.evaluation = inspections.evaluate(

@@ -97,6 +97,8 @@ FILLERS: dict[str, Filler] = {
     "portal:complaint_detail": pk("portal_complaint"),
     # inspections
     "inspections:task_detail": pk("task"),
+    "inspections:task_documents": pk("task"),
+    "inspections:notice_file": pk("task"),
     "inspections:show_code": pk("open_task"),
     "inspections:record_result": pk("open_task"),
     "inspections:task_submit": pk("open_task"),
@@ -168,6 +170,7 @@ FILLERS: dict[str, Filler] = {
     "registry:guide_unpublish": pk("published_guide"),
     # stored files (issue 10 item 2): through views that check the owner's scope
     "inspections:evidence_file": lambda w, s, role: {"pk": s.evidence.pk},
+    "inspections:document_file": lambda w, s, role: {"pk": s.task.pk, "document_pk": s.document.pk},
     "registry:inspector_photo": pk("inspector"),
     "portal:inspector_photo": lambda w, s, role: {"key": photos.public_key(s.inspector.pk, "photo.png")},
     # the enterprise's own contacts (issue 10 item 1)
@@ -239,6 +242,10 @@ ENTERPRISE_ONLY = {
 ENTERPRISE_MAY_OPEN = ENTERPRISE_ONLY | {
     # the evidence files of its own inspections (Evidence follows its task's visible_to)
     "inspections:evidence_file",
+    # the standard documents of its own inspections (F-45: delivered to the enterprise)
+    "inspections:task_documents",
+    "inspections:notice_file",
+    "inspections:document_file",
     "notifications:inbox",
     "notifications:detail",
     "notifications:mark_read",

@@ -628,3 +628,67 @@ class EvaluationRelease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.body}评议汇总（{self.count}条）"
+
+
+class OnsiteDocument(models.Model):
+    """A standard inspection document of one task (F-45), after the Ministry of Justice's basic formats of
+    2025 (司法部办公厅《行政检查文书基本格式文本（试行）》): the notice (检查通知书), the on-site record
+    (现场检查笔录) signed on site by the inspectors and the enterprise's person (or his refusal, with a
+    witness), and the rectification notice (责令改正通知书) where the outcome asks for one. Generated once as a
+    PDF and never changed; its SHA-256 is in the audit log (inspections/documents.py)."""
+
+    class Kind(models.TextChoices):
+        NOTICE = "notice", "行政检查通知书"
+        RECORD = "record", "现场检查笔录"
+        RECTIFICATION = "rectification", "责令改正通知书"
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField("文书种类", max_length=16, choices=Kind.choices)
+    number = models.CharField("文书编号", max_length=40, unique=True)
+    file = models.FileField("文件", upload_to=RandomName("documents/%Y/%m/"))
+    sha256 = models.CharField("SHA-256", max_length=64)
+    # The enterprise's person on site: signed, or refused to sign (then a witness signs).
+    party_name = models.CharField("当事人签名人", max_length=50, blank=True)
+    party_statement = models.TextField("当事人意见", blank=True)
+    party_refused = models.BooleanField("当事人拒绝签字", default=False)
+    witness_name = models.CharField("见证人", max_length=50, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="制作人", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("制作时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "检查文书"
+        verbose_name_plural = "检查文书"
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["task", "kind"], name="one_document_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}{self.number}"
+
+
+class DocumentSignature(models.Model):
+    """A handwritten signature drawn on the phone's screen for one document: an inspector's, the enterprise's
+    person's, or a witness's when that person refused."""
+
+    class Signer(models.TextChoices):
+        INSPECTOR = "inspector", "执法人员"
+        PARTY = "party", "当事人"
+        WITNESS = "witness", "见证人"
+
+    document = models.ForeignKey(OnsiteDocument, on_delete=models.CASCADE, related_name="signatures")
+    signer = models.CharField("签名人身份", max_length=10, choices=Signer.choices)
+    name = models.CharField("签名人", max_length=50)
+    inspector = models.ForeignKey(
+        Inspector, verbose_name="执法人员", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    image = models.FileField("签名图像", upload_to=RandomName("signatures/%Y/%m/"))
+    signed_at = models.DateTimeField("签名时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "文书签名"
+        verbose_name_plural = "文书签名"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_signer_display()}{self.name}"

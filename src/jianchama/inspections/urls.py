@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import tasks
+from .views import documents, tasks
 
 app_name = "inspections"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("triggers/", tasks.trigger_report, name="trigger_report"),
     path("evidence/<int:pk>/", tasks.evidence_file, name="evidence_file"),
     path("<int:pk>/", tasks.task_detail, name="task_detail"),
+    path("<int:pk>/documents/", documents.task_documents, name="task_documents"),
+    path("<int:pk>/documents/notice.pdf", documents.notice_file, name="notice_file"),
+    path("<int:pk>/documents/<int:document_pk>/", documents.document_file, name="document_file"),
     path("<int:pk>/code/", tasks.show_code, name="show_code"),
     path("<int:pk>/record/", tasks.record_result, name="record_result"),
     path("<int:pk>/submit/", tasks.task_submit, name="task_submit"),

@@ -1,8 +1,7 @@
 """The official documents of the three steps (F-32): the supervision recommendation (行政执法监督建议书) and
 the supervision decision (行政执法监督决定书), rendered from Django templates to PDF by WeasyPrint.
 
-The font is Noto Serif CJK SC (fontconfig name; `make system-deps` installs fonts-noto-cjk and Pango),
-embedded as a subset, so the document reads the same on any machine. A document is generated once, when it
+The font and the rendering are core.pdf's. A document is generated once, when it
 is issued, and stored; it never changes afterwards.
 """
 
@@ -10,17 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.template.loader import render_to_string
+from jianchama.core.pdf import FONT_FAMILY, render_pdf
 
-FONT_FAMILY = "Noto Serif CJK SC"
-
-
-def render_pdf(template: str, context: dict[str, Any]) -> bytes:
-    """Render a template of `supervision/pdf/` to PDF bytes."""
-    from weasyprint import HTML  # imported here: loading Pango costs time that most requests never need
-
-    html = render_to_string(template, {**context, "font_family": FONT_FAMILY})
-    return HTML(string=html).write_pdf()
+__all__ = ["FONT_FAMILY", "decision_pdf", "recommendation_pdf", "render_pdf"]
 
 
 def recommendation_pdf(context: dict[str, Any]) -> bytes:

@@ -309,6 +309,7 @@ def task_detail(request, pk):
             "statement_form": statement_form,
             "rights": services.RIGHTS_TEXT,
             "guides": guides_for_task(task),
+            "documents": task.documents.all(),
         },
     )
 
