@@ -6,6 +6,7 @@ DEBUG          "1" for development pages and errors
 ALLOWED_HOSTS  comma-separated host names
 REDIS_URL      cache (rate limits, lockouts) in Redis instead of process memory
 CACHE_KEY_PREFIX  prefix of this deployment's cache keys, where several share one Redis
+DATABASE_REPLICA_URL  a read replica for statistics, exports, public pages and open data (core/replica.py)
 DATABASE_SERVER_SIDE_BINDING  "1": PostgreSQL binds parameters and keeps often-run statements prepared
 SMS_BACKEND    dotted path of the SMS backend class
 CODE_BASE_URL  the https origin printed in inspection codes (e.g. https://jcm.example.gov.cn)
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "jianchama.core.replica.ReadYourWritesMiddleware",
     "jianchama.core.middleware.StaffSessionLimitsMiddleware",
     "jianchama.core.middleware.OutOfRangeInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -111,6 +113,16 @@ if env("DATABASE_SERVER_SIDE_BINDING") == "1" and "postgresql" in DATABASES["def
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"server_side_binding": True, "prepare_threshold": 5}
     )
+# A read replica (core/replica.py): statistics, exports, public pages and open data read from it; a client
+# that just wrote reads the primary for READ_YOUR_WRITES_SECONDS; an unreachable replica is skipped for
+# REPLICA_RETRY_SECONDS. In tests it mirrors the default database.
+if env("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(env("DATABASE_REPLICA_URL"), conn_max_age=60)
+    DATABASES["replica"].setdefault("OPTIONS", {}).update({"connect_timeout": 2})
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["jianchama.core.replica.ReplicaRouter"]
+READ_YOUR_WRITES_SECONDS = int(env("READ_YOUR_WRITES_SECONDS", "30"))
+REPLICA_RETRY_SECONDS = int(env("REPLICA_RETRY_SECONDS", "10"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})

@@ -21,6 +21,7 @@ from django_ratelimit.core import get_usage
 
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
+from jianchama.core.replica import replica_reads
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections.models import Task
@@ -239,6 +240,7 @@ def _limited(request, group: str, rate: str) -> bool:
     return bool(usage and usage["should_limit"])
 
 
+@replica_reads
 def draw_list(request):
     rows = draws.public_draws().order_by("-committed_at")
     page = paginate(request, rows)
@@ -246,6 +248,7 @@ def draw_list(request):
     return render(request, "plans/draw_list.html", {"page": page})
 
 
+@replica_reads
 def draw_detail(request, pk):
     draw = get_object_or_404(draws.public_draws(), pk=pk)
     status = draws.public_status(draw)
@@ -291,6 +294,7 @@ def draw_detail(request, pk):
     )
 
 
+@replica_reads
 def draw_json(request, pk):
     if _limited(request, "draw_json", _json_rate()):
         return rate_limited(request)

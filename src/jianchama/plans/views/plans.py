@@ -23,6 +23,7 @@ from django_ratelimit.core import get_usage
 from jianchama.core import audit, spreadsheets
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
+from jianchama.core.replica import replica_reads
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.registry.models import Enterprise
@@ -421,6 +422,7 @@ def _published(request):
     return filters.apply(plans), filters
 
 
+@replica_reads
 def public_list(request):
     if _limited(request):
         return rate_limited(request)
@@ -430,6 +432,7 @@ def public_list(request):
     return render(request, "plans/public_list.html", {"page": page, "filters": filters, "query": query})
 
 
+@replica_reads
 def public_detail(request, pk):
     if _limited(request):
         return rate_limited(request)
@@ -489,6 +492,7 @@ def _open_record(request, plan: Plan) -> dict:
     }
 
 
+@replica_reads
 def public_csv(request):
     if _limited(request):
         return rate_limited(request)
@@ -516,6 +520,7 @@ def public_csv(request):
     return spreadsheets.csv_response("published-plans.csv", OPEN_DATA_COLUMNS, rows())
 
 
+@replica_reads
 def public_json(request):
     if _limited(request):
         return rate_limited(request)

@@ -21,6 +21,7 @@ from django_ratelimit.core import get_usage
 from jianchama.core import conduct
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import forbidden, page_view, paginate, submit_form
+from jianchama.core.replica import replica_reads
 from jianchama.core.views import rate_limited
 from jianchama.registry.forms import DATE, Form
 
@@ -124,6 +125,7 @@ class ReviewForm(Form):
 # --- Public pages -----------------------------------------------------------------------------------------
 
 
+@replica_reads
 def round_list(request):
     """Every round, public; a supervisor also commits the quarter's round here."""
     if _limited(request):
@@ -163,6 +165,7 @@ def round_list(request):
     )
 
 
+@replica_reads
 def round_detail(request, pk):
     if _limited(request):
         return rate_limited(request)
@@ -203,6 +206,7 @@ def round_detail(request, pk):
     )
 
 
+@replica_reads
 def round_json(request, pk):
     if _limited(request):
         return rate_limited(request)
