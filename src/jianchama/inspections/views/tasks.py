@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from jianchama.core import files
+from jianchama.core import files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
@@ -53,6 +53,8 @@ def task_list(request):
     query = request.GET.get("q", "").strip()[:100]
     if query:
         tasks = tasks.filter(_search(query))
+    # A home page's to-do (core/todos.py) lands here on exactly the tasks it counted.
+    tasks, todo_label = todos.narrow(request.user, request.GET.get("todo", ""), tasks)
     page = paginate(request, tasks)
     return render(
         request,
@@ -62,6 +64,7 @@ def task_list(request):
             "statuses": Task.Status.choices,
             "status": status,
             "q": query,
+            "todo_label": todo_label,
             "can_create": services.can_create_tasks(request.user),
             "evaluations": _evaluation_summary(request.user),
         },
