@@ -117,3 +117,28 @@ def test_a_form_sent_back_shows_the_chosen_enterprise_s_year(client, s):
     page = client.post(reverse("inspections:task_create"), data).content.decode()
     assert "已选择：<strong>金山燃气有限公司</strong>" in page
     assert f"{timezone.localdate().year}年度已被检查1次" in page
+
+
+def test_items_are_those_the_body_and_chosen_joint_bodies_may_check(client, s):
+    client.force_login(s.inspector_user)
+    page = client.get(reverse("inspections:task_create")).content.decode()
+    assert s.item.name in page and s.partner_item.name not in page
+    page = client.get(reverse("inspections:task_create"), {"joint_bodies": s.partner.pk}).content.decode()
+    assert s.item.name in page and s.partner_item.name in page
+
+
+def test_inspectors_are_marked_when_their_certificate_misses_the_chosen_items_field(client, s):
+    from tests.factories import CertificateFactory, InspectorFactory
+
+    outsider = InspectorFactory(name="孙七", body=s.body)
+    CertificateFactory(inspector=outsider, fields=[s.market])
+    client.force_login(s.inspector_user)
+    page = client.post(
+        reverse("inspections:task_create"),
+        {"enterprise_uscc": s.enterprise.uscc, "items": [s.item.pk], "refresh_inspectors": "1"},
+    ).content.decode()
+    assert (
+        "孙七（金山区建设和管理委员会） · 执法证领域：市场监管【执法证不覆盖所选事项的领域：燃气管理】"
+        in page
+    )
+    assert "张三（金山区建设和管理委员会） · 执法证领域：燃气管理<" in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from jianchama.registry.forms import DATE, Form
@@ -13,14 +14,26 @@ from .models import Evaluation, Evidence, Exemption, Finding, InspectionRecord, 
 
 
 class InspectorChoiceField(forms.ModelMultipleChoiceField):
+    # The fields of the items chosen so far (set by the form): each inspector is marked when his valid
+    # certificates do not cover those of them his body works in (the qualification gate's rule, said early).
+    needed_fields: dict[int, str] = {}
+
     def label_from_instance(self, inspector: Inspector) -> str:
         label = f"{inspector.name}（{inspector.body.name}）"
         # Said before saving, not after: an inspector without a certificate valid today cannot be put on it.
         today = timezone.localdate()
         certificates = sorted(inspector.certificates.all(), key=lambda c: c.pk, reverse=True)
-        if not any(c.status_on(today) == Certificate.Status.VALID for c in certificates):
+        valid = [c for c in certificates if c.status_on(today) == Certificate.Status.VALID]
+        if not valid:
             state = Certificate.Status(certificates[0].status_on(today)).label if certificates else "无执法证"
-            label += f"【执法证{state}，不能安排】" if certificates else "【无执法证，不能安排】"
+            return label + (f"【执法证{state}，不能安排】" if certificates else "【无执法证，不能安排】")
+        covered = {field.pk: field.name for c in valid for field in c.fields.all()}
+        if covered:
+            label += f" · 执法证领域：{'、'.join(sorted(covered.values()))}"
+        body_fields = {field.pk for field in inspector.body.fields.all()}
+        missing = [name for pk, name in self.needed_fields.items() if pk in body_fields and pk not in covered]
+        if missing:
+            label += f"【执法证不覆盖所选事项的领域：{'、'.join(sorted(missing))}】"
         return label
 
 
@@ -120,13 +133,35 @@ class TaskForm(Form):
         )
         # The user's own body's inspectors, and those of the joint bodies chosen (sent with the form, or
         # prefilled by a link): never the roster of every body in the city.
+        partners = self.chosen_partner_ids()
         self.fields["inspectors"].queryset = (
             Inspector.objects.filter(
-                is_active=True, body__is_active=True, body_id__in=[user.body_id, *self.chosen_partner_ids()]
+                is_active=True, body__is_active=True, body_id__in=[user.body_id, *partners]
             )
             .select_related("body")
-            .prefetch_related("certificates")
+            .prefetch_related("certificates__fields", "body__fields")
             .order_by("body__code", "name")
+        )
+        # Items the user's body (or a chosen joint body) may check: among its items and in its fields.
+        authorised = EnforcementBody.items.through.objects.filter(
+            inspectionitem_id=OuterRef("pk"),
+            enforcementbody_id__in=[user.body_id, *partners],
+            enforcementbody__fields=OuterRef("field_id"),
+        )
+        self.fields["items"].queryset = (
+            self.fields["items"].queryset.filter(Exists(authorised)).select_related("field")
+        )
+        self.fields["inspectors"].needed_fields = self._chosen_item_fields()
+
+    def _chosen_item_fields(self) -> dict[int, str]:
+        values = (
+            self.data.getlist(self.add_prefix("items")) if self.is_bound else self.initial.get("items") or []
+        )
+        ids = [int(v) for v in values if str(v).isdigit() and len(str(v)) < 10][:100]
+        if not ids:
+            return {}
+        return dict(
+            self.fields["items"].queryset.filter(pk__in=ids).order_by().values_list("field_id", "field__name")
         )
 
     def chosen_partner_ids(self) -> list[int]:
