@@ -30,7 +30,7 @@ def test_enterprise_adds_a_contact_with_the_representatives_code(live_server, ph
     phone.wait_for_selector("#id_code")
     phone.fill("#id_code", code_for("13912345678"))
     phone.click("button[type=submit]")
-    phone.wait_for_url(f"{live_server.url}/")
+    phone.wait_for_url(f"{live_server.url}/portal/")  # the enterprise's home is its portal
 
     phone.goto(f"{live_server.url}/portal/")
     phone.click("text=我的联系人")

@@ -154,7 +154,7 @@ def contact_login(page, base_url: str, phone: str) -> None:
     assert texts, f"no login code was sent to {phone}"
     page.fill("#id_code", re.search(r"\d{6}", texts[-1]).group())
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(f"{base_url}/portal/")  # the enterprise's home is its portal
 
 
 def no_horizontal_scroll(page) -> bool:

@@ -221,7 +221,7 @@ def test_one_inspection_from_task_to_evaluation(settings, tmp_path, live_server,
         contact.reload()
         assert contact.locator("form#evaluation").count() == 0
         contact.goto(f"{base}/portal/")
-        history = contact.locator("table tbody tr", has_text="金山区建设和管理委员会").inner_text()
+        history = contact.locator("#history tbody tr", has_text="金山区建设和管理委员会").inner_text()
         assert "未发现问题" in history and "非常满意" in history
 
     # The data behind what everyone saw.

@@ -43,6 +43,6 @@ def test_enterprise_contact_logs_in_with_sms_code(live_server, phone):
     code = re.search(r"\d{6}", sms.outbox[0].text).group()
     phone.fill("#id_code", code)
     phone.click("button[type=submit]")
-    phone.wait_for_url(f"{live_server.url}/")
+    phone.wait_for_url(f"{live_server.url}/portal/")  # the enterprise's home is its portal
     assert "上海金山燃气供应站有限公司" in phone.content()
     assert fits_screen(phone)

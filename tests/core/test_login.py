@@ -159,7 +159,7 @@ def test_a_contact_logs_in_with_the_code_sent_by_sms(client, contact):
     assert response.status_code == 302
     assert response["Location"] == reverse("core:home")
     assert logged_in_user_id(client) == str(contact.pk)
-    assert "上海金山燃气供应站有限公司" in client.get(reverse("core:home")).content.decode()
+    assert "上海金山燃气供应站有限公司" in client.get(reverse("core:home"), follow=True).content.decode()
     event = AuditEvent.objects.get(action="user.login_by_code")
     assert event.actor == contact
 

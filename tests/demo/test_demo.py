@@ -308,8 +308,12 @@ def test_the_demo_tells_the_inspection_codes_story(loaded):
     done = Task.objects.get(enterprise=contact.enterprise, status=Task.Status.RESULT_RECORDED)
     assert services.can_evaluate(contact, done)  # the contact can see the result and evaluate
     assert Task.objects.filter(status=Task.Status.SUBMITTED).exists()  # the head has one to approve
-    # The two tasks above and the supervision story's visit (closed, rated poorly).
-    assert Notification.objects.visible_to(contact).count() == 3
+    # The notices of the two tasks above and the supervision story's visit (closed, rated poorly), and the
+    # results of the two visits made (issue 14).
+    notices = Notification.objects.visible_to(contact)
+    assert notices.filter(event="task.notified").count() == 3
+    results = set(notices.filter(event="task.result_recorded").values_list("object_id", flat=True))
+    assert str(done.pk) in results and len(results) == 2
     assert audit.verify_chain()[1] is None
 
 

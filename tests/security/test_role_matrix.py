@@ -235,6 +235,8 @@ ENTERPRISE_ONLY = {
     "portal:complaint_list",
     "portal:complaint_create",
     "portal:complaint_detail",
+    # "有人未出示检查码来检查": the enterprise's one-tap report (issue 14)
+    "portal:report_no_code",
     "registry:enterprise_detail_own",
 }
 # What the enterprise's contact may open besides the public pages and its own pages; every other page is
@@ -315,6 +317,7 @@ EXPECTED_OK: dict[str, set[str]] = {
     },
     "portal:task_detail": {"enterprise_contact"},
     "portal:complaint_detail": {"enterprise_contact"},
+    "portal:report_no_code": {"enterprise_contact"},
     "plans:plan_detail": {"inspector_user", "body_admin", "city_reviewer", "supervisor", "platform_admin"},
     "plans:proposal_detail": {"body_admin", "partner_admin", "supervisor", "platform_admin"},
     "complaints:detail": {"body_admin", "complaint_intake", "supervisor", "platform_admin"},

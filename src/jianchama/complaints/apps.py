@@ -9,6 +9,7 @@ class ComplaintsConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
+        from . import todos  # noqa: F401  (registers the home page's to-dos, core/todos.py)
         from .audit_actions import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)

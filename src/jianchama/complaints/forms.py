@@ -194,3 +194,17 @@ class LeadFilterForm(Form):
     status = forms.ChoiceField(
         label="状态", choices=[("", "全部状态"), *ReconsiderationLead.Status.choices], required=False
     )
+
+
+class NoCodeReportForm(Form):
+    """The one-tap report on the portal: both fields may stay empty."""
+
+    who = forms.CharField(
+        label="来检查的单位或人员（可不填）",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "如：某某局，两名工作人员"}),
+    )
+    note = forms.CharField(
+        label="补充说明（可不填）", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )

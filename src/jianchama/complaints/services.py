@@ -519,6 +519,44 @@ def register_complaint(
     return complaint
 
 
+NO_CODE_TITLE = "有人未出示检查码来检查"
+NO_CODE_TEXT_MAX = 500
+
+
+def report_inspection_without_code(
+    actor, *, who: str = "", note: str = "", task: Task | None = None, when: datetime.datetime | None = None
+) -> Complaint:
+    """The enterprise's one-tap report (portal, F-24): someone came to inspect without showing a valid code.
+    Under the State Council's opinion and seed 000 an enterprise may refuse such a visit; the report becomes a
+    complaint of the category 无码检查或检查码异常, from the portal, about the enterprise itself (and the task,
+    if the contact names one of its own), registered and sent to the intake desk like any portal complaint.
+    `who` (the body or people, as far as known) and `note` are optional."""
+    if not (getattr(actor, "is_authenticated", False) and actor.role == Role.ENTERPRISE_CONTACT):
+        raise PermissionDenied("只有企业联系人可以举报未出示检查码的检查")
+    who, note = (who or "").strip(), (note or "").strip()
+    problems = []
+    if len(who) > 100:
+        problems.append("来检查的单位或人员不超过100个字")
+    if len(note) > NO_CODE_TEXT_MAX:
+        problems.append(f"补充说明不超过{NO_CODE_TEXT_MAX}个字")
+    raise_if(problems, "举报未提交")
+    when = timezone.localtime(when or timezone.now())
+    lines = [
+        f"企业通过企业端一键举报：{chinese_date(when.date())} {when:%H:%M}前后，有人到本企业检查，未出示有效的检查码。",
+        f"来检查的单位或人员：{who or '（企业未填写）'}",
+    ]
+    if note:
+        lines.append(f"补充说明：{note}")
+    return register_complaint(
+        actor,
+        source=Source.PORTAL,
+        category=Complaint.Category.NO_CODE,
+        title=NO_CODE_TITLE if not who else f"{NO_CODE_TITLE}（{who[:40]}）",
+        content="\n".join(lines),
+        task=task,
+    )
+
+
 def _intake_for(complaint: Complaint, actor) -> list[User]:
     """The intake staff whose region covers the complaint: by the enterprise or body concerned, else the
     observer's region; a code report naming neither goes to every intake desk (it is theirs to place)."""

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, spreadsheets
+from jianchama.core import audit, spreadsheets, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
@@ -69,6 +69,8 @@ def filtered(user, params) -> tuple[QuerySet[Complaint], forms.ComplaintFilterFo
             complaints = complaints.filter(received_on__lte=data["end"])
         if data["overdue"]:
             complaints = services.overdue_filter(complaints)
+    # A home page's to-do (core/todos.py) lands here on exactly the complaints it counted.
+    complaints, form.todo_label = todos.narrow(user, params.get("todo", ""), complaints)
     return complaints.select_related("body", "enterprise", "task"), form
 
 
@@ -88,6 +90,7 @@ def ledger(request):
         {
             "page": page,
             "filters": filters,
+            "todo_label": filters.todo_label,
             "can_register": bool(sources) and Complaint.Source.OBSERVER not in sources,
             "can_observe": Complaint.Source.OBSERVER in sources,
             "may_see_leads": services.can_register_leads(user) or user.role == Role.DISTRICT_GOVERNMENT,

@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
-from . import workdays
+from . import todos, workdays
 from .errors import DomainError
 from .forms import CodeForm, DeadlineForm, PhoneForm, ScheduleForm, StaffAuthenticationForm
 from .models import CalendarDay, CalendarYear
+from .roles import Role
 from .services import SCHEDULE_YEARS, request_login_code, set_year_schedule
 
 # Per client address, on POSTs only: enough for a person who mistypes, too few for a script.
@@ -109,7 +110,11 @@ def healthz(request):
 
 @login_required
 def home(request):
-    return render(request, "core/home.html")
+    """What waits for the user (F-46): each to-do with its count and nearest deadline. The enterprise's home
+    is its portal, which shows its own to-dos."""
+    if request.user.role == Role.ENTERPRISE_CONTACT:
+        return redirect("portal:home")
+    return render(request, "core/home.html", {"todos": todos.for_user(request.user)})
 
 
 @login_required

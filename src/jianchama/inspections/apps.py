@@ -9,7 +9,11 @@ class InspectionsConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
-        from . import frequency, triggers
+        from . import (
+            frequency,
+            todos,  # noqa: F401  (registers the home page's to-dos, core/todos.py)
+            triggers,
+        )
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)

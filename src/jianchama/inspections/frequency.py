@@ -1023,3 +1023,97 @@ def frequency_report_xlsx(report: FrequencyReport) -> bytes:
             ),
         ]
     )
+
+
+# --- One enterprise's year, as it and a task's author are shown it -----------------------------------------
+
+
+@dataclass
+class BodyYear:
+    body_id: int
+    name: str
+    this_year: int
+    all_time: int
+    cap: int | None = None
+
+
+@dataclass
+class EnterpriseYear:
+    """How often an enterprise has been inspected in a year, in total and by body, against the yearly caps of
+    the active rules that apply to it (those of every field; a field's own rule is listed in `field_caps`)."""
+
+    year: int
+    total: int
+    bodies: list[BodyYear]
+    cap: int | None = None
+    per_body_cap: int | None = None
+    field_caps: list[str] = field(default_factory=list)
+
+    @property
+    def over_cap(self) -> bool:
+        return self.cap is not None and self.total >= self.cap
+
+    @property
+    def sentence(self) -> str:
+        """E.g. 「本年度已被检查3次（金山区建设和管理委员会2次、金山区市场监督管理局1次）」."""
+        if not self.total:
+            return f"{self.year}年度尚未被检查"
+        names = "、".join(f"{b.name}{b.this_year}次" for b in self.bodies if b.this_year)
+        text = f"{self.year}年度已被检查{self.total}次（{names}）"
+        if self.cap is not None:
+            text += f"，各级各部门合计每年不超过{self.cap}次"
+        return text
+
+
+def _year_tasks(enterprise_id: int, year: int):
+    # Bounded by the (enterprise, window_start) index: a task's date is its start, else its window's first day,
+    # and a task starts inside its window.
+    return Task.objects.filter(
+        Q(started_at__year=year) | Q(started_at__isnull=True, window_start__year=year),
+        enterprise_id=enterprise_id,
+        status__in=COUNTED,
+        window_start__gte=datetime.date(year, 1, 1) - WINDOW_SLACK,
+        window_start__lte=datetime.date(year, 12, 31),
+    )
+
+
+def enterprise_year(enterprise: Enterprise, year: int | None = None) -> EnterpriseYear:
+    """The enterprise's inspections of `year` (default: this one) by body, with every body that ever inspected
+    it, and the yearly caps. Four queries, whatever the number of tasks."""
+    year = year or timezone.localdate().year
+    tasks = _year_tasks(enterprise.pk, year)
+    total = tasks.count()
+    this_year = dict(
+        TaskBody.objects.filter(task__in=tasks.values("pk"))
+        .values_list("body_id")
+        .annotate(n=Count("task_id"))
+    )
+    rows = (
+        TaskBody.objects.filter(task__enterprise_id=enterprise.pk, task__status__in=COUNTED)
+        .values_list("body_id", "body__name")
+        .annotate(n=Count("task_id"))
+        .order_by("-n", "body__name")
+    )
+    rules = FrequencyRule.objects.filter(is_active=True, period=Period.YEAR).filter(
+        Q(risk_grade="") | Q(risk_grade=enterprise.risk_grade)
+    )
+    cap = per_body = None
+    field_caps = []
+    for rule in rules.select_related("field").order_by("limit", "pk"):
+        if rule.scope not in (Scope.ALL_BODIES, Scope.PER_BODY):
+            continue
+        if rule.field_id is not None:
+            who = "各级各部门合计" if rule.scope == Scope.ALL_BODIES else "同一执法单位"
+            field_caps.append(f"{rule.field.name}领域：{who}每年不超过{rule.limit}次")
+        elif rule.scope == Scope.ALL_BODIES and cap is None:
+            cap = rule.limit
+        elif rule.scope == Scope.PER_BODY and per_body is None:
+            per_body = rule.limit
+    bodies = [
+        BodyYear(body_id=body_id, name=name, this_year=this_year.get(body_id, 0), all_time=n, cap=per_body)
+        for body_id, name, n in rows
+    ]
+    bodies.sort(key=lambda b: (-b.this_year, -b.all_time, b.name))
+    return EnterpriseYear(
+        year=year, total=total, bodies=bodies, cap=cap, per_body_cap=per_body, field_caps=field_caps
+    )

@@ -475,6 +475,14 @@ def return_task(actor, *, task: Task, comment: str) -> Task:
     # Whatever changes before resubmission, every body approves it again.
     task.task_bodies.update(approved_by=None, approved_at=None)
     workflow.record(actor, "task.returned", task, before, comment=comment.strip())
+    tell_task_team(
+        actor,
+        task=task,
+        event="task.returned",
+        subject=f"检查任务{task}被退回修改",
+        body=f"{actor.body.name}负责人退回了检查任务{task}（{task.enterprise.name}）。退回原因：{comment.strip()}。"
+        "请按意见修改后重新提交审批。",
+    )
     return task
 
 
@@ -624,6 +632,18 @@ def approve_task(actor, *, task: Task) -> Task:
     if not waiting and not emergency_running:
         _issue_code(actor, task)
         _notify(actor, task)
+    if not waiting:
+        window = f"{chinese_date(task.window_start)}至{chinese_date(task.window_end)}"
+        tell_task_team(
+            actor,
+            task=task,
+            event="task.approved",
+            subject=f"检查任务{task}已批准",
+            body=f"检查任务{task}（{task.enterprise.name}）已经各参与单位负责人批准，检查码已签发，企业已收到告知。"
+            f"计划检查日期：{window}。到场后请出示检查码。"
+            if not emergency_running
+            else f"紧急检查任务{task}（{task.enterprise.name}）已补办批准手续。",
+        )
     return task
 
 
@@ -1143,6 +1163,7 @@ def record_result(
         evidence=len(evidence),
         **({"occurred_at": occurred_at, "received_at": now} if occurred_at else {}),
     )
+    _tell_result(task, record)
     return record
 
 
@@ -1492,6 +1513,7 @@ def file_statement(actor, *, task: Task, text: str) -> Statement:
         obj=statement,
         after={"task": task.number, "text": statement.text},
     )
+    _tell_heads_of_statement(task, statement)
     return statement
 
 
@@ -1508,3 +1530,83 @@ def reply_statement(actor, *, statement: Statement, reply: str) -> Statement:
     statement.save(update_fields=["reply", "replied_by", "replied_at"])
     audit.record(actor=actor, action="statement.replied", obj=statement, after={"reply": statement.reply})
     return statement
+
+
+# --- Notices of the workflow (on commit, through the notifications app's channels) ------------------------
+
+
+def _link(path: str) -> dict[str, str]:
+    """The page a notice leads to: the path for the inbox's button, the full address for an SMS or the app."""
+    return {"link": path, "url": f"{settings.CODE_BASE_URL.rstrip('/')}{path}"}
+
+
+def tell_task_team(actor, *, task: Task, event: str, subject: str, body: str) -> int:
+    """Tell the task's people (its inspectors with an account, and whoever drafted it) in their inboxes, the
+    actor excepted. Returns how many were told."""
+    from django.urls import reverse
+
+    from jianchama.core.models import User
+    from jianchama.notifications.services import notify_user
+
+    people = User.objects.filter(is_active=True).filter(
+        pk__in=[
+            task.created_by_id,
+            *task.inspectors.filter(user__isnull=False).values_list("user_id", flat=True),
+        ]
+    )
+    link = _link(reverse("inspections:task_detail", args=[task.pk]))
+    told = 0
+    for user in people.exclude(pk=getattr(actor, "pk", None)).order_by("pk"):
+        notify_user(user=user, event=event, subject=subject, body=body, payload=link, related=task)
+        told += 1
+    return told
+
+
+def _tell_result(task: Task, record: InspectionRecord) -> None:
+    """The enterprise is told its result is recorded, with the way to see it, evaluate and state its case."""
+    from django.urls import reverse
+
+    from jianchama.notifications.services import notify_enterprise
+
+    link = _link(reverse("portal:task_detail", args=[task.pk]))
+    lines = [
+        f"{task.lead_body.name}对贵单位的检查（任务编号{task.number}）已录入检查结果：{record.get_outcome_display()}。",
+    ]
+    if record.rectify_by:
+        lines.append(f"整改期限：{chinese_date(record.rectify_by)}。")
+    lines.append(f"请登录企业端查看检查结果并对本次检查进行评议：{link['url']}")
+    lines.append("对检查结果有异议的，可在企业端提出陈述申辩，也可依法申请行政复议或提起行政诉讼。")
+    notify_enterprise(
+        enterprise=task.enterprise,
+        event="task.result_recorded",
+        subject=f"检查结果：{task.lead_body.name}的检查已录入结果（{record.get_outcome_display()}）",
+        body="\n".join(lines),
+        payload={
+            "task_number": task.number,
+            "outcome": record.outcome,
+            "rectify_by": record.rectify_by,
+            **link,
+        },
+        related=task,
+    )
+
+
+def _tell_heads_of_statement(task: Task, statement: Statement) -> None:
+    """The heads of the bodies taking part are told that the enterprise filed a statement, to answer it."""
+    from django.urls import reverse
+
+    from jianchama.core.models import User
+    from jianchama.notifications.services import notify_user
+
+    heads = User.objects.filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
+    link = _link(reverse("inspections:task_detail", args=[task.pk]) + "#statements")
+    excerpt = statement.text if len(statement.text) <= 200 else statement.text[:199] + "…"
+    for head in heads.order_by("pk"):
+        notify_user(
+            user=head,
+            event="statement.filed",
+            subject=f"{task.enterprise.name}对检查任务{task}提出陈述申辩",
+            body=f"{task.enterprise.name}对检查任务{task}的检查结果提出陈述申辩，请及时答复：\n{excerpt}",
+            payload=link,
+            related=statement,
+        )

@@ -29,7 +29,11 @@ def detail(request, pk: int):
     notification = get_object_or_404(
         Notification.objects.visible_to(request.user).select_related("enterprise"), pk=pk
     )
-    return render(request, "notifications/detail.html", {"notification": notification})
+    # The page the notice leads to (set by the service that sent it): a path on this site only.
+    link = (notification.payload or {}).get("link") if isinstance(notification.payload, dict) else None
+    if not (isinstance(link, str) and link.startswith("/") and not link.startswith("//")):
+        link = None
+    return render(request, "notifications/detail.html", {"notification": notification, "link": link})
 
 
 @login_required

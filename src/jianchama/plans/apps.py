@@ -9,7 +9,10 @@ class PlansConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
-        from . import draws
+        from . import (
+            draws,
+            todos,  # noqa: F401  (registers the home page's to-dos, core/todos.py)
+        )
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)

@@ -21,5 +21,6 @@ urlpatterns = [
     path("portal/contacts/<int:pk>/remove/", contacts.contact_remove, name="contact_remove"),
     path("portal/complaints/", complaints.complaint_list, name="complaint_list"),
     path("portal/complaints/new/", complaints.complaint_create, name="complaint_create"),
+    path("portal/report-no-code/", complaints.report_no_code, name="report_no_code"),
     path("portal/complaints/<int:pk>/", complaints.complaint_detail, name="complaint_detail"),
 ]

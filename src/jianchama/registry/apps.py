@@ -9,6 +9,7 @@ class RegistryConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
+        from . import todos  # noqa: F401  (registers the home page's to-dos, core/todos.py)
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)

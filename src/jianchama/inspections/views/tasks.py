@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from jianchama.core import files
+from jianchama.core import files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
@@ -53,6 +53,8 @@ def task_list(request):
     query = request.GET.get("q", "").strip()[:100]
     if query:
         tasks = tasks.filter(_search(query))
+    # A home page's to-do (core/todos.py) lands here on exactly the tasks it counted.
+    tasks, todo_label = todos.narrow(request.user, request.GET.get("todo", ""), tasks)
     page = paginate(request, tasks)
     return render(
         request,
@@ -62,6 +64,7 @@ def task_list(request):
             "statuses": Task.Status.choices,
             "status": status,
             "q": query,
+            "todo_label": todo_label,
             "can_create": services.can_create_tasks(request.user),
             "evaluations": _evaluation_summary(request.user),
         },
@@ -100,6 +103,66 @@ def _evaluation_summary(user) -> dict | None:
         "releases": services.evaluation_releases(user, body=user.body)[1:],
         "minimum": services.evaluation_release_size(),
     }
+
+
+# The as-you-type enterprise search of the task form: per user, enough for fast typing, too few for a crawl.
+ENTERPRISE_SEARCH_RATE = "120/m"
+ENTERPRISE_SEARCH_RESULTS = 8
+
+
+def _search_limited(request) -> bool:
+    from django.conf import settings
+    from django_ratelimit.core import get_usage
+
+    rate = getattr(settings, "ENTERPRISE_SEARCH_RATE", ENTERPRISE_SEARCH_RATE)
+    usage = get_usage(request, group="enterprise-search", key="user", rate=rate, increment=True)
+    return bool(usage and usage["should_limit"])
+
+
+@page_view
+def enterprise_search(request):
+    """The task form's enterprise search (HTMX partial): by part of the name (the trigram index on PostgreSQL)
+    or the start of a USCC, among the enterprises the user may see; a few rows, each a button that picks it."""
+    if not services.can_create_tasks(request.user):
+        raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
+    if _search_limited(request):
+        from jianchama.core.views import rate_limited
+
+        return rate_limited(request)
+    query = request.GET.get("enterprise_uscc", request.GET.get("q", "")).strip()[:100]
+    results = []
+    if len(query) >= 2:
+        code = query.upper()
+        match = Q(name__icontains=query)
+        if code.isalnum():
+            match |= Q(uscc__startswith=code)
+        results = list(
+            Enterprise.objects.visible_to(request.user)
+            .filter(match)
+            .order_by("name")
+            .only("pk", "name", "uscc", "region")[:ENTERPRISE_SEARCH_RESULTS]
+        )
+    return render(request, "inspections/_enterprise_results.html", {"results": results, "q": query})
+
+
+@page_view
+def enterprise_pick(request):
+    """The enterprise chosen in the task form (HTMX partial): the field filled with its USCC, and how often it
+    has been inspected this year against the yearly caps (the frequency check's answer, F-21)."""
+    if not services.can_create_tasks(request.user):
+        raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
+    code = request.GET.get("uscc", "").strip().upper()[:18]
+    enterprise = get_object_or_404(Enterprise.objects.visible_to(request.user), uscc=code)
+    form = forms.TaskForm(user=request.user, initial={"enterprise_uscc": enterprise.uscc})
+    return render(
+        request,
+        "inspections/_enterprise_field.html",
+        {
+            "field": form["enterprise_uscc"],
+            "chosen": enterprise,
+            "year": frequency.enterprise_year(enterprise),
+        },
+    )
 
 
 @page_view
@@ -153,7 +216,15 @@ def task_create(request):
         if task is not None:
             messages.success(request, f"检查任务{task.number}已保存为草稿，请核对后提交审批")
             return redirect("inspections:task_detail", task.pk)
-    return render(request, "inspections/task_form.html", {"form": form})
+    return render(request, "inspections/task_form.html", {"form": form, **_chosen_enterprise(form)})
+
+
+def _chosen_enterprise(form) -> dict:
+    """The enterprise the form names, once it does, with its year's inspections (shown beside the field)."""
+    chosen = getattr(form, "cleaned_data", {}).get("enterprise_uscc") if form.is_bound else None
+    if not isinstance(chosen, Enterprise):
+        return {}
+    return {"chosen": chosen, "year": frequency.enterprise_year(chosen)}
 
 
 def _partner_plans(data) -> list:

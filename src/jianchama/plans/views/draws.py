@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
+from jianchama.core import todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.replica import replica_reads
@@ -243,9 +244,10 @@ def _limited(request, group: str, rate: str) -> bool:
 @replica_reads
 def draw_list(request):
     rows = draws.public_draws().order_by("-committed_at")
+    rows, todo_label = todos.narrow(request.user, request.GET.get("todo", ""), rows)
     page = paginate(request, rows)
     page.object_list = [(d, draws.PUBLIC_STATUS_LABELS[draws.public_status(d)]) for d in page.object_list]
-    return render(request, "plans/draw_list.html", {"page": page})
+    return render(request, "plans/draw_list.html", {"page": page, "todo_label": todo_label})
 
 
 @replica_reads

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.core import get_usage
 
-from jianchama.core import audit, spreadsheets
+from jianchama.core import audit, spreadsheets, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.replica import replica_reads
@@ -72,6 +72,7 @@ def plan_list(request):
             plans = plans.filter(status=data["status"])
         if data["method"]:
             plans = plans.filter(method=data["method"])
+    plans, todo_label = todos.narrow(user, request.GET.get("todo", ""), plans)
     page = paginate(request, plans)
     for plan in page:
         plan.timing = _pending_timing(plan)
@@ -84,6 +85,7 @@ def plan_list(request):
         {
             "page": page,
             "filters": filters,
+            "todo_label": todo_label,
             "awaiting": awaiting,
             "can_create": services.can_create_plans(user),
             "is_supervisor": services.is_supervisor(user),

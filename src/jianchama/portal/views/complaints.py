@@ -6,9 +6,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
 from jianchama.complaints import services
-from jianchama.complaints.forms import PortalComplaintForm
+from jianchama.complaints.forms import NoCodeReportForm, PortalComplaintForm
 from jianchama.complaints.models import Complaint
 from jianchama.core.pages import submit_form
 from jianchama.core.views import rate_limited
@@ -49,6 +50,36 @@ def complaint_create(request):
                 )
                 return redirect("portal:complaint_detail", complaint.pk)
     return render(request, "portal/complaint_form.html", {"form": form})
+
+
+@contact_required
+@require_http_methods(["GET", "POST"])
+def report_no_code(request):
+    """ "有人未出示检查码来检查": one tap on the portal registers the complaint (the two fields may stay empty);
+    a GET shows the same small form on its own page (for the link on the enterprise code page)."""
+    form = NoCodeReportForm(request.POST or None)
+    if request.method == "POST":
+        if limited(
+            request,
+            "portal-complaint",
+            getattr(settings, "PORTAL_COMPLAINT_RATE_LIMIT", COMPLAINT_RATE_LIMIT),
+        ):
+            return rate_limited(request)
+        if form.is_valid():
+            complaint = submit_form(
+                form,
+                lambda: services.report_inspection_without_code(
+                    request.user, who=form.cleaned_data["who"], note=form.cleaned_data["note"]
+                ),
+            )
+            if complaint is not None:
+                messages.success(
+                    request,
+                    f"举报已提交，编号{complaint.number}。受理人员将核查并交办，处理结果将通过消息和短信告知。"
+                    "没有有效检查码的检查，企业有权拒绝。",
+                )
+                return redirect("portal:complaint_detail", complaint.pk)
+    return render(request, "portal/report_no_code.html", {"form": form})
 
 
 def _own(user):

@@ -20,11 +20,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.core import get_usage
 
-from jianchama.core import conduct, files
+from jianchama.complaints.forms import NoCodeReportForm
+from jianchama.core import conduct, files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
-from jianchama.inspections import qr, scan_card, services
+from jianchama.inspections import frequency, qr, scan_card, services
 from jianchama.inspections.forms import (
     EvaluationForm,
     ReportForm,
@@ -253,11 +254,21 @@ def home(request):
 
     unread = Notification.objects.visible_to(user).filter(read_at__isnull=True).count()
     enterprise_url = request.build_absolute_uri(reverse("portal:enterprise_code", args=[enterprise.uscc]))
+    # What waits for the enterprise (F-46), each linking back here to exactly its tasks (?todo=).
+    todo_tasks, todo_label = todos.narrow(user, request.GET.get("todo", ""), Task.objects.visible_to(user))
     return render(
         request,
         "portal/home.html",
         {
             "enterprise": enterprise,
+            "todos": todos.for_user(user),
+            # Its inspections this year against the caps, and by body (F-21, F-27).
+            "year": frequency.enterprise_year(enterprise),
+            "no_code_form": NoCodeReportForm(),
+            "todo_label": todo_label,
+            "todo_tasks": todo_tasks.select_related("lead_body").order_by("window_start")[:50]
+            if todo_label
+            else [],
             "upcoming": [t for t in tasks if not t.is_completed and t.status != Task.Status.CANCELLED],
             "history": [t for t in tasks if t.is_completed],
             "evaluations": Evaluation.objects.visible_to(user).select_related("task"),

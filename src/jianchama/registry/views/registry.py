@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, files
+from jianchama.core import audit, files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
@@ -202,6 +202,8 @@ def inspector_list(request):
             inspectors = inspectors.filter(certificates__status=status)
         elif status == "none":
             inspectors = inspectors.filter(certificates__isnull=True)
+    # A home page's to-do (core/todos.py) lands here on exactly the inspectors it counted.
+    inspectors, todo_label = todos.narrow(request.user, request.GET.get("todo", ""), inspectors)
     can_create = EnforcementBody.objects.manageable_by(request.user).exists()
     return render(
         request,
@@ -209,6 +211,7 @@ def inspector_list(request):
         {
             "page": paginate(request, inspectors.distinct()),
             "filters": filters,
+            "todo_label": todo_label,
             "can_create": can_create,
             "can_import": importing.may_import_inspectors(request.user),
             "can_check": services.can_check_qualification(request.user),

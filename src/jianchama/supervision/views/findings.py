@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from jianchama.core import audit, bounds
+from jianchama.core import audit, bounds, todos
 from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.pages import paginate
@@ -222,6 +222,8 @@ def finding_list(request):
     visible = Finding.objects.visible_to(user)
     filters = FindingFilterForm(request.GET or None, user=user)
     findings = filters.apply(visible).select_related("body__region")
+    # A home page's to-do (core/todos.py) lands here on exactly the findings it counted.
+    findings, todo_label = todos.narrow(user, request.GET.get("todo", ""), findings)
     if request.GET.get("export") == "xlsx":
         refusal = too_many_to_export(findings)
         if refusal is None:
@@ -244,6 +246,7 @@ def finding_list(request):
         {
             "filters": filters,
             "page": page,
+            "todo_label": todo_label,
             "export_query": export.urlencode(),
             "may_dashboard": _may_view_dashboard(user),
         },

@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, bounds, files
+from jianchama.core import audit, bounds, files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate
 from jianchama.core.roles import Role
@@ -95,14 +95,16 @@ def steps_list(request):
     """Recommendations and decisions in the user's scope, each with its deadlines, days left and flags."""
     user = request.user
     flagged_only = request.GET.get("flagged") == "1"
-    recs = list(
-        Recommendation.objects.visible_to(user).select_related("body__region", "warning", "finding")[:500]
-    )
+    # A home page's to-do (core/todos.py) shows only the records it counted, of its one kind.
+    todo = request.GET.get("todo", "")
+    recs_qs, todo_label = todos.narrow(user, todo, Recommendation.objects.visible_to(user), strict=True)
+    recs = list(recs_qs.select_related("body__region", "warning", "finding")[:500])
     calendar = WorkingCalendar()  # one calendar for every deadline on the page
     for rec in recs:
         rec.deadlines = steps.recommendation_deadlines(rec, calendar=calendar)
         rec.flagged = steps.flagged(rec.deadlines)
-    decisions = list(Decision.objects.visible_to(user).select_related("body__region", "recommendation")[:500])
+    decisions_qs, _ = todos.narrow(user, todo, Decision.objects.visible_to(user), strict=True)
+    decisions = list(decisions_qs.select_related("body__region", "recommendation")[:500])
     for decision in decisions:
         decision.deadlines = steps.decision_deadlines(decision, calendar=calendar)
         decision.flagged = steps.flagged(decision.deadlines)
@@ -111,6 +113,7 @@ def steps_list(request):
         warnings = SupervisionWarning.objects.visible_to(user).filter(
             outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
         )
+        warnings, _ = todos.narrow(user, todo, warnings, strict=True)
         for warning in warnings.select_related("body__region", "finding"):
             warning.deadlines = steps.warning_deadlines(warning, calendar=calendar)
             warning.flagged = steps.flagged(warning.deadlines)
@@ -130,6 +133,7 @@ def steps_list(request):
             "decisions": decisions,
             "pending_issue": pending_issue,
             "flagged_only": flagged_only,
+            "todo_label": todo_label,
             "is_body_admin": user.role == Role.BODY_ADMIN,
         },
     )
