@@ -39,6 +39,7 @@ def direct(tasks) -> dict[str, int]:
     ).count()
     return {
         "inspections": len(counted),
+        "remote": sum(1 for t in counted if t.mode == Task.Mode.REMOTE),
         "joint": sum(1 for t in counted if t.task_bodies.count() > 1),
         "with_code": sum(1 for t in counted if hasattr(t, "code")),
         "scanned": len(scanned),

@@ -105,6 +105,7 @@ def tasks(scope: Scope, period: Period, filters: Filters):
 
 MEASURES = [
     "inspections",
+    "remote",
     "joint",
     "with_code",
     "scanned",
@@ -178,8 +179,7 @@ def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
         .values("month")
         .annotate(
             n=Sum("inspections"),
-            on_site=Sum("inspections", filter=Q(mode=Task.Mode.ON_SITE)),
-            remote=Sum("inspections", filter=Q(mode=Task.Mode.REMOTE)),
+            remote=Sum("remote"),
             joint=Sum("joint"),
         )
         .order_by("month")
@@ -192,7 +192,7 @@ def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
             [
                 f"{month:%Y-%m}",
                 row.get("n") or 0,
-                row.get("on_site") or 0,
+                (row.get("n") or 0) - (row.get("remote") or 0),
                 row.get("remote") or 0,
                 row.get("joint") or 0,
             ]
@@ -205,15 +205,10 @@ def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
 
 @figure("mode", "现场与非现场", "现场检查与非现场检查的次数及占比。")
 def mode(scope: Scope, period: Period, filters: Filters) -> Table:
-    counts = dict(
-        tasks(scope, period, filters)
-        .values("mode")
-        .annotate(n=Sum("inspections"))
-        .order_by()
-        .values_list("mode", "n")
-    )
-    total = sum(n or 0 for n in counts.values())
-    rows = [[label, counts.get(m) or 0, _ratio(counts.get(m) or 0, total)] for m, label in Task.Mode.choices]
+    t = _totals(tasks(scope, period, filters))
+    counts = {Task.Mode.ON_SITE: t["inspections"] - t["remote"], Task.Mode.REMOTE: t["remote"]}
+    total = t["inspections"]
+    rows = [[label, counts[m], _ratio(counts[m], total)] for m, label in Task.Mode.choices]
     return Table(["检查方式", "检查次数", "占比（%）"], rows, chart="pie")
 
 

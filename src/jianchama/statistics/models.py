@@ -19,7 +19,7 @@ from django.db import models
 
 
 class DailyFact(models.Model):
-    """Per day × body × enterprise's town × field × kind × mode (× the two flags): what the bodies did."""
+    """Per day × body × enterprise's town × field × kind (× the two flags): what the bodies did."""
 
     day = models.DateField("日期")
     body_id = models.IntegerField("执法单位")
@@ -28,11 +28,11 @@ class DailyFact(models.Model):
     enterprise_district_id = models.IntegerField("企业所在区")
     field_id = models.IntegerField("执法领域（0为全部）")
     kind = models.CharField("检查类型", max_length=16)
-    mode = models.CharField("检查方式", max_length=10)
     first_all = models.BooleanField("任务首个单位")
     first_district = models.BooleanField("任务在本区的首个单位")
     # Participations (a task × one of its bodies) of counted tasks (frequency.COUNTED) and the parts of them:
     inspections = models.IntegerField("检查次数", default=0)
+    remote = models.IntegerField("非现场检查", default=0)
     joint = models.IntegerField("联合检查", default=0)
     with_code = models.IntegerField("已生成检查码", default=0)
     scanned = models.IntegerField("企业已扫码", default=0)
