@@ -14,7 +14,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.inspections import frequency, services, signing
 from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task
 from jianchama.statistics import build, figures
-from jianchama.statistics.models import DailyFact, VisitFact
+from jianchama.statistics.models import DailyFact, MonthlyFact, VisitFact
 from jianchama.statistics.scope import Filters, Period, scope_for
 from tests.factories import user_for
 
@@ -82,9 +82,11 @@ def assert_facts_equal_raw(s, period: Period) -> None:
 def snapshot() -> tuple[list, list]:
     fields = [f.attname for f in DailyFact._meta.fields if f.attname != "id"]
     visit = [f.attname for f in VisitFact._meta.fields if f.attname != "id"]
+    monthly = [f.attname for f in MonthlyFact._meta.fields if f.attname != "id"]
     return (
         sorted(DailyFact.objects.values_list(*fields)),
         sorted(VisitFact.objects.values_list(*visit)),
+        sorted(MonthlyFact.objects.values_list(*monthly)),
     )
 
 
@@ -187,6 +189,8 @@ def test_facts_equal_direct_counts_after_random_operations(s, seed, settings):
             step(s, rng, tasks)
         build.refresh()
         assert_facts_equal_raw(s, period)
+        # This month, read from MonthlyFact.
+        assert_facts_equal_raw(s, Period.of("month", today))
     incremental = snapshot()
     build.rebuild_all()
     assert snapshot() == incremental

@@ -35,7 +35,7 @@ from jianchama.inspections.models import (
 )
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Region
 
-from .models import DailyFact, VisitFact, Watermark
+from .models import DailyFact, MonthlyFact, VisitFact, Watermark
 
 DIMENSIONS = ("overall", "certificate_shown", "rights_told", "conduct", "efficiency", "integrity")
 # A rating at or below this overall score is a poor one (不满意、非常不满意).
@@ -193,6 +193,41 @@ def _visit_insert() -> str:
     """
 
 
+# DailyFact's dimensions and measures, as MonthlyFact has them too.
+ROLLED = [f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month")]
+DIMENSION_COLUMNS = [
+    "body_id",
+    "body_district_id",
+    "enterprise_region_id",
+    "enterprise_district_id",
+    "field_id",
+    "kind",
+    "first_all",
+    "first_district",
+]
+
+
+def _monthly_insert() -> str:
+    month = (
+        "CAST(date_trunc('month', day) AS date)"
+        if connection.vendor == "postgresql"
+        else "date(day, 'start of month')"
+    )
+    measures = [column for column in ROLLED if column not in DIMENSION_COLUMNS]
+    return f"""
+    INSERT INTO {MonthlyFact._meta.db_table} (month, {", ".join(DIMENSION_COLUMNS)}, {", ".join(measures)})
+    SELECT {month}, {", ".join(DIMENSION_COLUMNS)}, {", ".join(f"SUM({m})" for m in measures)}
+    FROM {DailyFact._meta.db_table}
+    WHERE day BETWEEN %(lo)s AND %(hi)s
+    GROUP BY {month}, {", ".join(DIMENSION_COLUMNS)}
+    """
+
+
+def _month_bounds(lo: datetime.date, hi: datetime.date) -> tuple[datetime.date, datetime.date]:
+    last = (hi.replace(day=1) + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    return lo.replace(day=1), last
+
+
 def _date(value: datetime.date):
     return connection.ops.adapt_datefield_value(value)
 
@@ -219,6 +254,10 @@ def rebuild(lo: datetime.date, hi: datetime.date) -> int:
         VisitFact.objects.filter(day__range=(lo, hi)).delete()
         cursor.execute(_daily_insert())
         cursor.execute(_visit_insert())
+        # The months the range touches, summed again from their days (the other days are unchanged).
+        first, last = _month_bounds(lo, hi)
+        MonthlyFact.objects.filter(month__range=(first, last)).delete()
+        cursor.execute(_monthly_insert(), {"lo": _date(first), "hi": _date(last)})
         cursor.execute(f"SELECT COUNT(*) FROM {TEMP} WHERE field_id = 0")
         (rows,) = cursor.fetchone()
         cursor.execute(f"DROP TABLE {TEMP}")
@@ -276,9 +315,11 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
                 )
         DailyFact.objects.exclude(day__range=bounds).delete()
         VisitFact.objects.exclude(day__range=bounds).delete()
+        MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
     else:
         DailyFact.objects.all().delete()
         VisitFact.objects.all().delete()
+        MonthlyFact.objects.all().delete()
     with transaction.atomic():
         mark = _watermark()
         mark.audit_sequence, mark.scan_id, mark.evaluation_id = heads

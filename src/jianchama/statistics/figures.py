@@ -8,6 +8,8 @@ columns the chart draws, so that the chart, the table and the export can only sh
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +17,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
 from jianchama.registry.models import EnforcementBody, Enterprise, Field
 
-from .models import DailyFact, VisitFact
+from .models import DailyFact, MonthlyFact, VisitFact
 from .scope import Filters, Period, Scope, counting
 
 # F-26: no evaluation figure over fewer ratings than this is shown to anyone reading aggregates.
@@ -91,11 +93,19 @@ def _ratio(part: int, whole: int, scale: int = 100) -> Decimal | None:
     return (Decimal(part) * scale / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
+def whole_months(period: Period) -> bool:
+    following = period.end + datetime.timedelta(days=1)
+    return period.start.day == 1 and following.day == 1
+
+
 def facts(scope: Scope, period: Period, filters: Filters):
-    """The fact rows of the scope, the period and the filters (participations)."""
-    return (
-        DailyFact.objects.filter(day__range=(period.start, period.end)).filter(filters.q()).filter(scope.rows)
-    )
+    """The fact rows of the scope, the period and the filters (participations): MonthlyFact when the period
+    is whole months (a month, a quarter, a year), DailyFact for a custom range of days."""
+    if whole_months(period):
+        rows = MonthlyFact.objects.filter(month__range=(period.start, period.end))
+    else:
+        rows = DailyFact.objects.filter(day__range=(period.start, period.end))
+    return rows.filter(filters.q()).filter(scope.rows)
 
 
 def tasks(scope: Scope, period: Period, filters: Filters):
@@ -120,9 +130,30 @@ MEASURES = [
 ]
 
 
+# Several figures of one page sum the same rows; within `together()` the sums are computed once.
+_TOTALS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("statistics_totals", default=None)
+
+
+@contextlib.contextmanager
+def together():
+    """Compute several figures of one scope, period and filters sharing their common sums."""
+    token = _TOTALS.set({})
+    try:
+        yield
+    finally:
+        _TOTALS.reset(token)
+
+
 def _totals(queryset) -> dict[str, int]:
-    got = queryset.aggregate(**{name: Sum(name) for name in MEASURES})
-    return {name: got[name] or 0 for name in MEASURES}
+    cache = _TOTALS.get()
+    key = str(queryset.query)
+    if cache is None or key not in cache:
+        got = queryset.aggregate(**{name: Sum(name) for name in MEASURES})
+        sums = {name: got[name] or 0 for name in MEASURES}
+        if cache is None:
+            return sums
+        cache[key] = sums
+    return dict(cache[key])
 
 
 # --- The figures ---------------------------------------------------------------------------------------------
@@ -174,9 +205,7 @@ def by_kind(scope: Scope, period: Period, filters: Filters) -> Table:
 def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
     got = {
         row["month"]: row
-        for row in tasks(scope, period, filters)
-        .annotate(month=TruncMonth("day"))
-        .values("month")
+        for row in _by_month(tasks(scope, period, filters))
         .annotate(
             n=Sum("inspections"),
             remote=Sum("remote"),
@@ -201,6 +230,12 @@ def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
     return Table(
         ["月份", "检查次数", "现场检查", "非现场检查", "联合检查"], rows, chart="line", series=[1, 2, 3, 4]
     )
+
+
+def _by_month(queryset):
+    if queryset.model is MonthlyFact:
+        return queryset.values("month")
+    return queryset.annotate(day_month=TruncMonth("day")).values(month=F("day_month"))
 
 
 @figure("mode", "现场与非现场", "现场检查与非现场检查的次数及占比。")
@@ -281,7 +316,11 @@ def by_body(scope: Scope, period: Period, filters: Filters) -> Table:
 
 @figure("by_field", "按执法领域", "各执法领域的检查次数：一次检查涉及几个领域的事项，就计入几个领域。")
 def by_field(scope: Scope, period: Period, filters: Filters) -> Table:
-    base = DailyFact.objects.filter(day__range=(period.start, period.end)).filter(scope.rows)
+    base = (
+        MonthlyFact.objects.filter(month__range=(period.start, period.end))
+        if whole_months(period)
+        else DailyFact.objects.filter(day__range=(period.start, period.end))
+    ).filter(scope.rows)
     if filters.region_ids:
         base = base.filter(enterprise_region_id__in=filters.region_ids)
     if filters.body_id:
