@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "jianchama.portal",
     "jianchama.supervision",
     "jianchama.complaints",
+    "jianchama.statistics",
     "jianchama.demo",
 ]
 

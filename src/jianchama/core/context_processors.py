@@ -33,6 +33,18 @@ def navigation(request):
             entries.append(("资格核验", "registry:qualification_check"))
         if user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER) or user.is_platform_admin:
             entries.append(("检查频次", "inspections:frequency_report"))
+        if (
+            user.role
+            in (
+                Role.SUPERVISOR,
+                Role.DISTRICT_GOVERNMENT,
+                Role.CITY_REVIEWER,
+                Role.INSPECTOR,
+                Role.BODY_ADMIN,
+            )
+            or user.is_platform_admin
+        ):
+            entries.append(("统计分析", "statistics:index"))
         if user.role in (Role.SUPERVISOR, Role.CITY_REVIEWER, Role.BODY_ADMIN) or user.is_platform_admin:
             entries.append(("触发式检查", "inspections:trigger_report"))
         # Supervision (F-30–F-36): the bureau's pages; the district government decides; bodies answer.

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -888,22 +888,25 @@ def frequency_report(
     user, *, start: datetime.date, end: datetime.date, field=None, limit: int = 50
 ) -> FrequencyReport:
     """The enterprises inspected most often in [start, end], with the bodies and fields that inspected them
-    and each inspection; and the inspections by body and by field. Scoped: a supervisor its region, a
-    city-level reviewer its own and its district counterparts' tasks, the platform administrator all."""
+    and each inspection; and the inspections by body and by field. Scoped: a supervisor its district, a
+    city-level reviewer its own and its district counterparts' tasks, the platform administrator all.
+
+    The counts come from the statistics' aggregates (statistics.figures.frequency_counts: refreshed by the
+    job queue a minute after a change, rebuilt nightly), never from the task table; only the listed
+    enterprises' own inspections are read from the tasks, through the index on (enterprise, window)."""
+    from jianchama.statistics.figures import frequency_counts
+    from jianchama.statistics.scope import scope_for
+
     if not can_view_frequency_report(user):
         raise PermissionDenied("只有执法监督人员、市级执法单位审核人和平台管理员可以查看检查频次统计")
     if end < start:
         raise DomainError("统计期间的结束日期不能早于开始日期")
-    tasks = counted_tasks(user, start=start, end=end, field=field)
-    top = list(
-        tasks.values("enterprise_id")
-        .annotate(n=Count("pk", distinct=True))
-        .order_by("-n", "enterprise_id")[:limit]
-    )
-    ids = [row["enterprise_id"] for row in top]
+    counts = frequency_counts(scope_for(user), start, end, field_id=field.pk if field else 0, limit=limit)
+    ids = [enterprise_id for enterprise_id, _ in counts.top]
     enterprises = {e.pk: e for e in Enterprise.objects.filter(pk__in=ids).only("name", "uscc")}
     details = list(
-        tasks.filter(enterprise_id__in=ids)
+        counted_tasks(user, start=start, end=end, field=field)
+        .filter(enterprise_id__in=ids)
         .order_by("inspected_on", "pk")
         .values("pk", "number", "enterprise_id", "inspected_on", "kind", "status")
     )
@@ -924,38 +927,29 @@ def frequency_report(
             )
         )
     rows = []
-    for row in top:
-        inspections = listed.get(row["enterprise_id"], [])
+    for enterprise_id, count in counts.top:
+        inspections = listed.get(enterprise_id, [])
         by_body = Counter(body for t in inspections for body in t.bodies)
         by_field = Counter(name for t in inspections for name in t.fields)
-        enterprise = enterprises[row["enterprise_id"]]
+        enterprise = enterprises[enterprise_id]
         rows.append(
             ReportEnterprise(
                 pk=enterprise.pk,
                 name=enterprise.name,
                 uscc=enterprise.uscc,
-                count=row["n"],
+                count=count,
                 by_body=by_body.most_common(),
                 by_field=by_field.most_common(),
                 tasks=inspections,
             )
         )
-    counted = TaskBody.objects.filter(task__in=tasks.values("pk"))
-    by_body = [
-        (r["body__name"], r["n"], r["e"])
-        for r in counted.values("body__name")
-        .annotate(n=Count("task_id", distinct=True), e=Count("task__enterprise_id", distinct=True))
-        .order_by("-n", "body__name")
-    ]
-    by_field = [
-        (r["items__field__name"], r["n"], r["e"])
-        for r in counted.values("items__field__name")
-        .annotate(n=Count("task_id", distinct=True), e=Count("task__enterprise_id", distinct=True))
-        .order_by("-n", "items__field__name")
-        if r["items__field__name"]
-    ]
     return FrequencyReport(
-        start=start, end=end, enterprises=rows, by_body=by_body, by_field=by_field, total=tasks.count()
+        start=start,
+        end=end,
+        enterprises=rows,
+        by_body=counts.by_body,
+        by_field=counts.by_field,
+        total=counts.total,
     )
 
 

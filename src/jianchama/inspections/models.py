@@ -179,6 +179,8 @@ class Task(models.Model):
             # and stops (the search's trigram indexes are PostgreSQL's, in migration 0008).
             models.Index(fields=["-created_at", "-id"], name="task_created_desc"),
             models.Index(fields=["status", "-created_at", "-id"], name="task_status_created_desc"),
+            # The statistics' rebuild of a range of days finds its tasks by their window (statistics.build).
+            models.Index(fields=["window_start"], name="task_window_start"),
         ]
 
     def __str__(self) -> str:

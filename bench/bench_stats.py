@@ -1,0 +1,228 @@
+"""The statistics at scale (issues 13 and 16): the fact tables' full rebuild, the incremental refresh after
+10,000 new inspections, and every statistics page and the frequency report as the city's supervisor, a
+district's supervisor and one body's administrator (median, p99 and query count). Never asserts on timing.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/jcm_stats .venv/bin/python bench/bench_stats.py
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --runs 15       # pages only (facts already built)
+
+The database: a copy of one filled by `generate_synthetic`, migrated (`manage.py migrate`). The 10,000 new
+inspections are copies of existing tasks (their bodies and items), submitted, dated over the next 30 days,
+each with its audit event as the services write it; they are rolled back after the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+class Rollback(Exception):
+    pass
+
+
+def add_inspections(count: int) -> list[int]:
+    """`count` new submitted tasks copied from existing ones, dated over the next 30 days, with their bodies,
+    items and audit events. Returns their ids."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from jianchama.core import audit
+    from jianchama.inspections.models import Task
+
+    today = timezone.localdate()
+    columns = [
+        f.column
+        for f in Task._meta.concrete_fields
+        if f.column not in ("id", "number", "status", "window_start", "window_end", "started_at")
+    ]
+    listed = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO inspections_task ({listed}, number, status, window_start, window_end, started_at)
+            SELECT {listed}, 'B' || id, 'submitted', %s::date + CAST(id %% 30 AS integer), %s::date + CAST(id %% 30 AS integer) + 10, NULL
+            FROM inspections_task WHERE status = 'closed' ORDER BY id LIMIT %s
+            RETURNING id, number
+            """,
+            [today, today, count],
+        )
+        made = cursor.fetchall()
+        cursor.execute(
+            """
+            INSERT INTO inspections_taskbody (task_id, body_id, approved_at, approved_by_id)
+            SELECT n.id, tb.body_id, NULL, NULL
+            FROM inspections_task n JOIN inspections_taskbody tb ON tb.task_id = CAST(substr(n.number, 2) AS bigint)
+            WHERE n.number LIKE 'B%%'
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO inspections_taskbody_items (taskbody_id, inspectionitem_id)
+            SELECT ntb.id, ti.inspectionitem_id
+            FROM inspections_task n
+            JOIN inspections_taskbody ntb ON ntb.task_id = n.id
+            JOIN inspections_taskbody otb ON otb.task_id = CAST(substr(n.number, 2) AS bigint)
+                                         AND otb.body_id = ntb.body_id
+            JOIN inspections_taskbody_items ti ON ti.taskbody_id = otb.id
+            WHERE n.number LIKE 'B%%'
+            """
+        )
+    ids = [row[0] for row in made]
+    for task in Task.objects.filter(pk__in=ids).only("pk", "number", "window_start", "status"):
+        audit.record(
+            actor="基准测试", action="task.submitted", obj=task, before=None, after={"status": "submitted"}
+        )
+    return ids
+
+
+def bench_refresh(count: int) -> None:
+    from django.db import transaction
+
+    from jianchama.statistics import build
+
+    try:
+        with transaction.atomic():
+            build.refresh()  # whatever was pending before, so the figure is the new inspections' alone
+            started = time.perf_counter()
+            ids = add_inspections(count)
+            made = time.perf_counter() - started
+            started = time.perf_counter()
+            done = build.refresh()
+            seconds = time.perf_counter() - started
+            print(
+                f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
+                f"({done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
+                f"{done['rows']:,} participations recounted; making them took {made:.1f} s)"
+            )
+            started = time.perf_counter()
+            nothing = build.refresh()
+            print(
+                f"  incremental refresh with nothing changed: {1000 * (time.perf_counter() - started):.0f} ms {nothing}"
+            )
+            raise Rollback
+    except Rollback:
+        pass
+
+
+def pages(today: datetime.date) -> list[tuple[str, str, dict]]:
+    return [
+        ("statistics, this year", "statistics:index", {}),
+        ("statistics, last year", "statistics:index", {"period": "year", "year": str(today.year - 1)}),
+        ("statistics, a quarter", "statistics:index", {"period": "quarter", "number": "1"}),
+        (
+            "statistics, a month, one field",
+            "statistics:index",
+            {"period": "month", "number": "3", "field": "1"},
+        ),
+        ("statistics, kind random", "statistics:index", {"kind": "random"}),
+        ("statistics xlsx", "statistics:index", {"format": "xlsx"}),
+        ("frequency report", "inspections:frequency_report", {}),
+        ("frequency report xlsx", "inspections:frequency_report", {"format": "xlsx"}),
+    ]
+
+
+def figure_times(user, runs: int) -> None:
+    """Each figure's function alone (the page is their sum plus the render)."""
+    from django.utils import timezone
+
+    from jianchama.statistics import figures
+    from jianchama.statistics.scope import Filters, Period, scope_for
+
+    scope = scope_for(user)
+    period = Period.of("year", timezone.localdate())
+    parts = []
+    for code in figures.PAGE_FIGURES:
+        seconds = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            figures.FIGURES[code].compute(scope, period, Filters())
+            seconds.append(time.perf_counter() - started)
+        parts.append(f"{code} {1000 * statistics.median(seconds):.0f}")
+    print("    figures (median ms): " + ", ".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=9, help="requests per page and user (9)")
+    parser.add_argument("--new", type=int, default=10_000, help="new inspections for the refresh (10,000)")
+    parser.add_argument("--skip-rebuild", action="store_true", help="do not time the full rebuild")
+    parser.add_argument("--only", default="", help="only pages whose name contains this")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jianchama.settings")
+    import django
+
+    django.setup()
+    from bench_pages import measure, users
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from jianchama.statistics import build
+    from jianchama.statistics.models import DailyFact, VisitFact
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    if connection.vendor != "postgresql":
+        sys.exit("bench_stats: DATABASE_URL must name a PostgreSQL database filled by generate_synthetic")
+    with connection.cursor() as cursor:
+        cursor.execute("select count(*) from inspections_task")
+        tasks = cursor.fetchone()[0]
+        cursor.execute("show server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("select pg_size_pretty(pg_database_size(current_database()))")
+        size = cursor.fetchone()[0]
+        cursor.execute("show shared_buffers")
+        shared_buffers = cursor.fetchone()[0]
+    print("Statistics at scale (issues 13 and 16)")
+    print(f"  machine  : {os.cpu_count()} cores, {platform.machine()}, load average {os.getloadavg()[0]:.2f}")
+    print(f"  database : PostgreSQL {version}, {size}, shared_buffers {shared_buffers}")
+    print(f"  data     : {tasks:,} tasks")
+    if not args.skip_rebuild:
+        started = time.perf_counter()
+        rows = build.rebuild_all(progress=lambda line: print(f"    {line}", flush=True))
+        print(f"  full rebuild: {time.perf_counter() - started:.1f} s, {rows:,} participations")
+    print(
+        f"  facts    : {DailyFact.objects.count():,} DailyFact rows, {VisitFact.objects.count():,} VisitFact rows"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE statistics_dailyfact; ANALYZE statistics_visitfact")
+    if args.new:
+        bench_refresh(args.new)
+    print(f"  pages    : Django test client in-process, {args.runs} requests each; median, p99 (the slowest")
+    print("             of the runs when fewer than 100), queries of the last request")
+    print()
+    today = timezone.localdate()
+    for role, user in users():
+        client = Client()
+        client.force_login(user)
+        print(f"  as {role}")
+        print(f"  {'page':<34} {'status':>6} {'median ms':>10} {'p99 ms':>8} {'queries':>8} {'bytes':>10}")
+        for name, url_name, query in pages(today):
+            if args.only and args.only not in name:
+                continue
+            if "frequency" in name and "body admin" in role:
+                continue  # the report is for supervisors, city-level reviewers and the platform admin
+            seconds, queries, status, size = measure(client, reverse(url_name), query, args.runs)
+            ordered = sorted(seconds)
+            p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+            print(
+                f"  {name:<34} {status:>6} {1000 * statistics.median(seconds):>10.0f} "
+                f"{1000 * p99:>8.0f} {queries:>8} {size:>10,}"
+            )
+        figure_times(user, 3)
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""Building the fact tables (models.py) from the raw rows: set-based, a range of days at a time.
+
+`rebuild(lo, hi)` deletes the facts of the days [lo, hi] and inserts them again in one transaction: one
+`CREATE TEMP TABLE … AS SELECT` of the range's participations (task × body × field, with the per-task
+measures joined once per task), then one `INSERT … SELECT … GROUP BY` per fact table. No query per row.
+
+`refresh()` is the incremental step the job queue runs: it reads what changed since its watermark (audit
+events of tasks — every task service writes one —, new scans, new evaluations), finds the days those tasks
+count on now and counted on before (a task's day is its start's local date, else its window's first day; an
+edit's audit row keeps the old window), and rebuilds those days only.
+
+An inspection's day and what counts as one are frequency.py's (`inspection_date`, `COUNTED`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from jianchama.core.models import AuditEvent
+from jianchama.inspections.frequency import COUNTED, WINDOW_SLACK
+from jianchama.inspections.models import (
+    Evaluation,
+    Finding,
+    InspectionCode,
+    InspectionRecord,
+    Scan,
+    Task,
+    TaskBody,
+)
+from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Region
+
+from .models import DailyFact, MonthlyFact, VisitFact, Watermark
+
+DIMENSIONS = ("overall", "certificate_shown", "rights_told", "conduct", "efficiency", "integrity")
+# A rating at or below this overall score is a poor one (不满意、非常不满意).
+POOR_AT_MOST = 2
+# Changed days closer than this are rebuilt as one range (one statement instead of several).
+MERGE_GAP_DAYS = 7
+TEMP = "statistics_parts"
+
+
+def _day_expression() -> str:
+    """The local date of `t.started_at`, else `t.window_start` (frequency.inspection_date), in SQL."""
+    if connection.vendor == "postgresql":
+        zone = settings.TIME_ZONE.replace("'", "")
+        return f"COALESCE(CAST(timezone('{zone}', t.started_at) AS date), t.window_start)"
+    # SQLite keeps datetimes as UTC text; the zone's offset is applied (Asia/Shanghai has no daylight saving).
+    offset = timezone.localtime(timezone.now()).utcoffset() or datetime.timedelta()
+    hours = int(offset.total_seconds() // 3600)
+    return f"COALESCE(date(t.started_at, '{hours:+d} hours'), t.window_start)"
+
+
+def _parts_sql() -> str:
+    t = {
+        "task": Task._meta.db_table,
+        "taskbody": TaskBody._meta.db_table,
+        "items": TaskBody.items.through._meta.db_table,
+        "item": InspectionItem._meta.db_table,
+        "enterprise": Enterprise._meta.db_table,
+        "body": EnforcementBody._meta.db_table,
+        "region": Region._meta.db_table,
+        "code": InspectionCode._meta.db_table,
+        "scan": Scan._meta.db_table,
+        "record": InspectionRecord._meta.db_table,
+        "finding": Finding._meta.db_table,
+        "evaluation": Evaluation._meta.db_table,
+    }
+    counted = ", ".join(f"'{status}'" for status in COUNTED)
+    dims = ", ".join(f"ev.{name}" for name in DIMENSIONS)
+    return f"""
+    CREATE TEMP TABLE {TEMP} AS
+    WITH districts AS (
+        SELECT r.id AS region_id, d.id AS district_id
+        FROM {t["region"]} r JOIN {t["region"]} d ON d.level = 'district' AND r.path LIKE d.path || '%%'
+    ),
+    dated AS (
+        SELECT * FROM (
+            SELECT t.id, t.enterprise_id, t.kind, t.mode, {_day_expression()} AS day,
+                   CASE WHEN t.status IN ({counted}) THEN 1 ELSE 0 END AS counted,
+                   CASE WHEN t.status = 'cancelled' THEN 1 ELSE 0 END AS cancelled
+            FROM {t["task"]} t
+            WHERE t.window_start BETWEEN %(wlo)s AND %(whi)s
+              AND (t.status IN ({counted}) OR (t.status = 'cancelled' AND t.submitted_at IS NOT NULL))
+        ) x
+        WHERE x.day BETWEEN %(lo)s AND %(hi)s
+    ),
+    genuine AS (
+        SELECT s.code_id FROM {t["scan"]} s
+        WHERE s.outcome = 'genuine'
+          AND s.code_id IN (SELECT c.id FROM {t["code"]} c JOIN dated d ON d.id = c.task_id)
+        GROUP BY s.code_id
+    ),
+    failed AS (
+        SELECT f.record_id, COUNT(*) AS n FROM {t["finding"]} f
+        WHERE f.result = 'not_compliant'
+          AND f.record_id IN (SELECT r.id FROM {t["record"]} r JOIN dated d ON d.id = r.task_id)
+        GROUP BY f.record_id
+    ),
+    measured AS (
+        SELECT d.*,
+               CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS with_code,
+               CASE WHEN g.code_id IS NULL THEN 0 ELSE 1 END AS scanned,
+               r.outcome, COALESCE(fl.n, 0) AS findings,
+               CASE WHEN ev.id IS NULL THEN 0 ELSE 1 END AS evaluated, {dims}
+        FROM dated d
+        LEFT JOIN {t["code"]} c ON c.task_id = d.id
+        LEFT JOIN genuine g ON g.code_id = c.id
+        LEFT JOIN {t["record"]} r ON r.task_id = d.id
+        LEFT JOIN failed fl ON fl.record_id = r.id
+        LEFT JOIN {t["evaluation"]} ev ON ev.task_id = d.id
+    ),
+    parts AS (
+        SELECT m.*, tb.id AS taskbody_id, tb.body_id,
+               e.region_id AS enterprise_region_id,
+               COALESCE(ed.district_id, 0) AS enterprise_district_id,
+               COALESCE(bd.district_id, 0) AS body_district_id,
+               COUNT(*) OVER (PARTITION BY m.id) AS n_bodies
+        FROM measured m
+        JOIN {t["taskbody"]} tb ON tb.task_id = m.id
+        JOIN {t["enterprise"]} e ON e.id = m.enterprise_id
+        JOIN {t["body"]} b ON b.id = tb.body_id
+        LEFT JOIN districts ed ON ed.region_id = e.region_id
+        LEFT JOIN districts bd ON bd.region_id = b.region_id
+    ),
+    fielded AS (
+        SELECT p.*, 0 AS field_id FROM parts p
+        UNION ALL
+        SELECT p.*, fi.field_id FROM parts p
+        JOIN (
+            SELECT DISTINCT ti.taskbody_id, i.field_id
+            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+            WHERE ti.taskbody_id IN (SELECT taskbody_id FROM parts)
+        ) fi ON fi.taskbody_id = p.taskbody_id
+    )
+    SELECT f.*,
+           CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id)
+                THEN TRUE ELSE FALSE END AS first_all,
+           CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id, f.body_district_id)
+                THEN TRUE ELSE FALSE END AS first_district
+    FROM fielded f
+    """
+
+
+def _daily_insert() -> str:
+    sums = ", ".join(f"SUM(CASE WHEN counted = 1 THEN COALESCE({n}, 0) ELSE 0 END)" for n in DIMENSIONS)
+    outcome = "SUM(CASE WHEN counted = 1 AND outcome = '{}' THEN 1 ELSE 0 END)"
+    return f"""
+    INSERT INTO {DailyFact._meta.db_table} (
+        day, body_id, body_district_id, enterprise_region_id, enterprise_district_id, field_id, kind,
+        first_all, first_district, inspections, remote, joint, with_code, scanned, completed,
+        no_problem, rectify, case_opened, referred, findings, evaluations,
+        {", ".join(f"{name}_sum" for name in DIMENSIONS)}, poor, cancelled
+    )
+    SELECT day, body_id, body_district_id, enterprise_region_id, enterprise_district_id, field_id, kind,
+           first_all, first_district,
+           SUM(counted),
+           SUM(CASE WHEN counted = 1 AND mode = 'remote' THEN 1 ELSE 0 END),
+           SUM(CASE WHEN counted = 1 AND n_bodies > 1 THEN 1 ELSE 0 END),
+           SUM(counted * with_code),
+           SUM(counted * scanned),
+           SUM(CASE WHEN counted = 1 AND outcome IS NOT NULL THEN 1 ELSE 0 END),
+           {outcome.format("no_problem")}, {outcome.format("rectify")},
+           {outcome.format("case_opened")}, {outcome.format("referred")},
+           SUM(counted * findings),
+           SUM(counted * evaluated),
+           {sums},
+           SUM(CASE WHEN counted = 1 AND overall <= {POOR_AT_MOST} THEN 1 ELSE 0 END),
+           SUM(cancelled)
+    FROM {TEMP}
+    GROUP BY day, body_id, body_district_id, enterprise_region_id, enterprise_district_id, field_id, kind,
+             first_all, first_district
+    """
+
+
+def _visit_insert() -> str:
+    return f"""
+    INSERT INTO {VisitFact._meta.db_table} (
+        day, enterprise_id, enterprise_district_id, body_id, body_district_id, field_id,
+        first_all, first_district, tasks
+    )
+    SELECT day, enterprise_id, enterprise_district_id, body_id, body_district_id, field_id,
+           first_all, first_district, COUNT(*)
+    FROM {TEMP}
+    WHERE counted = 1
+    GROUP BY day, enterprise_id, enterprise_district_id, body_id, body_district_id, field_id,
+             first_all, first_district
+    """
+
+
+# DailyFact's dimensions and measures, as MonthlyFact has them too.
+ROLLED = [f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month")]
+DIMENSION_COLUMNS = [
+    "body_id",
+    "body_district_id",
+    "enterprise_region_id",
+    "enterprise_district_id",
+    "field_id",
+    "kind",
+    "first_all",
+    "first_district",
+]
+
+
+def _monthly_insert() -> str:
+    month = (
+        "CAST(date_trunc('month', day) AS date)"
+        if connection.vendor == "postgresql"
+        else "date(day, 'start of month')"
+    )
+    measures = [column for column in ROLLED if column not in DIMENSION_COLUMNS]
+    return f"""
+    INSERT INTO {MonthlyFact._meta.db_table} (month, {", ".join(DIMENSION_COLUMNS)}, {", ".join(measures)})
+    SELECT {month}, {", ".join(DIMENSION_COLUMNS)}, {", ".join(f"SUM({m})" for m in measures)}
+    FROM {DailyFact._meta.db_table}
+    WHERE day BETWEEN %(lo)s AND %(hi)s
+    GROUP BY {month}, {", ".join(DIMENSION_COLUMNS)}
+    """
+
+
+def _month_bounds(lo: datetime.date, hi: datetime.date) -> tuple[datetime.date, datetime.date]:
+    last = (hi.replace(day=1) + datetime.timedelta(days=32)).replace(day=1) - datetime.timedelta(days=1)
+    return lo.replace(day=1), last
+
+
+def _date(value: datetime.date):
+    return connection.ops.adapt_datefield_value(value)
+
+
+@transaction.atomic
+def rebuild(lo: datetime.date, hi: datetime.date) -> int:
+    """Replace the facts of the days [lo, hi] by a fresh count of the raw rows; returns the participations
+    counted. One transaction: a reader sees the old facts or the new ones, never a half."""
+    params = {
+        "lo": _date(lo),
+        "hi": _date(hi),
+        # A task's day lies within WINDOW_SLACK of its window's start (services.MAX_WINDOW_DAYS), so the
+        # tasks are found through the index on window_start.
+        "wlo": _date(lo - WINDOW_SLACK),
+        "whi": _date(hi + WINDOW_SLACK),
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The window functions' sorts and the hash joins stay in memory (the default 4 MB spills to disk).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP}")
+        cursor.execute(_parts_sql(), params)
+        DailyFact.objects.filter(day__range=(lo, hi)).delete()
+        VisitFact.objects.filter(day__range=(lo, hi)).delete()
+        cursor.execute(_daily_insert())
+        cursor.execute(_visit_insert())
+        # The months the range touches, summed again from their days (the other days are unchanged).
+        first, last = _month_bounds(lo, hi)
+        MonthlyFact.objects.filter(month__range=(first, last)).delete()
+        cursor.execute(_monthly_insert(), {"lo": _date(first), "hi": _date(last)})
+        cursor.execute(f"SELECT COUNT(*) FROM {TEMP} WHERE field_id = 0")
+        (rows,) = cursor.fetchone()
+        cursor.execute(f"DROP TABLE {TEMP}")
+    return rows
+
+
+def _watermark() -> Watermark:
+    mark = Watermark.objects.select_for_update().filter(pk=1).first()
+    if mark is None:
+        Watermark.objects.get_or_create(pk=1)
+        mark = Watermark.objects.select_for_update().get(pk=1)
+    return mark
+
+
+def _quarters(lo: datetime.date, hi: datetime.date) -> Iterable[tuple[datetime.date, datetime.date]]:
+    """Quarter-long chunks: long enough for PostgreSQL to plan hash joins over whole tables rather than a
+    lookup per task, short enough for one transaction (a progress line each)."""
+    start = lo
+    while start <= hi:
+        first = datetime.date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
+        following = (first + datetime.timedelta(days=95)).replace(day=1)
+        end = min(hi, following - datetime.timedelta(days=1))
+        yield start, end
+        start = end + datetime.timedelta(days=1)
+
+
+def data_range() -> tuple[datetime.date, datetime.date] | None:
+    """The first and last day any task can count on."""
+    from django.db.models import Max, Min
+
+    bounds = Task.objects.aggregate(lo=Min("window_start"), hi=Max("window_start"))
+    if bounds["lo"] is None:
+        return None
+    return bounds["lo"] - WINDOW_SLACK, bounds["hi"] + WINDOW_SLACK
+
+
+def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
+    """The nightly full rebuild: every quarter with tasks, one transaction each, then the facts outside that
+    range dropped; the watermark moves to what existed when it started, so changes made meanwhile are
+    refreshed by the next incremental run."""
+    with transaction.atomic():
+        mark = _watermark()
+        heads = _heads()
+    bounds = data_range()
+    total = 0
+    if bounds is not None:
+        chunks = list(_quarters(*bounds))
+        for number, (lo, hi) in enumerate(chunks, 1):
+            started = time.perf_counter()
+            total += rebuild(lo, hi)
+            if progress:
+                progress(
+                    f"{lo:%Y-%m-%d}至{hi:%Y-%m-%d}：第{number}/{len(chunks)}段，累计{total}条参与记录，"
+                    f"本段{time.perf_counter() - started:.1f}秒"
+                )
+        DailyFact.objects.exclude(day__range=bounds).delete()
+        VisitFact.objects.exclude(day__range=bounds).delete()
+        MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
+    else:
+        DailyFact.objects.all().delete()
+        VisitFact.objects.all().delete()
+        MonthlyFact.objects.all().delete()
+    with transaction.atomic():
+        mark = _watermark()
+        mark.audit_sequence, mark.scan_id, mark.evaluation_id = heads
+        mark.rebuilt_at = mark.refreshed_at = timezone.now()
+        mark.save()
+    return total
+
+
+def _heads() -> tuple[int, int, int]:
+    from django.db.models import Max
+
+    return (
+        AuditEvent.objects.aggregate(m=Max("sequence"))["m"] or 0,
+        Scan.objects.aggregate(m=Max("pk"))["m"] or 0,
+        Evaluation.objects.aggregate(m=Max("pk"))["m"] or 0,
+    )
+
+
+def _ranges(days: set[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
+    ranges: list[list[datetime.date]] = []
+    for day in sorted(days):
+        if ranges and (day - ranges[-1][1]).days <= MERGE_GAP_DAYS:
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(lo, hi) for lo, hi in ranges]
+
+
+def _parse_day(value) -> datetime.date | None:
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+@transaction.atomic
+def refresh() -> dict[str, int]:
+    """Rebuild the days touched since the last run (see the module's docstring). Cheap when nothing changed:
+    three index range reads. Returns what it did."""
+    mark = _watermark()
+    heads = _heads()
+    task_ids: set[int] = set()
+    days: set[datetime.date] = set()
+    events = AuditEvent.objects.filter(
+        sequence__gt=mark.audit_sequence, sequence__lte=heads[0], object_type=Task._meta.label
+    ).values_list("object_id", "before")
+    for object_id, before in events.iterator():
+        if object_id.isdigit():
+            task_ids.add(int(object_id))
+        day = _parse_day((before or {}).get("window_start"))
+        if day:
+            days.add(day)
+    task_ids.update(
+        Scan.objects.filter(pk__gt=mark.scan_id, pk__lte=heads[1], code__isnull=False).values_list(
+            "code__task_id", flat=True
+        )
+    )
+    task_ids.update(
+        Evaluation.objects.filter(pk__gt=mark.evaluation_id, pk__lte=heads[2]).values_list(
+            "task_id", flat=True
+        )
+    )
+    ids = sorted(task_ids)
+    for chunk in range(0, len(ids), 5000):
+        for window_start, started_at in Task.objects.filter(pk__in=ids[chunk : chunk + 5000]).values_list(
+            "window_start", "started_at"
+        ):
+            days.add(window_start)
+            if started_at:
+                days.add(timezone.localdate(started_at))
+    ranges = _ranges(days)
+    rows = sum(rebuild(lo, hi) for lo, hi in ranges)
+    mark.audit_sequence, mark.scan_id, mark.evaluation_id = heads
+    mark.refreshed_at = timezone.now()
+    mark.save()
+    return {"tasks": len(ids), "days": len(days), "ranges": len(ranges), "rows": rows}

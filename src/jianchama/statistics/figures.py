@@ -1,0 +1,537 @@
+"""Every statistics figure, defined once: its Chinese name, its definition as shown on the page, and a function
+of (scope, period, filters) that reads the fact tables only (never the raw inspections). The statistics page,
+its Excel export, and later the reports and open data take their numbers from here.
+
+A figure returns a `Table`: its columns and rows (what the page shows beside the chart and exports), and which
+columns the chart draws, so that the chart, the table and the export can only show the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncMonth
+
+from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
+from jianchama.registry.models import EnforcementBody, Enterprise, Field
+
+from .models import DailyFact, MonthlyFact, VisitFact
+from .scope import Filters, Period, Scope, counting
+
+# F-26: no evaluation figure over fewer ratings than this is shown to anyone reading aggregates.
+MIN_RATINGS = 5
+SUPPRESSED = "<5"
+EVALUATION_DIMENSIONS = [
+    ("overall", "总体评价"),
+    ("certificate_shown", "出示执法证件"),
+    ("rights_told", "告知权利"),
+    ("conduct", "文明执法"),
+    ("efficiency", "检查效率"),
+    ("integrity", "廉洁自律"),
+]
+REPEAT_WINDOWS = [(7, "7日内"), (30, "30日内"), (90, "90日内"), (366, "一年内")]
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[Any]]
+    chart: str = "bar"  # bar, line or pie
+    series: list[int] = field(default_factory=lambda: [1])  # the columns the chart draws (numbers)
+    note: str = ""
+
+    def chart_data(self) -> dict[str, Any]:
+        """What the page's script hands to ECharts: categories (the first column) and one series per drawn
+        column, numbers as shown in the table."""
+        return {
+            "type": self.chart,
+            "categories": [str(row[0]) for row in self.rows],
+            "series": [
+                {"name": self.columns[i], "data": [_number(row[i]) for row in self.rows]} for i in self.series
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Figure:
+    code: str
+    name: str
+    definition: str
+    compute: Callable[[Scope, Period, Filters], Table]
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def figure(code: str, name: str, definition: str):
+    def register(function: Callable[[Scope, Period, Filters], Table]):
+        FIGURES[code] = Figure(code, name, definition, function)
+        return function
+
+    return register
+
+
+def _number(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, int | float):
+        return value
+    return None  # a suppressed or empty cell is no point on the chart
+
+
+def _ratio(part: int, whole: int, scale: int = 100) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * scale / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def whole_months(period: Period) -> bool:
+    following = period.end + datetime.timedelta(days=1)
+    return period.start.day == 1 and following.day == 1
+
+
+def facts(scope: Scope, period: Period, filters: Filters):
+    """The fact rows of the scope, the period and the filters (participations): MonthlyFact when the period
+    is whole months (a month, a quarter, a year), DailyFact for a custom range of days."""
+    if whole_months(period):
+        rows = MonthlyFact.objects.filter(month__range=(period.start, period.end))
+    else:
+        rows = DailyFact.objects.filter(day__range=(period.start, period.end))
+    return rows.filter(filters.q()).filter(scope.rows)
+
+
+def tasks(scope: Scope, period: Period, filters: Filters):
+    """The same, one row per task (see scope.py)."""
+    return facts(scope, period, filters).filter(counting(scope, filters))
+
+
+MEASURES = [
+    "inspections",
+    "remote",
+    "joint",
+    "with_code",
+    "scanned",
+    "completed",
+    "no_problem",
+    "rectify",
+    "case_opened",
+    "referred",
+    "findings",
+    "evaluations",
+    "cancelled",
+]
+
+
+# Several figures of one page sum the same rows; within `together()` the sums are computed once.
+_TOTALS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("statistics_totals", default=None)
+
+
+@contextlib.contextmanager
+def together():
+    """Compute several figures of one scope, period and filters sharing their common sums."""
+    token = _TOTALS.set({})
+    try:
+        yield
+    finally:
+        _TOTALS.reset(token)
+
+
+def _totals(queryset) -> dict[str, int]:
+    cache = _TOTALS.get()
+    key = str(queryset.query)
+    if cache is None or key not in cache:
+        got = queryset.aggregate(**{name: Sum(name) for name in MEASURES})
+        sums = {name: got[name] or 0 for name in MEASURES}
+        if cache is None:
+            return sums
+        cache[key] = sums
+    return dict(cache[key])
+
+
+# --- The figures ---------------------------------------------------------------------------------------------
+
+
+@figure(
+    "summary",
+    "主要指标",
+    "检查次数：期间内提交审批及以后各状态（不含草稿、已取消）的检查任务数，以实际开始检查日（未开始的以计划检查"
+    "日期起）计；一次联合检查计一次。检查码覆盖率＝已生成检查码的检查÷检查次数；扫码率＝企业扫码核验为真的"
+    "检查÷已生成检查码的检查；每百次检查发现问题数＝不符合项数÷已录入结果的检查×100；取消＝提交后取消的任务数。",
+)
+def summary(scope: Scope, period: Period, filters: Filters) -> Table:
+    t = _totals(tasks(scope, period, filters))
+    rows = [
+        ["检查次数", t["inspections"]],
+        ["联合检查次数", t["joint"]],
+        ["检查码覆盖率（%）", _ratio(t["with_code"], t["inspections"])],
+        ["扫码率（%）", _ratio(t["scanned"], t["with_code"])],
+        ["已录入结果", t["completed"]],
+        ["每百次检查发现问题数", _ratio(t["findings"], t["completed"])],
+        ["提交后取消", t["cancelled"]],
+    ]
+    return Table(["指标", "数值"], rows, chart="bar", series=[])
+
+
+@figure(
+    "by_kind",
+    "按检查类型",
+    "各检查类型（双随机抽查、专项检查、日常检查、投诉举报、触发式检查等）的检查次数。",
+)
+def by_kind(scope: Scope, period: Period, filters: Filters) -> Table:
+    counts = dict(
+        tasks(scope, period, filters)
+        .values("kind")
+        .annotate(n=Sum("inspections"))
+        .order_by()
+        .values_list("kind", "n")
+    )
+    rows = [[label, counts.get(kind, 0) or 0] for kind, label in Task.Kind.choices]
+    return Table(["检查类型", "检查次数"], rows)
+
+
+@figure(
+    "by_month",
+    "按月检查次数",
+    "每月的检查次数，及其中现场检查、非现场检查（能非现场的不入企）和联合检查（进一次门、查多项事）的次数。",
+)
+def by_month(scope: Scope, period: Period, filters: Filters) -> Table:
+    got = {
+        row["month"]: row
+        for row in _by_month(tasks(scope, period, filters))
+        .annotate(
+            n=Sum("inspections"),
+            remote=Sum("remote"),
+            joint=Sum("joint"),
+        )
+        .order_by("month")
+    }
+    rows = []
+    month = period.start.replace(day=1)
+    while month <= period.end:
+        row = got.get(month) or got.get(datetime.datetime(month.year, month.month, 1)) or {}
+        rows.append(
+            [
+                f"{month:%Y-%m}",
+                row.get("n") or 0,
+                (row.get("n") or 0) - (row.get("remote") or 0),
+                row.get("remote") or 0,
+                row.get("joint") or 0,
+            ]
+        )
+        month = (month + datetime.timedelta(days=32)).replace(day=1)
+    return Table(
+        ["月份", "检查次数", "现场检查", "非现场检查", "联合检查"], rows, chart="line", series=[1, 2, 3, 4]
+    )
+
+
+def _by_month(queryset):
+    if queryset.model is MonthlyFact:
+        return queryset.values("month")
+    return queryset.annotate(day_month=TruncMonth("day")).values(month=F("day_month"))
+
+
+@figure("mode", "现场与非现场", "现场检查与非现场检查的次数及占比。")
+def mode(scope: Scope, period: Period, filters: Filters) -> Table:
+    t = _totals(tasks(scope, period, filters))
+    counts = {Task.Mode.ON_SITE: t["inspections"] - t["remote"], Task.Mode.REMOTE: t["remote"]}
+    total = t["inspections"]
+    rows = [[label, counts[m], _ratio(counts[m], total)] for m, label in Task.Mode.choices]
+    return Table(["检查方式", "检查次数", "占比（%）"], rows, chart="pie")
+
+
+@figure("joint", "联合检查", "两个及以上执法单位一次入企共同实施的检查（联合检查）与单独检查的次数及占比。")
+def joint(scope: Scope, period: Period, filters: Filters) -> Table:
+    t = _totals(tasks(scope, period, filters))
+    single = t["inspections"] - t["joint"]
+    rows = [
+        ["联合检查", t["joint"], _ratio(t["joint"], t["inspections"])],
+        ["单独检查", single, _ratio(single, t["inspections"])],
+    ]
+    return Table(["类别", "检查次数", "占比（%）"], rows, chart="pie")
+
+
+@figure(
+    "code_use",
+    "检查码使用",
+    "已生成检查码的检查、企业扫码核验为真（真实有效）的检查；覆盖率＝已生成码÷检查次数，扫码率＝已扫码÷已生成码。",
+)
+def code_use(scope: Scope, period: Period, filters: Filters) -> Table:
+    t = _totals(tasks(scope, period, filters))
+    rows = [
+        ["检查次数", t["inspections"], None],
+        ["已生成检查码", t["with_code"], _ratio(t["with_code"], t["inspections"])],
+        ["企业已扫码", t["scanned"], _ratio(t["scanned"], t["with_code"])],
+    ]
+    return Table(["项目", "次数", "比率（%）"], rows)
+
+
+@figure(
+    "outcomes", "检查结论", "已录入结果的检查按结论（未发现问题、责令限期整改、立案查处、移送处理）的次数。"
+)
+def outcomes(scope: Scope, period: Period, filters: Filters) -> Table:
+    t = _totals(tasks(scope, period, filters))
+    rows = [[label, t[value]] for value, label in InspectionRecord.Outcome.choices]
+    return Table(["检查结论", "检查次数"], rows, chart="pie")
+
+
+@figure(
+    "by_body",
+    "按执法单位",
+    "各执法单位参与的检查次数（联合检查计入每个参与单位）、检查码覆盖率、扫码率和每百次检查发现问题数。"
+    "点击单位名称查看该单位。",
+)
+def by_body(scope: Scope, period: Period, filters: Filters) -> Table:
+    got = list(
+        facts(scope, period, filters)
+        .values("body_id")
+        .annotate(**{name: Sum(name) for name in MEASURES})
+        .order_by("-inspections", "body_id")
+    )
+    names = dict(EnforcementBody.objects.filter(pk__in=[r["body_id"] for r in got]).values_list("pk", "name"))
+    rows = [
+        [
+            names.get(r["body_id"], f"#{r['body_id']}"),
+            r["inspections"] or 0,
+            r["joint"] or 0,
+            _ratio(r["with_code"] or 0, r["inspections"] or 0),
+            _ratio(r["scanned"] or 0, r["with_code"] or 0),
+            _ratio(r["findings"] or 0, r["completed"] or 0),
+        ]
+        for r in got
+    ]
+    table = Table(
+        ["执法单位", "检查次数", "联合检查", "检查码覆盖率（%）", "扫码率（%）", "每百次检查发现问题数"], rows
+    )
+    table.links = {names.get(r["body_id"], f"#{r['body_id']}"): r["body_id"] for r in got}  # type: ignore[attr-defined]
+    return table
+
+
+@figure("by_field", "按执法领域", "各执法领域的检查次数：一次检查涉及几个领域的事项，就计入几个领域。")
+def by_field(scope: Scope, period: Period, filters: Filters) -> Table:
+    base = (
+        MonthlyFact.objects.filter(month__range=(period.start, period.end))
+        if whole_months(period)
+        else DailyFact.objects.filter(day__range=(period.start, period.end))
+    ).filter(scope.rows)
+    if filters.region_ids:
+        base = base.filter(enterprise_region_id__in=filters.region_ids)
+    if filters.body_id:
+        base = base.filter(body_id=filters.body_id)
+    if filters.kind:
+        base = base.filter(kind=filters.kind)
+    base = base.filter(field_id__gt=0)
+    if filters.field_id:
+        base = base.filter(field_id=filters.field_id)
+    got = dict(
+        base.filter(counting(scope, filters))
+        .values("field_id")
+        .annotate(n=Sum("inspections"))
+        .order_by()
+        .values_list("field_id", "n")
+    )
+    names = dict(Field.objects.filter(pk__in=list(got)).values_list("pk", "name"))
+    rows = sorted(([names.get(k, f"#{k}"), n or 0] for k, n in got.items()), key=lambda r: (-r[1], r[0]))
+    return Table(["执法领域", "检查次数"], rows)
+
+
+def _gap_sql(vendor: str) -> str:
+    if vendor == "postgresql":
+        return "day - LAG(day) OVER (PARTITION BY {part} ORDER BY day)"
+    return "CAST(julianday(day) - julianday(LAG(day) OVER (PARTITION BY {part} ORDER BY day)) AS INTEGER)"
+
+
+@figure(
+    "repeated",
+    "重复检查",
+    "期间内被检查两次及以上、且相邻两次检查间隔不超过7日、30日、90日或一年的企业数：「同一执法单位」指同一单位"
+    "的两次检查；「所有执法单位合计」指不论哪个单位的任意两次检查（一次联合检查算一次）。",
+)
+def repeated(scope: Scope, period: Period, filters: Filters) -> Table:
+    base = (
+        VisitFact.objects.filter(day__range=(period.start, period.end))
+        .filter(filters.visit_q())
+        .filter(scope.rows)
+    )
+    gap = _gap_sql(connection.vendor)
+    results = {}
+    for key, q, part in (
+        ("body", Q(), "enterprise_id, body_id"),
+        ("any", counting(scope, filters), "enterprise_id"),
+    ):
+        inner_sql, params = (
+            base.filter(q).values("enterprise_id", "body_id", "day", "tasks").query.sql_with_params()
+        )
+        columns = ", ".join(
+            f"COUNT(DISTINCT CASE WHEN gap <= {days} THEN enterprise_id END)" for days, _ in REPEAT_WINDOWS
+        )
+        sql = (
+            f"SELECT {columns} FROM (SELECT enterprise_id, CASE WHEN tasks > 1 THEN 0 ELSE "
+            f"{gap.format(part=part)} END AS gap FROM ({inner_sql}) v) g"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            results[key] = cursor.fetchone()
+    rows = [
+        [label, results["body"][i] or 0, results["any"][i] or 0]
+        for i, (_, label) in enumerate(REPEAT_WINDOWS)
+    ]
+    return Table(
+        ["间隔", "同一执法单位重复检查的企业数", "所有执法单位合计重复检查的企业数"], rows, series=[1, 2]
+    )
+
+
+@figure(
+    "most_inspected",
+    "检查次数最多的企业",
+    "期间内检查次数最多的20家企业及检查过它的执法单位数。",
+)
+def most_inspected(scope: Scope, period: Period, filters: Filters) -> Table:
+    base = (
+        VisitFact.objects.filter(day__range=(period.start, period.end))
+        .filter(filters.visit_q())
+        .filter(scope.rows)
+    )
+    top = list(
+        base.filter(counting(scope, filters))
+        .values("enterprise_id")
+        .annotate(n=Sum("tasks"))
+        .order_by("-n", "enterprise_id")[:20]
+    )
+    ids = [r["enterprise_id"] for r in top]
+    bodies = dict(
+        base.filter(enterprise_id__in=ids)
+        .values("enterprise_id")
+        .annotate(b=Count("body_id", distinct=True))
+        .order_by()
+        .values_list("enterprise_id", "b")
+    )
+    names = dict(Enterprise.objects.filter(pk__in=ids).values_list("pk", "name"))
+    rows = [[names.get(r["enterprise_id"], ""), r["n"], bodies.get(r["enterprise_id"], 0)] for r in top]
+    return Table(["企业", "检查次数", "执法单位数"], rows)
+
+
+@figure(
+    "evaluations",
+    "企业评议",
+    "企业对检查的评议（1—5分）按维度的平均分，及不满意（总体评价2分及以下）的评议数。少于5条评议的不显示（"
+    "“<5”）；执法单位看到的是本单位最近一次发布的汇总（每批至少5条新评议发布一次，无法由两次发布推算出单条评议）。",
+)
+def evaluations(scope: Scope, period: Period, filters: Filters) -> Table:
+    if scope.live_evaluations is None:
+        return _released(scope)
+    got = (
+        tasks(scope, period, filters)
+        .filter(scope.live_evaluations)
+        .aggregate(
+            n=Sum("evaluations"),
+            poor=Sum("poor"),
+            **{name: Sum(f"{name}_sum") for name, _ in EVALUATION_DIMENSIONS},
+        )
+    )
+    n = got["n"] or 0
+    if n < MIN_RATINGS:
+        rows = [[label, SUPPRESSED] for _, label in EVALUATION_DIMENSIONS] + [
+            ["评议数", SUPPRESSED],
+            ["不满意评议数", SUPPRESSED],
+        ]
+    else:
+        rows = [
+            [label, (Decimal(got[name] or 0) / n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)]
+            for name, label in EVALUATION_DIMENSIONS
+        ] + [["评议数", n], ["不满意评议数", got["poor"] or 0]]
+    return Table(["维度", "平均分"], rows, series=[1], note="按检查日期统计；监督人员看到实时数据。")
+
+
+def _released(scope: Scope) -> Table:
+    """A body's (or a reviewer's bodies') latest release: F-26's figures, never live ones."""
+    rows = []
+    for body_id in scope.body_ids:
+        release = EvaluationRelease.objects.filter(body_id=body_id).order_by("-count").first()
+        if release is None:
+            continue
+        rows = [[label, getattr(release, name)] for name, label in EVALUATION_DIMENSIONS] + [
+            ["评议数", release.count]
+        ]
+        note = f"{release.body}截至{release.period_end:%Y-%m-%d}发布的评议汇总（不随统计期间变化）。"
+        return Table(["维度", "平均分"], rows, series=[1], note=note)
+    rows = [[label, SUPPRESSED] for _, label in EVALUATION_DIMENSIONS]
+    return Table(["维度", "平均分"], rows, series=[1], note="尚无发布的评议汇总（每满5条新评议发布一次）。")
+
+
+PAGE_FIGURES = [
+    "summary",
+    "by_month",
+    "by_kind",
+    "mode",
+    "joint",
+    "code_use",
+    "outcomes",
+    "by_body",
+    "by_field",
+    "repeated",
+    "most_inspected",
+    "evaluations",
+]
+
+
+# --- The frequency report's counts (F-21, inspections.frequency.frequency_report) ---------------------------
+
+
+@dataclass
+class FrequencyCounts:
+    top: list[tuple[int, int]]  # enterprise id, inspections
+    by_body: list[tuple[str, int, int]]  # body name, inspections, enterprises
+    by_field: list[tuple[str, int, int]]  # field name, inspections, enterprises
+    total: int
+
+
+def frequency_counts(
+    scope: Scope, start: datetime.date, end: datetime.date, *, field_id: int = 0, limit: int = 50
+) -> FrequencyCounts:
+    """The enterprises inspected most often, the inspections by body and by field, and the total, from
+    VisitFact alone: a handful of aggregate queries over one index, whatever the size of the task table."""
+    period = VisitFact.objects.filter(day__range=(start, end)).filter(scope.rows)
+    rows = period.filter(field_id=field_id)
+    once = rows.filter(scope.tasks)
+    top = [
+        (r["enterprise_id"], r["n"])
+        for r in once.values("enterprise_id").annotate(n=Sum("tasks")).order_by("-n", "enterprise_id")[:limit]
+    ]
+    total = once.aggregate(n=Sum("tasks"))["n"] or 0
+    bodies = list(
+        rows.values("body_id")
+        .annotate(n=Sum("tasks"), e=Count("enterprise_id", distinct=True))
+        .order_by("-n", "body_id")
+    )
+    body_names = dict(
+        EnforcementBody.objects.filter(pk__in=[r["body_id"] for r in bodies]).values_list("pk", "name")
+    )
+    fielded = period.filter(field_id=field_id) if field_id else period.filter(field_id__gt=0)
+    fields = list(
+        fielded.values("field_id")
+        .annotate(
+            n=Sum("tasks", filter=scope.tasks if scope.tasks else None),
+            e=Count("enterprise_id", distinct=True),
+        )
+        .order_by()
+    )
+    field_names = dict(Field.objects.filter(pk__in=[r["field_id"] for r in fields]).values_list("pk", "name"))
+    return FrequencyCounts(
+        top=top,
+        by_body=sorted(
+            ((body_names.get(r["body_id"], ""), r["n"], r["e"]) for r in bodies), key=lambda r: (-r[1], r[0])
+        ),
+        by_field=sorted(
+            ((field_names.get(r["field_id"], ""), r["n"] or 0, r["e"]) for r in fields),
+            key=lambda r: (-r[1], r[0]),
+        ),
+        total=total,
+    )

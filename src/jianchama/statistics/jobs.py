@@ -1,0 +1,16 @@
+"""Background jobs of the statistics, run by django-q's scheduler (migration 0002_schedules). Both are
+idempotent: the refresh rebuilds the days changed since its watermark, the rebuild everything."""
+
+
+def refresh_statistics() -> dict:
+    """The incremental refresh (every minute): the days touched since the last run."""
+    from .build import refresh
+
+    return refresh()
+
+
+def rebuild_statistics() -> int:
+    """The nightly full rebuild."""
+    from .build import rebuild_all
+
+    return rebuild_all()

@@ -1,0 +1,144 @@
+"""The statistics' fact tables (F-42): aggregates derived from the inspections, never written by a user.
+
+Both tables are rebuilt from the raw rows by `build.py` (one INSERT … SELECT … GROUP BY each, a range of days
+at a time, DELETE + INSERT in one transaction) and read by `figures.py`; docs/statistics.md argues the grain.
+
+A row's grain includes two flags that make distinct-task counts exact in every scope without keeping the
+task: `first_all` marks the participation of the task's lowest-numbered body (of those inspecting the row's
+field), `first_district` that of the lowest-numbered body of the row's body's district. Counting the rows with
+`first_all` counts each task once; a district's tasks are the `first_all` rows of its enterprises plus the
+`first_district` rows of its bodies at other districts' enterprises (see `scope.py`).
+
+`field_id` 0 is "every field": each participation has one such row and one row per field of its items. Region
+and body ids are plain integers (no foreign keys): the facts are derived and rebuilt, not related data.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Facts(models.Model):
+    """The dimensions and measures both grains share (DailyFact, MonthlyFact)."""
+
+    body_id = models.IntegerField("执法单位")
+    body_district_id = models.IntegerField("执法单位所在区")
+    enterprise_region_id = models.IntegerField("企业所在街镇")
+    enterprise_district_id = models.IntegerField("企业所在区")
+    field_id = models.IntegerField("执法领域（0为全部）")
+    kind = models.CharField("检查类型", max_length=16)
+    first_all = models.BooleanField("任务首个单位")
+    first_district = models.BooleanField("任务在本区的首个单位")
+    # Participations (a task × one of its bodies) of counted tasks (frequency.COUNTED) and the parts of them:
+    inspections = models.IntegerField("检查次数", default=0)
+    remote = models.IntegerField("非现场检查", default=0)
+    joint = models.IntegerField("联合检查", default=0)
+    with_code = models.IntegerField("已生成检查码", default=0)
+    scanned = models.IntegerField("企业已扫码", default=0)
+    completed = models.IntegerField("已录入结果", default=0)
+    no_problem = models.IntegerField("未发现问题", default=0)
+    rectify = models.IntegerField("责令限期整改", default=0)
+    case_opened = models.IntegerField("立案查处", default=0)
+    referred = models.IntegerField("移送处理", default=0)
+    findings = models.IntegerField("不符合项", default=0)
+    evaluations = models.IntegerField("评议数", default=0)
+    overall_sum = models.IntegerField("总体评价合计", default=0)
+    certificate_shown_sum = models.IntegerField("出示执法证件合计", default=0)
+    rights_told_sum = models.IntegerField("告知权利合计", default=0)
+    conduct_sum = models.IntegerField("文明执法合计", default=0)
+    efficiency_sum = models.IntegerField("检查效率合计", default=0)
+    integrity_sum = models.IntegerField("廉洁自律合计", default=0)
+    poor = models.IntegerField("不满意评议", default=0)
+    # Tasks cancelled after submission, dated like the others.
+    cancelled = models.IntegerField("取消", default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyFact(Facts):
+    """Per day × body × enterprise's town × field × kind (× the two flags): what the bodies did."""
+
+    day = models.DateField("日期")
+
+    class Meta:
+        verbose_name = "每日统计"
+        verbose_name_plural = "每日统计"
+        indexes = [
+            models.Index(fields=["field_id", "day"], name="dailyfact_field_day"),
+            models.Index(fields=["day"], name="dailyfact_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} 单位#{self.body_id} 领域#{self.field_id}"
+
+
+class MonthlyFact(Facts):
+    """DailyFact summed by calendar month: what a month, quarter or year reads (a year of a city is some
+    60,000 rows here instead of 500,000). Rebuilt from DailyFact for the months a rebuild touches."""
+
+    month = models.DateField("月份（当月1日）")
+
+    class Meta:
+        verbose_name = "每月统计"
+        verbose_name_plural = "每月统计"
+        indexes = [models.Index(fields=["field_id", "month"], name="monthlyfact_field_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} 单位#{self.body_id} 领域#{self.field_id}"
+
+
+class VisitFact(models.Model):
+    """Per day × enterprise × body × field (× the two flags): the visits, for the frequency report and the
+    repeated inspections."""
+
+    day = models.DateField("日期")
+    enterprise_id = models.IntegerField("企业")
+    enterprise_district_id = models.IntegerField("企业所在区")
+    body_id = models.IntegerField("执法单位")
+    body_district_id = models.IntegerField("执法单位所在区")
+    field_id = models.IntegerField("执法领域（0为全部）")
+    first_all = models.BooleanField("任务首个单位")
+    first_district = models.BooleanField("任务在本区的首个单位")
+    tasks = models.IntegerField("检查次数")
+
+    class Meta:
+        verbose_name = "企业检查统计"
+        verbose_name_plural = "企业检查统计"
+        indexes = [
+            # The report reads a period of one field; INCLUDE lets PostgreSQL answer from the index alone.
+            models.Index(
+                fields=["field_id", "day"],
+                include=[
+                    "enterprise_id",
+                    "body_id",
+                    "enterprise_district_id",
+                    "body_district_id",
+                    "first_all",
+                    "first_district",
+                    "tasks",
+                ],
+                name="visitfact_field_day_cover",
+            ),
+            models.Index(fields=["day"], name="visitfact_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} 企业#{self.enterprise_id} 单位#{self.body_id}"
+
+
+class Watermark(models.Model):
+    """How far the incremental refresh has read: the last audit event, scan and evaluation it saw. One row."""
+
+    audit_sequence = models.BigIntegerField(default=0)
+    scan_id = models.BigIntegerField(default=0)
+    evaluation_id = models.BigIntegerField(default=0)
+    rebuilt_at = models.DateTimeField("全量重建时间", null=True, blank=True)
+    refreshed_at = models.DateTimeField("增量刷新时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "统计刷新进度"
+        verbose_name_plural = "统计刷新进度"
+
+    def __str__(self) -> str:
+        return f"审计#{self.audit_sequence} 扫码#{self.scan_id} 评议#{self.evaluation_id}"

@@ -1,0 +1,203 @@
+"""The fact tables equal a direct count over the raw rows: after a seeded random run of the real services
+(create, joint tasks, submit, approve, scan, check in, record with findings, evaluate, cancel, switch mode,
+move a window), refreshed incrementally after each batch, and rebuilt in full."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import pytest
+from django.utils import timezone
+
+from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.inspections import frequency, services, signing
+from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task
+from jianchama.statistics import build, figures
+from jianchama.statistics.models import DailyFact, MonthlyFact, VisitFact
+from jianchama.statistics.scope import Filters, Period, scope_for
+from tests.factories import user_for
+
+DAY = datetime.timedelta(days=1)
+
+
+def inspection_day(task: Task) -> datetime.date:
+    return frequency.inspection_date(task)
+
+
+def direct(tasks) -> dict[str, int]:
+    """The summary's figures counted over the raw tasks."""
+    counted = [t for t in tasks if t.status in frequency.COUNTED]
+    records = {r.task_id: r for r in InspectionRecord.objects.filter(task__in=[t.pk for t in counted])}
+    scanned = set(
+        Scan.objects.filter(outcome=Scan.Outcome.GENUINE, code__task__in=[t.pk for t in counted]).values_list(
+            "code__task_id", flat=True
+        )
+    )
+    findings = Finding.objects.filter(
+        record__task__in=[t.pk for t in counted], result=Finding.Result.NOT_COMPLIANT
+    ).count()
+    return {
+        "inspections": len(counted),
+        "remote": sum(1 for t in counted if t.mode == Task.Mode.REMOTE),
+        "joint": sum(1 for t in counted if t.task_bodies.count() > 1),
+        "with_code": sum(1 for t in counted if hasattr(t, "code")),
+        "scanned": len(scanned),
+        "completed": len(records),
+        "no_problem": sum(1 for r in records.values() if r.outcome == "no_problem"),
+        "rectify": sum(1 for r in records.values() if r.outcome == "rectify"),
+        "case_opened": 0,
+        "referred": 0,
+        "findings": findings,
+        "evaluations": Evaluation.objects.filter(task__in=[t.pk for t in counted]).count(),
+        "cancelled": sum(1 for t in tasks if t.status == Task.Status.CANCELLED and t.submitted_at),
+    }
+
+
+def raw_tasks(user, period: Period) -> list[Task]:
+    return [
+        t
+        for t in Task.objects.visible_to(user).select_related("code").prefetch_related("task_bodies")
+        if period.start <= inspection_day(Task.objects.select_related().get(pk=t.pk)) <= period.end
+    ]
+
+
+def assert_facts_equal_raw(s, period: Period) -> None:
+    for user in (s.admin, s.supervisor, s.mh_supervisor, s.head, s.partner_head, s.other_head):
+        scope = scope_for(user)
+        got = figures._totals(figures.tasks(scope, period, Filters()))
+        assert got == direct(raw_tasks(user, period)), user
+        # The frequency report's top enterprises: the raw count of visible counted tasks per enterprise.
+        if frequency.can_view_frequency_report(user):
+            report = frequency.frequency_report(user, start=period.start, end=period.end)
+            expected: dict[str, int] = {}
+            for t in raw_tasks(user, period):
+                if t.status in frequency.COUNTED:
+                    expected[t.enterprise.name] = expected.get(t.enterprise.name, 0) + 1
+            assert {e.name: e.count for e in report.enterprises} == expected
+            assert report.total == sum(expected.values())
+            assert {e.name: len(e.tasks) for e in report.enterprises} == expected
+
+
+def snapshot() -> tuple[list, list]:
+    fields = [f.attname for f in DailyFact._meta.fields if f.attname != "id"]
+    visit = [f.attname for f in VisitFact._meta.fields if f.attname != "id"]
+    monthly = [f.attname for f in MonthlyFact._meta.fields if f.attname != "id"]
+    return (
+        sorted(DailyFact.objects.values_list(*fields)),
+        sorted(VisitFact.objects.values_list(*visit)),
+        sorted(MonthlyFact.objects.values_list(*monthly)),
+    )
+
+
+def scores(rng: random.Random) -> dict[str, int]:
+    return {"overall": rng.randint(1, 5), **{name: rng.randint(1, 5) for name, _ in Evaluation.DIMENSIONS}}
+
+
+def step(s, rng: random.Random, tasks: list[Task]) -> None:
+    """One random operation through the services; refusals (a wrong state) are part of the game."""
+    today = timezone.localdate()
+    action = rng.choice(
+        ["create", "create", "joint", "other"] + ["advance"] * 8 + ["cancel", "mode", "rate", "rate"]
+    )
+    try:
+        if action in ("create", "joint", "other"):
+            start = today if rng.random() < 0.6 else today + rng.randint(1, 20) * DAY
+            args = {"window_start": start, "window_end": start + 10 * DAY}
+            if action == "other":
+                task = services.create_task(
+                    s.other_inspector_user,
+                    enterprise=s.mh_enterprise,
+                    items=[s.item],
+                    inspectors=[s.other_inspector, s.other_inspector2],
+                    legal_basis="《城镇燃气管理条例》",
+                    kind=Task.Kind.COMPLAINT,
+                    reason="群众投诉燃气泄漏",
+                    evidence="投诉登记表",
+                    **args,
+                )
+            elif action == "joint":
+                task = s.joint_draft(enterprise=rng.choice([s.enterprise, s.other_enterprise]), **args)
+            else:
+                task = s.draft(enterprise=rng.choice([s.enterprise, s.other_enterprise]), **args)
+            tasks.append(task)
+            return
+        if not tasks:
+            return
+        task = Task.objects.get(pk=rng.choice(tasks).pk)
+        heads = {s.body: s.head, s.partner: s.partner_head, s.other_body: s.other_head}
+        lead_user = s.other_inspector_user if task.lead_body_id == s.other_body.pk else s.inspector_user
+        if action == "advance":
+            if task.status == Task.Status.DRAFT:
+                services.submit_task(lead_user, task=task)
+            elif task.status == Task.Status.SUBMITTED:
+                for part in task.task_bodies.filter(approved_at__isnull=True).select_related("body"):
+                    task = services.approve_task(heads[part.body], task=task)
+            elif task.status == Task.Status.NOTIFIED:
+                if task.enterprise_id == s.enterprise.pk and rng.random() < 0.5:
+                    token = signing.issue_token(task.code.public_id)
+                    services.scan_code(token, user=s.contact)
+                else:
+                    services.check_in(lead_user, task=task)
+            elif task.status == Task.Status.IN_PROGRESS:
+                bad = rng.random() < 0.5
+                result = Finding.Result.NOT_COMPLIANT if bad else Finding.Result.COMPLIANT
+                services.record_result(
+                    lead_user,
+                    task=task,
+                    outcome=InspectionRecord.Outcome.RECTIFY if bad else InspectionRecord.Outcome.NO_PROBLEM,
+                    summary="检查情况",
+                    rectify_working_days=10 if bad else None,
+                    findings=[
+                        services.FindingInput(
+                            item=item, entry=entry, result=result, note="不符合" if bad else ""
+                        )
+                        for item in task.items.all()
+                        for entry in item.checklist
+                    ],
+                )
+            elif task.status == Task.Status.RESULT_RECORDED:
+                services.close_task(heads[task.lead_body], task=task)
+        elif action == "cancel":
+            services.cancel_task(heads[task.lead_body], task=task, reason="计划调整，取消本次检查")
+        elif action == "mode":
+            frequency.set_mode(lead_user, task=task, mode=rng.choice(["remote", "on_site"]))
+        elif (
+            action == "rate"
+            and task.status in (Task.Status.RESULT_RECORDED, Task.Status.CLOSED)
+            and task.enterprise_id == s.enterprise.pk
+            and not hasattr(task, "evaluation")
+        ):
+            services.evaluate(s.contact, task=task, scores=scores(rng))
+    except (DomainError, InvalidTransition, PermissionDenied) as error:
+        print(action, getattr(error, "message", error))
+
+
+@pytest.mark.parametrize("seed", [2026])
+def test_facts_equal_direct_counts_after_random_operations(s, seed, settings):
+    from tests.inspections.conftest import inspector_with_account
+
+    settings.EVALUATION_RELEASE_MIN_RATINGS = 5
+    s.admin = user_for("platform_admin")
+    s.other_inspector2 = inspector_with_account(s.other_body, "孙八")
+    rng = random.Random(seed)
+    tasks: list[Task] = []
+    today = timezone.localdate()
+    period = Period(today - 40 * DAY, today + 40 * DAY, "custom")
+    for _batch in range(8):
+        for _ in range(30):
+            step(s, rng, tasks)
+        build.refresh()
+        assert_facts_equal_raw(s, period)
+        # This month, read from MonthlyFact.
+        assert_facts_equal_raw(s, Period.of("month", today))
+    incremental = snapshot()
+    build.rebuild_all()
+    assert snapshot() == incremental
+    assert_facts_equal_raw(s, period)
+    assert DailyFact.objects.exists() and VisitFact.objects.exists()
+    # The run reached every kind of figure, so the comparison above compared something.
+    totals = figures._totals(figures.tasks(scope_for(s.admin), period, Filters()))
+    print(seed, totals, sorted(set(Task.objects.values_list("status", flat=True))))
+    assert all(totals[name] > 0 for name in ("inspections", "joint", "with_code", "scanned", "completed"))
+    assert totals["cancelled"] > 0 and totals["findings"] > 0
