@@ -810,9 +810,9 @@ def _by_region(hits: list[Hit], new: list[Finding], body_regions: dict[int, int]
     return figures
 
 
-def scope_figures(run: RuleRun, user) -> tuple[dict[str, dict], int] | None:
-    """The run's figures per rule and its new findings within `user`'s scope: None when the user sees the
-    whole city (the platform administrator, a city-level supervisor), else ({code: figures}, new)."""
+def scope_regions(user) -> set[str] | None:
+    """The ids (as text, the keys of a run's figures) of the regions `user` supervises; None when he sees
+    the whole city (the platform administrator, a city-level supervisor)."""
     if user.is_platform_admin or user.region_id is None:
         return None
     regions = {
@@ -820,6 +820,22 @@ def scope_figures(run: RuleRun, user) -> tuple[dict[str, dict], int] | None:
         for pk in Region.objects.filter(path__startswith=user.region.path).values_list("pk", flat=True)
     }
     if len(regions) == Region.objects.count():
+        return None
+    return regions
+
+
+WHOLE_CITY = object()
+
+
+def scope_figures(
+    run: RuleRun, user, regions: set[str] | object | None = WHOLE_CITY
+) -> tuple[dict[str, dict], int] | None:
+    """The run's figures per rule and its new findings within `user`'s scope: None when the user sees the
+    whole city (the platform administrator, a city-level supervisor), else ({code: figures}, new). A list
+    of runs passes `regions` (`scope_regions(user)`, read once for the page)."""
+    if regions is WHOLE_CITY:
+        regions = scope_regions(user)
+    if regions is None:
         return None
     stats, total = {}, 0
     for code, figures in (run.stats or {}).items():

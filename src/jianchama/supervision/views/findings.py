@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -308,12 +307,12 @@ def run_rules_now(request):
     return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
 
 
-def _scoped(run: RuleRun | None, user) -> dict:
+def _scoped(run: RuleRun | None, user, regions=rules.WHOLE_CITY) -> dict:
     """The run's per-rule figures as `user` may see them; sets run.new_findings to his scope's count too
     (in memory only), so a district's supervisor never reads another district's figures."""
     if run is None:
         return {}
-    scoped = rules.scope_figures(run, user)
+    scoped = rules.scope_figures(run, user, regions)
     if scoped is None:
         return run.stats or {}
     stats, run.new_findings = scoped
@@ -333,14 +332,18 @@ def _who_ran(run: RuleRun, user) -> str:
     return "其他辖区的监督人员"
 
 
+RUNS_PER_PAGE = 10
+
+
 @login_required
 @require_GET
 def run_list(request):
     _require_dashboard(request.user)
-    runs = Paginator(RuleRun.objects.select_related("triggered_by"), 10).get_page(request.GET.get("page"))
+    runs = paginate(request, RuleRun.objects.select_related("triggered_by"), RUNS_PER_PAGE)
+    regions = rules.scope_regions(request.user)  # once for the page, not per run
     for run in runs:
         run.triggered_label = _who_ran(run, request.user)
-        stats = _scoped(run, request.user)
+        stats = _scoped(run, request.user, regions)
         run.rows = [
             {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
             for code, figures in stats.items()

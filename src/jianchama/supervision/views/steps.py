@@ -96,13 +96,17 @@ def steps_list(request):
     user = request.user
     flagged_only = request.GET.get("flagged") == "1"
     recs = list(
-        Recommendation.objects.visible_to(user).select_related("body__region", "warning", "finding")[:500]
+        Recommendation.objects.visible_to(user).select_related("body__region__parent", "warning", "finding")[
+            :500
+        ]
     )
     calendar = WorkingCalendar()  # one calendar for every deadline on the page
     for rec in recs:
         rec.deadlines = steps.recommendation_deadlines(rec, calendar=calendar)
         rec.flagged = steps.flagged(rec.deadlines)
-    decisions = list(Decision.objects.visible_to(user).select_related("body__region", "recommendation")[:500])
+    decisions = list(
+        Decision.objects.visible_to(user).select_related("body__region__parent", "recommendation")[:500]
+    )
     for decision in decisions:
         decision.deadlines = steps.decision_deadlines(decision, calendar=calendar)
         decision.flagged = steps.flagged(decision.deadlines)
@@ -111,8 +115,9 @@ def steps_list(request):
         warnings = SupervisionWarning.objects.visible_to(user).filter(
             outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
         )
-        for warning in warnings.select_related("body__region", "finding"):
-            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar)
+        for warning in warnings.select_related("body__region__parent", "finding"):
+            # Filtered on having no recommendation yet: none to look up per warning.
+            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar, recommendation=None)
             warning.flagged = steps.flagged(warning.deadlines)
             pending_issue.append(warning)
     if flagged_only:
