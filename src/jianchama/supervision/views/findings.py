@@ -11,19 +11,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.db.models import Count, Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from jianchama.core import audit, bounds
+from jianchama.core import audit, bounds, exports
 from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.pages import paginate
 from jianchama.core.roles import Role
-from jianchama.core.spreadsheets import Sheet, too_many_to_export, xlsx_response
+from jianchama.core.spreadsheets import Sheet
 from jianchama.inspections.models import EvaluationRelease
 from jianchama.registry.models import EnforcementBody
 
@@ -174,7 +173,14 @@ def dashboard(request):
     )
 
 
-def _export(user, findings) -> HttpResponse:
+@exports.builder
+def finding_export(user, params) -> exports.Export:
+    """The finding list as the user filtered it (core/exports.py: sent at once, or written by the worker)."""
+    findings = FindingFilterForm(params or None, user=user).apply(Finding.objects.visible_to(user))
+    return exports.Export(name="监督问题", rows=findings, sheets=lambda: [_finding_sheet(user, findings)])
+
+
+def _finding_sheet(user, findings) -> Sheet:
     titles = dict(rules.rule_choices())
     rows = (
         [
@@ -209,7 +215,7 @@ def _export(user, findings) -> HttpResponse:
         "证据",
     ]
     widths = (8, 10, 28, 12, 22, 24, 60, 10, 16, 18, 50)
-    return xlsx_response("监督问题", [Sheet("监督问题", header, rows, widths)])
+    return Sheet("监督问题", header, rows, widths)
 
 
 @login_required
@@ -222,13 +228,11 @@ def finding_list(request):
     filters = FindingFilterForm(request.GET or None, user=user)
     findings = filters.apply(visible).select_related("body__region")
     if request.GET.get("export") == "xlsx":
-        refusal = too_many_to_export(findings)
-        if refusal is None:
-            return _export(user, findings)
-        messages.error(request, refusal)
         back = request.GET.copy()
         back.pop("export", None)
-        return redirect(f"{reverse('supervision:finding_list')}?{back.urlencode()}")
+        return exports.respond(
+            request, finding_export, back=f"{reverse('supervision:finding_list')}?{back.urlencode()}"
+        )
     page = paginate(request, findings)
     titles = dict(rules.rule_choices())
     for finding in page:
