@@ -949,7 +949,7 @@ STALE_RUN = datetime.timedelta(hours=2)
 def queue_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
     """A supervisor's "run now": the run is recorded at once and done by the task queue's worker (over
     millions of inspections it takes longer than a page may wait); the run list shows its progress. One
-    run at a time."""
+    run at a time: asked again while a run is under way, it returns that run (`already_running` set)."""
     from django_q.tasks import async_task
 
     with transaction.atomic():
@@ -960,9 +960,11 @@ def queue_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
             .first()
         )
         if running is not None:
-            raise DomainError(
-                f"数据监督规则正在运行（{timezone.localtime(running.started_at):%H:%M}开始），请等待其完成后再运行"
-            )
+            # A second "run now" (a double click, another supervisor, a retry) is the run under way.
+            if not may_run_rules(actor):
+                raise PermissionDenied("只有司法局执法监督人员或平台管理员可以运行数据监督规则")
+            running.already_running = True
+            return running
         run = start_run(actor, rules=rules)
         transaction.on_commit(
             lambda: async_task(

@@ -305,9 +305,16 @@ def run_rules_now(request):
     except DomainError as error:
         messages.error(request, str(error))
         return redirect("supervision:run_list")
-    messages.success(
-        request, f"数据监督规则已开始运行（{len(run.rules)}条规则），本页显示进度，完成后自动刷新"
-    )
+    if getattr(run, "already_running", False):
+        messages.info(
+            request,
+            f"数据监督规则正在运行（{timezone.localtime(run.started_at):%H:%M}开始），本页显示其进度，"
+            "完成后可再运行",
+        )
+    else:
+        messages.success(
+            request, f"数据监督规则已开始运行（{len(run.rules)}条规则），本页显示进度，完成后自动刷新"
+        )
     return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
 
 
