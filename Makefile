@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-export clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-supervision: install
 # Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_pages.py).
 bench-pages: install
 	$(PY) bench/bench_pages.py
+
+# Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_export.py).
+bench-export: install
+	$(PY) bench/bench_export.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -71,11 +71,11 @@ def test_a_large_export_is_written_by_the_worker_for_its_requester_only(client, 
     response = client.get(FINDINGS_XLSX + "&severity=")
     job = ExportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("core:export_job", args=[job.pk])
-    assert job.status == ExportJob.Status.QUEUED and job.rows_estimate == 5 and job.actor == s.supervisor
+    assert job.status == ExportJob.Status.QUEUED and job.actor == s.supervisor
     assert AuditEvent.objects.filter(action="core.export_queued", object_id=str(job.pk)).exists()
 
     page = client.get(response["Location"]).content.decode()
-    assert "排队中" in page and 'http-equiv="refresh"' in page and "约 5 条" in page
+    assert "排队中" in page and 'http-equiv="refresh"' in page and "超过 4 条" in page
 
     # Asked again (a reload, a double click) while it waits: the same job.
     again = client.get(FINDINGS_XLSX + "&severity=")
@@ -93,7 +93,8 @@ def test_a_large_export_is_written_by_the_worker_for_its_requester_only(client, 
     assert jobs.run_export(job.pk) == ExportJob.Status.DONE
     assert jobs.run_export(job.pk) == ExportJob.Status.DONE  # delivered twice, written once
     job.refresh_from_db()
-    assert job.rows_done == 6 and job.file.name.startswith("exports/") and job.expires_at > timezone.now()
+    assert job.rows_done == job.rows_estimate == 6 and job.file.name.startswith("exports/")
+    assert job.expires_at > timezone.now()
 
     page = client.get(reverse("core:export_job", args=[job.pk])).content.decode()
     assert "已生成：共 6 条记录" in page and 'http-equiv="refresh"' not in page
@@ -136,13 +137,25 @@ def test_an_export_expires_and_its_file_is_deleted(client, s, settings):
     assert ExportJob.objects.filter(status=ExportJob.Status.QUEUED).count() == 1
 
 
-def test_past_the_hard_ceiling_an_export_is_refused_not_queued(client, s, settings):
+def test_past_the_hard_ceiling_an_export_is_refused_whole_with_the_reason(client, s, settings):
     settings.EXPORT_SYNC_MAX_ROWS = 1
     settings.EXPORT_MAX_ROWS = 4
     client.force_login(s.supervisor)
+    # The request counts only to the sync size; the worker counts to the ceiling and refuses.
+    client.get(FINDINGS_XLSX)
+    job = ExportJob.objects.get()
+    assert jobs.run_export(job.pk) == ExportJob.Status.FAILED
+    job.refresh_from_db()
+    assert not job.file and job.rows_done == 0
+    page = client.get(reverse("core:export_job", args=[job.pk])).content.decode()
+    assert "符合条件的记录超过4条，一次导出不全" in page
+    assert client.get(reverse("core:export_download", args=[job.pk])).status_code == 404
+
+    # A ceiling below the sync size is refused at once.
+    settings.EXPORT_SYNC_MAX_ROWS = 10
     response = client.get(FINDINGS_XLSX, follow=True)
     assert "符合条件的记录超过4条，一次导出不全" in response.content.decode()
-    assert not ExportJob.objects.exists()
+    assert ExportJob.objects.count() == 1
 
 
 def test_a_job_that_fails_says_so(client, s, settings, monkeypatch):

@@ -224,7 +224,11 @@ def export_job(request, pk: int):
         and job.expires_at is not None
         and job.expires_at <= timezone.now()
     )
-    return render(request, "core/export_job.html", {"job": job, "expired": expired})
+    return render(
+        request,
+        "core/export_job.html",
+        {"job": job, "expired": expired, "sync_max": f"{settings.EXPORT_SYNC_MAX_ROWS:,}"},
+    )
 
 
 @login_required
