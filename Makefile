@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench-pages: install
 
 bench-stats: install
 	$(PY) bench/bench_stats.py
+
+# Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_export.py).
+bench-export: install
+	$(PY) bench/bench_export.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -216,8 +216,13 @@ EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 # at 1M tasks: counting 1,001 of a district's tasks takes 32 ms by index lookups; 2,001 or more, and PostgreSQL
 # hashes the whole enterprise registry first (130–375 ms, growing with the registry).
 LIST_COUNT_CAP = max(int(env("LIST_COUNT_CAP", "1000")), 100)
-# An export of more rows is refused with the reason, never cut short (core.spreadsheets.too_many_to_export).
-EXPORT_MAX_ROWS = int(env("EXPORT_MAX_ROWS", "200000"))
+# Exports (core/exports.py): up to EXPORT_SYNC_MAX_ROWS rows written in the request and sent; more, written by
+# the task queue's worker into a file its requester downloads from a progress page until EXPORT_KEEP_HOURS
+# after; more than EXPORT_MAX_ROWS (the hard ceiling; an Excel sheet holds 1,048,576 rows) refused with the
+# reason, never cut short.
+EXPORT_SYNC_MAX_ROWS = int(env("EXPORT_SYNC_MAX_ROWS", "10000"))
+EXPORT_MAX_ROWS = min(int(env("EXPORT_MAX_ROWS", "1000000")), 1_048_575)
+EXPORT_KEEP_HOURS = float(env("EXPORT_KEEP_HOURS", "24"))
 
 # Audit checkpoints (docs/audit.md): the chain's head, signed with a key kept outside the database and
 # appended hourly to a file the application only ever appends to (and, with "inbox", told to supervisors).

@@ -19,7 +19,7 @@ NAME, PHONE = "王先生", "13911112222"  # tests/complaints/conftest.py
 def export_text(client) -> str:
     response = client.get("/complaints/export.xlsx")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     return "\n".join(
         " ".join(str(v) for v in row if v is not None) for row in sheet.iter_rows(values_only=True)
     )

@@ -210,7 +210,7 @@ def test_a_ledger_export_past_the_limit_is_refused_with_the_reason(client, s, se
     assert "符合条件的记录超过1条，一次导出不全" in response.content.decode()
     settings.EXPORT_MAX_ROWS = 2
     whole = client.get("/complaints/export.xlsx")
-    assert len(list(load_workbook(io.BytesIO(whole.content)).active.iter_rows())) == 3
+    assert len(list(load_workbook(io.BytesIO(whole.getvalue())).active.iter_rows())) == 3
 
 
 def test_excel_export_of_the_filtered_ledger(client, s):
@@ -220,7 +220,7 @@ def test_excel_export_of_the_filtered_ledger(client, s):
     client.force_login(s.intake)
     response = client.get("/complaints/export.xlsx", {"source": SRC.HOTLINE_12345})
     assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.openxml")
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     rows = list(sheet.iter_rows(values_only=True))
     header, data = rows[0], rows[1:]
     assert header[:4] == ("编号", "来源", "类别", "标题") and "办理期限" in header and "反馈内容" in header
@@ -398,7 +398,7 @@ def test_a_logged_in_enterprises_report_names_the_enterprise(client, s):
 def test_the_ledger_export_writes_text_from_the_public_as_text_never_as_a_formula(client, s, title):
     s.hotline(title=title, complainant_name="=1+1")
     client.force_login(s.intake)
-    sheet = load_workbook(io.BytesIO(client.get("/complaints/export.xlsx").content)).active
+    sheet = load_workbook(io.BytesIO(client.get("/complaints/export.xlsx").getvalue())).active
     header = [cell.value for cell in sheet[1]]
     row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
     assert row["标题"].value == "'" + title and row["标题"].data_type == "s"

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from jianchama.complaints import services as complaints
 from jianchama.complaints.models import Complaint
+from jianchama.core.models import ExportJob
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days
 from jianchama.inspections import services as inspections
@@ -358,6 +359,23 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         status=ImportJob.Status.REJECTED,
         problems=[[2, "名称", f"{mark}问题{tag}"]],
         problem_count=1,
+    )
+    # A written export of the side's supervisor (its page and file are his alone).
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    s.export_job = ExportJob.objects.create(
+        title=f"{mark}监督问题{tag}",
+        builder="jianchama.supervision.views.findings.finding_export",
+        fingerprint=tag,
+        actor=s.supervisor,
+        status=ExportJob.Status.DONE,
+        rows_estimate=1,
+        rows_done=1,
+        file=default_storage.save(f"exports/test{tag}.xlsx", ContentFile(f"{mark}导出内容".encode())),
+        file_name=f"{mark}监督问题.xlsx",
+        finished_at=timezone.now(),
+        expires_at=timezone.now() + datetime.timedelta(hours=1),
     )
     return s
 

@@ -177,6 +177,8 @@ FILLERS: dict[str, Filler] = {
     "portal:contact_remove": pk("contact"),
     # queued imports (issue 10 item 5): their uploader's alone
     "registry_import:job": lambda w, s, role: {"pk": s.import_job.pk},
+    "core:export_job": pk("export_job"),
+    "core:export_download": pk("export_job"),
     "registry_import:job_problems_csv": lambda w, s, role: {"pk": s.import_job.pk},
 }
 
@@ -335,6 +337,9 @@ EXPECTED_OK: dict[str, set[str]] = {
     "registry:inspector_detail": {"inspector_user", "body_admin", "supervisor", "platform_admin"},
     "registry:guide_detail": {"inspector_user", "body_admin", "platform_admin"},
     "notifications:detail": set(ROLE_USERS) | {"platform_admin"},
+    # A queued export's page and file: its requester's alone.
+    "core:export_job": {"supervisor"},
+    "core:export_download": {"supervisor"},
 }
 
 ROLES = ["anonymous", "platform_admin", *ROLE_USERS]

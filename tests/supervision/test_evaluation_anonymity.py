@@ -64,7 +64,7 @@ def rater_details(s) -> list[str]:
 def export_text(client) -> str:
     response = client.get(reverse("supervision:finding_list"), {"export": "xlsx"})
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     return "\n".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell)
 
 

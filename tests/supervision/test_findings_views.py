@@ -134,7 +134,7 @@ def test_excel_export_follows_the_filters(client, found):
     response = client.get(reverse("supervision:finding_list"), {"rule": "no_code", "export": "xlsx"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:5] == ("编号", "所属月份", "执法单位", "来源", "规则")
     assert len(rows) == 2
@@ -156,7 +156,7 @@ def test_an_export_past_the_limit_is_refused_whole_never_cut_short(client, found
     assert visible >= 2
     settings.EXPORT_MAX_ROWS = visible
     whole = client.get(reverse("supervision:finding_list"), {"export": "xlsx"})
-    assert len(list(load_workbook(io.BytesIO(whole.content)).active.iter_rows())) == visible + 1
+    assert len(list(load_workbook(io.BytesIO(whole.getvalue())).active.iter_rows())) == visible + 1
 
     settings.EXPORT_MAX_ROWS = visible - 1
     refused = client.get(reverse("supervision:finding_list"), {"export": "xlsx", "severity": ""}, follow=True)

@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, spreadsheets, todos
+from jianchama.core import audit, exports, spreadsheets, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
@@ -134,15 +134,24 @@ def _local_date(value: datetime.datetime | None) -> datetime.date | None:
 
 @page_view
 def export(request):
-    """The filtered ledger as an Excel workbook: Chinese headers, dates as dates. Written in openpyxl's
-    write-only mode, row by row, so a large ledger needs neither much memory nor much time."""
-    user = request.user
+    """The filtered ledger as an Excel workbook: Chinese headers, dates as dates (core/exports.py: sent at
+    once, or written by the task queue's worker for a large ledger)."""
+    _staff_only(request.user)
+    return exports.respond(
+        request, ledger_export, back=f"{reverse('complaints:ledger')}?{request.GET.urlencode()}"
+    )
+
+
+@exports.builder
+def ledger_export(user, params) -> exports.Export:
     _staff_only(user)
-    complaints, _ = filtered(user, request.GET)
-    refusal = spreadsheets.too_many_to_export(complaints)
-    if refusal is not None:
-        messages.error(request, refusal)
-        return redirect(f"{reverse('complaints:ledger')}?{request.GET.urlencode()}")
+    complaints, _ = filtered(user, params)
+    return exports.Export(
+        name="投诉举报台账", rows=complaints, sheets=lambda: [_ledger_sheet(user, complaints)]
+    )
+
+
+def _ledger_sheet(user, complaints) -> spreadsheets.Sheet:
     today, between = timezone.localdate(), WorkingCalendar().between
     sees_all = services.sees_complainant(user)
 
@@ -174,18 +183,12 @@ def export(request):
                 services.timing(c, today, between=between).text,
             ]
 
-    sheet = spreadsheets.Sheet(
+    return spreadsheets.Sheet(
         "投诉举报台账",
         EXPORT_HEADERS,
         rows(),
         widths=[14 if header in DATE_COLUMNS else 20 for header in EXPORT_HEADERS],
         number_formats=["yyyy-mm-dd" if header in DATE_COLUMNS else None for header in EXPORT_HEADERS],
-    )
-    name = f"complaints-{today:%Y%m%d}.xlsx"
-    return HttpResponse(
-        spreadsheets.workbook_bytes([sheet]),
-        content_type=spreadsheets.XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -242,6 +242,7 @@ ACTION_LABELS: dict[str, str] = {
     "calendar.set_year": "录入年度节假日安排",
     "calendar.load_library": "从日历库载入节假日安排",
     "demo.load": "载入演示数据",
+    "core.export_queued": "导出已交后台任务队列生成",
 }
 
 

@@ -6,3 +6,17 @@ def write_audit_checkpoint() -> int:
     from .checkpoints import write_checkpoint
 
     return write_checkpoint().sequence
+
+
+def run_export(job_id: int) -> str:
+    """A large export queued by its page (`exports.queue`); returns its final status."""
+    from .exports import run
+
+    return run(job_id)
+
+
+def delete_expired_exports() -> int:
+    """Remove the files of exports past EXPORT_KEEP_HOURS (hourly); returns how many."""
+    from .exports import delete_expired
+
+    return delete_expired()

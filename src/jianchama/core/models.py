@@ -159,3 +159,63 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_repr}"
+
+
+class ExportJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ExportJobQuerySet":
+        """Only the person who asked for an export sees it and its file: the rows in it were chosen by his
+        scope (core/exports.py)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(actor=user)
+
+
+class ExportJob(models.Model):
+    """A large export (more rows than EXPORT_SYNC_MAX_ROWS) written by the task queue's worker into a file
+    for its requester, with its progress for the page that waits on it; the file expires after
+    EXPORT_KEEP_HOURS (core/exports.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "生成中"
+        DONE = "done", "已生成"
+        FAILED = "failed", "失败"
+        EXPIRED = "expired", "已过期"
+
+    title = models.CharField("导出内容", max_length=100)
+    # The export's builder (a function marked by core.exports.builder; set by the code, never by a user) and
+    # the page's filters it is called with again by the worker, under the requester's scope.
+    builder = models.CharField("生成函数", max_length=200)
+    params = models.JSONField("筛选条件", default=dict, blank=True)
+    fingerprint = models.CharField("导出标识", max_length=64, db_index=True)
+    actor = models.ForeignKey(User, verbose_name="申请人", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_estimate = models.PositiveIntegerField("预计行数", default=0)
+    rows_done = models.PositiveIntegerField("已写入行数", default=0)
+    file = models.FileField("文件", max_length=200, blank=True)
+    file_name = models.CharField("下载文件名", max_length=200, blank=True)
+    message = models.TextField("说明", blank=True)
+    created_at = models.DateTimeField("申请时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    expires_at = models.DateTimeField("过期时间", null=True, blank=True)
+
+    objects = ExportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "导出任务"
+        verbose_name_plural = "导出任务"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"导出 {self.title}（{self.pk}）"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_estimate:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_estimate)

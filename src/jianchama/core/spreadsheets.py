@@ -41,6 +41,14 @@ class Sheet:
 
 
 def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
+    buffer = io.BytesIO()
+    write_workbook(sheets, buffer)
+    return buffer.getvalue()
+
+
+def write_workbook(sheets: Iterable[Sheet], target) -> None:
+    """Write the workbook to `target`, a path or a binary file: row by row, each sheet's rows going to a
+    temporary file as they come (write-only mode), so memory stays bounded whatever the number of rows."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -68,9 +76,7 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
                     cell.number_format = number_format
                     values[index] = cell
             sheet.append(values)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    book.save(target)
 
 
 def too_many_to_export(rows) -> str | None:

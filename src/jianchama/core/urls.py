@@ -13,4 +13,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("calendar/", views.calendar, name="calendar"),
     path("calendar/edit/", views.calendar_edit, name="calendar_edit"),
+    path("exports/<int:pk>/", views.export_job, name="export_job"),
+    path("exports/<int:pk>/download/", views.export_download, name="export_download"),
 ]

@@ -209,3 +209,49 @@ def server_error(request):
         return HttpResponse(page, status=503, headers={"Retry-After": "30"})
     page = _SERVER_ERROR_PAGE.format(title="服务器出错", text="服务器处理请求时出错，已记录，请稍后重试。")
     return HttpResponse(page, status=500)
+
+
+# --- Queued exports (core/exports.py) ----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET"])
+def export_job(request, pk: int):
+    """A queued export: a progress bar that refreshes itself until the worker is done, then the download
+    link (for its requester only: someone else's job is a 404, as one that does not exist)."""
+    from django.shortcuts import get_object_or_404
+
+    from .models import ExportJob
+
+    job = get_object_or_404(ExportJob.objects.visible_to(request.user), pk=pk)
+    expired = job.status == ExportJob.Status.EXPIRED or (
+        job.status == ExportJob.Status.DONE
+        and job.expires_at is not None
+        and job.expires_at <= timezone.now()
+    )
+    return render(
+        request,
+        "core/export_job.html",
+        {"job": job, "expired": expired, "sync_max": f"{settings.EXPORT_SYNC_MAX_ROWS:,}"},
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def export_download(request, pk: int):
+    """The file of a done export, to its requester, until it expires."""
+    from django.http import Http404
+    from django.shortcuts import get_object_or_404
+
+    from . import files
+    from .models import ExportJob
+
+    job = get_object_or_404(
+        ExportJob.objects.visible_to(request.user),
+        pk=pk,
+        status=ExportJob.Status.DONE,
+        expires_at__gt=timezone.now(),
+    )
+    if not job.file:
+        raise Http404
+    return files.send(request, job.file, job.file_name)

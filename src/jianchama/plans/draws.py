@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -42,6 +42,7 @@ ALL_ENTERPRISES = "*"  # a late exclusion that applies to every enterprise
 AUDIT_ACTIONS = {
     "draw.committed": "公布随机抽取承诺值",
     "draw.revealed": "随机抽取并公开结果",
+    "draw.reveal_queued": "随机抽取已交后台任务队列执行",
     "draw.withdrawn": "撤销随机抽取",
     "conflict.recorded": "登记利益冲突",
 }
@@ -627,7 +628,12 @@ def legal_basis_of(items: Sequence[InspectionItem]) -> str:
 
 @transaction.atomic
 def reveal_draw(
-    actor, *, draw: RandomDraw, window_start: datetime.date, window_end: datetime.date
+    actor,
+    *,
+    draw: RandomDraw,
+    window_start: datetime.date,
+    window_end: datetime.date,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RandomDraw:
     """Publish the seed, run the algorithm and create one submitted task per drawn enterprise, inspected
     between `window_start` and `window_end`. Everything or nothing: any refusal leaves the draw committed.
@@ -673,7 +679,9 @@ def reveal_draw(
     # A drawn enterprise may already be at a frequency cap (F-21) in this window: its task stays a draft with
     # the reason, for the body to justify or cancel; the draw itself stands, as published.
     draw.unsubmitted = []
-    for entry in result:
+    for done, entry in enumerate(result):
+        if progress is not None:
+            progress(done, len(result))
         task = create_task(
             actor,
             enterprise=enterprises[entry["uscc"]],
@@ -714,6 +722,118 @@ def reveal_draw(
         result_hash=sha256_hex(json.dumps(result, sort_keys=True, separators=(",", ":")).encode()),
     )
     return draw
+
+
+# --- Large reveals leave the request (issue 16) -------------------------------------------------------------
+#
+# Creating and submitting a task takes about 55 ms (frequency check, qualification gate, audit): a draw of
+# 1,000 enterprises is a minute, longer than a page may wait. A draw of more than DRAW_REVEAL_SYNC_MAX
+# enterprises is revealed by the task queue's worker, in the same one transaction (everything or nothing),
+# its progress kept in the cache for the plan's draw page. Asked again while queued (a double click, a second
+# tab, a retry), it is the same job; a worker's redelivery of a draw already revealed does nothing.
+
+# A queued reveal older than this whose draw is still committed is taken for one whose worker died.
+STALE_REVEAL = datetime.timedelta(hours=1)
+QUEUED_REVEAL_TIMEOUT = 1800
+
+
+def reveal_sync_max() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "DRAW_REVEAL_SYNC_MAX", 50))
+
+
+def progress_key(draw_id: int) -> str:
+    return f"draw-reveal-progress:{draw_id}"
+
+
+def reveal_progress(draw: RandomDraw) -> dict[str, int] | None:
+    """{"done": tasks created, "total": enterprises drawn} of a queued reveal under way, else None."""
+    from django.core.cache import cache
+
+    return cache.get(progress_key(draw.pk))
+
+
+def reveal_queued(draw: RandomDraw) -> bool:
+    job = draw.reveal_job or {}
+    if not job.get("queued_at") or job.get("error") or not is_pending(draw):
+        return False
+    return datetime.datetime.fromisoformat(job["queued_at"]) > timezone.now() - STALE_REVEAL
+
+
+@transaction.atomic
+def queue_reveal(
+    actor, *, draw: RandomDraw, window_start: datetime.date, window_end: datetime.date
+) -> RandomDraw:
+    """Record the reveal for the worker (or return the draw as it is, if its reveal is already queued). What
+    can be checked at once is checked here, so the common refusals come back on the page; the rest (the
+    pool's integrity, each task's qualification) the worker's reveal checks, and its refusal is shown on the
+    plan's draw page."""
+    from django_q.tasks import async_task
+
+    draw = RandomDraw.objects.select_for_update().select_related("plan", "plan__body").get(pk=draw.pk)
+    plan = draw.plan
+    if not _is_admin_of(actor, plan.body_id):
+        raise PermissionDenied(f"只有{plan.body.name}的管理员可以进行抽取")
+    if reveal_queued(draw):
+        return draw
+    if not is_pending(draw):
+        raise InvalidTransition(
+            f"随机抽取#{draw.pk}当前状态为「{PUBLIC_STATUS_LABELS[public_status(draw)]}」，不能再抽取"
+        )
+    raise_if(_plan_problems(plan) + _window_problems(plan, window_start, window_end), "未抽取")
+    draw.reveal_job = {
+        "actor": actor.pk,
+        "window_start": window_start.isoformat(),
+        "window_end": window_end.isoformat(),
+        "queued_at": timezone.now().isoformat(),
+    }
+    draw.save(update_fields=["reveal_job"])
+    _record(
+        actor, "draw.reveal_queued", draw, None, window_start=str(window_start), window_end=str(window_end)
+    )
+    transaction.on_commit(
+        lambda: async_task(
+            "jianchama.plans.jobs.reveal_queued_draw",
+            draw.pk,
+            task_name=f"draw-reveal-{draw.pk}",
+            timeout=QUEUED_REVEAL_TIMEOUT,
+        )
+    )
+    return draw
+
+
+def run_queued_reveal(draw_id: int) -> str:
+    """What the worker does with a queued reveal: the reveal itself, with its progress in the cache; a
+    refusal is kept on the draw for its page. Returns "revealed", "refused" or "skipped" (not queued, or
+    already revealed: a redelivered job)."""
+    from django.core.cache import cache
+
+    from jianchama.core.models import User
+
+    draw = RandomDraw.objects.get(pk=draw_id)
+    job = dict(draw.reveal_job or {})
+    if not job.get("queued_at") or job.get("error") or not is_pending(draw):
+        return "skipped"
+    actor = User.objects.get(pk=job["actor"])
+    key = progress_key(draw_id)
+    try:
+        revealed = reveal_draw(
+            actor,
+            draw=draw,
+            window_start=datetime.date.fromisoformat(job["window_start"]),
+            window_end=datetime.date.fromisoformat(job["window_end"]),
+            progress=lambda done, total: cache.set(key, {"done": done, "total": total}, 3600),
+        )
+    except DomainError as refusal:  # PermissionDenied and InvalidTransition included
+        job["error"] = "；".join(refusal.problems or [refusal.message])
+        RandomDraw.objects.filter(pk=draw_id).update(reveal_job=job)
+        return "refused"
+    finally:
+        cache.delete(key)
+    job["unsubmitted"] = revealed.unsubmitted
+    RandomDraw.objects.filter(pk=draw_id).update(reveal_job=job)
+    return "revealed"
 
 
 @transaction.atomic

@@ -190,6 +190,9 @@ class RandomDraw(models.Model):
     window_end = models.DateField("检查日期止", null=True, blank=True)
     withdrawn_at = models.DateTimeField("撤销时间", null=True, blank=True)
     withdrawal_reason = models.TextField("撤销原因", blank=True)
+    # A reveal of many enterprises queued for the task queue (plans/draws.py, queue_reveal): who asked, the
+    # inspection window, when; or why the worker's reveal was refused. Empty when revealed in the request.
+    reveal_job = models.JSONField("排队中的抽取", default=dict, blank=True)
 
     objects = RandomDrawQuerySet.as_manager()
 

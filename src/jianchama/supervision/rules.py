@@ -810,9 +810,9 @@ def _by_region(hits: list[Hit], new: list[Finding], body_regions: dict[int, int]
     return figures
 
 
-def scope_figures(run: RuleRun, user) -> tuple[dict[str, dict], int] | None:
-    """The run's figures per rule and its new findings within `user`'s scope: None when the user sees the
-    whole city (the platform administrator, a city-level supervisor), else ({code: figures}, new)."""
+def scope_regions(user) -> set[str] | None:
+    """The ids (as text, the keys of a run's figures) of the regions `user` supervises; None when he sees
+    the whole city (the platform administrator, a city-level supervisor)."""
     if user.is_platform_admin or user.region_id is None:
         return None
     regions = {
@@ -820,6 +820,22 @@ def scope_figures(run: RuleRun, user) -> tuple[dict[str, dict], int] | None:
         for pk in Region.objects.filter(path__startswith=user.region.path).values_list("pk", flat=True)
     }
     if len(regions) == Region.objects.count():
+        return None
+    return regions
+
+
+WHOLE_CITY = object()
+
+
+def scope_figures(
+    run: RuleRun, user, regions: set[str] | object | None = WHOLE_CITY
+) -> tuple[dict[str, dict], int] | None:
+    """The run's figures per rule and its new findings within `user`'s scope: None when the user sees the
+    whole city (the platform administrator, a city-level supervisor), else ({code: figures}, new). A list
+    of runs passes `regions` (`scope_regions(user)`, read once for the page)."""
+    if regions is WHOLE_CITY:
+        regions = scope_regions(user)
+    if regions is None:
         return None
     stats, total = {}, 0
     for code, figures in (run.stats or {}).items():
@@ -933,7 +949,7 @@ STALE_RUN = datetime.timedelta(hours=2)
 def queue_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
     """A supervisor's "run now": the run is recorded at once and done by the task queue's worker (over
     millions of inspections it takes longer than a page may wait); the run list shows its progress. One
-    run at a time."""
+    run at a time: asked again while a run is under way, it returns that run (`already_running` set)."""
     from django_q.tasks import async_task
 
     with transaction.atomic():
@@ -944,9 +960,11 @@ def queue_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
             .first()
         )
         if running is not None:
-            raise DomainError(
-                f"数据监督规则正在运行（{timezone.localtime(running.started_at):%H:%M}开始），请等待其完成后再运行"
-            )
+            # A second "run now" (a double click, another supervisor, a retry) is the run under way.
+            if not may_run_rules(actor):
+                raise PermissionDenied("只有司法局执法监督人员或平台管理员可以运行数据监督规则")
+            running.already_running = True
+            return running
         run = start_run(actor, rules=rules)
         transaction.on_commit(
             lambda: async_task(

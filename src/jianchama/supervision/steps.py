@@ -1014,14 +1014,27 @@ def _on(day: datetime.date | None) -> datetime.datetime | None:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
 
 
+# `warning_deadlines(..., recommendation=...)` not given: the recommendation is looked up.
+LOOK_UP = object()
+
+
 def warning_deadlines(
-    warning: SupervisionWarning, today: datetime.date | None = None, calendar: WorkingCalendar | None = None
+    warning: SupervisionWarning,
+    today: datetime.date | None = None,
+    calendar: WorkingCalendar | None = None,
+    recommendation: Recommendation | object | None = LOOK_UP,
 ) -> list[DeadlineView]:
+    """The bureau's deadline to issue its recommendation. A list of many warnings passes each one's
+    `recommendation` (None when there is none yet), read with the list, rather than a query per warning."""
     today = today or timezone.localdate()
     calendar = calendar or WorkingCalendar()
     if warning.outcome != WO.NOT_RECTIFIED or warning.recommendation_due is None:
         return []
-    rec = Recommendation.objects.filter(warning=warning).first()
+    rec = (
+        Recommendation.objects.filter(warning=warning).first()
+        if recommendation is LOOK_UP
+        else recommendation
+    )
     return [
         _view(
             "issue",

@@ -13,6 +13,7 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -119,11 +120,21 @@ def plan_draws(request, plan_pk):
                     request, f"已公布随机抽取#{draw.pk}的企业库快照散列和随机种子承诺值，请在公开后进行抽取"
                 )
                 return redirect("draws:plan_draws", plan.pk)
-    plan_draws_list = list(plan.draws.order_by("-committed_at"))
+    # Each revealed draw lists its tasks with their enterprises: read with the draws, not per task.
+    plan_draws_list = list(
+        plan.draws.order_by("-committed_at").prefetch_related(
+            Prefetch("tasks", queryset=Task.objects.select_related("enterprise").order_by("pk"))
+        )
+    )
+    for draw in plan_draws_list:
+        draw.reveal_queued = draws.reveal_queued(draw)
+        draw.reveal_progress = draws.reveal_progress(draw) if draw.reveal_queued else None
+        draw.reveal_error = (draw.reveal_job or {}).get("error", "") if draws.is_pending(draw) else ""
     return render(
         request,
         "plans/draw_plan.html",
         {
+            "reveal_running": any(d.reveal_queued for d in plan_draws_list),
             "plan": plan,
             "draws": [
                 (d, draws.public_status(d), draws.PUBLIC_STATUS_LABELS[draws.public_status(d)])
@@ -160,13 +171,28 @@ def reveal(request, pk):
             for error in errors:
                 messages.error(request, error)
         return redirect("draws:plan_draws", draw.plan_id)
+    window = {
+        "window_start": form.cleaned_data["window_start"],
+        "window_end": form.cleaned_data["window_end"],
+    }
+    if draw.enterprise_count > draws.reveal_sync_max():
+        # Many tasks to create: the worker reveals it; the plan's draw page shows the progress.
+        try:
+            draws.queue_reveal(request.user, draw=draw, **window)
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            for problem in error.problems or [error.message]:
+                messages.error(request, problem)
+        else:
+            messages.success(
+                request,
+                f"随机抽取#{draw.pk}共{draw.enterprise_count}户企业，正在后台公开种子、抽取并创建检查任务，"
+                "本页显示进度，完成后可查看抽取结果",
+            )
+        return redirect("draws:plan_draws", draw.plan_id)
     try:
-        draw = draws.reveal_draw(
-            request.user,
-            draw=draw,
-            window_start=form.cleaned_data["window_start"],
-            window_end=form.cleaned_data["window_end"],
-        )
+        draw = draws.reveal_draw(request.user, draw=draw, **window)
     except PermissionDenied:
         raise
     except DomainError as error:

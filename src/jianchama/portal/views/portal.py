@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing as django_signing
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -23,6 +24,7 @@ from django_ratelimit.core import get_usage
 from jianchama.complaints.forms import NoCodeReportForm
 from jianchama.core import conduct, files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.pages import paginate
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
 from jianchama.inspections import frequency, qr, scan_card, services
@@ -249,7 +251,15 @@ def contact_required(view):
 def home(request):
     user = request.user
     enterprise = user.enterprise
-    tasks = Task.objects.visible_to(user).select_related("lead_body").order_by("-window_start")
+    # The lead body, the record and the evaluation with each task, and how many bodies take part: no query
+    # per task. The upcoming visits are few; the history grows with the years and is paged.
+    tasks = (
+        Task.objects.visible_to(user)
+        .select_related("lead_body", "record", "evaluation")
+        .annotate(body_count=Count("task_bodies"))
+        .order_by("-window_start", "-pk")
+    )
+    completed = Q(status__in=(Task.Status.RESULT_RECORDED, Task.Status.CLOSED))  # Task.is_completed
     from jianchama.notifications.models import Notification
 
     unread = Notification.objects.visible_to(user).filter(read_at__isnull=True).count()
@@ -269,9 +279,8 @@ def home(request):
             "todo_tasks": todo_tasks.select_related("lead_body").order_by("window_start")[:50]
             if todo_label
             else [],
-            "upcoming": [t for t in tasks if not t.is_completed and t.status != Task.Status.CANCELLED],
-            "history": [t for t in tasks if t.is_completed],
-            "evaluations": Evaluation.objects.visible_to(user).select_related("task"),
+            "upcoming": list(tasks.exclude(completed).exclude(status=Task.Status.CANCELLED)),
+            "page": paginate(request, tasks.filter(completed)),
             "unread": unread,
             "enterprise_qr": qr.qr_svg(enterprise_url),
         },

@@ -10,21 +10,19 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from jianchama.core import audit, bounds, todos
+from jianchama.core import audit, bounds, exports, todos
 from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError
 from jianchama.core.pages import paginate
 from jianchama.core.roles import Role
-from jianchama.core.spreadsheets import Sheet, too_many_to_export, xlsx_response
+from jianchama.core.spreadsheets import Sheet
 from jianchama.inspections.models import EvaluationRelease
 from jianchama.registry.models import EnforcementBody
 
@@ -175,7 +173,14 @@ def dashboard(request):
     )
 
 
-def _export(user, findings) -> HttpResponse:
+@exports.builder
+def finding_export(user, params) -> exports.Export:
+    """The finding list as the user filtered it (core/exports.py: sent at once, or written by the worker)."""
+    findings = FindingFilterForm(params or None, user=user).apply(Finding.objects.visible_to(user))
+    return exports.Export(name="监督问题", rows=findings, sheets=lambda: [_finding_sheet(user, findings)])
+
+
+def _finding_sheet(user, findings) -> Sheet:
     titles = dict(rules.rule_choices())
     rows = (
         [
@@ -210,7 +215,7 @@ def _export(user, findings) -> HttpResponse:
         "证据",
     ]
     widths = (8, 10, 28, 12, 22, 24, 60, 10, 16, 18, 50)
-    return xlsx_response("监督问题", [Sheet("监督问题", header, rows, widths)])
+    return Sheet("监督问题", header, rows, widths)
 
 
 @login_required
@@ -225,13 +230,11 @@ def finding_list(request):
     # A home page's to-do (core/todos.py) lands here on exactly the findings it counted.
     findings, todo_label = todos.narrow(user, request.GET.get("todo", ""), findings)
     if request.GET.get("export") == "xlsx":
-        refusal = too_many_to_export(findings)
-        if refusal is None:
-            return _export(user, findings)
-        messages.error(request, refusal)
         back = request.GET.copy()
         back.pop("export", None)
-        return redirect(f"{reverse('supervision:finding_list')}?{back.urlencode()}")
+        return exports.respond(
+            request, finding_export, back=f"{reverse('supervision:finding_list')}?{back.urlencode()}"
+        )
     page = paginate(request, findings)
     titles = dict(rules.rule_choices())
     for finding in page:
@@ -305,18 +308,25 @@ def run_rules_now(request):
     except DomainError as error:
         messages.error(request, str(error))
         return redirect("supervision:run_list")
-    messages.success(
-        request, f"数据监督规则已开始运行（{len(run.rules)}条规则），本页显示进度，完成后自动刷新"
-    )
+    if getattr(run, "already_running", False):
+        messages.info(
+            request,
+            f"数据监督规则正在运行（{timezone.localtime(run.started_at):%H:%M}开始），本页显示其进度，"
+            "完成后可再运行",
+        )
+    else:
+        messages.success(
+            request, f"数据监督规则已开始运行（{len(run.rules)}条规则），本页显示进度，完成后自动刷新"
+        )
     return redirect(f"{reverse('supervision:run_list')}#run-{run.pk}")
 
 
-def _scoped(run: RuleRun | None, user) -> dict:
+def _scoped(run: RuleRun | None, user, regions=rules.WHOLE_CITY) -> dict:
     """The run's per-rule figures as `user` may see them; sets run.new_findings to his scope's count too
     (in memory only), so a district's supervisor never reads another district's figures."""
     if run is None:
         return {}
-    scoped = rules.scope_figures(run, user)
+    scoped = rules.scope_figures(run, user, regions)
     if scoped is None:
         return run.stats or {}
     stats, run.new_findings = scoped
@@ -336,14 +346,18 @@ def _who_ran(run: RuleRun, user) -> str:
     return "其他辖区的监督人员"
 
 
+RUNS_PER_PAGE = 10
+
+
 @login_required
 @require_GET
 def run_list(request):
     _require_dashboard(request.user)
-    runs = Paginator(RuleRun.objects.select_related("triggered_by"), 10).get_page(request.GET.get("page"))
+    runs = paginate(request, RuleRun.objects.select_related("triggered_by"), RUNS_PER_PAGE)
+    regions = rules.scope_regions(request.user)  # once for the page, not per run
     for run in runs:
         run.triggered_label = _who_ran(run, request.user)
-        stats = _scoped(run, request.user)
+        stats = _scoped(run, request.user, regions)
         run.rows = [
             {"code": code, "title": rules.RULES[code].title if code in rules.RULES else code, **figures}
             for code, figures in stats.items()

@@ -98,13 +98,13 @@ def steps_list(request):
     # A home page's to-do (core/todos.py) shows only the records it counted, of its one kind.
     todo = request.GET.get("todo", "")
     recs_qs, todo_label = todos.narrow(user, todo, Recommendation.objects.visible_to(user), strict=True)
-    recs = list(recs_qs.select_related("body__region", "warning", "finding")[:500])
+    recs = list(recs_qs.select_related("body__region__parent", "warning", "finding")[:500])
     calendar = WorkingCalendar()  # one calendar for every deadline on the page
     for rec in recs:
         rec.deadlines = steps.recommendation_deadlines(rec, calendar=calendar)
         rec.flagged = steps.flagged(rec.deadlines)
     decisions_qs, _ = todos.narrow(user, todo, Decision.objects.visible_to(user), strict=True)
-    decisions = list(decisions_qs.select_related("body__region", "recommendation")[:500])
+    decisions = list(decisions_qs.select_related("body__region__parent", "recommendation")[:500])
     for decision in decisions:
         decision.deadlines = steps.decision_deadlines(decision, calendar=calendar)
         decision.flagged = steps.flagged(decision.deadlines)
@@ -114,8 +114,9 @@ def steps_list(request):
             outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
         )
         warnings, _ = todos.narrow(user, todo, warnings, strict=True)
-        for warning in warnings.select_related("body__region", "finding"):
-            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar)
+        for warning in warnings.select_related("body__region__parent", "finding"):
+            # Filtered on having no recommendation yet: none to look up per warning.
+            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar, recommendation=None)
             warning.flagged = steps.flagged(warning.deadlines)
             pending_issue.append(warning)
     if flagged_only:
