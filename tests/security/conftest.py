@@ -31,7 +31,7 @@ from jianchama.plans.models import Plan
 from jianchama.portal.views.portal import REPORT_SALT, RESULT_SALT
 from jianchama.registry import guides
 from jianchama.registry.models import EnforcementBody, ImportJob, Region
-from jianchama.supervision import sampling, steps
+from jianchama.supervision import guidance, sampling, steps
 from jianchama.supervision.models import Finding, Method, SampledBody
 from jianchama.supervision.rules import run_rules
 from jianchama.supervision.services import create_finding
@@ -294,6 +294,20 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         facts=f"{mark}经查该单位拒不整改",
         legal_basis="《上海市优化营商环境条例》",
         demanded=f"{mark}限期整改",
+    )
+
+    # A guidance opinion on a problem of the side's two bodies, issued to them (F-37)
+    partner_finding = create_finding(
+        s.supervisor, source=Finding.Source.OTHER, body=s.partner, title=f"{mark}检查未使用检查码（市场）"
+    )
+    s.guidance = guidance.mark_systemic(
+        s.supervisor,
+        findings=[s.finding, partner_finding],
+        title=f"{mark}多个单位无码入企",
+        problem=f"{mark}建管委、市场监管局均有无码入企",
+    )
+    s.guidance = guidance.issue_guidance(
+        s.supervisor, opinion=s.guidance, guidance=f"{mark}入企检查前须生成检查码并出示。"
     )
 
     # Sampling: a revealed quarterly round, a score sheet, a review

@@ -137,6 +137,9 @@ FILLERS: dict[str, Filler] = {
     "supervision:decision_detail": pk("decision"),
     "supervision:decision_pdf": pk("decision"),
     "supervision:decision_action": pk_action("decision", "confirm"),
+    "supervision:guidance_detail": pk("guidance"),
+    "supervision:guidance_pdf": pk("guidance"),
+    "supervision:guidance_action": pk_action("guidance", "acknowledge"),
     # complaints
     "complaints:detail": pk("complaint"),
     "complaints:action": pk_action("complaint", "handle", "name"),
@@ -320,6 +323,13 @@ EXPECTED_OK: dict[str, set[str]] = {
         "platform_admin",
     },
     "supervision:decision_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "supervision:guidance_detail": {
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
     "supervision:sampling_review_detail": {"supervisor", "platform_admin"},
     "registry:enterprise_detail": {"inspector_user", "body_admin", "supervisor", "enterprise_contact"},
     "registry:inspector_detail": {"inspector_user", "body_admin", "supervisor", "platform_admin"},

@@ -1,8 +1,8 @@
-"""The supervision app's routes: data findings and rule runs, sampling, the three steps."""
+"""The supervision app's routes: data findings and rule runs, sampling, the three steps, guidance opinions."""
 
 from django.urls import path
 
-from .views import findings, sampling, steps
+from .views import findings, guidance, sampling, steps
 
 app_name = "supervision"
 
@@ -48,4 +48,10 @@ urlpatterns = [
     path("steps/decisions/<int:pk>/", steps.decision_detail, name="decision_detail"),
     path("steps/decisions/<int:pk>/document.pdf", steps.decision_pdf, name="decision_pdf"),
     path("steps/decisions/<int:pk>/<str:action>/", steps.decision_action, name="decision_action"),
+    # guidance opinions (F-37)
+    path("guidance/", guidance.guidance_list, name="guidance_list"),
+    path("guidance/new/", guidance.guidance_create, name="guidance_create"),
+    path("guidance/<int:pk>/", guidance.guidance_detail, name="guidance_detail"),
+    path("guidance/<int:pk>/document.pdf", guidance.guidance_pdf, name="guidance_pdf"),
+    path("guidance/<int:pk>/<str:action>/", guidance.guidance_action, name="guidance_action"),
 ]
