@@ -140,6 +140,9 @@ FILLERS: dict[str, Filler] = {
     "supervision:guidance_detail": pk("guidance"),
     "supervision:guidance_pdf": pk("guidance"),
     "supervision:guidance_action": pk_action("guidance", "acknowledge"),
+    "supervision:bulletin_detail": pk("bulletin"),
+    "supervision:bulletin_action": pk_action("bulletin", "withdraw"),
+    "supervision:bulletin_public_detail": pk("public_bulletin"),
     # complaints
     "complaints:detail": pk("complaint"),
     "complaints:action": pk_action("complaint", "handle", "name"),
@@ -218,6 +221,8 @@ PUBLIC = {
     "supervision:sampling_detail",
     "supervision:sampling_json",
     "supervision:sampling_verifier",
+    "supervision:bulletin_public_list",
+    "supervision:bulletin_public_detail",
 }
 # Open to every logged-in user, whichever district (bodies and the published item catalogue are public).
 # The draws page of a published plan shows only what the public draw page shows.
@@ -323,6 +328,14 @@ EXPECTED_OK: dict[str, set[str]] = {
         "platform_admin",
     },
     "supervision:decision_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "supervision:bulletin_detail": {
+        "inspector_user",
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
     "supervision:guidance_detail": {
         "body_admin",
         "partner_admin",
