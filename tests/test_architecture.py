@@ -90,6 +90,7 @@ APPS = [
     "inspections",
     "complaints",
     "supervision",
+    "opendata",
     "portal",
     "demo",
 ]

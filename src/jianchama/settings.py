@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "jianchama.portal",
     "jianchama.supervision",
     "jianchama.complaints",
+    "jianchama.opendata",
     "jianchama.demo",
 ]
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("draws/", include((draw_urlpatterns, "draws"))),
     path("supervision/", include("jianchama.supervision.urls")),
     path("complaints/", include("jianchama.complaints.urls")),
+    path("open-data/", include("jianchama.opendata.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include((import_urlpatterns, "registry_import"))),
     path("registry/", include("jianchama.registry.urls")),

@@ -29,6 +29,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from jianchama.registry import photos
 from tests.factories import make_uscc
@@ -143,6 +144,12 @@ FILLERS: dict[str, Filler] = {
     "supervision:bulletin_detail": pk("bulletin"),
     "supervision:bulletin_action": pk_action("bulletin", "withdraw"),
     "supervision:bulletin_public_detail": pk("public_bulletin"),
+    # open data: a dataset's file is named by dataset, year and format (no object of a side)
+    "opendata:file": lambda w, s, role: {
+        "slug": "bulletins",
+        "year": str(timezone.localdate().year),
+        "fmt": "json",
+    },
     # complaints
     "complaints:detail": pk("complaint"),
     "complaints:action": pk_action("complaint", "handle", "name"),
@@ -191,6 +198,7 @@ NOT_SCOPED = {
     "registry_import:enterprises_template",
     "registry_import:inspectors_template",
     "registry_import:problems_csv",
+    "opendata:file",
 }
 
 # Public by design (no login, or any logged-in user): side B's object may be shown, but never a MARK
@@ -223,6 +231,11 @@ PUBLIC = {
     "supervision:sampling_verifier",
     "supervision:bulletin_public_list",
     "supervision:bulletin_public_detail",
+    "opendata:catalogue",
+    "opendata:index_json",
+    "opendata:caps",
+    "opendata:caps_json",
+    "opendata:file",
 }
 # Open to every logged-in user, whichever district (bodies and the published item catalogue are public).
 # The draws page of a published plan shows only what the public draw page shows.
