@@ -177,7 +177,6 @@ def rules(s):
 
 
 def test_an_enterprise_sees_its_yearly_caps_and_how_much_is_used(s, rules, client):
-    all_bodies, per_body = rules
     submitted_task(s)
     submitted_task(s)
     submitted_task(s, actor=s.partner_inspector_user)
