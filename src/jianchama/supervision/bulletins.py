@@ -119,7 +119,12 @@ def _transition(actor, bulletin: Bulletin, to: str, **changes) -> Bulletin:
 
 
 def _locked(bulletin: Bulletin) -> Bulletin:
-    return Bulletin.objects.select_for_update().select_related("region", "decision").get(pk=bulletin.pk)
+    # of=("self",): PostgreSQL locks no row of a nullable outer join (the decision)
+    return (
+        Bulletin.objects.select_for_update(of=("self",))
+        .select_related("region", "decision")
+        .get(pk=bulletin.pk)
+    )
 
 
 @transaction.atomic

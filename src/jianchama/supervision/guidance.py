@@ -236,7 +236,12 @@ def document_context(opinion: GuidanceOpinion, recipients: list[GuidanceRecipien
 def issue_guidance(actor, *, opinion: GuidanceOpinion, guidance: str) -> GuidanceOpinion:
     """Issue the opinion with its text: numbered, rendered to PDF and stored, sent to every recipient body's
     administrators to acknowledge. Issuing after the due day is allowed (better late than never) and flagged."""
-    opinion = GuidanceOpinion.objects.select_for_update().select_related("region", "field").get(pk=opinion.pk)
+    # of=("self",): PostgreSQL locks no row of a nullable outer join (the field)
+    opinion = (
+        GuidanceOpinion.objects.select_for_update(of=("self",))
+        .select_related("region", "field")
+        .get(pk=opinion.pk)
+    )
     recipients = list(opinion.recipients.select_related("body__region"))
     for recipient in recipients:
         legal_acts.require(actor, LegalAct.ISSUE_GUIDANCE, recipient.body, "印发指导性意见")
@@ -287,7 +292,7 @@ def acknowledge_guidance(actor, *, opinion: GuidanceOpinion) -> GuidanceRecipien
         raise PermissionDenied("只有收到指导性意见的执法单位的管理员可以签收")
     try:
         recipient = (
-            GuidanceRecipient.objects.select_for_update()
+            GuidanceRecipient.objects.select_for_update(of=("self",))
             .select_related("opinion", "body")
             .get(opinion_id=opinion.pk, body_id=actor.body_id)
         )
