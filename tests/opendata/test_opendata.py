@@ -231,6 +231,11 @@ def test_the_lookup_needs_the_uscc_and_the_exact_name(s, rules, client):
         "/open-data/caps.json", {"uscc": make_uscc(9_999_998), "name": "不存在的公司"}
     ).json()
     assert unknown == {"year": timezone.localdate().year, "found": False, "enterprise": None, "caps": []}
+    # NUL in a name with a valid code: no query error on PostgreSQL, just not found
+    nul = client.get("/open-data/caps/", {"uscc": s.enterprise.uscc, "name": "金山\x00燃气有限公司"})
+    assert (
+        nul.status_code == 200 and "未找到" not in nul.content.decode()
+    )  # the NUL is dropped: it is the name
     for junk in ("\x00", "' OR 1=1 --", "名" * 500):
         assert client.get("/open-data/caps/", {"uscc": junk, "name": junk}).status_code == 200
 

@@ -93,7 +93,7 @@ def test_a_return_needs_a_reason_and_goes_back_to_the_drafter(w):
     item = bulletins.submit_bulletin(w.supervisor, bulletin=drafted(w))
     with pytest.raises(DomainError, match="审核意见"):
         bulletins.review_bulletin(w.approver, bulletin=item, approve=False)
-    item = bulletins.review_bulletin(w.approver, bulletin=item, approve=False, note="请删去时间")
+    item = bulletins.review_bulletin(w.approver, bulletin=item, approve=False, note="请删去\x00时间")
     assert item.status == Bulletin.Status.DRAFT and item.review_note == "请删去时间"
     with pytest.raises(PermissionDenied, match="只有起草人"):
         bulletins.edit_bulletin(

@@ -132,7 +132,9 @@ def dataset_file(request, slug: str, year: int, fmt: str):
 
 
 def _lookup(request):
-    code, name = (request.GET.get("uscc") or "")[:40], (request.GET.get("name") or "")[:201]
+    # NUL is never part of a code or a name (and PostgreSQL refuses it in a query's text)
+    code = (request.GET.get("uscc") or "").replace("\x00", "")[:40]
+    name = (request.GET.get("name") or "").replace("\x00", "")[:201]
     asked = bool(code or name)
     problems = caps.lookup_problems(code, name) if asked else []
     enterprise = caps.find_enterprise(code, name) if asked and not problems else None

@@ -46,7 +46,8 @@ BS = Bulletin.Status
 
 
 def _text(value) -> str:
-    return "" if value is None else str(value).strip()
+    # NUL is never text (PostgreSQL refuses it in a text column): dropped, as Django's form fields refuse it
+    return "" if value is None else str(value).replace("\x00", "").strip()
 
 
 def source_bodies(bulletin: Bulletin) -> list[EnforcementBody]:

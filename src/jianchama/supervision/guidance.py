@@ -80,7 +80,8 @@ def district_of(body: EnforcementBody) -> Region:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    # NUL is never text (PostgreSQL refuses it in a text column): dropped, as Django's form fields refuse it
+    return "" if value is None else str(value).replace("\x00", "").strip()
 
 
 def _lines(text: str) -> list[str]:

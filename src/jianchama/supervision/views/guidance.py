@@ -82,7 +82,7 @@ def guidance_create(request):
         .select_related("body")
         .order_by("-found_at", "-pk")
     )
-    query = (request.GET.get("q") or "").strip()[:50]
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:50]
     if query:
         candidates = candidates.filter(Q(title__icontains=query) | Q(body__name__icontains=query))
     values = {"title": "", "problem": "", "field": ""}
