@@ -90,6 +90,8 @@ APPS = [
     "inspections",
     "complaints",
     "supervision",
+    "statistics",
+    "opendata",
     "portal",
     "demo",
 ]

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "jianchama.supervision",
     "jianchama.complaints",
     "jianchama.statistics",
+    "jianchama.opendata",
     "jianchama.demo",
 ]
 

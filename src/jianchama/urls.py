@@ -22,6 +22,7 @@ urlpatterns = [
     path("supervision/", include("jianchama.supervision.urls")),
     path("complaints/", include("jianchama.complaints.urls")),
     path("statistics/", include("jianchama.statistics.urls")),
+    path("open-data/", include("jianchama.opendata.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include((import_urlpatterns, "registry_import"))),
     path("registry/", include("jianchama.registry.urls")),

@@ -32,7 +32,7 @@ from jianchama.plans.models import Plan
 from jianchama.portal.views.portal import REPORT_SALT, RESULT_SALT
 from jianchama.registry import guides
 from jianchama.registry.models import EnforcementBody, ImportJob, Region
-from jianchama.supervision import sampling, steps
+from jianchama.supervision import bulletins, guidance, sampling, steps
 from jianchama.supervision.models import Finding, Method, SampledBody
 from jianchama.supervision.rules import run_rules
 from jianchama.supervision.services import create_finding
@@ -308,6 +308,35 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         legal_basis="《上海市优化营商环境条例》",
         demanded=f"{mark}限期整改",
     )
+
+    # A guidance opinion on a problem of the side's two bodies, issued to them (F-37)
+    partner_finding = create_finding(
+        s.supervisor, source=Finding.Source.OTHER, body=s.partner, title=f"{mark}检查未使用检查码（市场）"
+    )
+    s.guidance = guidance.mark_systemic(
+        s.supervisor,
+        findings=[s.finding, partner_finding],
+        title=f"{mark}多个单位无码入企",
+        problem=f"{mark}建管委、市场监管局均有无码入企",
+    )
+    s.guidance = guidance.issue_guidance(
+        s.supervisor, opinion=s.guidance, guidance=f"{mark}入企检查前须生成检查码并出示。"
+    )
+
+    # Bulletins (F-37): one published to the district's bodies (private to the district), one to the public
+    # (public objects carry no MARK), each approved by a second supervisor of the district
+    approver = user_for(Role.SUPERVISOR, region=s.region, full_name=f"{mark}审核人{tag}")
+
+    def bulletin(audience, title, text):
+        item = bulletins.draft_bulletin(
+            s.supervisor, kind="typical_case", audience=audience, title=title, text=text, findings=[s.finding]
+        )
+        item = bulletins.submit_bulletin(s.supervisor, bulletin=item)
+        item = bulletins.review_bulletin(approver, bulletin=item, approve=True)
+        return bulletins.publish_bulletin(s.supervisor, bulletin=item)
+
+    s.bulletin = bulletin("district_bodies", f"{mark}内部通报{tag}", f"{mark}某单位无码入企")
+    s.public_bulletin = bulletin("public", f"典型案例{tag}", "某单位无码入企，经监督建议书整改。")
 
     # Sampling: a revealed quarterly round, a score sheet, a review
     year, quarter = sampling.quarter_of(today)

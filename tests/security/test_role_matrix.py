@@ -29,6 +29,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from jianchama.registry import photos
 from tests.factories import make_uscc
@@ -139,6 +140,18 @@ FILLERS: dict[str, Filler] = {
     "supervision:decision_detail": pk("decision"),
     "supervision:decision_pdf": pk("decision"),
     "supervision:decision_action": pk_action("decision", "confirm"),
+    "supervision:guidance_detail": pk("guidance"),
+    "supervision:guidance_pdf": pk("guidance"),
+    "supervision:guidance_action": pk_action("guidance", "acknowledge"),
+    "supervision:bulletin_detail": pk("bulletin"),
+    "supervision:bulletin_action": pk_action("bulletin", "withdraw"),
+    "supervision:bulletin_public_detail": pk("public_bulletin"),
+    # open data: a dataset's file is named by dataset, year and format (no object of a side)
+    "opendata:file": lambda w, s, role: {
+        "slug": "bulletins",
+        "year": str(timezone.localdate().year),
+        "fmt": "json",
+    },
     # complaints
     "complaints:detail": pk("complaint"),
     "complaints:action": pk_action("complaint", "handle", "name"),
@@ -190,6 +203,7 @@ NOT_SCOPED = {
     "registry_import:enterprises_template",
     "registry_import:inspectors_template",
     "registry_import:problems_csv",
+    "opendata:file",
 }
 
 # Public by design (no login, or any logged-in user): side B's object may be shown, but never a MARK
@@ -220,6 +234,13 @@ PUBLIC = {
     "supervision:sampling_detail",
     "supervision:sampling_json",
     "supervision:sampling_verifier",
+    "supervision:bulletin_public_list",
+    "supervision:bulletin_public_detail",
+    "opendata:catalogue",
+    "opendata:index_json",
+    "opendata:caps",
+    "opendata:caps_json",
+    "opendata:file",
 }
 # Open to every logged-in user, whichever district (bodies and the published item catalogue are public).
 # The draws page of a published plan shows only what the public draw page shows.
@@ -332,6 +353,21 @@ EXPECTED_OK: dict[str, set[str]] = {
         "platform_admin",
     },
     "supervision:decision_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "supervision:bulletin_detail": {
+        "inspector_user",
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
+    "supervision:guidance_detail": {
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
     "supervision:sampling_review_detail": {"supervisor", "platform_admin"},
     "registry:enterprise_detail": {"inspector_user", "body_admin", "supervisor", "enterprise_contact"},
     "registry:inspector_detail": {"inspector_user", "body_admin", "supervisor", "platform_admin"},

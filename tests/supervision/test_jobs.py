@@ -20,6 +20,7 @@ EXPECTED = {
     "supervision-quarterly-sampling": Schedule.QUARTERLY,
     "complaints-deadline-reminders": Schedule.DAILY,
     "inspections-evaluation-releases": Schedule.MONTHLY,
+    "supervision-guidance-reminders": Schedule.DAILY,
 }
 
 

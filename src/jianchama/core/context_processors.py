@@ -57,6 +57,17 @@ def navigation(request):
             entries.append(("监督三步法", "supervision:steps"))
         if user.role in (Role.SUPERVISOR, Role.BODY_ADMIN) or user.is_platform_admin:
             entries.append(("执法抽查", "supervision:sampling_list"))
+        # Guidance opinions, typical cases and bulletins (F-37): the bureau writes, the bodies receive.
+        if (
+            user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.BODY_ADMIN)
+            or user.is_platform_admin
+        ):
+            entries.append(("指导性意见", "supervision:guidance_list"))
+        if (
+            user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.BODY_ADMIN, Role.INSPECTOR)
+            or user.is_platform_admin
+        ):
+            entries.append(("典型案例与通报", "supervision:bulletin_list"))
         if (
             user.role
             in (

@@ -31,6 +31,8 @@ class LegalAct(models.TextChoices):
     ACCOUNTABILITY = "accountability", "决定责任追究措施"
     CONFIRM_DECISION = "confirm_decision", "确认监督决定书的整改情况"
     SAMPLING_REVIEW = "sampling_review", "抽查评查"
+    ISSUE_GUIDANCE = "issue_guidance", "提出指导性意见"
+    PUBLISH_BULLETIN = "publish_bulletin", "审核发布典型案例、通报"
 
 
 BUREAU = "bureau"
@@ -48,6 +50,10 @@ ACTORS: dict[LegalAct, str] = {
     LegalAct.DECIDE: GOVERNMENT,
     LegalAct.ACCOUNTABILITY: GOVERNMENT,
     LegalAct.CONFIRM_DECISION: BUREAU,
+    # Seed 003 二（四）3 and 三（三）: the bureau puts forward guidance opinions and publicises typical cases and
+    # bulletins (the 通报批评 a decision orders included: the bureau publishes what the government decided).
+    LegalAct.ISSUE_GUIDANCE: BUREAU,
+    LegalAct.PUBLISH_BULLETIN: BUREAU,
 }
 ROLE_OF = {BUREAU: Role.SUPERVISOR, GOVERNMENT: Role.DISTRICT_GOVERNMENT}
 

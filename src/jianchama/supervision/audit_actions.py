@@ -19,4 +19,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "supervision.measure_applied": "决定责任追究措施",
     "supervision.decision_rectified": "确认监督决定书整改完成",
     "supervision.deadline_missed": "执法监督期限逾期",
+    # Guidance opinions, typical cases and bulletins (guidance.py, bulletins.py)
+    "supervision.guidance_marked": "认定系统性问题，启动指导性意见",
+    "supervision.guidance_issued": "印发指导性意见",
+    "supervision.guidance_acknowledged": "签收指导性意见",
+    "supervision.bulletin_drafted": "起草典型案例、通报",
+    "supervision.bulletin_edited": "修改典型案例、通报",
+    "supervision.bulletin_status": "典型案例、通报状态变更",
 }

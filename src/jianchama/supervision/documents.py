@@ -1,5 +1,5 @@
 """The official documents of the three steps (F-32): the supervision recommendation (行政执法监督建议书) and
-the supervision decision (行政执法监督决定书), rendered from Django templates to PDF by WeasyPrint.
+the supervision decision (行政执法监督决定书), and the guidance opinion (指导性意见, F-37), rendered from Django templates to PDF by WeasyPrint.
 
 The font and the rendering are core.pdf's. A document is generated once, when it
 is issued, and stored; it never changes afterwards.
@@ -24,3 +24,9 @@ def decision_pdf(context: dict[str, Any]) -> bytes:
     """`context`: number, body, recommendation number, facts, legal_basis, demanded, deadline,
     deadline_days, measures, issuer, issued_on (see `steps.decision_document_context`)."""
     return render_pdf("supervision/pdf/decision.html", context)
+
+
+def guidance_pdf(context: dict[str, Any]) -> bytes:
+    """`context`: number, subject, addressees, issuer, field_name, marked_on, problem_lines, guidance_lines,
+    finding_titles, issued_on (see `guidance.document_context`)."""
+    return render_pdf("supervision/pdf/guidance.html", context)

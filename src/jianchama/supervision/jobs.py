@@ -31,3 +31,11 @@ def commit_quarterly_sampling() -> int:
     from .sampling import commit_quarterly_rounds
 
     return len(commit_quarterly_rounds())
+
+
+def send_guidance_reminders() -> int:
+    """Remind of guidance opinions falling due one month after their problem was marked systemic (F-37), and
+    flag the missed ones; returns how many reminders were sent."""
+    from .guidance import send_reminders
+
+    return send_reminders()

@@ -1,8 +1,8 @@
-"""The supervision app's routes: data findings and rule runs, sampling, the three steps."""
+"""The supervision app's routes: data findings and rule runs, sampling, the three steps, guidance opinions, typical cases and bulletins."""
 
 from django.urls import path
 
-from .views import findings, sampling, steps
+from .views import bulletins, findings, guidance, sampling, steps
 
 app_name = "supervision"
 
@@ -48,4 +48,17 @@ urlpatterns = [
     path("steps/decisions/<int:pk>/", steps.decision_detail, name="decision_detail"),
     path("steps/decisions/<int:pk>/document.pdf", steps.decision_pdf, name="decision_pdf"),
     path("steps/decisions/<int:pk>/<str:action>/", steps.decision_action, name="decision_action"),
+    # guidance opinions (F-37)
+    path("guidance/", guidance.guidance_list, name="guidance_list"),
+    path("guidance/new/", guidance.guidance_create, name="guidance_create"),
+    path("guidance/<int:pk>/", guidance.guidance_detail, name="guidance_detail"),
+    path("guidance/<int:pk>/document.pdf", guidance.guidance_pdf, name="guidance_pdf"),
+    path("guidance/<int:pk>/<str:action>/", guidance.guidance_action, name="guidance_action"),
+    # typical cases and bulletins (F-37), notified criticism (F-33)
+    path("bulletins/", bulletins.bulletin_list, name="bulletin_list"),
+    path("bulletins/new/", bulletins.bulletin_create, name="bulletin_create"),
+    path("bulletins/public/", bulletins.public_list, name="bulletin_public_list"),
+    path("bulletins/public/<int:pk>/", bulletins.public_detail, name="bulletin_public_detail"),
+    path("bulletins/<int:pk>/", bulletins.bulletin_detail, name="bulletin_detail"),
+    path("bulletins/<int:pk>/<str:action>/", bulletins.bulletin_action, name="bulletin_action"),
 ]

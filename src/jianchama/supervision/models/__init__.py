@@ -2,5 +2,6 @@
 the three steps and accountability (F-32, F-33), sampling (F-31)."""
 
 from .findings import Finding, FindingQuerySet, RuleRun, Severity  # noqa: F401
+from .guidance import *  # noqa: F403
 from .sampling import *  # noqa: F403
 from .steps import *  # noqa: F403

@@ -307,6 +307,7 @@ class DocumentNumberCounter(models.Model):
     class Kind(models.TextChoices):
         RECOMMENDATION = "recommendation", "监督建议书"
         DECISION = "decision", "监督决定书"
+        GUIDANCE = "guidance", "指导性意见"
 
     region = models.ForeignKey(Region, verbose_name="区域", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField("文书", max_length=16, choices=Kind.choices)

@@ -444,7 +444,7 @@ def decision_create(request, pk):
 def decision_detail(request, pk):
     decision = _decision(request, pk)
     user = request.user
-    measures = list(decision.measures.prefetch_related("certificates__inspector"))
+    measures = list(decision.measures.select_related("bulletin").prefetch_related("certificates__inspector"))
     for measure in measures:
         measure.text = steps.measure_text(measure)
     return render(
@@ -460,6 +460,7 @@ def decision_detail(request, pk):
                 "confirm": may(user, LegalAct.CONFIRM_DECISION, decision.body)
                 and decision.status == Decision.Status.ISSUED,
                 "measure": may(user, LegalAct.ACCOUNTABILITY, decision.body),
+                "publish": may(user, LegalAct.PUBLISH_BULLETIN, decision.body),
             },
             "kinds": AccountabilityMeasure.Kind.choices,
             "inspectors": Inspector.objects.filter(body=decision.body),

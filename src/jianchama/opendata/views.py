@@ -1,0 +1,173 @@
+"""Open data pages (F-43), public and rate-limited per client address (`OPEN_DATA_RATE_LIMIT`, 60/m):
+the catalogue at /open-data/, its machine-readable index (DCAT-like JSON), each dataset's file per year as CSV
+(UTF-8 with BOM, formulas neutralised) or JSON at a stable URL, and the lookup of one enterprise's yearly caps.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django_ratelimit.core import get_usage
+
+from jianchama.core import spreadsheets
+from jianchama.core.views import rate_limited
+
+from . import caps
+from .catalogue import DATASETS, LICENCE, PUBLISHER, SMALL_COUNT, years
+
+RATE_LIMIT = "60/m"
+
+
+def _limited(request) -> bool:
+    rate = getattr(settings, "OPEN_DATA_RATE_LIMIT", RATE_LIMIT)
+    usage = get_usage(request, group="open-data", key="ip", rate=rate, increment=True)
+    return bool(usage and usage["should_limit"])
+
+
+def _file_url(request, slug: str, year: int, fmt: str) -> str:
+    return request.build_absolute_uri(
+        reverse("opendata:file", kwargs={"slug": slug, "year": year, "fmt": fmt})
+    )
+
+
+def _modified(dataset) -> str:
+    moment = dataset.modified()
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def catalogue(request):
+    if _limited(request):
+        return rate_limited(request)
+    entries = [
+        {"dataset": d, "modified": _modified(d), "page": reverse(d.page) if d.page else ""}
+        for d in DATASETS.values()
+    ]
+    return render(
+        request,
+        "opendata/catalogue.html",
+        {"entries": entries, "years": years(), "licence": LICENCE, "small": SMALL_COUNT},
+    )
+
+
+def index_json(request):
+    """The catalogue for machines: DCAT vocabulary in JSON-LD form (dcat:Catalog, dcat:Dataset,
+    dcat:Distribution with its download URL, media type and temporal coverage), plus each dataset's columns."""
+    if _limited(request):
+        return rate_limited(request)
+    datasets = []
+    for d in DATASETS.values():
+        distributions = []
+        for year in years():
+            for fmt, media in (("csv", "text/csv"), ("json", "application/json")):
+                distributions.append(
+                    {
+                        "@type": "dcat:Distribution",
+                        "title": f"{d.title}（{year}年）{fmt.upper()}",
+                        "format": fmt.upper(),
+                        "mediaType": media,
+                        "downloadURL": _file_url(request, d.slug, year, fmt),
+                        "temporal": {"startDate": f"{year}-01-01", "endDate": f"{year}-12-31"},
+                    }
+                )
+        datasets.append(
+            {
+                "@type": "dcat:Dataset",
+                "identifier": d.slug,
+                "title": d.title,
+                "description": d.description,
+                "keyword": list(d.keywords),
+                "modified": _modified(d),
+                "license": LICENCE["url"],
+                "publisher": PUBLISHER,
+                "accrualPeriodicity": "实时（每次发布即更新）",
+                "landingPage": request.build_absolute_uri(reverse(d.page)) if d.page else "",
+                "columns": [{"key": c.key, "title": c.title, "definition": c.definition} for c in d.columns],
+                "distribution": distributions,
+            }
+        )
+    body = {
+        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
+        "@type": "dcat:Catalog",
+        "title": "检查码平台开放数据",
+        "publisher": PUBLISHER,
+        "license": LICENCE["url"],
+        "homepage": request.build_absolute_uri(reverse("opendata:catalogue")),
+        "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "small_count_rule": f"统计数值小于{SMALL_COUNT}的显示为「<{SMALL_COUNT}」",
+        "dataset": datasets,
+    }
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
+
+
+def dataset_file(request, slug: str, year: int, fmt: str):
+    if _limited(request):
+        return rate_limited(request)
+    dataset, year = DATASETS.get(slug), int(year)  # re_path gives text
+    if dataset is None or year not in years() or fmt not in ("csv", "json"):
+        raise Http404("没有这个数据集或年度")
+    records = list(dataset.rows(request, year))
+    if fmt == "csv":
+        keys = [c.key for c in dataset.columns]
+        return spreadsheets.csv_response(
+            f"{slug}-{year}.csv", dataset.header, ([r[k] for k in keys] for r in records)
+        )
+    body = {
+        "dataset": slug,
+        "title": dataset.title,
+        "period": {"year": year, "start": f"{year}-01-01", "end": f"{year}-12-31"},
+        "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "license": LICENCE["url"],
+        "columns": [{"key": c.key, "title": c.title, "definition": c.definition} for c in dataset.columns],
+        "count": len(records),
+        "records": records,
+    }
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, indent=1), content_type="application/json; charset=utf-8"
+    )
+
+
+def _lookup(request):
+    # NUL is never part of a code or a name (and PostgreSQL refuses it in a query's text)
+    code = (request.GET.get("uscc") or "").replace("\x00", "")[:40]
+    name = (request.GET.get("name") or "").replace("\x00", "")[:201]
+    asked = bool(code or name)
+    problems = caps.lookup_problems(code, name) if asked else []
+    enterprise = caps.find_enterprise(code, name) if asked and not problems else None
+    rules = caps.yearly_rules() if enterprise else []
+    return {
+        "asked": asked,
+        "problems": problems,
+        "enterprise": enterprise,
+        "usage": caps.usage(enterprise, rules) if enterprise else [],
+        "year": timezone.localdate().year,
+        "uscc": code,
+        "name": name,
+    }
+
+
+def caps_lookup(request):
+    """One enterprise's yearly caps and their use this year, by its USCC and exact name."""
+    if _limited(request):
+        return rate_limited(request)
+    return render(request, "opendata/caps.html", _lookup(request))
+
+
+def caps_json(request):
+    if _limited(request):
+        return rate_limited(request)
+    found = _lookup(request)
+    if not found["asked"] or found["problems"]:
+        return JsonResponse({"problems": found["problems"] or ["请提供 uscc 和 name 参数"]}, status=400)
+    enterprise = found["enterprise"]
+    body = {
+        "year": found["year"],
+        "found": enterprise is not None,
+        "enterprise": {"uscc": enterprise.uscc, "name": enterprise.name} if enterprise else None,
+        "caps": [u.as_json() for u in found["usage"]],
+    }
+    return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
