@@ -129,6 +129,12 @@ def install(api) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if exc.status_code == 400:  # ninja's "Cannot parse request body": malformed JSON or form
+            return problem(
+                422,
+                "validation",
+                "请求体无法解析：请发送有效的 JSON（Content-Type: application/json）或按文档的表单格式",
+            )
         kind = {401: "unauthorized", 403: "forbidden", 404: "not-found", 422: "validation"}.get(
             exc.status_code, "http"
         )
