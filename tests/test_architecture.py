@@ -91,6 +91,7 @@ APPS = [
     "complaints",
     "supervision",
     "portal",
+    "integrations",
     "demo",
 ]
 

@@ -91,7 +91,7 @@ def test_another_bodys_task_is_not_found(world, api):
 
 
 def test_scopes_are_enforced(world):
-    client, key = integrations.register_client(
+    _client, key = integrations.register_client(
         world.admin, name="只读系统", vendor="某公司", contact="张工", scopes=["tasks:read"]
     )
     reader = Api(key)
