@@ -249,6 +249,7 @@ API_RATE_LIMIT = env("API_RATE_LIMIT", "600/m")
 API_KEY_GRACE_HOURS = int(env("API_KEY_GRACE_HOURS", "24"))
 API_IDEMPOTENCY_HOURS = int(env("API_IDEMPOTENCY_HOURS", "24"))
 API_WEBHOOK_ALLOW_HTTP = env("API_WEBHOOK_ALLOW_HTTP", "0") == "1"
+API_WEBHOOK_DISABLE_AFTER = int(env("API_WEBHOOK_DISABLE_AFTER", "5"))  # deliveries failed in a row
 
 # The task queue (django-q2), with its ORM broker by default: `manage.py qcluster` runs the worker.
 Q_CLUSTER = {

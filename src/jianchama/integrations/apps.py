@@ -12,3 +12,9 @@ class IntegrationsConfig(AppConfig):
         from .services import AUDIT_ACTIONS
 
         register_actions(AUDIT_ACTIONS)
+
+        from jianchama.inspections.workflow import register_listener
+
+        from .webhooks import on_event
+
+        register_listener(on_event)
