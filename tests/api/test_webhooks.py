@@ -122,3 +122,27 @@ def test_webhook_registration_is_checked(api, world, settings):
     ok = api.post("/webhooks", {"url": "https://example.com/x", "events": ["scan.recorded"]}).json()
     assert api.delete(f"/webhooks/{ok['id']}").status_code == 204
     assert api.delete(f"/webhooks/{ok['id']}").status_code == 404
+
+
+def test_send_again_from_the_page(api, world, receiver, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    receiver.status = 500
+    api.post("/webhooks", {"url": receiver.url, "events": ["task.status_changed"]})
+    api.post("/tasks", task_payload(world))
+    delivery = WebhookDelivery.objects.get()
+    assert jobs.deliver_webhook(delivery.pk) == "failed"
+    admin = Client()
+    admin.force_login(world.admin)
+    page = admin.get(reverse("integrations:client_detail", args=[world.client_obj.pk])).content.decode()
+    assert "重新推送" in page and "HTTP 500" in page
+    other = Client()
+    other.force_login(world.other.admin)
+    assert other.post(reverse("integrations:delivery_resend", args=[delivery.pk])).status_code == 404
+    admin.post(reverse("integrations:delivery_resend", args=[delivery.pk]))
+    receiver.status = 200
+    assert jobs.deliver_webhook(delivery.pk) == "sent"
+    first_id = json.loads(receiver.received[0][1])["id"]
+    assert json.loads(receiver.received[-1][1])["id"] == first_id  # the same event id: the receiver dedups

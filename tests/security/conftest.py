@@ -342,6 +342,15 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
     s.webhook, _ = integrations.register_webhook(
         s.api_client, url=f"https://hook-{code}.example.gov.cn/jianchama", events=["task.status_changed"]
     )
+    from jianchama.integrations.models import WebhookDelivery
+
+    s.webhook_delivery = WebhookDelivery.objects.create(
+        webhook=s.webhook,
+        event="task.status_changed",
+        payload={"mark": f"{mark}"},
+        status="failed",
+        attempts=6,
+    )
 
     # The rules run of the district's supervisor (its findings carry the district's tasks and names)
     s.rule_run = run_rules(s.supervisor)

@@ -194,6 +194,7 @@ FILLERS: dict[str, Filler] = {
     "integrations:client_detail": pk("api_client"),
     "integrations:client_action": pk_action("api_client", "rotate"),
     "integrations:key_revoke": lambda w, s, role: {"pk": s.api_key_row.pk},
+    "integrations:delivery_resend": lambda w, s, role: {"pk": s.webhook_delivery.pk},
 }
 
 # Parameters that are bearer secrets: whoever holds the code (or the report link made from its scan) may open

@@ -37,6 +37,7 @@ AUDIT_ACTIONS = {
     "api.relayed": "接口代执法人员提交",
     "webhook.registered": "登记事件推送地址",
     "webhook.removed": "删除事件推送地址",
+    "webhook.redelivered": "重新推送事件",
 }
 
 KEY_PREFIX = "jck"
@@ -238,6 +239,30 @@ def relayed(client: ApiClient, *, action: str, obj, inspector) -> None:
 
 
 # --- Webhooks -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def redeliver(actor, *, delivery) -> None:
+    """「重新推送」: a failed (or sent) delivery goes back on the queue with the same event id, so the body's
+    system recognises a repeat; its webhook is switched on again if repeated failures had stopped it."""
+    import functools
+
+    from .models import WebhookDelivery
+    from .webhooks import enqueue
+
+    _managed(actor, delivery.webhook.client)
+    delivery = WebhookDelivery.objects.select_for_update().select_related("webhook").get(pk=delivery.pk)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise DomainError("该推送仍在发送或等待重试，无需重新推送")
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempts = 0
+    delivery.save(update_fields=["status", "attempts"])
+    if not delivery.webhook.is_active:
+        Webhook.objects.filter(pk=delivery.webhook_id).update(is_active=True, failures=0)
+    audit.record(
+        actor=actor, action="webhook.redelivered", obj=delivery.webhook, after={"delivery": delivery.pk}
+    )
+    transaction.on_commit(functools.partial(enqueue, delivery.pk), robust=True)
 
 
 @transaction.atomic

@@ -10,4 +10,5 @@ urlpatterns = [
     path("clients/<int:pk>/", views.client_detail, name="client_detail"),
     path("clients/<int:pk>/<str:action>/", views.client_action, name="client_action"),
     path("keys/<int:pk>/revoke/", views.key_revoke, name="key_revoke"),
+    path("deliveries/<int:pk>/resend/", views.delivery_resend, name="delivery_resend"),
 ]

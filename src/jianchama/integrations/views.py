@@ -111,6 +111,17 @@ def key_revoke(request, pk):
     return redirect("integrations:client_detail", key.client_id)
 
 
+@require_POST
+@page_view
+def delivery_resend(request, pk):
+    delivery = get_object_or_404(
+        WebhookDelivery.objects.filter(webhook__client__in=ApiClient.objects.visible_to(request.user)), pk=pk
+    )
+    if _run(request, lambda: services.redeliver(request.user, delivery=delivery)):
+        messages.success(request, "已重新排队推送")
+    return redirect("integrations:client_detail", delivery.webhook.client_id)
+
+
 def _run(request, call):
     from jianchama.core.errors import DomainError
 
