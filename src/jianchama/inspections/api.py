@@ -343,6 +343,19 @@ def _relayed(request, task: Task, operation: str, inspector) -> None:
     )
 
 
+def _utc(moment: datetime.datetime | None, field: str) -> datetime.datetime | None:
+    """An aware time in UTC (PostgreSQL refuses offsets beyond ±15:59 that Python accepts); naive is refused."""
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        refuse(field, f"{field} 须带时区，例如 2026-12-01T09:30:00+08:00")
+    try:
+        return moment.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        refuse(field, f"{field} 超出可接受的时间范围")
+        raise  # unreachable
+
+
 def _encode_cursor(*parts) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
 
@@ -354,8 +367,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
         moment = datetime.datetime.fromisoformat(when)
         if timezone.is_naive(moment) or not isinstance(pk, int) or not 0 < pk < 2**62:
             raise ValueError
-        return moment, pk
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+        return moment.astimezone(datetime.UTC), pk
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
         refuse("cursor", "游标无效：请使用上一页返回的 next_cursor，不要自行构造")
         raise  # unreachable
 
@@ -492,9 +505,7 @@ def list_tasks(request, filters: Query[TaskFilters]):
     if filters.window_to:
         tasks = tasks.filter(window_start__lte=filters.window_to)
     if filters.updated_since:
-        since = filters.updated_since
-        if timezone.is_naive(since):
-            refuse("updated_since", "updated_since 须带时区，例如 2026-12-01T00:00:00+08:00")
+        since = _utc(filters.updated_since, "updated_since")
         moments = (
             "created_at",
             "submitted_at",
@@ -557,7 +568,8 @@ def check_in(request, number: str, payload: CheckInIn):
     task = _task(request, number)
     inspector = _acting_inspector(request, task, payload.inspector_certificate)
     with transaction.atomic():
-        services.check_in(inspector.user, task=task, occurred_at=payload.occurred_at)
+        occurred_at = _utc(payload.occurred_at, "occurred_at") if payload.occurred_at else None
+        services.check_in(inspector.user, task=task, occurred_at=occurred_at)
         _relayed(request, task, "check_in", inspector)
     return _fresh(task)
 
@@ -620,7 +632,7 @@ def record_result(
             ],
             onsite_person_name=payload.onsite_person_name,
             onsite_person_phone=payload.onsite_person_phone,
-            occurred_at=payload.occurred_at,
+            occurred_at=_utc(payload.occurred_at, "occurred_at") if payload.occurred_at else None,
         )
         _relayed(request, task, "record_result", inspector)
     return _fresh(task)
@@ -660,8 +672,7 @@ def list_scans(
         tasks = tasks.filter(number=task_number[:20])
     scans = Scan.objects.filter(code__task__in=tasks.values("pk")).select_related("code__task")
     if since:
-        if timezone.is_naive(since):
-            refuse("since", "since 须带时区")
+        since = _utc(since, "since")
         scans = scans.filter(scanned_at__gte=since)
     if cursor:
         when, pk = _decode_cursor(cursor[:200])

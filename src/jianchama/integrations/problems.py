@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import DataError
 from django.http import Http404, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -139,6 +140,17 @@ def install(api) -> None:
             exc.status_code, "http"
         )
         return problem(exc.status_code, kind, str(exc.message) if hasattr(exc, "message") else str(exc))
+
+    @api.exception_handler(DataError)
+    def out_of_range(request, exc):
+        # As core.middleware.OutOfRangeInputMiddleware for the pages: the input, not the server; the
+        # transaction it broke has rolled back.
+        logger.warning("接口输入超出范围：%s %s", request.method, request.path, exc_info=exc)
+        return problem(422, "validation", "请求中的数值或时间超出可接受的范围，请核对后重试")
+
+    @api.exception_handler(OverflowError)
+    def overflow(request, exc):
+        return problem(422, "validation", "请求中的数值或时间超出可接受的范围，请核对后重试")
 
     @api.exception_handler(Exception)
     def internal(request, exc: Exception):
