@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export bench-api clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-frequency: install
 # Needs PostgreSQL (DATABASE_URL's server, else postgres@127.0.0.1:5432); about 20 GB of disk for a while.
 bench-supervision: install
 	$(PY) bench/bench_supervision.py
+
+bench-api: install
+	$(PY) bench/bench_api.py
 
 # Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_pages.py).
 bench-pages: install

@@ -93,6 +93,7 @@ APPS = [
     "statistics",
     "opendata",
     "portal",
+    "integrations",
     "demo",
 ]
 

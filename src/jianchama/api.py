@@ -8,6 +8,11 @@ and the Swagger UI's online validator is switched off so the page fetches nothin
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
+from jianchama.inspections.api import router as inspections_router
+from jianchama.integrations import problems
+from jianchama.integrations.api import router as integrations_router
+from jianchama.integrations.auth import ClientBearer
+
 api = NinjaAPI(
     title="检查码平台接口",
     version="1.0.0",
@@ -16,4 +21,8 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None}),
     docs_url="/docs",
     openapi_url="/openapi.json",
+    auth=ClientBearer(),
 )
+problems.install(api)
+api.add_router("/", inspections_router)
+api.add_router("/", integrations_router)

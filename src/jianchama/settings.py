@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "jianchama.complaints",
     "jianchama.statistics",
     "jianchama.opendata",
+    "jianchama.integrations",
     "jianchama.demo",
 ]
 
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "jianchama.core.middleware.OutOfRangeInputMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "jianchama.integrations.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "jianchama.urls"
@@ -258,6 +260,15 @@ COMPLAINT_HANDLE_WORKING_DAYS = int(env("COMPLAINT_HANDLE_WORKING_DAYS", "15"))
 COMPLAINT_FEEDBACK_WORKING_DAYS = int(env("COMPLAINT_FEEDBACK_WORKING_DAYS", "5"))
 COMPLAINT_REMINDER_WORKING_DAYS = int(env("COMPLAINT_REMINDER_WORKING_DAYS", "2"))
 PORTAL_COMPLAINT_RATE_LIMIT = env("PORTAL_COMPLAINT_RATE_LIMIT", "10/h")  # portal complaints per address
+
+# Integration API (F-29, jianchama/integrations): calls per client (django-ratelimit's rate), how long a rotated
+# key keeps working beside its successor, how long an Idempotency-Key's first answer is replayed, and whether
+# a webhook may use plain http (development and tests; https in production).
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/m")
+API_KEY_GRACE_HOURS = int(env("API_KEY_GRACE_HOURS", "24"))
+API_IDEMPOTENCY_HOURS = int(env("API_IDEMPOTENCY_HOURS", "24"))
+API_WEBHOOK_ALLOW_HTTP = env("API_WEBHOOK_ALLOW_HTTP", "0") == "1"
+API_WEBHOOK_DISABLE_AFTER = int(env("API_WEBHOOK_DISABLE_AFTER", "5"))  # deliveries failed in a row
 
 # The task queue (django-q2), with its ORM broker by default: `manage.py qcluster` runs the worker.
 Q_CLUSTER = {

@@ -26,6 +26,7 @@ urlpatterns = [
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include((import_urlpatterns, "registry_import"))),
     path("registry/", include("jianchama.registry.urls")),
+    path("integrations/", include("jianchama.integrations.urls")),
     path("", include("jianchama.core.urls")),
 ]
 # No route serves MEDIA_ROOT, not even with DEBUG: every stored file goes through a view that checks the

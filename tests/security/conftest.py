@@ -369,6 +369,31 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         s.body_admin, field=w.gas, title=f"{name}燃气企业自查指引{tag}", content="公开内容", publish=True
     )
 
+    # An API client of the body (F-29), its key and a webhook, with the side's mark in its private texts
+    from jianchama.integrations import services as integrations
+    from jianchama.integrations.models import ApiKey
+
+    s.api_client, s.api_key = integrations.register_client(
+        s.body_admin,
+        name=f"{mark}执法系统{tag}",
+        vendor=f"{mark}承建单位{tag}",
+        contact=f"{mark}联系人{tag}",
+        scopes=["tasks:write", "tasks:read", "results:write", "scans:read", "webhooks:manage"],
+    )
+    s.api_key_row = ApiKey.objects.get(client=s.api_client)
+    s.webhook, _ = integrations.register_webhook(
+        s.api_client, url=f"https://hook-{code}.example.gov.cn/jianchama", events=["task.status_changed"]
+    )
+    from jianchama.integrations.models import WebhookDelivery
+
+    s.webhook_delivery = WebhookDelivery.objects.create(
+        webhook=s.webhook,
+        event="task.status_changed",
+        payload={"mark": f"{mark}"},
+        status="failed",
+        attempts=6,
+    )
+
     # The rules run of the district's supervisor (its findings carry the district's tasks and names)
     s.rule_run = run_rules(s.supervisor)
 

@@ -193,6 +193,26 @@ FILLERS: dict[str, Filler] = {
     "core:export_job": pk("export_job"),
     "core:export_download": pk("export_job"),
     "registry_import:job_problems_csv": lambda w, s, role: {"pk": s.import_job.pk},
+    # the integration API (issue 12): bearer keys only, so every session here gets 401; tests/api covers keys
+    **{
+        f"api-v1:{name}": (lambda w, s, role: {"number": s.open_task.number})
+        for name in (
+            "submit_task",
+            "approve_task",
+            "get_task",
+            "get_code",
+            "check_in",
+            "record_result",
+            "close_task",
+            "cancel_task",
+        )
+    },
+    "api-v1:delete_webhook": lambda w, s, role: {"webhook_id": s.webhook.pk},
+    # the body administrator's integration pages
+    "integrations:client_detail": pk("api_client"),
+    "integrations:client_action": pk_action("api_client", "rotate"),
+    "integrations:key_revoke": lambda w, s, role: {"pk": s.api_key_row.pk},
+    "integrations:delivery_resend": lambda w, s, role: {"pk": s.webhook_delivery.pk},
 }
 
 # Parameters that are bearer secrets: whoever holds the code (or the report link made from its scan) may open
@@ -428,7 +448,8 @@ def to_login(response) -> bool:
 
 
 def refused(response) -> bool:
-    return response.status_code in (400, 403, 404, 405) or to_login(response)
+    # 401: the integration API's answer to a request without a valid bearer key (sessions are not used there).
+    return response.status_code in (400, 401, 403, 404, 405) or to_login(response)
 
 
 class Matrix:

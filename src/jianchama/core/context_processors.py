@@ -84,5 +84,7 @@ def navigation(request):
         if user.role == Role.SUPERVISOR or user.is_platform_admin:
             entries.append(("复议线索", "complaints:lead_list"))
         entries.append(("合规指引", "registry:guide_list"))
+        if user.role == Role.BODY_ADMIN or user.is_platform_admin:
+            entries.append(("系统对接", "integrations:client_list"))
     entries.append(("工作日历", "core:calendar"))
     return {"nav": entries, "Role": Role}

@@ -968,6 +968,7 @@ def scan_code(
         scan = Scan.objects.create(
             code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
         )
+        _scan_event(code.task, scan)
         return ScanResult(outcome, scan, code=code, task=code.task, claims=claims)
     started = False
     with transaction.atomic():
@@ -979,7 +980,15 @@ def scan_code(
             _start(user, task, "企业扫码核验")
             code.task = task
             started = True
+        _scan_event(code.task, scan)
     return ScanResult(outcome, scan, code=code, task=code.task, claims=claims, started_task=started)
+
+
+def _scan_event(task: Task, scan: Scan) -> None:
+    if workflow.LISTENERS:
+        workflow.emit(
+            "scan.recorded", task, {"scanned_at": scan.scanned_at.isoformat(), "outcome": scan.outcome}
+        )
 
 
 @transaction.atomic
@@ -1164,6 +1173,15 @@ def record_result(
         **({"occurred_at": occurred_at, "received_at": now} if occurred_at else {}),
     )
     _tell_result(task, record)
+    workflow.emit(
+        "result.recorded",
+        task,
+        {
+            "outcome": outcome,
+            "rectify_by": rectify_by.isoformat() if rectify_by else None,
+            "findings": len(findings),
+        },
+    )
     return record
 
 

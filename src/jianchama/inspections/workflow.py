@@ -3,6 +3,7 @@ transitions, the row lock, the audit record of a task, and who belongs to a task
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jianchama.core import audit
@@ -46,10 +47,28 @@ def locked(task: Task) -> Task:
     return Task.objects.select_for_update().get(pk=task.pk)
 
 
+# Who hears of a task's events (the integration API's webhooks register here): each is called inside the
+# service's transaction and queues its own side effects on commit. Not signals: the services call `emit`.
+LISTENERS: list[Callable[[str, Task, dict[str, Any]], None]] = []
+
+
+def register_listener(listener: Callable[[str, Task, dict[str, Any]], None]) -> None:
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
+
+
+def emit(event: str, task: Task, data: dict[str, Any]) -> None:
+    for listener in LISTENERS:
+        listener(event, task, data)
+
+
 def record(actor, action: str, task: Task, before: dict | None, **extra: Any) -> None:
     after = audit.snapshot(task, TASK_FIELDS)
     after.update(extra)
     audit.record(actor=actor, action=action, obj=task, before=before, after=after)
+    previous = (before or {}).get("status")
+    if previous != task.status:
+        emit("task.status_changed", task, {"from": previous, "to": task.status, "action": action})
 
 
 def is_body_member(user, task: Task) -> bool:

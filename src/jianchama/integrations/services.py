@@ -1,0 +1,306 @@
+"""Every change to API clients, their keys and webhooks; and the check of a presented key.
+
+A client acts through its own service user: a body administrator of the client's body without a password,
+named 「接口客户端「…」」. So every operation of the API calls the same services as the pages, scoped by the
+same `visible_to`, and the audit log names the client as the actor. Acts only an inspector may do on site
+(check-in, the result, showing the code) are done by the inspector the client names, who must be one of the
+task's inspectors with a platform account; the client's own audit row records that it relayed them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jianchama.core import audit
+from jianchama.core.errors import DomainError, PermissionDenied, raise_if
+from jianchama.core.models import User
+from jianchama.core.roles import Role
+
+from .models import ApiClient, ApiKey, Scope, Webhook
+
+AUDIT_ACTIONS = {
+    "api_client.registered": "登记接口客户端",
+    "api_client.updated": "修改接口客户端",
+    "api_client.disabled": "停用接口客户端",
+    "api_key.issued": "签发接口密钥",
+    "api_key.rotated": "轮换接口密钥",
+    "api_key.revoked": "吊销接口密钥",
+    "api.relayed": "接口代执法人员提交",
+    "webhook.registered": "登记事件推送地址",
+    "webhook.removed": "删除事件推送地址",
+    "webhook.redelivered": "重新推送事件",
+}
+
+KEY_PREFIX = "jck"
+
+
+def can_manage(user) -> bool:
+    return user.is_authenticated and user.role == Role.BODY_ADMIN and user.body_id is not None
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def address_problems(text: str) -> list[str]:
+    problems = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            ipaddress.ip_network(line, strict=False)
+        except ValueError:
+            problems.append(
+                f"来源地址「{line[:50]}」不是有效的 IP 地址或网段（例如 10.1.2.3 或 10.1.2.0/24）"
+            )
+    return problems
+
+
+def _client_problems(name: str, vendor: str, contact: str, allowed_addresses: str, scopes: Sequence[str]):
+    problems = []
+    if not name.strip():
+        problems.append("请填写系统名称")
+    if not vendor.strip():
+        problems.append("请填写承建单位")
+    if not contact.strip():
+        problems.append("请填写联系人及电话")
+    unknown = [scope for scope in scopes if scope not in Scope.values]
+    if unknown:
+        problems.append(f"未知的权限范围：{'、'.join(unknown)}")
+    if not scopes:
+        problems.append("请至少选择一项权限范围")
+    return problems + address_problems(allowed_addresses)
+
+
+def _new_key(client: ApiClient) -> tuple[ApiKey, str]:
+    prefix = secrets.token_hex(6)
+    plaintext = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(client=client, prefix=prefix, secret_hash=_hash(plaintext))
+    return key, plaintext
+
+
+@transaction.atomic
+def register_client(
+    actor,
+    *,
+    name: str,
+    vendor: str,
+    contact: str,
+    scopes: Sequence[str],
+    allowed_addresses: str = "",
+) -> tuple[ApiClient, str]:
+    """A client of the actor's body and its first key; the key's text is returned once and never stored."""
+    if not can_manage(actor):
+        raise PermissionDenied("只有执法单位管理员可以登记本单位的接口客户端")
+    scopes = list(dict.fromkeys(scopes))
+    raise_if(_client_problems(name, vendor, contact, allowed_addresses, scopes), "接口客户端未登记")
+    service_user = User(
+        username=f"api-{secrets.token_hex(8)}",
+        full_name=f"接口客户端「{name.strip()[:30]}」",
+        role=Role.BODY_ADMIN,
+        body_id=actor.body_id,
+    )
+    service_user.set_unusable_password()
+    service_user.save()
+    client = ApiClient.objects.create(
+        body_id=actor.body_id,
+        name=name.strip(),
+        vendor=vendor.strip(),
+        contact=contact.strip(),
+        allowed_addresses=allowed_addresses.strip(),
+        scopes=scopes,
+        service_user=service_user,
+        created_by=actor,
+    )
+    key, plaintext = _new_key(client)
+    audit.record(actor=actor, action="api_client.registered", obj=client, after=audit.snapshot(client))
+    audit.record(
+        actor=actor, action="api_key.issued", obj=key, after={"client": client.pk, "prefix": key.prefix}
+    )
+    return client, plaintext
+
+
+def _managed(actor, client: ApiClient) -> ApiClient:
+    if not can_manage(actor) or client.body_id != actor.body_id:
+        raise PermissionDenied("只有本单位的执法单位管理员可以管理该接口客户端")
+    return ApiClient.objects.select_for_update().get(pk=client.pk)
+
+
+@transaction.atomic
+def rotate_key(actor, *, client: ApiClient) -> tuple[ApiKey, str]:
+    """A new key; the keys in use stay valid for `API_KEY_GRACE_HOURS`, so the system can switch without a gap."""
+    client = _managed(actor, client)
+    if not client.is_active:
+        raise DomainError(f"接口客户端「{client.name}」已停用，不能签发新密钥")
+    now = timezone.now()
+    grace_end = now + datetime.timedelta(hours=settings.API_KEY_GRACE_HOURS)
+    old = list(client.keys.filter(revoked_at__isnull=True).exclude(expires_at__lte=now))
+    for key in old:
+        if key.expires_at is None or key.expires_at > grace_end:
+            key.expires_at = grace_end
+            key.save(update_fields=["expires_at"])
+    key, plaintext = _new_key(client)
+    audit.record(
+        actor=actor,
+        action="api_key.rotated",
+        obj=key,
+        after={"client": client.pk, "prefix": key.prefix, "old_keys_valid_until": grace_end.isoformat()},
+    )
+    return key, plaintext
+
+
+@transaction.atomic
+def revoke_key(actor, *, key: ApiKey) -> ApiKey:
+    """At once: the next call with this key gets 401."""
+    _managed(actor, key.client)
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.revoked_at is not None:
+        raise DomainError(f"密钥 {key} 已于此前吊销")
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit.record(actor=actor, action="api_key.revoked", obj=key, after={"client": key.client_id})
+    return key
+
+
+@transaction.atomic
+def disable_client(actor, *, client: ApiClient) -> ApiClient:
+    """Stop a client: every key refused at once, its service user deactivated, its webhooks stopped."""
+    client = _managed(actor, client)
+    if not client.is_active:
+        raise DomainError(f"接口客户端「{client.name}」已停用")
+    client.is_active = False
+    client.save(update_fields=["is_active"])
+    User.objects.filter(pk=client.service_user_id).update(is_active=False)
+    client.webhooks.update(is_active=False)
+    audit.record(actor=actor, action="api_client.disabled", obj=client)
+    return client
+
+
+def _address_allowed(client: ApiClient, address: str) -> bool:
+    if not client.allowed_addresses.strip():
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for line in client.allowed_addresses.splitlines():
+        line = line.strip()
+        if line:
+            try:
+                if ip in ipaddress.ip_network(line, strict=False):
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def authenticate(token: str, *, address: str, now: datetime.datetime | None = None) -> ApiClient | None:
+    """The client of a presented key, or None: unknown, revoked, expired, disabled or from an address not
+    allowed all look the same to the caller (401), so a key's answer tells nothing about a body."""
+    parts = (token or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(token) > 100:
+        return None
+    key = (
+        ApiKey.objects.select_related("client__service_user", "client__service_user__body")
+        .filter(prefix=parts[1])
+        .first()
+    )
+    now = now or timezone.now()
+    if key is None or not hmac.compare_digest(key.secret_hash, _hash(token)) or not key.usable_at(now):
+        return None
+    client = key.client
+    if not client.is_active or not client.service_user.is_active or not _address_allowed(client, address):
+        return None
+    # Once a minute at most: a busy client does not write its key's row on every call.
+    if key.last_used_at is None or now - key.last_used_at > datetime.timedelta(minutes=1):
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    client.current_key = key
+    return client
+
+
+def relayed(client: ApiClient, *, action: str, obj, inspector) -> None:
+    """The client's own audit row for an act it sent in an inspector's name (check-in, result)."""
+    audit.record(
+        actor=client.service_user,
+        action="api.relayed",
+        obj=obj,
+        after={"operation": action, "inspector": inspector.pk, "inspector_name": inspector.name},
+    )
+
+
+# --- Webhooks -------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def redeliver(actor, *, delivery) -> None:
+    """「重新推送」: a failed (or sent) delivery goes back on the queue with the same event id, so the body's
+    system recognises a repeat; its webhook is switched on again if repeated failures had stopped it."""
+    import functools
+
+    from .models import WebhookDelivery
+    from .webhooks import enqueue
+
+    _managed(actor, delivery.webhook.client)
+    delivery = WebhookDelivery.objects.select_for_update().select_related("webhook").get(pk=delivery.pk)
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise DomainError("该推送仍在发送或等待重试，无需重新推送")
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempts = 0
+    delivery.save(update_fields=["status", "attempts"])
+    if not delivery.webhook.is_active:
+        Webhook.objects.filter(pk=delivery.webhook_id).update(is_active=True, failures=0)
+    audit.record(
+        actor=actor, action="webhook.redelivered", obj=delivery.webhook, after={"delivery": delivery.pk}
+    )
+    transaction.on_commit(functools.partial(enqueue, delivery.pk), robust=True)
+
+
+@transaction.atomic
+def register_webhook(client: ApiClient, *, url: str, events: Sequence[str]) -> tuple[Webhook, str]:
+    """A URL for the client's events; the signing secret is returned once (only the client knows it)."""
+    from urllib.parse import urlsplit
+
+    problems = []
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append("推送地址须为 http:// 或 https:// 开头的完整网址")
+    elif parts.scheme == "http" and not settings.DEBUG and not settings.API_WEBHOOK_ALLOW_HTTP:
+        problems.append("推送地址须使用 https://")
+    events = list(dict.fromkeys(events))
+    unknown = [event for event in events if event not in Webhook.Event.values]
+    if unknown:
+        problems.append(f"未知的事件：{'、'.join(unknown)}；可选：{'、'.join(Webhook.Event.values)}")
+    if not events:
+        problems.append("请至少选择一个事件")
+    if client.webhooks.count() >= 10:
+        problems.append("每个接口客户端最多登记 10 个推送地址，请先删除不用的")
+    raise_if(problems, "推送地址未登记")
+    secret = secrets.token_hex(32)
+    webhook = Webhook.objects.create(client=client, url=url, events=events, secret=secret)
+    audit.record(
+        actor=client.service_user,
+        action="webhook.registered",
+        obj=webhook,
+        after={"url": url, "events": events},
+    )
+    return webhook, secret
+
+
+@transaction.atomic
+def remove_webhook(client: ApiClient, *, webhook: Webhook) -> None:
+    if webhook.client_id != client.pk:
+        raise PermissionDenied("只能删除本客户端的推送地址")
+    audit.record(
+        actor=client.service_user, action="webhook.removed", obj=webhook, before={"url": webhook.url}
+    )
+    webhook.delete()

@@ -1,0 +1,148 @@
+"""Webhooks to a body's own system (issue 12): registered through the API, written with the change that
+causes them, sent by the queue's job to a real local HTTP server that verifies the HMAC-SHA256 signature;
+a failing endpoint is retried with back-off and disabled after repeated failed deliveries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+
+import pytest
+from django_q.models import Schedule
+
+from jianchama.integrations import jobs
+from jianchama.integrations.models import Webhook, WebhookDelivery
+from jianchama.notifications.models import Notification
+
+from .conftest import task_payload
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A local HTTP server on a free port that records what it receives and answers `status`."""
+
+    def __init__(self, status: int = 200):
+        self.received: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.status = status
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    settings.API_WEBHOOK_ALLOW_HTTP = True
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def verify(secret: str, headers: dict, body: bytes) -> bool:
+    expected = hmac.new(
+        secret.encode(), headers["X-Jianchama-Timestamp"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(headers["X-Jianchama-Signature"], f"sha256={expected}")
+
+
+def test_events_reach_the_bodys_system_signed(api, world, receiver):
+    created = api.post(
+        "/webhooks", {"url": receiver.url, "events": ["task.status_changed", "result.recorded"]}
+    )
+    assert created.status_code == 201, created.content
+    secret = created.json()["secret"]
+    assert [h["url"] for h in api.get("/webhooks").json()] == [receiver.url]
+    assert "secret" not in api.get("/webhooks").json()[0]
+
+    number = api.post("/tasks", task_payload(world)).json()["number"]
+    api.post(f"/tasks/{number}/submit", {})
+    deliveries = list(WebhookDelivery.objects.order_by("pk"))
+    assert [d.payload["data"]["to"] for d in deliveries] == ["draft", "submitted"]
+    for delivery in deliveries:
+        assert jobs.deliver_webhook(delivery.pk) == "sent"
+    assert len(receiver.received) == 2
+    for headers, body in receiver.received:
+        assert verify(secret, headers, body)
+        assert not verify("another secret", headers, body)
+        document = json.loads(body)
+        assert document["task"]["number"] == number
+        assert headers["X-Jianchama-Event"] == "task.status_changed"
+    assert json.loads(receiver.received[1][1])["data"]["to"] == "submitted"
+    assert WebhookDelivery.objects.filter(status="sent").count() == 2
+    # Sent once: a second run of the job (a lost acknowledgement) sends nothing again.
+    assert jobs.deliver_webhook(deliveries[0].pk) == "nothing to do"
+    # Another body's client hears nothing of this body's tasks.
+    assert not WebhookDelivery.objects.exclude(webhook__client=world.client_obj).exists()
+
+
+def test_a_failing_endpoint_is_retried_then_disabled(api, world, receiver, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    settings.API_WEBHOOK_DISABLE_AFTER = 1
+    receiver.status = 500
+    api.post("/webhooks", {"url": receiver.url, "events": ["task.status_changed"]})
+    api.post("/tasks", task_payload(world))
+    delivery = WebhookDelivery.objects.get()
+    assert jobs.deliver_webhook(delivery.pk) == "retry scheduled"
+    assert Schedule.objects.filter(func="jianchama.integrations.jobs.deliver_webhook").count() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("pending", 1, 500)
+    assert jobs.deliver_webhook(delivery.pk) == "failed"
+    hook = Webhook.objects.get()
+    assert not hook.is_active
+    assert Notification.objects.filter(user=world.admin, event="api.webhook_disabled").exists()
+
+
+def test_webhook_registration_is_checked(api, world, settings):
+    settings.DEBUG = False
+    settings.API_WEBHOOK_ALLOW_HTTP = False
+    response = api.post("/webhooks", {"url": "http://example.com/x", "events": ["nope"]})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "https://" in detail and "未知的事件" in detail
+    ok = api.post("/webhooks", {"url": "https://example.com/x", "events": ["scan.recorded"]}).json()
+    assert api.delete(f"/webhooks/{ok['id']}").status_code == 204
+    assert api.delete(f"/webhooks/{ok['id']}").status_code == 404
+
+
+def test_send_again_from_the_page(api, world, receiver, settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    receiver.status = 500
+    api.post("/webhooks", {"url": receiver.url, "events": ["task.status_changed"]})
+    api.post("/tasks", task_payload(world))
+    delivery = WebhookDelivery.objects.get()
+    assert jobs.deliver_webhook(delivery.pk) == "failed"
+    admin = Client()
+    admin.force_login(world.admin)
+    page = admin.get(reverse("integrations:client_detail", args=[world.client_obj.pk])).content.decode()
+    assert "重新推送" in page and "HTTP 500" in page
+    other = Client()
+    other.force_login(world.other.admin)
+    assert other.post(reverse("integrations:delivery_resend", args=[delivery.pk])).status_code == 404
+    admin.post(reverse("integrations:delivery_resend", args=[delivery.pk]))
+    receiver.status = 200
+    assert jobs.deliver_webhook(delivery.pk) == "sent"
+    first_id = json.loads(receiver.received[0][1])["id"]
+    assert json.loads(receiver.received[-1][1])["id"] == first_id  # the same event id: the receiver dedups
