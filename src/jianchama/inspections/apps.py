@@ -9,9 +9,9 @@ class InspectionsConfig(AppConfig):
     def ready(self):
         from jianchama.core import audit
 
-        from . import frequency, triggers
+        from . import field, frequency, triggers
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
-        for module in (frequency, triggers):
+        for module in (field, frequency, triggers):
             audit.register_actions(getattr(module, "AUDIT_ACTIONS", {}))
