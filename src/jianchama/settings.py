@@ -202,6 +202,13 @@ FIELD_LOCATION_MAX_ACCURACY_METERS = int(env("FIELD_LOCATION_MAX_ACCURACY_METERS
 # whole time; long enough for a legal representative who was not there that day, short enough that an old
 # code does not become a standing way into the result. The inspector's phone can show the code again then.
 SCAN_AGAIN_DAYS = int(env("SCAN_AGAIN_DAYS", "30"))
+# Backfill (inspections/backfill.py): an act done on site without network (check-in, result) may reach the
+# platform this many working days after it happened, with its real time; later it is refused. Ten, as
+# Guangdong allows after a system failure. A phone's clock may run ahead by the skew; an act arriving more
+# than BACKFILL_LATE_MINUTES after it happened is marked 补录 to supervisors.
+BACKFILL_WORKING_DAYS = int(env("BACKFILL_WORKING_DAYS", "10"))
+BACKFILL_CLOCK_SKEW_SECONDS = int(env("BACKFILL_CLOCK_SKEW_SECONDS", "120"))
+BACKFILL_LATE_MINUTES = int(env("BACKFILL_LATE_MINUTES", "10"))
 # A body sees its evaluations only as releases, each at least this many ratings after the last (never below 5).
 EVALUATION_RELEASE_MIN_RATINGS = int(env("EVALUATION_RELEASE_MIN_RATINGS", "5"))
 # Lists count at most this many rows per request, then say "1000+ 条" (core.pages.CappedPaginator). Measured

@@ -148,6 +148,9 @@ class Task(models.Model):
     approved_at = models.DateTimeField("批准时间", null=True, blank=True)
     notified_at = models.DateTimeField("告知时间", null=True, blank=True)
     started_at = models.DateTimeField("开始检查时间", null=True, blank=True)
+    # Set only when the check-in reached the platform later than it happened (offline app, API backfill):
+    # started_at is then the real time on site, this the arrival (inspections/backfill.py).
+    started_received_at = models.DateTimeField("签到上传时间", null=True, blank=True)
     result_recorded_at = models.DateTimeField("结果录入时间", null=True, blank=True)
     closed_at = models.DateTimeField("办结时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
@@ -387,6 +390,9 @@ class InspectionRecord(models.Model):
         settings.AUTH_USER_MODEL, verbose_name="录入人", on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
+    # When the result was made on site, if it reached the platform later (offline app, API backfill); else
+    # empty and the record's time is recorded_at (inspections/backfill.py).
+    occurred_at = models.DateTimeField("现场形成时间", null=True, blank=True)
 
     class Meta:
         verbose_name = "检查记录"
@@ -396,6 +402,17 @@ class InspectionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}的检查记录"
+
+    @property
+    def happened_at(self):
+        return self.occurred_at or self.recorded_at
+
+    @property
+    def backfilled(self) -> bool:
+        """Arrived later than it happened (补录): shown to supervisors."""
+        from jianchama.inspections.backfill import is_late
+
+        return is_late(self.occurred_at, self.recorded_at)
 
 
 class Finding(models.Model):

@@ -24,7 +24,7 @@ from django.utils import timezone
 from jianchama.core import audit, files
 from jianchama.core import services as core_services
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
-from jianchama.core.formats import chinese_date
+from jianchama.core.formats import chinese_date, chinese_datetime
 from jianchama.core.models import LoginCode
 from jianchama.core.roles import Role
 from jianchama.core.services import PHONE_RE
@@ -39,7 +39,7 @@ from jianchama.registry.models import (
 )
 from jianchama.registry.qualification import check_qualification
 
-from . import signing, workflow
+from . import backfill, signing, workflow
 from .models import (
     CodeReport,
     Evaluation,
@@ -768,17 +768,23 @@ def start_emergency(actor, *, task: Task) -> Task:
     return task
 
 
-def _start(actor, task: Task, how: str) -> None:
+def _start(actor, task: Task, how: str, occurred_at: datetime.datetime | None = None) -> None:
     before = audit.snapshot(task, workflow.TASK_FIELDS)
     workflow.transition(task, Task.Status.IN_PROGRESS)
-    task.started_at = timezone.now()
-    task.save(update_fields=["status", "started_at"])
-    workflow.record(actor, "task.started", task, before, how=how)
+    now = timezone.now()
+    task.started_at = occurred_at or now
+    task.started_received_at = now if occurred_at else None
+    task.save(update_fields=["status", "started_at", "started_received_at"])
+    extra = {"occurred_at": occurred_at, "received_at": now} if occurred_at else {}
+    workflow.record(actor, "task.started", task, before, how=how, **extra)
 
 
 @transaction.atomic
-def check_in(actor, *, task: Task) -> Task:
-    """The inspector's own arrival check-in, when the enterprise has not scanned."""
+def check_in(actor, *, task: Task, occurred_at: datetime.datetime | None = None) -> Task:
+    """The inspector's own arrival check-in, when the enterprise has not scanned.
+
+    `occurred_at`: when he checked in on site, if this arrives later (offline app, API); see backfill.py.
+    """
     task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以签到开始检查")
@@ -786,17 +792,19 @@ def check_in(actor, *, task: Task) -> Task:
         raise InvalidTransition(
             f"任务{task}当前状态为「{task.get_status_display()}」，经批准并告知企业后方可签到开始检查"
         )
+    raise_if(backfill.occurred_problems(occurred_at, now=timezone.now(), what="签到"), "签到未保存")
     code = InspectionCode.objects.get(task=task)
-    today = timezone.localdate()
+    today = timezone.localdate(occurred_at) if occurred_at else timezone.localdate()
     if not code.valid_from <= today <= code.valid_until:
+        day = "签到当天" if occurred_at else "今天"
         raise DomainError(
-            f"今天不在检查码的有效期内（{chinese_date(code.valid_from)}至{chinese_date(code.valid_until)}），不能签到开始检查"
+            f"{day}不在检查码的有效期内（{chinese_date(code.valid_from)}至{chinese_date(code.valid_until)}），不能签到开始检查"
         )
     # A certificate suspended or revoked since approval takes effect at once (F-33): nobody starts the visit.
     raise_if(
         sanctioned_inspector_problems(task.inspectors.prefetch_related("certificates")), "不能签到开始检查"
     )
-    _start(actor, task, "执法人员签到")
+    _start(actor, task, "执法人员签到", occurred_at)
     return task
 
 
@@ -1035,7 +1043,9 @@ def record_result(
     evidence: Sequence[EvidenceInput] = (),
     onsite_person_name: str = "",
     onsite_person_phone: str = "",
+    occurred_at: datetime.datetime | None = None,
 ) -> InspectionRecord:
+    """`occurred_at`: when the result was made on site, if it arrives later (offline app, API); backfill.py."""
     task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以录入检查结果")
@@ -1043,7 +1053,13 @@ def record_result(
         raise InvalidTransition(
             f"任务{task}当前状态为「{task.get_status_display()}」，检查开始后方可录入结果"
         )
-    problems = []
+    now = timezone.now()
+    problems = backfill.occurred_problems(occurred_at, now=now, what="检查结果")
+    if not problems and occurred_at and task.started_at and occurred_at < task.started_at:
+        problems.append(
+            f"检查结果的形成时间（{chinese_datetime(occurred_at)}）早于开始检查的时间"
+            f"（{chinese_datetime(task.started_at)}），请核对手机时间"
+        )
     if outcome not in InspectionRecord.Outcome.values:
         problems.append("请选择检查结论")
     if not summary.strip():
@@ -1069,7 +1085,9 @@ def record_result(
         if not rectify_working_days or rectify_working_days < 1 or rectify_working_days > 60:
             problems.append("责令整改须写明整改期限（1至60个工作日）")
         else:
-            rectify_by = add_working_days(timezone.localdate(), rectify_working_days)
+            rectify_by = add_working_days(
+                timezone.localdate(occurred_at) if occurred_at else timezone.localdate(), rectify_working_days
+            )
     if lenient and not lenient_note.strip():
         problems.append("适用首违不罚或轻微免罚的，请写明理由和依据")
     if lenient and outcome == InspectionRecord.Outcome.NO_PROBLEM:
@@ -1096,6 +1114,7 @@ def record_result(
         onsite_person_name=onsite_person_name,
         onsite_person_phone=onsite_person_phone,
         recorded_by=actor,
+        occurred_at=occurred_at,
     )
     Finding.objects.bulk_create(
         Finding(record=record, item=f.item, entry=f.entry[:300], result=f.result, note=f.note.strip()[:500])
@@ -1122,6 +1141,7 @@ def record_result(
         rectify_by=rectify_by,
         findings=len(findings),
         evidence=len(evidence),
+        **({"occurred_at": occurred_at, "received_at": now} if occurred_at else {}),
     )
     return record
 
