@@ -192,6 +192,7 @@ FIELD_CODE_SLOT_SECONDS = int(env("FIELD_CODE_SLOT_SECONDS", "300"))
 FIELD_CODE_PREFETCH_COUNT = int(env("FIELD_CODE_PREFETCH_COUNT", "144"))
 FIELD_CODE_PREFETCH_HOURS = float(env("FIELD_CODE_PREFETCH_HOURS", "12"))
 FIELD_VISIT_DAYS = int(env("FIELD_VISIT_DAYS", "7"))
+FIELD_SYNC_RATE_LIMIT = env("FIELD_SYNC_RATE_LIMIT", "120/m")  # acts a phone may send a minute
 # 亮码即定位: a check-in farther than this from the enterprise's registered position is a finding, unless the
 # phone's own accuracy was worse than FIELD_LOCATION_MAX_ACCURACY_METERS (then the position proves nothing).
 FIELD_LOCATION_MAX_DISTANCE_METERS = int(env("FIELD_LOCATION_MAX_DISTANCE_METERS", "1000"))

@@ -23,11 +23,11 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.errors import DomainError, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 
-from . import qr, services, signing, workflow
+from . import backfill, qr, services, signing, workflow
 from .models import FieldAct, InspectionCode, InspectionRecord, Task
 
 AUDIT_ACTIONS = {"field.code_shown": "出示检查码（现场）"}
@@ -89,9 +89,7 @@ def field_visits(user, *, now: datetime.datetime | None = None) -> dict[str, Any
     now = now or timezone.now()
     today = timezone.localdate(now)
     tasks = list(
-        _my_visits(user, today).prefetch_related(
-            Prefetch("items"), Prefetch("inspectors", to_attr="team")
-        )
+        _my_visits(user, today).prefetch_related(Prefetch("items"), Prefetch("inspectors", to_attr="team"))
     )
     visits = []
     for task in tasks:
@@ -163,7 +161,9 @@ def code_series(user, *, now: datetime.datetime | None = None) -> dict[str, Any]
     now = now or timezone.now()
     today = timezone.localdate(now)
     slot = slot_seconds()
-    tomorrow = timezone.make_aware(datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time()))
+    tomorrow = timezone.make_aware(
+        datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time())
+    )
     codes = []
     for task in _my_visits(user, today).filter(window_start__lte=today).prefetch_related("inspectors"):
         if not services.can_show_code(user, task):
@@ -253,7 +253,7 @@ def _refusal(task: Task) -> str | None:
     if task.status == Task.Status.CANCELLED:
         when = chinese_date(timezone.localdate(task.cancelled_at)) if task.cancelled_at else ""
         return (
-            f"任务{task.number or task.pk}已于{when}取消（{task.cancel_reason}），检查码已作废，"
+            f"任务{task.number or task.pk}已取消（{when}，原因：{task.cancel_reason}），检查码已作废，"
             "这条离线记录不能提交；记录仍保存在手机上，可导出交执法单位处理"
         )
     code = getattr(task, "code", None)
@@ -310,14 +310,13 @@ def sync_act(
         return existing
     if not task.inspectors.filter(user=actor).exists():
         raise PermissionDenied("只有本任务的执法人员可以提交本任务的现场记录")
-    if occurred_at > timezone.now() + datetime.timedelta(seconds=signing.CLOCK_SKEW_SECONDS):
-        raise DomainError("操作时间晚于平台当前时间：请校准手机时间后重新同步")
     refusal = _refusal(task)
     if refusal:
         raise DomainError(refusal)
     message = "已同步"
     if kind == FieldAct.Kind.CODE_SHOWN:
-        pass  # the act itself is the record (亮码即定位)
+        # The act itself is the record (亮码即定位); its time passes the same backfill rule as the others.
+        raise_if(backfill.occurred_problems(occurred_at, now=timezone.now(), what="出示检查码"), "记录未保存")
     elif kind == FieldAct.Kind.CHECK_IN:
         if task.status == Task.Status.NOTIFIED:
             services.check_in(actor, task=task, occurred_at=occurred_at)
@@ -354,5 +353,5 @@ def acts_of(task: Task) -> Sequence[FieldAct]:
     acts = list(task.field_acts.select_related("user").order_by("occurred_at", "pk"))
     for act in acts:
         act.distance_m = act_distance(act, task.enterprise)
-        act.late = act.received_at - act.occurred_at > datetime.timedelta(minutes=10)
+        act.late = backfill.is_late(act.occurred_at, act.received_at)
     return acts

@@ -324,7 +324,9 @@ class FieldAct(models.Model):
         RESULT = "result", "录入检查结果"
 
     client_id = models.UUIDField("手机端编号", unique=True)
-    task = models.ForeignKey(Task, verbose_name="检查任务", on_delete=models.PROTECT, related_name="field_acts")
+    task = models.ForeignKey(
+        Task, verbose_name="检查任务", on_delete=models.PROTECT, related_name="field_acts"
+    )
     kind = models.CharField("操作", max_length=12, choices=Kind.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="执法人员", on_delete=models.PROTECT, related_name="+"
