@@ -72,7 +72,7 @@ def test_visits_of_the_next_days_are_the_inspectors_own_in_constant_queries(s, c
     response = client.get(reverse("inspections:field_visits"))
     assert response.status_code == 200
     data = response.json()
-    assert [v["window_start"] for v in data["visits"]][0] == today_task.window_start.isoformat()
+    assert data["visits"][0]["window_start"] == today_task.window_start.isoformat()
     assert (
         len(data["visits"]) == 2
     )  # today and in 3 days; not in 9 days (FIELD_VISIT_DAYS = 7), not another's
