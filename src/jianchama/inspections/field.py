@@ -186,7 +186,7 @@ def code_series(user, *, now: datetime.datetime | None = None) -> dict[str, Any]
                         "not_before": int(start.timestamp()),
                         "not_after": int(start.timestamp()) + slot,
                         "url": signing.code_url(token),
-                        "svg": qr.qr_svg(signing.qr_content(token), title="检查码二维码"),
+                        "svg": qr.qr_svg_image(signing.qr_content(token)),
                     }
                     for start, token in series
                 ],
