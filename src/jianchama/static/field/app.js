@@ -154,7 +154,16 @@
             longitude: p.coords.longitude,
             accuracy: p.coords.accuracy,
           }),
-        (error) => resolve({ allowed: error.code !== error.PERMISSION_DENIED }),
+        async (error) => {
+          // Allowed but no fix (indoors, timeout) is itself a fact the platform keeps; refused is not.
+          let now = permission;
+          try {
+            now = (await navigator.permissions.query({ name: "geolocation" })).state;
+          } catch (ignored) {
+            /* keep the first answer */
+          }
+          resolve({ allowed: error.code !== error.PERMISSION_DENIED && now === "granted" });
+        },
         { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 },
       );
     });
@@ -163,12 +172,16 @@
   // --- Acts -----------------------------------------------------------------------------------------------
 
   async function queueAct(kind, task, extra) {
+    const occurred = (extra && extra.occurred_at) || new Date().toISOString(); // the act's time, not the fix's
     const where = await position();
+    const v = visit(task);
     const act = {
       client_id: uuid(),
       kind,
       task,
-      occurred_at: (extra && extra.occurred_at) || new Date().toISOString(),
+      task_number: v ? v.number : "",
+      enterprise: v ? v.enterprise.name : "",
+      occurred_at: occurred,
       location: where,
       fields: (extra && extra.fields) || {},
       photos: (extra && extra.photos) || [],
@@ -193,8 +206,19 @@
   }
 
   let syncing = null;
+  let syncAgain = false;
   function sync() {
-    if (!syncing) syncing = runSync().finally(() => (syncing = null));
+    // One run at a time; an act queued during a run is sent by another run right after it.
+    if (syncing) {
+      syncAgain = true;
+      return syncing;
+    }
+    syncing = (async () => {
+      do {
+        syncAgain = false;
+        await runSync();
+      } while (syncAgain);
+    })().finally(() => (syncing = null));
     return syncing;
   }
 
@@ -223,6 +247,7 @@
 
   async function runSync() {
     if (!navigator.onLine) return;
+    let sent = 0;
     for (const act of await allActs()) {
       if (act.state !== "waiting") continue;
       let response;
@@ -249,6 +274,7 @@
         await putAct(act);
         await setMeta("last_sync", act.synced_at);
         state.lastError = "";
+        sent += 1;
       } else if (body && body.login_required) {
         state.lastError = body.message;
         break;
@@ -256,6 +282,7 @@
         act.state = "refused";
         act.message = body.message || `HTTP ${response.status}`;
         await putAct(act);
+        sent += 1;
       } else {
         state.lastError = body && body.message
           ? body.message
@@ -266,8 +293,8 @@
       }
     }
     await refreshStatus();
-    if (navigator.onLine) {
-      await loadData();
+    if (sent && navigator.onLine) {
+      await loadData(); // the visits as the platform now has them
       if (!(location.hash || "").endsWith("/result")) render(); // never wipe a form being filled
     }
   }
@@ -278,14 +305,14 @@
     const acts = await allActs();
     const waiting = acts.filter((a) => a.state === "waiting").length;
     const refused = acts.filter((a) => a.state === "refused").length;
+    const last = await getMeta("last_sync");
+    const lastText = last ? `上次同步 ${clock(new Date(last))}` : "尚未同步";
     const net = document.getElementById("net");
     net.textContent = navigator.onLine ? "● 在线" : "○ 离线";
     net.className = "net " + (navigator.onLine ? "online" : "offline");
     document.getElementById("waiting").textContent = String(waiting);
     document.getElementById("status").classList.toggle("has-refused", refused > 0);
     document.getElementById("queue-link").lastChild.textContent = refused ? ` 项 · 被拒绝 ${refused} 项` : " 项";
-    const last = await getMeta("last_sync");
-    const lastText = last ? `上次同步 ${clock(new Date(last))}` : "尚未同步";
     document.getElementById("last-sync").textContent = state.lastError ? `${lastText} · ${state.lastError}` : lastText;
   }
 
@@ -405,7 +432,7 @@
       el("div", { class: "toolbar" }, actions(v, acts)),
     );
     const mine = acts.filter((a) => a.task === v.id);
-    if (mine.length) view.append(el("h2", { text: "本手机上的记录" }), mine.map(actRow));
+    if (mine.length) view.append(el("h2", { text: "本手机上的记录" }), ...mine.map(actRow));
   }
 
   function renderCode(v, entered) {
@@ -492,7 +519,9 @@
               const name = /\.(jpe?g|png)$/i.test(file.name) ? file.name : `photo-${photos.length + 1}.${file.type === "image/png" ? "png" : "jpg"}`;
               photos.push({ name, type: file.type, blob: file });
               const img = el("img", { alt: name });
-              img.src = URL.createObjectURL(file);
+              const reader = new FileReader(); // a data: URL: the page's CSP allows no blob: images
+              reader.onload = () => (img.src = reader.result);
+              reader.readAsDataURL(file);
               photoList.append(img);
             }
             event.target.value = "";
@@ -524,7 +553,7 @@
       { class: "act", "data-state": act.state, "data-kind": act.kind },
       el("p", {},
         el("strong", { text: KIND_LABELS[act.kind] || act.kind }), " ",
-        v ? v.enterprise.name : `任务 ${act.task}`, " ",
+        v ? v.enterprise.name : act.enterprise || `任务 ${act.task_number || act.task}`, " ",
         el("span", { class: `state-${act.state}`, text: STATE_LABELS[act.state] || act.state })),
       el("p", { class: "muted", text: `发生于 ${new Date(act.occurred_at).toLocaleString("zh-CN")}${act.photos && act.photos.length ? ` · 照片 ${act.photos.length} 张` : ""}` }),
       act.message ? el("p", { class: act.state === "refused" ? "field-error" : "muted", text: act.message }) : null,
@@ -542,8 +571,7 @@
     for (const act of acts) {
       const photos = [];
       for (const p of act.photos || []) photos.push({ name: p.name, type: p.type, data: await toData(p.blob) });
-      const v = visit(act.task);
-      out.push({ ...act, photos, task_number: v ? v.number : "", enterprise: v ? v.enterprise.name : "" });
+      out.push({ ...act, photos });
     }
     const blob = new Blob([JSON.stringify({ exported_at: new Date().toISOString(), acts: out }, null, 2)], {
       type: "application/json",
@@ -566,7 +594,7 @@
       ),
     );
     if (!acts.length) view.append(el("p", { class: "muted", text: "没有记录。" }));
-    view.append(acts.slice().reverse().map(actRow));
+    view.append(...acts.slice().reverse().map(actRow));
   }
 
   // --- Start ----------------------------------------------------------------------------------------------
