@@ -19,6 +19,7 @@ import datetime
 import io
 import json
 import time
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -149,7 +150,8 @@ def test_offline_check_in_and_result_with_a_photo_sync_with_their_times(w, live_
         page.select_option("select[name=outcome]", InspectionRecord.Outcome.NO_PROBLEM)
         page.fill("textarea[name=summary]", "现场核查燃气经营许可证及储罐区，未发现问题")
         page.set_input_files(
-            "input[name=photos]", files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}]
+            "input[name=photos]",
+            files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}],
         )
         page.wait_for_selector(".photo-list img")
         recorded = timezone.now()
@@ -238,7 +240,7 @@ def test_a_cancelled_tasks_sync_is_refused_and_the_record_kept(w, live_server, b
 
         with page.expect_download() as download:
             page.locator("#export").click()
-        exported = json.loads(open(download.value.path(), encoding="utf-8").read())
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
         [act] = exported["acts"]
         assert act["kind"] == "check_in" and act["state"] == "refused" and act["task_number"] == task.number
         assert act["occurred_at"]
