@@ -290,3 +290,42 @@ def test_bad_input_is_a_400_never_a_500(s, client):
     )
     assert bad_time.status_code == 400
     assert json.loads(bad_time.content)["message"]
+
+
+# --- 亮码即定位: the timeline and the data rules -----------------------------------------------------------
+
+
+def test_distance_shown_on_the_timeline_and_far_check_ins_found(s, client, settings):
+    from jianchama.supervision.rules import RULES, Context
+
+    settings.FIELD_LOCATION_MAX_DISTANCE_METERS = 1000
+    settings.FIELD_LOCATION_MAX_ACCURACY_METERS = 100
+    s.enterprise.latitude, s.enterprise.longitude = Decimal("30.741200"), Decimal("121.341200")
+    s.enterprise.save()
+    near, far, vague = s.notified(), s.notified(), s.notified()
+    client_of(client, s.inspector_user)
+    at = {"location_allowed": "1", "accuracy": "20"}
+    post_act(client, near, "check_in", latitude="30.741700", longitude="121.341500", **at)  # ~63 m
+    post_act(client, far, "check_in", latitude="30.760000", longitude="121.341200", **at)  # ~2.09 km
+    post_act(
+        client,
+        vague,
+        "check_in",
+        latitude="30.760000",
+        longitude="121.341200",
+        location_allowed="1",
+        accuracy="800",
+    )
+    post_act(client, near, "code_shown", location_allowed="1")  # allowed, but no position came
+    post_act(client, far, "code_shown", location_allowed="0")  # not allowed: nothing to say
+
+    page = client.get(reverse("inspections:task_detail", args=[near.pk])).content.decode()
+    assert "距企业登记位置" in page and "63 米" in page and "已允许定位但无位置" in page
+
+    ctx = Context(today=timezone.localdate(), now=timezone.now())
+    far_hits = list(RULES["check_in_far_away"].find(ctx))
+    assert [hit.task_id for hit in far_hits] == [far.pk]
+    assert "2090米" in far_hits[0].description or "约209" in far_hits[0].description
+    assert far_hits[0].body_id == s.body.pk
+    silent = list(RULES["code_shown_without_position"].find(ctx))
+    assert [hit.task_id for hit in silent] == [near.pk]

@@ -74,6 +74,8 @@ def test_the_registry_holds_the_issue_rules_each_once():
         "late_record",
         "complaint_overdue",
         "emergency_unapproved",
+        "check_in_far_away",  # 亮码即定位 (F-44): tests/inspections/test_field.py
+        "code_shown_without_position",
     ]
     for definition in RULES.values():
         assert definition.title and definition.description and definition.severity_label
