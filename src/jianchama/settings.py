@@ -200,6 +200,19 @@ CODE_TOKEN_TTL_SECONDS = int(env("CODE_TOKEN_TTL_SECONDS", "300"))  # each token
 CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's phone shows a new one
 CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
+# The field app (F-44): offline, the inspector's phone shows prefetched tokens, one per slot of
+# FIELD_CODE_SLOT_SECONDS (each valid only its slot, never longer than CODE_TOKEN_TTL_SECONDS), at most
+# FIELD_CODE_PREFETCH_COUNT of them and covering at most FIELD_CODE_PREFETCH_HOURS from the fetch (never past
+# the visit's day). Visits of the next FIELD_VISIT_DAYS days are kept on the phone.
+FIELD_CODE_SLOT_SECONDS = int(env("FIELD_CODE_SLOT_SECONDS", "300"))
+FIELD_CODE_PREFETCH_COUNT = int(env("FIELD_CODE_PREFETCH_COUNT", "144"))
+FIELD_CODE_PREFETCH_HOURS = float(env("FIELD_CODE_PREFETCH_HOURS", "12"))
+FIELD_VISIT_DAYS = int(env("FIELD_VISIT_DAYS", "7"))
+FIELD_SYNC_RATE_LIMIT = env("FIELD_SYNC_RATE_LIMIT", "120/m")  # acts a phone may send a minute
+# 亮码即定位: a check-in farther than this from the enterprise's registered position is a finding, unless the
+# phone's own accuracy was worse than FIELD_LOCATION_MAX_ACCURACY_METERS (then the position proves nothing).
+FIELD_LOCATION_MAX_DISTANCE_METERS = int(env("FIELD_LOCATION_MAX_DISTANCE_METERS", "1000"))
+FIELD_LOCATION_MAX_ACCURACY_METERS = int(env("FIELD_LOCATION_MAX_ACCURACY_METERS", "500"))
 # "Scan again" (seed 000): after the result is recorded, the enterprise's code still leads the on-site person
 # or the legal representative to the result and the evaluation for this many days. 30 by default: as long as a
 # retired signing key stays published (CODE_KEY_RETENTION_DAYS), so a code shown at the visit verifies that

@@ -288,6 +288,9 @@ def test_a_key_retired_a_moment_ago_stays_published_whatever_the_retention(key_d
     clock skew at least."""
     settings.CODE_KEY_RETENTION_DAYS = 0
     settings.CODE_TOKEN_TTL_SECONDS = 300
+    settings.FIELD_CODE_PREFETCH_HOURS = (
+        0  # no field app's tokens signed ahead (tests/inspections/test_field.py)
+    )
     rotated_at = datetime.now(UTC).replace(microsecond=0)
     first = signing.rotate_key(key_dir, now=rotated_at - timedelta(days=1)).new_kid
     shown = signing.issue_token(7, now=rotated_at - timedelta(seconds=10))

@@ -848,7 +848,11 @@ def test_enterprise_template_parses_and_its_example_row_is_not_imported_by_mista
     if fmt == "csv":
         assert response.content.startswith(b"\xef\xbb\xbf" + "统一社会信用代码,企业名称".encode())
     header, example = read_table(response.content, fmt)
-    assert header == ENTERPRISE_HEADER
+    assert header == [
+        *ENTERPRISE_HEADER,
+        "纬度",
+        "经度",
+    ]  # the position: tests/registry/test_import_positions.py
 
     with pytest.raises(ImportRejected) as excinfo:
         import_enterprises(actor=admin, file=response.content, file_name=f"模板.{fmt}")

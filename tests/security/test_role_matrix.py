@@ -261,6 +261,10 @@ PUBLIC = {
     "opendata:caps",
     "opendata:caps_json",
     "opendata:file",
+    # The field app's service worker and manifest: code and names, no data (the browser fetches a manifest
+    # without credentials); the app's page and its JSON are the inspector's only (issue 15).
+    "inspections:field_sw",
+    "inspections:field_manifest",
 }
 # Open to every logged-in user, whichever district (bodies and the published item catalogue are public).
 # The draws page of a published plan shows only what the public draw page shows.

@@ -45,6 +45,15 @@ AUDIT_ACTION = "demo.load"
 
 CITY = ("310000", "上海市")
 
+# Approximate centres of the demo's districts (WGS-84), for the enterprises' registered positions.
+DISTRICT_CENTRES = {
+    "310116": (30.7417, 121.3417),  # 金山区
+    "310112": (31.1128, 121.3817),  # 闵行区
+    "310117": (31.0322, 121.2277),  # 松江区
+    "310115": (31.2213, 121.5447),  # 浦东新区
+}
+FEATURED_POSITION = (30.778800, 121.408200)  # 漕泾镇目华路, the featured enterprise
+
 # district code, name, towns: (code, name, roads used in addresses)
 DISTRICTS: list[tuple[str, str, list[tuple[str, str, list[str]]]]] = [
     (
@@ -943,6 +952,17 @@ class _Builder:
         weights = [CHEMICAL_TOWNS.get(code, 1) if kind == "chemical" else 1 for code, _n, _r in towns]
         return self.rng.choices(towns, weights=weights)[0]
 
+    def _positions(self, enterprises: list[Enterprise]) -> None:
+        """A registered position for each enterprise (亮码即定位, F-44): near its district's centre, from a
+        random generator of its own so the rest of the demo stays as it was."""
+        rng = random.Random(f"positions-{len(enterprises)}")
+        for enterprise in enterprises:
+            code = enterprise.region.code[:6]
+            lat, lng = DISTRICT_CENTRES.get(code, DISTRICT_CENTRES["310116"])
+            enterprise.latitude = round(lat + rng.uniform(-0.05, 0.05), 6)
+            enterprise.longitude = round(lng + rng.uniform(-0.05, 0.05), 6)
+        enterprises[0].latitude, enterprises[0].longitude = FEATURED_POSITION
+
     def _enterprises(self) -> Enterprise:
         """About 500 enterprises with contacts; returns the featured one, whose contact is the demo login."""
         grades = [g.value for g in Enterprise.RiskGrade]
@@ -980,6 +1000,7 @@ class _Builder:
                         legal_representative=self._person(),
                     )
                 )
+        self._positions(enterprises)
         Enterprise.objects.bulk_create(enterprises, batch_size=250)
         contacts = [
             EnterpriseContact(

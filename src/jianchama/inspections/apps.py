@@ -10,6 +10,7 @@ class InspectionsConfig(AppConfig):
         from jianchama.core import audit
 
         from . import (
+            field,
             frequency,
             todos,  # noqa: F401  (registers the home page's to-dos, core/todos.py)
             triggers,
@@ -17,5 +18,5 @@ class InspectionsConfig(AppConfig):
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
-        for module in (frequency, triggers):
+        for module in (field, frequency, triggers):
             audit.register_actions(getattr(module, "AUDIT_ACTIONS", {}))

@@ -314,6 +314,45 @@ class Scan(models.Model):
         return f"{self.get_outcome_display()} {self.scanned_at:%Y-%m-%d %H:%M}"
 
 
+class FieldAct(models.Model):
+    """One act of an inspector on site, done in the field app (F-44) and kept on his phone until sent: the
+    code shown, the check-in, the result. `client_id` is the phone's own UUID of the act, unique: a retried
+    sync finds it and changes nothing. Position (亮码即定位) when the inspector allowed the browser's
+    geolocation; `location_allowed` says he had, so a missing position then is itself a fact."""
+
+    class Kind(models.TextChoices):
+        CODE_SHOWN = "code_shown", "出示检查码"
+        CHECK_IN = "check_in", "签到开始检查"
+        RESULT = "result", "录入检查结果"
+
+    client_id = models.UUIDField("手机端编号", unique=True)
+    task = models.ForeignKey(
+        Task, verbose_name="检查任务", on_delete=models.PROTECT, related_name="field_acts"
+    )
+    kind = models.CharField("操作", max_length=12, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="执法人员", on_delete=models.PROTECT, related_name="+"
+    )
+    occurred_at = models.DateTimeField("发生时间", help_text="手机记录的实际操作时间")
+    received_at = models.DateTimeField("送达平台时间", auto_now_add=True)
+    location_allowed = models.BooleanField("已允许定位", default=False)
+    latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
+    accuracy_m = models.PositiveIntegerField("定位精度（米）", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "现场操作"
+        verbose_name_plural = "现场操作"
+        indexes = [models.Index(fields=["task", "occurred_at"]), models.Index(fields=["kind", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def has_position(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
 class CodeReport(models.Model):
     """An enterprise's report of a code that failed verification (to the complaints ledger later)."""
 

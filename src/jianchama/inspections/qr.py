@@ -38,6 +38,15 @@ def qr_svg(content: str, *, title: str | None = None, css_class: str = "qr") -> 
     return svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
 
 
+def qr_svg_image(content: str) -> str:
+    """A standalone SVG document (with its namespace, no XML declaration) for an <img src="data:…">: the field
+    app's offline code (F-44). An image cannot run script, whatever it holds."""
+    svg = qr_svg(content, css_class="qr")
+    if "xmlns=" not in svg.split(">", 1)[0]:
+        svg = svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    return svg
+
+
 def qr_png(content: str, scale: int = 8) -> bytes:
     """A PNG of the QR, `scale` pixels a module, with the standard quiet zone."""
     buffer = io.BytesIO()

@@ -161,6 +161,36 @@ def issue_token(code_id: int, *, now: datetime | None = None, ttl_seconds: int |
     return _b32encode(header + ring.private_key.sign(header))
 
 
+def slot_start(when: datetime, slot_seconds: int) -> datetime:
+    """The start of the slot `when` falls in; slots are aligned on the epoch, so phone and server agree."""
+    seconds = _unix(when)
+    return datetime.fromtimestamp(seconds - seconds % slot_seconds, UTC)
+
+
+def slot_tokens(
+    code_id: int, *, start: datetime, count: int, slot_seconds: int
+) -> list[tuple[datetime, str]]:
+    """Tokens for `count` consecutive slots from the slot of `start` (the field app's offline code, F-44).
+
+    Each token is an ordinary token whose window is its own slot: valid from the slot's start for
+    `slot_seconds`, which may not exceed CODE_TOKEN_TTL_SECONDS. A series is therefore no longer-lived than
+    the tokens shown online, one at a time: a screenshot of one goes stale with its slot, and the scan page
+    still judges the code's state (revoked, cancelled, out of its days) whatever token it reads.
+    """
+    if not 1 <= slot_seconds <= settings.CODE_TOKEN_TTL_SECONDS:
+        raise ValueError(f"slot_seconds must be 1..CODE_TOKEN_TTL_SECONDS, got {slot_seconds}")
+    first = slot_start(start, slot_seconds)
+    return [
+        (
+            first + timedelta(seconds=index * slot_seconds),
+            issue_token(
+                code_id, now=first + timedelta(seconds=index * slot_seconds), ttl_seconds=slot_seconds
+            ),
+        )
+        for index in range(max(count, 0))
+    ]
+
+
 def _parse(token: str) -> tuple[bytes, TokenClaims]:
     data = _b32decode(token.strip())
     if not data:
@@ -266,7 +296,9 @@ def retention(days: int | None = None) -> timedelta:
     token's lifetime plus the clock skew, so that a code shown a moment before a rotation still reads as
     genuine (or stale, once its time is up) instead of forged, whatever the setting says."""
     days = settings.CODE_KEY_RETENTION_DAYS if days is None else days
-    floor = timedelta(seconds=settings.CODE_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS)
+    # The field app's prefetched tokens (slot_tokens) are signed up to FIELD_CODE_PREFETCH_HOURS ahead.
+    ahead = max(settings.CODE_TOKEN_TTL_SECONDS, getattr(settings, "FIELD_CODE_PREFETCH_HOURS", 0) * 3600)
+    floor = timedelta(seconds=ahead + CLOCK_SKEW_SECONDS)
     return max(timedelta(days=max(days, 0)), floor)
 
 

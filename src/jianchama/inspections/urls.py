@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import documents, tasks
+from .views import documents, field, tasks
 
 app_name = "inspections"
 
@@ -10,6 +10,12 @@ urlpatterns = [
     path("new/enterprises/", tasks.enterprise_search, name="enterprise_search"),
     path("new/enterprise/", tasks.enterprise_pick, name="enterprise_pick"),
     path("today/", tasks.my_today, name="my_today"),
+    path("field/", field.app, name="field_app"),
+    path("field/sw.js", field.service_worker, name="field_sw"),
+    path("field/manifest.webmanifest", field.manifest, name="field_manifest"),
+    path("field/visits.json", field.visits_json, name="field_visits"),
+    path("field/codes.json", field.codes_json, name="field_codes"),
+    path("field/sync/", field.sync, name="field_sync"),
     path("frequency/", tasks.frequency_report, name="frequency_report"),
     path("triggers/", tasks.trigger_report, name="trigger_report"),
     path("evidence/<int:pk>/", tasks.evidence_file, name="evidence_file"),

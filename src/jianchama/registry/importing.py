@@ -30,6 +30,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import IO, Any
 
@@ -164,6 +165,8 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
         ("手机号",),
         True,
     ),
+    Column("纬度", False, "企业登记位置（WGS-84，-90至90），与经度一并填写；用于亮码即定位", "30.741200"),
+    Column("经度", False, "企业登记位置（WGS-84，-180至180），与纬度一并填写", "121.341200"),
 )
 
 INSPECTOR_COLUMNS: tuple[Column, ...] = (
@@ -623,6 +626,8 @@ class _EnterpriseRow:
     credit_grade: str | None
     legal_representative: str | None
     phone: str | None
+    latitude: Decimal | None = None  # None: leave what is registered
+    longitude: Decimal | None = None
 
 
 _ENTERPRISE_FIELDS = (
@@ -633,10 +638,36 @@ _ENTERPRISE_FIELDS = (
     "risk_grade",
     "credit_grade",
     "legal_representative",
+    "latitude",
+    "longitude",
 )
 _RISK_GRADES = {g.value: g.value for g in Enterprise.RiskGrade} | {
     g.label: g.value for g in Enterprise.RiskGrade
 }
+
+
+def _position(
+    cells: dict[str, Any], bad: Callable[[str, str], None]
+) -> tuple[Decimal | None, Decimal | None]:
+    """The registered position (纬度, 经度): both or neither, in range; six decimals (about 0.1 m)."""
+    texts = {column: _text(cells.get(column)) for column in ("纬度", "经度")}
+    if not any(texts.values()):
+        return None, None
+    if not all(texts.values()):
+        bad("纬度" if not texts["纬度"] else "经度", "纬度和经度须一并填写，或都不填")
+        return None, None
+    values = {}
+    for column, limit in (("纬度", 90), ("经度", 180)):
+        try:
+            value = Decimal(texts[column])
+        except ArithmeticError:
+            bad(column, f"应为数字，实际为“{texts[column]}”")
+            return None, None
+        if not value.is_finite() or not -limit <= value <= limit:
+            bad(column, f"应在-{limit}至{limit}之间，实际为“{texts[column]}”")
+            return None, None
+        values[column] = value.quantize(Decimal("0.000001"))
+    return values["纬度"], values["经度"]
 
 
 def _parse_enterprise(
@@ -698,9 +729,13 @@ def _parse_enterprise(
         elif not optional["法定代表人"]:
             bad("法定代表人", "填写了法定代表人手机号时，法定代表人姓名不能为空")
 
+    latitude, longitude = _position(cells, bad)
+
     if not ok:
         return None
     return _EnterpriseRow(
+        latitude=latitude,
+        longitude=longitude,
         row=number,
         uscc=code,
         name=name,
@@ -919,6 +954,8 @@ def _write_enterprises(parsed: list[_EnterpriseRow], existing: dict[str, tuple])
             item.risk_grade,
             item.credit_grade,
             item.legal_representative,
+            item.latitude,
+            item.longitude,
         )  # the order of _ENTERPRISE_FIELDS
         merged = tuple(old if new is None else new for new, old in zip(values, found[1:], strict=True))
         if merged == found[1:]:
@@ -940,6 +977,8 @@ def _write_enterprises(parsed: list[_EnterpriseRow], existing: dict[str, tuple])
                 item.risk_grade,
                 item.credit_grade or "",
                 item.legal_representative or "",
+                item.latitude,
+                item.longitude,
                 now,
             )
             for item in new_items

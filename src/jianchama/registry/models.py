@@ -329,6 +329,10 @@ class Enterprise(models.Model):
     risk_grade = models.CharField("风险等级", max_length=1, choices=RiskGrade.choices, default=RiskGrade.B)
     credit_grade = models.CharField("信用等级", max_length=10, blank=True)
     legal_representative = models.CharField("法定代表人", max_length=50, blank=True)
+    # The registered position of the premises (WGS-84, as a phone's geolocation gives it): the field app's
+    # positions are measured against it (亮码即定位, F-44).
+    latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
 
     objects = EnterpriseQuerySet.as_manager()

@@ -18,6 +18,7 @@ visit started (`started_at`, local time), and their month the month of that day.
 from __future__ import annotations
 
 import datetime
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -28,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Value
 from django.db.models.fields import DateField
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Abs, Coalesce, TruncDate
 from django.utils import timezone
 
 from jianchama.complaints.models import Complaint
@@ -37,7 +38,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
-from jianchama.inspections.models import Evaluation, Scan, Task, TaskBody
+from jianchama.inspections.models import Evaluation, FieldAct, Scan, Task, TaskBody
 from jianchama.inspections.services import evaluation_release_size
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
@@ -751,6 +752,104 @@ def emergency_unapproved(ctx: Context) -> Iterator[Hit]:
         when = f"于{chinese_date(timezone.localdate(approved))}才批准" if approved else "至今未批准"
         yield task_hit(
             row, f"{task_name(row)}为紧急检查，应于{chinese_date(row['approval_due'])}前补办批准，{when}"
+        )
+
+
+def field_act_hit(row: dict[str, Any], description: str) -> Hit:
+    return Hit(
+        key=str(row["pk"]),
+        body_id=row["task__lead_body_id"],
+        period=month_of(timezone.localdate(row["occurred_at"])),
+        description=description,
+        evidence=[
+            entry(
+                TASK,
+                row["task_id"],
+                f"检查任务 {row['task__number'] or row['task_id']}（{row['task__enterprise__name']}）",
+            )
+        ],
+        task_id=row["task_id"],
+    )
+
+
+FIELD_ACT_VALUES = (
+    "pk",
+    "task_id",
+    "task__number",
+    "task__lead_body_id",
+    "task__enterprise__name",
+    "occurred_at",
+    "user__full_name",
+)
+
+
+@rule(code="check_in_far_away", title="签到位置远离企业", severity=Severity.MEDIUM)
+def check_in_far_away(ctx: Context) -> Iterator[Hit]:
+    """执法人员在现场执法应用签到时的位置，距企业登记位置超过 FIELD_LOCATION_MAX_DISTANCE_METERS（默认1000米）；
+    定位精度差于 FIELD_LOCATION_MAX_ACCURACY_METERS 的不计（位置不足为凭）。"""
+    from jianchama.inspections.field import distance_m
+
+    limit = settings.FIELD_LOCATION_MAX_DISTANCE_METERS
+    # Inside the square inscribed in the circle of `limit` a check-in is surely near: the database leaves
+    # those out, and only the rest is measured exactly.
+    side = limit / math.sqrt(2)
+    dlat = side / 111_320
+    rows = (
+        FieldAct.objects.filter(
+            kind=FieldAct.Kind.CHECK_IN,
+            latitude__isnull=False,
+            longitude__isnull=False,
+            accuracy_m__lte=settings.FIELD_LOCATION_MAX_ACCURACY_METERS,
+            task__enterprise__latitude__isnull=False,
+            task__enterprise__longitude__isnull=False,
+        )
+        .annotate(
+            dlat=Abs(F("latitude") - F("task__enterprise__latitude")),
+            dlng=Abs(F("longitude") - F("task__enterprise__longitude")),
+        )
+        # a longitude degree is at most a latitude degree long: this keeps every far one, and a few near
+        .filter(Q(dlat__gt=dlat) | Q(dlng__gt=dlat))
+        .order_by()
+        .values(
+            *FIELD_ACT_VALUES,
+            "latitude",
+            "longitude",
+            "accuracy_m",
+            "task__enterprise__latitude",
+            "task__enterprise__longitude",
+        )
+    )
+    for row in rows:
+        metres = distance_m(
+            float(row["latitude"]),
+            float(row["longitude"]),
+            float(row["task__enterprise__latitude"]),
+            float(row["task__enterprise__longitude"]),
+        )
+        if metres <= limit:
+            continue
+        yield field_act_hit(
+            row,
+            f"检查任务{row['task__number'] or row['task_id']}（{row['task__enterprise__name']}）的执法人员"
+            f"{row['user__full_name']}于{chinese_date(timezone.localdate(row['occurred_at']))}签到时距企业登记位置"
+            f"约{round(metres)}米（定位精度{row['accuracy_m']}米），超过{limit}米",
+        )
+
+
+@rule(code="code_shown_without_position", title="亮码未定位", severity=Severity.LOW)
+def code_shown_without_position(ctx: Context) -> Iterator[Hit]:
+    """执法人员已允许现场执法应用定位，出示检查码时却没有位置记录（亮码即定位）。"""
+    rows = (
+        FieldAct.objects.filter(kind=FieldAct.Kind.CODE_SHOWN, location_allowed=True, latitude__isnull=True)
+        .order_by()
+        .values(*FIELD_ACT_VALUES)
+    )
+    for row in rows:
+        yield field_act_hit(
+            row,
+            f"检查任务{row['task__number'] or row['task_id']}（{row['task__enterprise__name']}）的执法人员"
+            f"{row['user__full_name']}于{chinese_date(timezone.localdate(row['occurred_at']))}出示检查码时"
+            "已允许定位，但没有位置记录",
         )
 
 

@@ -25,7 +25,7 @@ from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 from jianchama.registry.models import Enterprise
 
-from .. import forms, frequency, qr, services, signing, triggers
+from .. import field, forms, frequency, qr, services, signing, triggers
 from ..models import Evaluation, Evidence, Exemption, InspectionCode, Scan, Task
 
 
@@ -270,6 +270,7 @@ def task_detail(request, pk):
         "statements": task.statements.all(),
         "scans": scans,
         "timeline": events,
+        "field_acts": field.acts_of(task),
         "evaluation": Evaluation.objects.visible_to(user).filter(task=task).first(),
         "show_giver": services.may_see_evaluation_giver(user),
         "reply_form": forms.ReplyForm(),
