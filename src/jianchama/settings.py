@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "jianchama.core.middleware.StaffSessionLimitsMiddleware",
     "jianchama.core.middleware.OutOfRangeInputMiddleware",
+    "jianchama.core.middleware.ChineseNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
