@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "jianchama.core.replica.ReadYourWritesMiddleware",
     "jianchama.core.middleware.StaffSessionLimitsMiddleware",
     "jianchama.core.middleware.OutOfRangeInputMiddleware",
+    "jianchama.core.middleware.ChineseNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "jianchama.integrations.middleware.IdempotencyMiddleware",

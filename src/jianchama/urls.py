@@ -9,6 +9,7 @@ from jianchama.registry.urls import import_urlpatterns
 
 admin.site.site_header = "检查码平台管理"
 admin.site.site_title = "检查码平台管理"
+admin.site.index_title = "平台数据管理"
 
 urlpatterns = [
     path("admin/login/", admin_login, name="admin_login"),  # before admin.site.urls, which has its own

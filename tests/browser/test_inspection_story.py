@@ -122,7 +122,8 @@ def test_one_inspection_from_task_to_evaluation(settings, tmp_path, live_server,
 
         # 4. On the day, the inspector's phone: 今日任务 → 出示检查码, a QR that refreshes itself.
         staff_login(inspector, base, w.inspector_user.username)
-        inspector.click("nav a:has-text('今日任务')")
+        inspector.click(".drawer > summary")  # the phone's menu
+        inspector.click(".drawer-panel a:has-text('今日任务')")
         inspector.wait_for_url(f"{base}/tasks/today/")
         card = inspector.locator(".task-card", has_text="金山燃气有限公司")
         assert "已告知企业" in card.inner_text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -291,6 +291,21 @@ def register_field_labels(labels: dict[str, str]) -> None:
     EXTRA_LABELS.update(labels)
 
 
+# How recorded values that are codes read: per key, a table {code: label} (an outcome, a rule's slug, a
+# channel) or a function of the stored value (a record named by its key, a finding summarised by its message).
+# A key's table also names the keys of a dict stored under it (deliveries: {"sms": 2} → 短信：2).
+VALUE_LABELS: dict[str, dict[str, str] | Callable[[Any], str]] = {}
+
+
+def register_value_labels(key: str, labels: dict[str, str] | Callable[[Any], str]) -> None:
+    """Say in Chinese what a recorded key's coded values mean (from `AppConfig.ready`)."""
+    current = VALUE_LABELS.get(key)
+    if isinstance(labels, dict) and isinstance(current, dict):
+        current.update(labels)
+    else:
+        VALUE_LABELS[key] = dict(labels) if isinstance(labels, dict) else labels
+
+
 def _label(fields: dict[str, Any], key: str) -> str:
     field = fields.get(key)
     if field is None:
@@ -302,11 +317,14 @@ def _is_key(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _display_field(field: Any, value: Any) -> str:
+def _display_field(field: Any, value: Any, key: str = "") -> str:
     """A stored value as the pages say it: a choice's label, a related record's name, a date in Chinese, a
     file's name. Values the field cannot read are shown as stored."""
+    # A model field's own choices first; the registered labels name what no field describes.
+    if key in VALUE_LABELS and value not in (None, "", []) and not getattr(field, "choices", None):
+        return _display(value, key)
     if field is None or value is None or value == "" or value == []:
-        return _display(value)
+        return _display(value, key)
     if isinstance(value, list):
         if (field.many_to_many or field.one_to_many) and all(_is_key(v) for v in value):
             names = {obj.pk: str(obj) for obj in field.related_model._default_manager.filter(pk__in=value)}
@@ -335,15 +353,26 @@ def _display_field(field: Any, value: Any) -> str:
     return _display(value)
 
 
-def _display(value: Any) -> str:
+def _display(value: Any, key: str = "") -> str:
+    labels = VALUE_LABELS.get(key)
+    if callable(labels) and value not in (None, "", [], {}) and not isinstance(value, list):
+        return labels(value)
     if value is None or value == "":
         return "（空）"
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
-        return "、".join(_display(v) for v in value) if value else "（无）"
+        return "、".join(_display(v, key) for v in value) if value else "（无）"
     if isinstance(value, dict):
-        return "；".join(f"{k}：{_display(v)}" for k, v in value.items())
+        if not value:
+            return "（无）"
+        names = labels if isinstance(labels, dict) else {}
+        return "；".join(
+            f"{names.get(k) or EXTRA_LABELS.get(k, k)}：{_display(v, '' if k in names else k)}"
+            for k, v in value.items()
+        )
+    if isinstance(labels, dict):
+        return labels.get(str(value), str(value))
     return str(value)
 
 
@@ -359,8 +388,8 @@ def changes(event: AuditEvent) -> list[Change]:
         return [
             Change(
                 _label(fields, key),
-                _display_field(fields.get(key), before.get(key)) if event.before else None,
-                _display_field(fields.get(key), after.get(key)) if event.after else None,
+                _display_field(fields.get(key), before.get(key), key) if event.before else None,
+                _display_field(fields.get(key), after.get(key), key) if event.after else None,
             )
             for key in list(before) + [k for k in after if k not in before]
             if before.get(key) != after.get(key)
@@ -376,3 +405,20 @@ def changes(event: AuditEvent) -> list[Change]:
     if before == after:
         return []
     return [Change("内容", _display(before), _display(after))]
+
+
+def related_label(value: Any) -> str:
+    """A record named as 'app_label.Model:pk' (a notification's subject): its kind and its name."""
+    from django.apps import apps
+
+    label, _, pk = str(value).partition(":")
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return str(value)
+    obj = model._default_manager.filter(pk=pk).first() if pk.isdigit() else None
+    return f"{model._meta.verbose_name}：{obj if obj is not None else f'（已删除：{pk}）'}"
+
+
+register_value_labels("related", related_label)
+register_field_labels({"related": "相关记录", "comment": "意见"})

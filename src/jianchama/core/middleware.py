@@ -81,3 +81,27 @@ class OutOfRangeInputMiddleware:
             logger.warning("输入超出范围：%s %s", request.method, request.path, exc_info=exception)
             return render(request, "core/out_of_range.html", status=400)
         return None
+
+
+class ChineseNotFoundMiddleware:
+    """With DEBUG on, Django answers an unknown address with its technical page in English; users testing a
+    development server see the site's own Chinese 404 instead (templates/404.html, also used without DEBUG).
+    Only Django's technical page is replaced: a view's own 404 page says something specific and is kept."""
+
+    TECHNICAL_MARKER = b"DEBUG = True"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and settings.DEBUG
+            and response.get("Content-Type", "").startswith("text/html")
+            and self.TECHNICAL_MARKER in getattr(response, "content", b"")
+        ):
+            from django.views.defaults import page_not_found
+
+            return page_not_found(request, exception=None)
+        return response

@@ -187,9 +187,21 @@ def calendar_edit(request):
     return render(request, "core/calendar_edit.html", {"form": form})
 
 
+# In the site's style (its stylesheet and header) but built from a string: no template, database or session.
 _SERVER_ERROR_PAGE = """<!doctype html><html lang="zh-hans"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
-<body><h1>{title}</h1><p>{text}</p><p><a href="/">返回首页</a></p></body></html>"""
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · 检查码平台</title>
+<link rel="icon" href="{icon}" type="image/svg+xml"><link rel="stylesheet" href="{css}"></head>
+<body><header class="topbar"><a class="brand" href="/"><img src="{icon}" alt="" width="28" height="28">
+<span>检查码</span></a></header><main class="page" id="main"><div class="card error-page"><h1>{title}</h1>
+<p>{text}</p><p><a href="/">返回首页</a></p></div></main></body></html>"""
+
+
+def _error_page(title: str, text: str) -> str:
+    from django.templatetags.static import static
+
+    return _SERVER_ERROR_PAGE.format(
+        title=title, text=text, css=static("css/site.css"), icon=static("icons/favicon.svg")
+    )
 
 
 def server_error(request):
@@ -203,11 +215,11 @@ def server_error(request):
 
     error = sys.exc_info()[1]
     if isinstance(error, OperationalError | InterfaceError):
-        page = _SERVER_ERROR_PAGE.format(
-            title="数据库暂时不可用", text="数据库暂时不可用，请稍后重试，本次操作未保存。"
-        )
+        page = _error_page("数据库暂时不可用", "数据库暂时不可用，请稍后重试，本次操作未保存。")
         return HttpResponse(page, status=503, headers={"Retry-After": "30"})
-    page = _SERVER_ERROR_PAGE.format(title="服务器出错", text="服务器处理请求时出错，已记录，请稍后重试。")
+    page = _error_page(
+        "服务器出错", "服务器处理请求时出错，已记录，请稍后重试；如反复出现，请联系平台管理员。"
+    )
     return HttpResponse(page, status=500)
 
 

@@ -20,3 +20,56 @@ class InspectionsConfig(AppConfig):
         audit.register_actions(AUDIT_ACTIONS)
         for module in (field, frequency, triggers):
             audit.register_actions(getattr(module, "AUDIT_ACTIONS", {}))
+        register_timeline_labels(audit)
+
+
+def frequency_finding_label(finding) -> str:
+    """A breach stored on a task (frequency.Breach.as_json) as one sentence: its message and what it did."""
+    from .models import Exemption, FrequencyRule
+
+    if not isinstance(finding, dict):
+        return str(finding)
+    action = dict(FrequencyRule.Action.choices).get(finding.get("action"), "")
+    text = finding.get("message") or finding.get("name") or "频次规则"
+    if finding.get("exempted_by"):
+        exemption = dict(Exemption.choices).get(finding["exempted_by"], "豁免")
+        return f"{text}（已豁免：{exemption}）"
+    return f"{text}（{action}）" if action else text
+
+
+def register_timeline_labels(audit) -> None:
+    """The keys and coded values this app records beside its models' fields, in Chinese (issue 14)."""
+    from .models import Exemption, FrequencyRule, InspectionRecord, Scan
+
+    audit.register_field_labels(
+        {
+            "outcome": "检查结果",
+            "rectify_by": "整改期限",
+            "findings": "检查发现（条）",
+            "approved_body": "批准单位",
+            "waiting_for_others": "等待其他单位批准",
+            "joined_from": "并入的任务",
+            "joined_bodies": "联合检查单位",
+            "exempted_by": "豁免情形",
+            "exemptions": "豁免情形",
+            "rule": "频次规则",
+            "name": "名称",
+            "scope": "范围",
+            "period": "期间",
+            "action": "超出时",
+            "count": "已检查次数",
+            "limit": "上限",
+            "window": "统计期间",
+            "earlier": "此前检查",
+            "message": "说明",
+        }
+    )
+    audit.register_value_labels(
+        "outcome", dict(InspectionRecord.Outcome.choices) | dict(Scan.Outcome.choices)
+    )
+    audit.register_value_labels("exempted_by", dict(Exemption.choices))
+    audit.register_value_labels("exemptions", dict(Exemption.choices))
+    audit.register_value_labels("scope", dict(FrequencyRule.Scope.choices))
+    audit.register_value_labels("period", dict(FrequencyRule.Period.choices))
+    audit.register_value_labels("action", dict(FrequencyRule.Action.choices))
+    audit.register_value_labels("frequency_findings", frequency_finding_label)

@@ -35,7 +35,9 @@ def qr_svg(content: str, *, title: str | None = None, css_class: str = "qr") -> 
     )
     # crispEdges: scaled to a fractional size, anti-aliasing would draw hairline seams between the rows of
     # modules, which some scanners read as light modules.
-    return svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
+    # role="img" needs a name (axe: svg-img-alt): the title, or a plain one when the caller gave none.
+    name = "" if title else ' aria-label="二维码"'
+    return svg.replace("<svg ", f'<svg role="img"{name} shape-rendering="crispEdges" ', 1)
 
 
 def qr_svg_image(content: str) -> str:

@@ -12,3 +12,26 @@ class NotificationsConfig(AppConfig):
         from .services import AUDIT_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
+        from .models import Delivery
+
+        # A notification's event is an action code (task.notified): it reads as the action's label.
+        audit.register_value_labels("event", event_label)
+        audit.register_value_labels("deliveries", dict(Delivery.Channel.choices))
+        audit.register_field_labels({"deliveries": "发送渠道（条）"})
+
+
+# Notification events that are not also audit actions.
+EVENT_LABELS = {
+    "complaint.received": "收到投诉举报",
+    "supervision.warning": "收到执法监督提醒",
+    "supervision.recommendation": "收到执法监督建议书",
+    "supervision.decision": "收到执法监督决定书",
+    "supervision.deadline": "执法监督期限提醒",
+    "audit.checkpoint": "审计日志存证",
+}
+
+
+def event_label(code) -> str:
+    from jianchama.core import audit
+
+    return EVENT_LABELS.get(code) or audit.action_label(code)

@@ -17,3 +17,15 @@ class PlansConfig(AppConfig):
 
         audit.register_actions(AUDIT_ACTIONS)
         audit.register_actions(draws.AUDIT_ACTIONS)
+        audit.register_field_labels(
+            {
+                "next_due": "下一步办理期限",
+                "pool_size": "企业池（家）",
+                "inspector_pool_size": "执法人员池（人）",
+                "result_hash": "抽取结果哈希",
+                "not_submitted": "未提交的任务",
+                "late_exclusions": "揭晓时排除的企业",
+                "drawn": "抽中的企业",
+                "seed": "随机种子",
+            }
+        )

@@ -20,5 +20,10 @@ class SupervisionConfig(AppConfig):
                 "requested_by": "报请人",
                 "rules": "运行的规则",
                 "new_findings": "新发现问题数",
+                "hits": "命中数",
+                "pool_size": "抽取范围（个）",
             }
         )
+        from .rules import rule_choices
+
+        audit.register_value_labels("rules", dict(rule_choices()))
