@@ -96,7 +96,9 @@ def test_enterprise_list(client, s, who):
     client.force_login(getattr(s, who))
 
     def add(n):
-        EnterpriseFactory(name=f"金山第{n}号企业", region=s.jinshan, uscc=make_uscc(5000 + n))
+        EnterpriseFactory(
+            name=f"金山第{n}号企业", region=s.jinshan, uscc=make_uscc(n, region_code="310120")
+        )  # apart from the factory's serials
 
     page = same_queries_for_few_and_many(client, "/registry/enterprises/", add)
     assert "金山第99号企业" in page

@@ -48,3 +48,17 @@ def test_a_csv_file_is_utf8_with_a_bom_and_neutralised():
     assert rows[0] == ["名称", "数"]
     assert [row[0] for row in rows[1:-1]] == ["'" + text for text in DANGEROUS]
     assert rows[-1] == ["", "7"] and {row[1] for row in rows[1:-1]} == {"-3"}
+
+
+def test_control_characters_a_workbook_cannot_hold_are_dropped_not_fatal():
+    """A complaint typed with a stray control character (pasted from elsewhere) must not break the ledger's
+    export: openpyxl refuses such a cell, so the export drops the character and keeps the text."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from jianchama.core.spreadsheets import Sheet, workbook_bytes
+
+    data = workbook_bytes([Sheet("台账", ["内容"], [["有人\x01未出示\x1f检查码"], ["=\x0bcmd"]])])
+    rows = list(load_workbook(BytesIO(data)).active.values)
+    assert rows == [("内容",), ("有人未出示检查码",), ("'=cmd",)]

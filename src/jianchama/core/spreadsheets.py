@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,13 +21,18 @@ from django.utils.http import content_disposition_header
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What openpyxl refuses in a cell (XML 1.0 forbids these control characters); tab, CR and LF are allowed.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise(value: Any) -> Any:
-    """The value as a spreadsheet must show it: text that would start a formula gets a leading apostrophe;
-    anything else (numbers, dates, None, safe text) is returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    """The value as a spreadsheet must show it: text that would start a formula gets a leading apostrophe, and
+    the control characters a workbook cannot hold (typed or pasted into a form somewhere) are dropped, so an
+    export never fails on one user's text; anything else (numbers, dates, None, safe text) is unchanged."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith(FORMULA_STARTS):
+            return "'" + value
     return value
 
 
