@@ -128,6 +128,7 @@ FILLERS: dict[str, Filler] = {
     "supervision:sampling_review_detail": pk("review"),
     "supervision:finding_warn": pk("open_finding"),
     "supervision:finding_recommend": pk("open_finding"),
+    "supervision:finding_recommend_direct": pk("open_finding"),
     "supervision:warning_action": pk_action("warning", "response"),
     "supervision:recommendation_detail": pk("recommendation"),
     "supervision:recommendation_pdf": pk("recommendation"),
