@@ -31,3 +31,11 @@ def commit_quarterly_sampling() -> int:
     from .sampling import commit_quarterly_rounds
 
     return len(commit_quarterly_rounds())
+
+
+def record_sampling_shortfalls() -> int:
+    """Find the quarter's sampling that fell short (round not committed or not revealed in time, drawn bodies
+    without a review at the quarter's end) and tell the district's supervisors; returns how many new."""
+    from .sampling import record_shortfalls
+
+    return len(record_shortfalls())
