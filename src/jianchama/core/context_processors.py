@@ -14,6 +14,12 @@ def navigation(request):
     else:
         if user.role == Role.INSPECTOR:
             entries.append(("今日任务", "inspections:my_today"))
+        if user.role == Role.RECONSIDERATION_OFFICE:
+            # The office's work here is its leads (线索互通); the rest of the platform is not its business.
+            return {
+                "nav": [("复议线索", "complaints:lead_list"), ("工作日历", "core:calendar")],
+                "Role": Role,
+            }
         if user.role != Role.OBSERVER:
             entries.append(("检查任务", "inspections:task_list"))
         if user.is_platform_admin or user.role in (
@@ -58,7 +64,7 @@ def navigation(request):
             entries.append(("投诉举报台账", "complaints:ledger"))
         if user.role == Role.OBSERVER:
             entries.append(("提交观察意见", "complaints:observe"))
-        if user.role == Role.SUPERVISOR or user.is_platform_admin:
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT) or user.is_platform_admin:
             entries.append(("复议线索", "complaints:lead_list"))
         entries.append(("合规指引", "registry:guide_list"))
     entries.append(("工作日历", "core:calendar"))

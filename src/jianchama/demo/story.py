@@ -567,6 +567,7 @@ STAFF_USERS = [
     ("districtgov", Role.DISTRICT_GOVERNMENT, "张建平", JINSHAN),
     ("intake", Role.COMPLAINT_INTAKE, "朱玉兰", JINSHAN),
     ("observer", Role.OBSERVER, "俞立新", JINSHAN),
+    ("reconsider", Role.RECONSIDERATION_OFFICE, "沈佳慧", JINSHAN),
 ]
 CONTACT_USERNAME = "contact"
 # What each staff login is for, shown next to it.
