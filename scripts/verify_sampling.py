@@ -134,7 +134,51 @@ def verify(record, expect=None):
                 + "，公布的是 "
                 + "、".join(published)
             )
+    if "result" in record:
+        problems += review_problems(record)
     return problems
+
+
+METHODS = ("document_review", "onsite_observation", "case_file_review")
+
+
+def review_problems(record):
+    """The drawn bodies and the reviews against the result: `bodies` lists exactly the result, in order;
+    each review is of a drawn body, by one of the three methods, at most once per body and method."""
+    problems = []
+    if "reviews" not in record or "bodies" not in record:
+        if "format" in record:
+            problems.append("公开记录缺少抽中单位或评查清单（bodies、reviews）")
+        return problems
+    result = record["result"]
+    if [body.get("code") for body in record["bodies"]] != result:
+        problems.append("公布的抽中单位与抽取结果不一致")
+    drawn, seen = set(result), set()
+    for review in record["reviews"]:
+        code, method = review.get("code"), review.get("method")
+        if code not in drawn:
+            problems.append("评查记录中的单位" + str(code) + "不在抽取结果中")
+        if method not in METHODS:
+            problems.append("单位" + str(code) + "的评查方式「" + str(method) + "」不是三种抽查方式之一")
+        if (code, method) in seen:
+            problems.append("单位" + str(code) + "以同一方式评查了两次")
+        seen.add((code, method))
+    return problems
+
+
+def reviewed_text(record):
+    if "reviews" not in record:
+        return ""
+    codes = {review["code"] for review in record["reviews"]}
+    return (
+        "；评查记录"
+        + str(len(record["reviews"]))
+        + "条，均为抽中单位，已评查"
+        + str(len(codes))
+        + "/"
+        + str(len(record["result"]))
+        + "家"
+    )
 
 
 def main(argv=None):
@@ -160,6 +204,7 @@ def main(argv=None):
             + " 重新抽取的"
             + str(len(record["result"]))
             + "家执法单位与公布结果相同"
+            + reviewed_text(record)
         )
     elif "seed" in record:
         print("核验通过：快照散列一致，随机种子与承诺值一致（本次抽查已撤销，没有抽取结果）")

@@ -37,7 +37,6 @@ def t(s):
         code="gas_accident",
         name="发生燃气事故",
         evidence_required="事故信息报告、现场照片",
-        approver="执法单位负责人（可先行检查）",
     )
     s.old = TriggerSituation.objects.create(
         field=s.gas, code="gas_old", name="已停用的情形", evidence_required="无", is_active=False
@@ -160,7 +159,7 @@ def test_the_trigger_page(client, t):
     stats = page[page.index('id="trigger-stats"') :]
     row = stats[stats.index("燃气泄漏监测报警") : stats.index("</tr>", stats.index("燃气泄漏监测报警"))]
     assert [int(n) for n in re.findall(r">(\d+)</td>", row)] == [1, 1, 1]
-    assert "须提供：事故信息报告、现场照片" in page and "审批：执法单位负责人（可先行检查）" in page
+    assert "须提供：事故信息报告、现场照片" in page and "审批：执法单位负责人<" in page
     assert "共1次触发式检查" in page
     client.force_login(s.inspector_user)
     assert client.get("/tasks/triggers/").status_code == 403
@@ -188,14 +187,14 @@ def test_validate_situation_says_what_is_wrong(t):
         == []
     )
     problems = triggers.validate_situation(
-        TriggerSituation(code="Gas Leak!", name=" ", evidence_required="", approver="")
+        TriggerSituation(code="Gas Leak!", name=" ", evidence_required="", approver="张三")
     )
     assert problems == [
         "请选择执法领域",
         "代码须为2至32位小写字母、数字或下划线，并以字母开头，例如 safety_accident",
         "请填写启动情形",
         "请写明该情形须提供的证据材料",
-        "请写明由谁审批（例如：执法单位负责人）",
+        "请选择审批人的角色（执法单位负责人）：审批是其在平台上的操作，不能填写姓名",
     ]
     assert triggers.validate_situation(
         TriggerSituation(
@@ -239,7 +238,7 @@ def test_the_situations_admin_validates_and_saves_through_the_service(client, t)
         "code": "safety_accident",
         "name": "生产安全事故",
         "evidence_required": "",
-        "approver": "执法单位负责人",
+        "approver": "body_admin",
         "is_active": "on",
     }
     response = client.post(
@@ -253,3 +252,69 @@ def test_the_situations_admin_validates_and_saves_through_the_service(client, t)
     assert response.status_code == 302
     assert TriggerSituation.objects.get(code="safety_accident").evidence_required == "事故快报"
     assert AuditEvent.objects.filter(action="trigger_situation.created").count() == 1
+
+
+# --- The approver: a role in the body, the approval an act in the platform (seed 003 二（三）3, 5) ---------
+
+
+def test_触发式行政检查实施_the_approver_is_a_role_in_the_body_not_free_text(t):
+    """「监督……触发式行政检查实施」: the situation names who approves as a role of the body (the body's head,
+    whose account is the body administrator's); a typed-in name is refused."""
+    s = t
+    assert s.leak.approver == Role.BODY_ADMIN
+    assert s.leak.get_approver_display() == "执法单位负责人"
+    problems = triggers.validate_situation(
+        TriggerSituation(
+            field=s.gas, code="gas_new", name="新情形", evidence_required="材料", approver="王科长"
+        )
+    )
+    assert problems == ["请选择审批人的角色（执法单位负责人）：审批是其在平台上的操作，不能填写姓名"]
+
+
+def test_a_triggered_inspection_is_approved_in_the_platform_before_the_visit(t):
+    """The approval is an act in the platform before the visit: the inspector cannot approve it, another body's
+    head cannot, the body's head does — and the audit names who approved as what."""
+    from jianchama.inspections import services
+
+    s = t
+    task = services.submit_task(s.inspector_user, task=triggered(s, s.leak, status=Task.Status.DRAFT))
+    assert not services.can_approve(s.inspector_user, task)
+    assert not services.can_approve(s.other_head, task)
+    for outsider in (s.inspector_user, s.other_head):
+        with pytest.raises(PermissionDenied):
+            services.approve_task(outsider, task=task)
+    assert Task.objects.get(pk=task.pk).status == Task.Status.SUBMITTED
+    assert services.can_approve(s.head, task)
+    services.approve_task(s.head, task=task)
+    task.refresh_from_db()
+    assert task.status == Task.Status.NOTIFIED and task.approved_at is not None
+    [event] = AuditEvent.objects.filter(action="task.approved", object_id=str(task.pk))
+    assert event.after["trigger_approver"] == "执法单位负责人"
+    assert task.task_bodies.get().approved_by == s.head
+
+
+def test_an_emergency_triggered_inspection_is_approved_within_the_deadline_after(t):
+    """「紧急……可先行检查」: an emergency starts before approval; the approval follows in the platform within
+    one working day. Approved later, it is still recorded, marked 'after the deadline', and the data rule
+    emergency_unapproved makes it a finding."""
+    from jianchama.core.workdays import add_working_days
+    from jianchama.inspections import services
+
+    s = t
+    on_time = triggered(s, s.leak, status=Task.Status.DRAFT, is_emergency=True)
+    services.start_emergency(s.inspector_user, task=on_time)
+    on_time.refresh_from_db()
+    assert on_time.approval_due == add_working_days(today(), 1)
+    services.approve_task(s.head, task=on_time)
+    [event] = AuditEvent.objects.filter(action="task.approved", object_id=str(on_time.pk))
+    assert "approved_after_deadline" not in event.after
+
+    late = triggered(s, s.leak, status=Task.Status.DRAFT, is_emergency=True)
+    services.start_emergency(s.inspector_user, task=late)
+    Task.objects.filter(pk=late.pk).update(approval_due=today() - datetime.timedelta(days=3))
+    late.refresh_from_db()
+    services.approve_task(s.head, task=late)
+    [event] = AuditEvent.objects.filter(action="task.approved", object_id=str(late.pk))
+    assert event.after["approved_after_deadline"] is True
+    late.refresh_from_db()
+    assert late.emergency_approval_overdue

@@ -116,6 +116,9 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
     )
     s.complaint_intake = user_for(Role.COMPLAINT_INTAKE, region=s.region, full_name=f"{mark}受理员{tag}")
     s.observer = user_for(Role.OBSERVER, region=s.region, full_name=f"{mark}法治观察员{tag}")
+    s.reconsideration_office = user_for(
+        Role.RECONSIDERATION_OFFICE, region=s.region, full_name=f"{mark}复议机构{tag}"
+    )
     s.enterprise = EnterpriseFactory(
         name=f"{mark}{name}燃气有限公司", region=s.region, legal_representative=f"{mark}法人{tag}"
     )
@@ -444,6 +447,7 @@ ROLE_USERS = [
     "district_government",
     "complaint_intake",
     "observer",
+    "reconsideration_office",
     "enterprise_contact",
 ]
 

@@ -131,6 +131,7 @@ FILLERS: dict[str, Filler] = {
     "supervision:sampling_review_detail": pk("review"),
     "supervision:finding_warn": pk("open_finding"),
     "supervision:finding_recommend": pk("open_finding"),
+    "supervision:finding_recommend_direct": pk("open_finding"),
     "supervision:warning_action": pk_action("warning", "response"),
     "supervision:recommendation_detail": pk("recommendation"),
     "supervision:recommendation_pdf": pk("recommendation"),
@@ -368,7 +369,7 @@ EXPECTED_OK: dict[str, set[str]] = {
     "plans:plan_detail": {"inspector_user", "body_admin", "city_reviewer", "supervisor", "platform_admin"},
     "plans:proposal_detail": {"body_admin", "partner_admin", "supervisor", "platform_admin"},
     "complaints:detail": {"body_admin", "complaint_intake", "supervisor", "platform_admin"},
-    "complaints:lead_detail": {"supervisor", "platform_admin"},
+    "complaints:lead_detail": {"supervisor", "reconsideration_office", "platform_admin"},
     "supervision:finding_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
     "supervision:recommendation_detail": {
         "body_admin",

@@ -323,6 +323,9 @@ def rewrite_as_a_whole(record):
     record["pool"][0][1] = "另一个名称"
     record["pool_hash"] = draws.sha256_hex(sampling.encode_pool(record["pool"]))
     record["result"] = sampling.run_sampling(record)
+    names = dict(record["pool"])
+    record["bodies"] = [{"code": code, "name": names[code]} for code in record["result"]]
+    record["reviews"] = [r for r in record["reviews"] if r["code"] in record["result"]]
 
 
 @pytest.mark.parametrize(

@@ -260,13 +260,16 @@ class ComplaintReminder(models.Model):
 
 class ReconsiderationLeadQuerySet(models.QuerySet):
     def visible_to(self, user) -> ReconsiderationLeadQuerySet:
-        """Supervisors (the bureau handles reconsideration too) and the district government see their
-        region's leads; nobody else does."""
+        """Supervisors, the district government and the reconsideration office (线索互通: both sides see the
+        leads and what became of them) see their region's leads; nobody else does."""
         if not user.is_authenticated:
             return self.none()
         if user.is_platform_admin:
             return self.all()
-        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT) and user.region_id:
+        if (
+            user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.RECONSIDERATION_OFFICE)
+            and user.region_id
+        ):
             return self.filter(body__region__path__startswith=user.region.path)
         return self.none()
 

@@ -902,14 +902,40 @@ def _lead_record(actor, action: str, lead: ReconsiderationLead, before: dict | N
     audit.record(actor=actor, action=action, obj=lead, before=before, after=after)
 
 
+LEAD_REGISTRARS = (Role.SUPERVISOR, Role.RECONSIDERATION_OFFICE)
+
+
 def can_register_leads(user) -> bool:
+    """Supervisors, and the reconsideration office itself (线索互通), of a region."""
     return _is_staff_user(user) and (
-        user.is_platform_admin or (user.role == Role.SUPERVISOR and user.region_id is not None)
+        user.is_platform_admin or (user.role in LEAD_REGISTRARS and user.region_id is not None)
     )
 
 
+def is_reconsideration_office(user) -> bool:
+    return _is_staff_user(user) and user.role == Role.RECONSIDERATION_OFFICE and user.region_id is not None
+
+
+def _office_of(user, body: EnforcementBody) -> bool:
+    return is_reconsideration_office(user) and body.region.path.startswith(user.region.path)
+
+
 def _supervisor_of(user, body: EnforcementBody) -> bool:
-    return can_register_leads(user) and is_supervisor_of(user, body)
+    return (
+        _is_staff_user(user)
+        and (user.is_platform_admin or (user.role == Role.SUPERVISOR and user.region_id is not None))
+        and is_supervisor_of(user, body)
+    )
+
+
+def lead_bodies(user) -> QuerySet[EnforcementBody]:
+    """The bodies `user` may register a lead about: the active bodies of its region."""
+    if not can_register_leads(user):
+        return EnforcementBody.objects.none()
+    bodies = EnforcementBody.objects.filter(is_active=True).select_related("region")
+    if user.is_platform_admin:
+        return bodies
+    return bodies.filter(region__path__startswith=user.region.path)
 
 
 def register_lead(
@@ -921,10 +947,13 @@ def register_lead(
     received_on: datetime.date,
     task: Task | None = None,
 ) -> ReconsiderationLead:
-    """A supervisor registers a problem found in administrative reconsideration, about a body of its region
-    and, where known, one of its tasks."""
-    if not _supervisor_of(actor, body):
-        raise PermissionDenied("只有该执法单位所在区域的司法局执法监督人员可以登记行政复议线索")
+    """A supervisor, or the reconsideration office itself, registers a problem found in administrative
+    reconsideration, about a body of its region and, where known, one of its tasks. The office's lead is
+    told to the district's supervisors, who accept it or return it; the office follows it on the lead's
+    page (线索互通)."""
+    from_office = _office_of(actor, body)
+    if not (from_office or _supervisor_of(actor, body)):
+        raise PermissionDenied("只有该执法单位所在区域的司法局执法监督人员或行政复议机构可以登记行政复议线索")
     problems = []
     case_number, description = (case_number or "").strip(), (description or "").strip()
     if not case_number:
@@ -950,7 +979,28 @@ def register_lead(
             registered_by=actor,
         )
         _lead_record(actor, "lead.registered", lead, None)
+        if from_office:
+            for supervisor in _lead_supervisors(body):
+                notify_user(
+                    user=supervisor,
+                    event="complaints.lead_registered",
+                    subject=f"行政复议机构移送线索：{lead.case_number}",
+                    body=f"行政复议机构登记了涉及{body.name}的行政复议线索（{lead.case_number}），请核实后转为"
+                    "监督问题或反馈复议机构。",
+                    related=lead,
+                )
     return lead
+
+
+def _lead_supervisors(body: EnforcementBody) -> list[User]:
+    """The supervisors of the body's district bureau (and of any region between it and the body), not the
+    city's."""
+    district_path = (body.region.district() or body.region).path
+    path = body.region.path
+    prefixes = [path[: i + 1] for i, ch in enumerate(path) if ch == "/" and i + 1 >= len(district_path)]
+    return list(
+        User.objects.filter(role=Role.SUPERVISOR, is_active=True, region__path__in=prefixes).order_by("pk")
+    )
 
 
 def accept_lead(

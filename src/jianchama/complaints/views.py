@@ -323,8 +323,8 @@ def lead_list(request):
 def lead_create(request):
     user = request.user
     if not services.can_register_leads(user):
-        raise PermissionDenied("只有司法局执法监督人员可以登记行政复议线索")
-    form = forms.LeadForm(request.POST or None, bodies=services.assignable_bodies(user))
+        raise PermissionDenied("只有司法局执法监督人员或行政复议机构可以登记行政复议线索")
+    form = forms.LeadForm(request.POST or None, bodies=services.lead_bodies(user))
     if request.method == "POST" and form.is_valid():
         lead = submit_form(form, lambda: services.register_lead(user, **form.cleaned_data))
         if lead is not None:
@@ -347,6 +347,9 @@ def lead_detail(request, pk):
             "may_accept": may and lead.status == ReconsiderationLead.Status.REGISTERED,
             "may_return": may and lead.status != ReconsiderationLead.Status.RETURNED,
             "finding_form": forms.FindingForm(),
+            # The office follows the lead (the finding's title and where it stands) but does not open the
+            # bureau's finding page.
+            "finding_link": not services.is_reconsideration_office(request.user),
             "timeline": audit.history(lead),
         },
     )

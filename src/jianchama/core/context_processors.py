@@ -14,7 +14,7 @@ from django.utils.functional import SimpleLazyObject
 
 from .roles import Role
 
-S, G, B, C, I, D, O = (  # noqa: E741 — short names keep the table below readable
+S, G, B, C, I, D, O, R = (  # noqa: E741 — short names keep the table below readable
     Role.SUPERVISOR,
     Role.DISTRICT_GOVERNMENT,
     Role.BODY_ADMIN,
@@ -22,6 +22,8 @@ S, G, B, C, I, D, O = (  # noqa: E741 — short names keep the table below reada
     Role.INSPECTOR,
     Role.COMPLAINT_INTAKE,
     Role.OBSERVER,
+    # The reconsideration office's work here is its leads (线索互通); the rest of the platform is not its business.
+    Role.RECONSIDERATION_OFFICE,
 )
 STAFF = {S, G, B, C, I, D, O}
 NOT_OBSERVER = STAFF - {O}
@@ -50,11 +52,11 @@ MENU: list[tuple[str, str, str, set[str]]] = [
     ("监督", "典型案例与通报", "supervision:bulletin_list", {S, G, B, I}),
     ("投诉", "投诉举报台账", "complaints:ledger", {S, G, D, B}),
     ("投诉", "提交观察意见", "complaints:observe", {O}),
-    ("投诉", "复议线索", "complaints:lead_list", {S}),
+    ("投诉", "复议线索", "complaints:lead_list", {S, G, R}),
     ("统计", "统计分析", "statistics:index", {S, C, B, G, I}),
     ("统计", "开放数据", "opendata:catalogue", STAFF),
     ("设置", "系统对接", "integrations:client_list", {B}),
-    ("设置", "工作日历", "core:calendar", STAFF),
+    ("设置", "工作日历", "core:calendar", STAFF | {R}),
 ]
 
 ENTERPRISE_MENU: list[tuple[str, str, str]] = [

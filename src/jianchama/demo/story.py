@@ -576,6 +576,7 @@ STAFF_USERS = [
     ("districtgov", Role.DISTRICT_GOVERNMENT, "张建平", JINSHAN),
     ("intake", Role.COMPLAINT_INTAKE, "朱玉兰", JINSHAN),
     ("observer", Role.OBSERVER, "俞立新", JINSHAN),
+    ("reconsider", Role.RECONSIDERATION_OFFICE, "沈佳慧", JINSHAN),
 ]
 CONTACT_USERNAME = "contact"
 # What each staff login is for, shown next to it.
@@ -1680,31 +1681,31 @@ FREQUENCY_RULES: list[tuple[str, str, str, int, str, dict]] = [
     ),
 ]
 
-# Safety production's trigger situations: code, situation, evidence required, who approves.
+# Safety production's trigger situations: code, situation, evidence required, the approver's role.
 TRIGGER_SITUATIONS = [
     (
         "safety_verified_complaint",
         "经核实的投诉举报",
         "投诉举报登记记录（12345工单、来信来访记录等）、初步核实情况说明及照片或视频",
-        "执法单位负责人",
+        "body_admin",
     ),
     (
         "safety_accident",
         "发生生产安全事故",
         "事故快报或事故信息报告、现场照片或视频、人员伤亡和财产损失情况说明",
-        "执法单位负责人（情况紧急的可先行检查，一个工作日内补办审批）",
+        "body_admin",  # 情况紧急的可先行检查，一个工作日内补办审批
     ),
     (
         "safety_monitoring_alarm",
         "监测预警系统报警",
         "监测预警平台的报警记录（报警时间、点位、监测数值）及报警未及时消除的情况说明",
-        "执法单位负责人",
+        "body_admin",
     ),
     (
         "safety_major_hazard_report",
         "重大事故隐患举报",
         "举报材料、隐患部位照片或视频、对照重大事故隐患判定标准的初步判定意见",
-        "执法单位负责人",
+        "body_admin",
     ),
 ]
 

@@ -619,6 +619,11 @@ class FrequencyRule(models.Model):
         return self.name
 
 
+# The roles that may approve a triggered inspection, as the situation names them. Only the body's head
+# (his account has the body administrator's role) approves tasks in the platform today.
+TRIGGER_APPROVER_CHOICES = [(Role.BODY_ADMIN.value, "执法单位负责人")]
+
+
 class TriggerSituation(models.Model):
     """A situation that allows a triggered inspection in a field (F-28), the evidence it needs, who approves."""
 
@@ -626,7 +631,12 @@ class TriggerSituation(models.Model):
     code = models.CharField("代码", max_length=32, unique=True)
     name = models.CharField("启动情形", max_length=200)
     evidence_required = models.TextField("须提供的证据材料")
-    approver = models.CharField("审批人", max_length=100, default="执法单位负责人")
+    # Seed 003 二（三）3/5: the approval of a triggered inspection is an act in the platform by a user with this
+    # role in a participating body (not a name typed in): before the visit, or for an emergency within the
+    # approval deadline after it (`services.approve_task`).
+    approver = models.CharField(
+        "审批人", max_length=100, choices=TRIGGER_APPROVER_CHOICES, default=Role.BODY_ADMIN.value
+    )
     is_active = models.BooleanField("启用", default=True)
 
     class Meta:

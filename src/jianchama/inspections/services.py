@@ -128,6 +128,12 @@ def can_submit(user, task: Task) -> bool:
 def can_approve(user, task: Task) -> bool:
     if not user.is_authenticated or user.role != Role.BODY_ADMIN:
         return False
+    if (
+        task.kind == Task.Kind.TRIGGER
+        and task.trigger_situation_id
+        and user.role != task.trigger_situation.approver
+    ):
+        return False
     if task.status not in (Task.Status.SUBMITTED, Task.Status.IN_PROGRESS):
         return False
     if task.status == Task.Status.IN_PROGRESS and not task.is_emergency:
@@ -599,6 +605,11 @@ def approve_task(actor, *, task: Task) -> Task:
     task = workflow.locked(task)
     if actor.role != Role.BODY_ADMIN or not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位负责人可以批准该任务")
+    situation = task.trigger_situation if task.kind == Task.Kind.TRIGGER else None
+    if situation is not None and actor.role != situation.approver:
+        raise PermissionDenied(
+            f"触发情形「{situation.name}」的检查由{situation.get_approver_display()}在平台上审批"
+        )
     emergency_running = task.is_emergency and task.status == Task.Status.IN_PROGRESS
     if task.status != Task.Status.SUBMITTED and not emergency_running:
         raise InvalidTransition(f"任务{task}当前状态为「{task.get_status_display()}」，不能审批")
@@ -620,6 +631,11 @@ def approve_task(actor, *, task: Task) -> Task:
         if not emergency_running:
             workflow.transition(task, Task.Status.APPROVED)
     task.save(update_fields=["status", "approved_at", "frequency_findings"])
+    # An emergency's approval after its deadline is still recorded (the rule emergency_unapproved flags it).
+    late = bool(emergency_running and task.approval_due and timezone.localdate(now) > task.approval_due)
+    extras = {"approved_after_deadline": True} if late else {}
+    if situation is not None:
+        extras["trigger_approver"] = situation.get_approver_display()
     workflow.record(
         actor,
         "task.approved",
@@ -627,6 +643,7 @@ def approve_task(actor, *, task: Task) -> Task:
         before,
         approved_body=part.body.name,
         waiting_for_others=waiting,
+        **extras,
         **audit_extras(task),
     )
     if not waiting and not emergency_running:

@@ -22,7 +22,7 @@ from jianchama.core.roles import Role
 from jianchama.registry.models import Field
 
 from .frequency import counted_tasks
-from .models import InspectionRecord, Task, TriggerSituation
+from .models import TRIGGER_APPROVER_CHOICES, InspectionRecord, Task, TriggerSituation
 
 AUDIT_ACTIONS = {
     "trigger_situation.created": "新增触发式检查启动情形",
@@ -67,8 +67,8 @@ def validate_situation(situation: TriggerSituation) -> list[str]:
         problems.append(f"该执法领域已有名为「{name}」的启用中的启动情形")
     if not (situation.evidence_required or "").strip():
         problems.append("请写明该情形须提供的证据材料")
-    if not (situation.approver or "").strip():
-        problems.append("请写明由谁审批（例如：执法单位负责人）")
+    if situation.approver not in dict(TRIGGER_APPROVER_CHOICES):
+        problems.append("请选择审批人的角色（执法单位负责人）：审批是其在平台上的操作，不能填写姓名")
     return problems
 
 
@@ -77,7 +77,7 @@ def save_situation(actor, *, situation: TriggerSituation) -> TriggerSituation:
     """Create or change a trigger situation (platform administrator only), validated, with an audit event."""
     if not (actor.is_authenticated and actor.is_platform_admin):
         raise PermissionDenied("只有平台管理员可以设置触发式检查的启动情形")
-    for name in ("code", "name", "evidence_required", "approver"):
+    for name in ("code", "name", "evidence_required"):
         setattr(situation, name, (getattr(situation, name) or "").strip())
     problems = validate_situation(situation)
     if problems:

@@ -39,3 +39,11 @@ def send_guidance_reminders() -> int:
     from .guidance import send_reminders
 
     return send_reminders()
+
+
+def record_sampling_shortfalls() -> int:
+    """Find the quarter's sampling that fell short (round not committed or not revealed in time, drawn bodies
+    without a review at the quarter's end) and tell the district's supervisors; returns how many new."""
+    from .sampling import record_shortfalls
+
+    return len(record_shortfalls())

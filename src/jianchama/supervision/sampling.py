@@ -16,6 +16,7 @@ import hashlib
 import math
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,13 +27,24 @@ from django.utils import timezone
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
+from jianchama.core.models import User
 from jianchama.core.roles import Role
+from jianchama.core.workdays import add_working_days
 from jianchama.plans.draws import Stream, commitment_of, partial_shuffle, sha256_hex, timestamp
 from jianchama.registry import legal_acts
 from jianchama.registry.legal_acts import LegalAct
 from jianchama.registry.models import EnforcementBody, Region
 
-from .models import Finding, Method, SampledBody, SamplingReview, SamplingRound, ScoreSheet, Severity
+from .models import (
+    Finding,
+    Method,
+    SampledBody,
+    SamplingReview,
+    SamplingRound,
+    SamplingShortfall,
+    ScoreSheet,
+    Severity,
+)
 from .services import create_finding, evidence_entry
 
 ALGORITHM = "jcm-sampling-v1"
@@ -48,6 +60,7 @@ AUDIT_ACTIONS = {
     "sampling.sheet_created": "新建抽查评分表",
     "sampling.sheet_updated": "修改抽查评分表",
     "sampling.reviewed": "登记抽查评查结果",
+    "sampling.shortfall": "发现抽查未落实",
 }
 audit.register_actions(AUDIT_ACTIONS)
 
@@ -431,7 +444,63 @@ def published_record(sampling_round: SamplingRound) -> dict[str, Any]:
         record["seed"] = sampling_round.seed
         record["result"] = sampling_round.result
         record["bodies"] = [{"code": code, "name": names.get(code, "")} for code in sampling_round.result]
+        record["reviews"] = published_reviews(sampling_round)
+        raise_if(
+            review_problems(
+                record["result"], record["bodies"], record["reviews"], stored=_stored_codes(sampling_round)
+            ),
+            "季度抽查公开记录与抽中单位、评查记录不一致，暂不公开",
+        )
     return record
+
+
+def published_reviews(sampling_round: SamplingRound) -> list[dict[str, str]]:
+    """The round's reviews as published: which drawn body was reviewed by which method, and when — no
+    score, no finding (those stay with the bureau and the body). Sorted by body code, then method, in
+    code-point order."""
+    rows = SamplingReview.objects.filter(sampled__round=sampling_round).values_list(
+        "sampled__body__code", "method", "reviewed_on"
+    )
+    return [
+        {"code": code, "method": method, "reviewed_on": day.isoformat()} for code, method, day in sorted(rows)
+    ]
+
+
+def _stored_codes(sampling_round: SamplingRound) -> list[str]:
+    return list(
+        SampledBody.objects.filter(round=sampling_round)
+        .order_by("position")
+        .values_list("body__code", flat=True)
+    )
+
+
+def review_problems(
+    result: Sequence[str],
+    bodies: Sequence[Mapping[str, Any]],
+    reviews: Sequence[Mapping[str, Any]],
+    *,
+    stored: Sequence[str] | None = None,
+) -> list[str]:
+    """The round's drawn bodies and reviews against its result (docs/sampling.md, "Verify"): the bodies listed
+    are exactly the result, in order (and, on the platform, the SampledBody rows are too); every review is of
+    a drawn body, by one of the three methods, at most once per body and method. The same check as
+    `scripts/verify_sampling.py`."""
+    problems = []
+    if [b.get("code") for b in bodies] != list(result):
+        problems.append("公布的抽中单位与抽取结果不一致")
+    if stored is not None and list(stored) != list(result):
+        problems.append("平台登记的抽中单位与抽取结果不一致")
+    drawn, seen = set(result), set()
+    for review in reviews:
+        code, method = review.get("code"), review.get("method")
+        if code not in drawn:
+            problems.append(f"评查记录中的单位{code}不在抽取结果中")
+        if method not in Method.values:
+            problems.append(f"单位{code}的评查方式「{method}」不是三种抽查方式之一")
+        if (code, method) in seen:
+            problems.append(f"单位{code}以同一方式评查了两次")
+        seen.add((code, method))
+    return problems
 
 
 # --- Score sheets ---------------------------------------------------------------------------------------
@@ -670,3 +739,238 @@ def _finding_description(review: SamplingReview, flagged: list[dict[str, Any]]) 
     if review.notes:
         lines.append(f"评查意见：{review.notes}")
     return "\n".join(lines)
+
+
+# --- Sampling that silently falls short (seed 003 二（一）1, the supervisors' own work) ---------------------
+
+DEFAULT_COMMIT_WORKING_DAYS = 10
+DEFAULT_REVEAL_WORKING_DAYS = 5
+SK = SamplingShortfall.Kind
+
+
+def commit_working_days() -> int:
+    """settings.SAMPLING_COMMIT_WORKING_DAYS: the quarter's round is committed by this working day of the
+    quarter (default 10)."""
+    return int(getattr(settings, "SAMPLING_COMMIT_WORKING_DAYS", DEFAULT_COMMIT_WORKING_DAYS))
+
+
+def reveal_working_days() -> int:
+    """settings.SAMPLING_REVEAL_WORKING_DAYS: the round is revealed within this many working days of its
+    commitment (default 5)."""
+    return int(getattr(settings, "SAMPLING_REVEAL_WORKING_DAYS", DEFAULT_REVEAL_WORKING_DAYS))
+
+
+@dataclass
+class QuarterProgress:
+    """One district's sampling of one quarter against the target: the pool today (or as committed), the
+    number the 10% rule asks for, what was drawn and reviewed, and every shortfall found so far."""
+
+    region: Region
+    year: int
+    quarter: int
+    pool_size: int
+    target: int
+    sampling_round: SamplingRound | None
+    drawn: int
+    reviewed: int
+    commit_due: datetime.date
+    reveal_due: datetime.date | None
+    shortfalls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.year}年第{self.quarter}季度"
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.target - self.drawn)
+
+    @property
+    def reviewed_percent(self) -> str:
+        return f"{self.reviewed * 100 / self.pool_size:.1f}%" if self.pool_size else "—"
+
+
+def _local_day(moment: datetime.datetime | None) -> datetime.date | None:
+    return timezone.localdate(moment) if moment else None
+
+
+def quarter_progress(region: Region, year: int, quarter: int, today: datetime.date) -> QuarterProgress:
+    """The district's sampling of the quarter as of `today`, and its shortfalls: not committed by the
+    SAMPLING_COMMIT_WORKING_DAYS-th working day of the quarter; not revealed within SAMPLING_REVEAL_WORKING_DAYS
+    working days of the commitment; once the quarter is over, each drawn body without any review dated
+    within the quarter. A late commitment or reveal is still a shortfall: it was found when it was late."""
+    start, end = quarter_bounds(year, quarter)
+    commit_due = add_working_days(start - datetime.timedelta(days=1), commit_working_days())
+    rounds = list(
+        SamplingRound.objects.filter(region=region, year=year, quarter=quarter).order_by("committed_at")
+    )
+    live = next((r for r in rounds if r.status in SamplingRound.LIVE), None)
+    first_commit = _local_day(rounds[0].committed_at) if rounds else None
+    pool_size = (
+        len(live.pool)
+        if live
+        else EnforcementBody.objects.filter(is_active=True, region__path__startswith=region.path).count()
+    )
+    target = live.body_count if live else count_for(pool_size, default_ratio())
+    shortfalls: list[dict[str, Any]] = []
+    label = f"{region.name}{year}年第{quarter}季度抽查"
+    if (first_commit is None and today > commit_due) or (first_commit and first_commit > commit_due):
+        when = f"于{chinese_date(first_commit)}才公布" if first_commit else "至今未公布"
+        shortfalls.append(
+            {
+                "kind": SK.NOT_COMMITTED,
+                "key": f"not_committed:{region.code}:{year}-Q{quarter}",
+                "round": live,
+                "sampled": None,
+                "due": commit_due,
+                "description": f"{label}应于本季度第{commit_working_days()}个工作日"
+                f"（{chinese_date(commit_due)}）前公布承诺值，{when}",
+            }
+        )
+    reveal_due = None
+    drawn = reviewed = 0
+    if live is not None:
+        reveal_due = add_working_days(_local_day(live.committed_at), reveal_working_days())
+        revealed_on = _local_day(live.revealed_at)
+        if (revealed_on is None and today > reveal_due) or (revealed_on and revealed_on > reveal_due):
+            when = f"于{chinese_date(revealed_on)}才抽取" if revealed_on else "至今未抽取"
+            shortfalls.append(
+                {
+                    "kind": SK.NOT_REVEALED,
+                    "key": f"not_revealed:{live.pk}",
+                    "round": live,
+                    "sampled": None,
+                    "due": reveal_due,
+                    "description": f"{label}承诺值公布后应在{reveal_working_days()}个工作日内"
+                    f"（{chinese_date(reveal_due)}前）抽取，{when}",
+                }
+            )
+        if live.status == SamplingRound.Status.REVEALED:
+            sampled = list(live.sampled.select_related("body").order_by("position"))
+            drawn = len(sampled)
+            done = set(
+                SamplingReview.objects.filter(sampled__round=live, reviewed_on__lte=end).values_list(
+                    "sampled_id", flat=True
+                )
+            )
+            reviewed = len(done)
+            if today > end:
+                for s in sampled:
+                    if s.pk not in done:
+                        shortfalls.append(
+                            {
+                                "kind": SK.NOT_REVIEWED,
+                                "key": f"not_reviewed:{s.pk}",
+                                "round": live,
+                                "sampled": s,
+                                "due": end,
+                                "description": f"{label}抽中的{s.body.name}至季度末（{chinese_date(end)}）"
+                                "未经任何方式评查",
+                            }
+                        )
+    return QuarterProgress(
+        region=region,
+        year=year,
+        quarter=quarter,
+        pool_size=pool_size,
+        target=target,
+        sampling_round=live,
+        drawn=drawn,
+        reviewed=reviewed,
+        commit_due=commit_due,
+        reveal_due=reveal_due,
+        shortfalls=shortfalls,
+    )
+
+
+def _previous_quarter(year: int, quarter: int) -> tuple[int, int]:
+    return (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+
+
+def checked_quarters(today: datetime.date) -> list[tuple[int, int]]:
+    """This quarter and the last, less any that ended before settings.SAMPLING_SHORTFALLS_SINCE (an ISO date;
+    empty by default: both checked), so that a platform going live mid-quarter does not blame the bureau for
+    a quarter it could not sample in it."""
+    this = quarter_of(today)
+    since = getattr(settings, "SAMPLING_SHORTFALLS_SINCE", "") or ""
+    quarters = [this, _previous_quarter(*this)]
+    if since:
+        first = datetime.date.fromisoformat(str(since))
+        quarters = [q for q in quarters if quarter_bounds(*q)[1] >= first]
+    return quarters
+
+
+def sampling_districts(user=None):
+    """The districts with active bodies (those the quarterly job samples), within `user`'s region if given."""
+    districts = Region.objects.filter(level=Region.Level.DISTRICT).order_by("code")
+    if user is not None and not user.is_platform_admin:
+        if user.region_id is None:
+            return districts.none()
+        districts = districts.filter(path__startswith=user.region.path)
+    return [
+        d
+        for d in districts
+        if EnforcementBody.objects.filter(is_active=True, region__path__startswith=d.path).exists()
+    ]
+
+
+def progress_for(user, today: datetime.date | None = None) -> list[QuarterProgress]:
+    """The sampling page's table against the 10% target: this quarter and the last, for each district in a
+    supervisor's or the district government's region (empty for anyone else)."""
+    if not user.is_authenticated or not (
+        user.is_platform_admin or user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT)
+    ):
+        return []
+    today = today or timezone.localdate()
+    quarters = checked_quarters(today)
+    return [quarter_progress(d, y, q, today) for d in sampling_districts(user) for y, q in quarters]
+
+
+def record_shortfalls(today: datetime.date | None = None) -> list[SamplingShortfall]:
+    """The daily job: store each shortfall of this quarter and the last not stored yet, and tell the
+    district's supervisors of it. Idempotent (the key is unique); returns the new ones."""
+    from jianchama.notifications.services import notify_user
+
+    today = today or timezone.localdate()
+    new: list[SamplingShortfall] = []
+    for district in sampling_districts():
+        # The district bureau's supervisors (towns' included), not the city's: it is their work.
+        supervisors = list(
+            User.objects.filter(
+                role=Role.SUPERVISOR, is_active=True, region__path__startswith=district.path
+            ).order_by("pk")
+        )
+        for year, quarter in checked_quarters(today):
+            for s in quarter_progress(district, year, quarter, today).shortfalls:
+                with transaction.atomic():
+                    row, created = SamplingShortfall.objects.get_or_create(
+                        key=s["key"],
+                        defaults={
+                            "kind": s["kind"],
+                            "region": district,
+                            "year": year,
+                            "quarter": quarter,
+                            "sampling_round": s["round"],
+                            "sampled": s["sampled"],
+                            "due": s["due"],
+                            "description": s["description"],
+                        },
+                    )
+                    if not created:
+                        continue
+                    audit.record(
+                        actor="系统",
+                        action="sampling.shortfall",
+                        obj=row,
+                        after={"kind": row.kind, "due": row.due.isoformat(), "description": row.description},
+                    )
+                    new.append(row)
+                    for user in supervisors:
+                        notify_user(
+                            user=user,
+                            event="supervision.sampling_shortfall",
+                            subject=f"抽查未落实：{row.get_kind_display()}",
+                            body=row.description,
+                            related=row,
+                        )
+    return new

@@ -90,6 +90,8 @@ WARNING_FIELDS = [
 RECOMMENDATION_FIELDS = [
     "finding",
     "body",
+    "direct",
+    "direct_reason",
     "number",
     "status",
     "issue_due",
@@ -416,15 +418,19 @@ def record_warning_outcome(
 # --- Step two: the recommendation ---------------------------------------------------------------------
 
 
-def recommendation_document_context(rec: Recommendation, warning: SupervisionWarning) -> dict[str, Any]:
+def recommendation_document_context(
+    rec: Recommendation, warning: SupervisionWarning | None
+) -> dict[str, Any]:
     return {
         "title": "行政执法监督建议书",
         "number": rec.number,
         "body_name": rec.body.name,
         "issuer": bureau_name(rec.body),
-        "warned_on": chinese_date(warning.warned_on),
-        "warning_channel": f"以{warning.get_channel_display()}方式",
-        "not_rectified_on": chinese_date(warning.outcome_on),
+        "direct": warning is None,
+        "warned_on": chinese_date(warning.warned_on) if warning else "",
+        "warning_channel": f"以{warning.get_channel_display()}方式" if warning else "",
+        "not_rectified_on": chinese_date(warning.outcome_on) if warning else "",
+        "direct_reason_lines": _lines(rec.direct_reason),
         "facts_lines": _lines(rec.facts),
         "legal_basis_lines": _lines(rec.legal_basis),
         "demanded_lines": _lines(rec.demanded),
@@ -452,6 +458,48 @@ def issue_recommendation(
             f"监督问题当前状态为「{finding.get_status_display()}」：只有经预警提醒、核实未整改的问题"
             "才能制发监督建议书，请先登记预警提醒并核实整改情况"
         )
+    return _issue(actor, finding, warning, facts, legal_basis, demanded, reason="")
+
+
+@files.removed_unless_committed
+def issue_direct_recommendation(
+    actor, *, finding: Finding, reason: str, facts: str, legal_basis: str, demanded: str
+) -> Recommendation:
+    """Issue the recommendation without a prior warning, for a body with prominent problems (seed 003
+    二（四）2: 对问题突出的行政执法单位，及时制发执法监督建议书), giving the reason. Same act, number,
+    PDF and deadlines as step two; the letter is flagged `direct` (lists, export, statistics) and its
+    PDF states the reason instead of the warning. A finding whose warning was already found not
+    rectified takes the ordinary step two."""
+    finding = Finding.objects.select_for_update().select_related("body__region").get(pk=finding.pk)
+    legal_acts.require(actor, LegalAct.RECOMMEND, finding.body)
+    if finding.status not in (FS.OPEN, FS.WARNED):
+        raise InvalidTransition(
+            f"监督问题当前状态为「{finding.get_status_display()}」：只有待核实或已预警的问题可以直接制发"
+            "监督建议书"
+        )
+    if finding.warnings.filter(outcome=WO.NOT_RECTIFIED).exists():
+        raise InvalidTransition(
+            "该问题经预警提醒已核实未整改，请按第二步制发监督建议书（无需直接制发的理由）"
+        )
+    reason = _text(reason)
+    if not reason:
+        raise_if(
+            ["请填写直接制发的理由：为什么该单位问题突出、不经预警提醒即制发监督建议书"],
+            "监督建议书未制发",
+        )
+    return _issue(actor, finding, None, facts, legal_basis, demanded, reason=reason)
+
+
+def _issue(
+    actor,
+    finding: Finding,
+    warning: SupervisionWarning | None,
+    facts: str,
+    legal_basis: str,
+    demanded: str,
+    *,
+    reason: str,
+) -> Recommendation:
     if Recommendation.objects.filter(finding=finding).exists():
         raise InvalidTransition("该问题已制发监督建议书，不能重复制发")
     facts, legal_basis, demanded = _text(facts), _text(legal_basis), _text(demanded)
@@ -466,16 +514,23 @@ def issue_recommendation(
     now = timezone.now()
     today = timezone.localdate(now)
     rectify_by = add_working_days(today, RECTIFICATION_WORKING_DAYS)
+    if warning is None:
+        issue_due = today  # a direct letter is issued the day the bureau decides it: no deadline to miss
+    else:
+        issue_due = warning.recommendation_due or add_working_days(
+            warning.outcome_on, RECOMMENDATION_WORKING_DAYS
+        )
     rec = Recommendation(
         finding=finding,
         warning=warning,
+        direct=warning is None,
+        direct_reason=reason,
         body=finding.body,
         number=_next_number(finding.body, DocumentNumberCounter.Kind.RECOMMENDATION, today.year),
         facts=facts,
         legal_basis=legal_basis,
         demanded=demanded,
-        issue_due=warning.recommendation_due
-        or add_working_days(warning.outcome_on, RECOMMENDATION_WORKING_DAYS),
+        issue_due=issue_due,
         issued_on=today,
         issued_at=now,
         issued_by=actor,
@@ -487,7 +542,7 @@ def issue_recommendation(
     rec.document.save(f"{rec.number}.pdf", ContentFile(pdf), save=False)
     files.track(rec.document)
     rec.save()
-    if today > rec.issue_due and warning.recommendation_missed_at is None:
+    if warning is not None and today > rec.issue_due and warning.recommendation_missed_at is None:
         warning.recommendation_missed_at = now
         warning.save(update_fields=["recommendation_missed_at"])
     audit.record(
@@ -496,7 +551,7 @@ def issue_recommendation(
         obj=rec,
         after={**audit.snapshot(rec, RECOMMENDATION_FIELDS), "issued_late": today > rec.issue_due},
     )
-    _set_finding_status(actor, finding, FS.RECOMMENDED, allowed_from={FS.WARNED})
+    _set_finding_status(actor, finding, FS.RECOMMENDED, allowed_from={FS.OPEN, FS.WARNED})
     _notify_all(
         body_admins(rec.body),
         event="supervision.recommendation",
@@ -506,6 +561,15 @@ def issue_recommendation(
         related=rec,
     )
     return rec
+
+
+def recommendation_counts(user) -> dict[str, int]:
+    """The statistics of the letters in `user`'s scope: all, and those issued directly (without a warning)."""
+    from django.db.models import Count, Q
+
+    return Recommendation.objects.visible_to(user).aggregate(
+        total=Count("pk"), direct=Count("pk", filter=Q(direct=True))
+    )
 
 
 def _locked_rec(rec: Recommendation) -> Recommendation:
@@ -1068,7 +1132,7 @@ def recommendation_deadlines(
             "bureau",
             bureau,
             _on(rec.issued_on),
-            rec.warning.recommendation_missed_at,
+            rec.warning.recommendation_missed_at if rec.warning else None,
             today,
             calendar,
         ),
@@ -1161,6 +1225,10 @@ def finding_panel(user, finding: Finding) -> dict[str, Any]:
                 and finding.status == FS.WARNED
                 and not_rectified is not None
                 and rec is None,
+                "recommend_direct": legal_acts.may_perform(user, LegalAct.RECOMMEND, body)
+                and finding.status in (FS.OPEN, FS.WARNED)
+                and not_rectified is None
+                and rec is None,
                 "see_documents": supervisor or admin or is_government_of(user, body),
             },
             # The recommendation goes to the body: a confidential finding's facts are what the body may read.
@@ -1239,7 +1307,7 @@ def _mark_missed(due: _Due, now: datetime.datetime) -> None:
         "review": "review_missed_at",
         "decision": "deadline_missed_at",
     }[key]
-    target = obj.warning if isinstance(obj, Recommendation) and key == "issue" else obj
+    target = obj.warning if isinstance(obj, Recommendation) and key == "issue" and obj.warning else obj
     if getattr(target, attr) is None:
         type(target).objects.filter(pk=target.pk, **{f"{attr}__isnull": True}).update(**{attr: now})
         setattr(target, attr, now)

@@ -31,6 +31,11 @@ urlpatterns = [
     path("steps/", steps.steps_list, name="steps"),
     path("steps/findings/<int:pk>/warn/", steps.finding_warn, name="finding_warn"),
     path("steps/findings/<int:pk>/recommend/", steps.finding_recommend, name="finding_recommend"),
+    path(
+        "steps/findings/<int:pk>/recommend-direct/",
+        steps.finding_recommend_direct,
+        name="finding_recommend_direct",
+    ),
     path("steps/warnings/<int:pk>/<str:action>/", steps.warning_action, name="warning_action"),
     path("steps/recommendations/<int:pk>/", steps.recommendation_detail, name="recommendation_detail"),
     path("steps/recommendations/<int:pk>/document.pdf", steps.recommendation_pdf, name="recommendation_pdf"),

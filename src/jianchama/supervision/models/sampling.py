@@ -19,6 +19,7 @@ __all__ = [
     "SampledBody",
     "SamplingReview",
     "SamplingRound",
+    "SamplingShortfall",
     "ScoreSheet",
 ]
 
@@ -258,3 +259,66 @@ class SamplingReview(models.Model):
     @property
     def problem_items(self) -> list[dict]:
         return [entry for entry in self.scores if entry.get("problem")]
+
+
+class SamplingShortfallQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SamplingShortfallQuerySet:
+        """The bureau's own work: supervisors and the district government of the region (or above it)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT):
+            if user.region_id is None:
+                return self.none()
+            return self.filter(_in_region(user, "region"))
+        return self.none()
+
+
+class SamplingShortfall(models.Model):
+    """A finding of the supervisors' own work (抽查未落实): the quarter's sampling that silently fell short of
+    seed 003's 「每季度以不低于10%的比例……开展抽查」 — the round not committed, or not revealed, within the
+    settable number of working days, or a drawn body left without any review at the quarter's end. Found by
+    the daily job (`sampling.record_shortfalls`); `key` is unique, so it is found once and stays recorded
+    when the work is done late."""
+
+    class Kind(models.TextChoices):
+        NOT_COMMITTED = "not_committed", "未按期公布抽查承诺值"
+        NOT_REVEALED = "not_revealed", "未按期抽取"
+        NOT_REVIEWED = "not_reviewed", "抽中单位季度末未评查"
+
+    key = models.CharField("标识", max_length=80, unique=True)
+    kind = models.CharField("问题", max_length=16, choices=Kind.choices)
+    region = models.ForeignKey(Region, verbose_name="监督区域", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField("年度")
+    quarter = models.PositiveSmallIntegerField("季度")
+    sampling_round = models.ForeignKey(
+        SamplingRound,
+        verbose_name="季度抽查",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="shortfalls",
+    )
+    sampled = models.ForeignKey(
+        SampledBody,
+        verbose_name="抽中的执法单位",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="shortfalls",
+    )
+    due = models.DateField("期限")
+    description = models.TextField("说明")
+    found_at = models.DateTimeField("发现时间", auto_now_add=True)
+
+    objects = SamplingShortfallQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "抽查未落实"
+        verbose_name_plural = "抽查未落实"
+        ordering = ["-year", "-quarter", "region__path", "kind", "id"]
+        indexes = [models.Index(fields=["region", "year", "quarter"])]
+
+    def __str__(self) -> str:
+        return f"{self.region.name}{self.year}年第{self.quarter}季度：{self.get_kind_display()}"

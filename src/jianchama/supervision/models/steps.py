@@ -125,9 +125,19 @@ class Recommendation(models.Model):
         on_delete=models.PROTECT,
         related_name="recommendation",
     )
+    # None for a direct letter (seed 003 二（四）2: 对问题突出的行政执法单位，及时制发执法监督建议书).
     warning = models.ForeignKey(
-        SupervisionWarning, verbose_name="预警提醒", on_delete=models.PROTECT, related_name="+"
+        SupervisionWarning,
+        verbose_name="预警提醒",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
     )
+    # Issued without a prior warning to a body with prominent problems, for the reason given; the lists
+    # flag it and statistics count it by this field.
+    direct = models.BooleanField("未经预警直接制发", default=False, db_index=True)
+    direct_reason = models.TextField("直接制发理由", blank=True)
     body = models.ForeignKey(
         EnforcementBody, verbose_name="执法单位", on_delete=models.PROTECT, related_name="+"
     )

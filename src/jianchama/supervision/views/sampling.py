@@ -161,7 +161,14 @@ def round_list(request):
     return render(
         request,
         "supervision/sampling/round_list.html",
-        {"page": page, "form": form if may_commit else None, "percent": sampling.percent},
+        {
+            "page": page,
+            "form": form if may_commit else None,
+            "percent": sampling.percent,
+            "progress": sampling.progress_for(user),
+            "commit_days": sampling.commit_working_days(),
+            "reveal_days": sampling.reveal_working_days(),
+        },
     )
 
 
@@ -213,7 +220,12 @@ def round_json(request, pk):
     sampling_round = get_object_or_404(
         SamplingRound.objects.visible_to(request.user).select_related("region"), pk=pk
     )
-    body = json.dumps(sampling.published_record(sampling_round), ensure_ascii=False, separators=(",", ":"))
+    try:
+        record = sampling.published_record(sampling_round)
+    except DomainError as refusal:
+        # The drawn bodies or the reviews no longer match the result: never publish an inconsistent record.
+        return HttpResponse(refusal.message, status=409, content_type="text/plain; charset=utf-8")
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="sampling-{sampling_round.pk}.json"'
     response["Cache-Control"] = "public, max-age=60"

@@ -131,6 +131,7 @@ def steps_list(request):
         "supervision/steps/list.html",
         {
             "page": page,
+            "rec_counts": steps.recommendation_counts(user),
             "decisions": decisions,
             "pending_issue": pending_issue,
             "flagged_only": flagged_only,
@@ -155,7 +156,19 @@ def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
     sheets = [
         Sheet(
             "监督建议书",
-            ["文号", "执法单位", "问题", "状态", "制发日期", "整改期限", "整改情况", "复查期限", "复查情况"],
+            [
+                "文号",
+                "执法单位",
+                "问题",
+                "状态",
+                "制发日期",
+                "整改期限",
+                "整改情况",
+                "复查期限",
+                "复查情况",
+                "制发方式",
+                "直接制发理由",
+            ],
             (
                 [
                     r.number,
@@ -164,10 +177,12 @@ def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
                     r.get_status_display(),
                     r.issued_on,
                     *_deadline_cells(r.deadlines, "rectify", "review"),
+                    "直接制发" if r.direct else "预警后制发",
+                    r.direct_reason,
                 ]
                 for r in recs
             ),
-            (22, 28, 30, 20, 12, 12, 18, 12, 18),
+            (22, 28, 30, 20, 12, 12, 18, 12, 18, 12, 30),
         ),
         Sheet(
             "监督决定书",
@@ -284,6 +299,33 @@ def finding_recommend(request, pk):
         return redirect(_safe_next(request, _finding_url(finding.pk)))
     messages.success(
         request, f"已制发行政执法监督建议书{rec.number}，整改期限{steps.chinese_date(rec.rectify_by)}"
+    )
+    return redirect("supervision:recommendation_detail", rec.pk)
+
+
+@require_POST
+@page_view
+def finding_recommend_direct(request, pk):
+    """A recommendation without a prior warning, for a body with prominent problems, with the reason."""
+    finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=pk)
+    data = request.POST
+    try:
+        rec = steps.issue_direct_recommendation(
+            request.user,
+            finding=finding,
+            reason=data.get("reason", ""),
+            facts=data.get("facts", ""),
+            legal_basis=data.get("legal_basis", ""),
+            demanded=data.get("demanded", ""),
+        )
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(_safe_next(request, _finding_url(finding.pk)))
+    messages.success(
+        request,
+        f"已直接制发行政执法监督建议书{rec.number}，整改期限{steps.chinese_date(rec.rectify_by)}",
     )
     return redirect("supervision:recommendation_detail", rec.pk)
 
