@@ -106,5 +106,5 @@ def test_the_office_registers_through_the_page_and_its_menu_is_its_leads(office)
     lead = ReconsiderationLead.objects.get()
     assert response.status_code == 302 and lead.registered_by == s.office
     home = client.get("/").content.decode()
-    nav = home[home.index('<nav class="nav">') : home.index("</nav>")]
+    nav = home[home.index('<nav class="nav nav-desktop"') : home.index("</nav>")]
     assert "复议线索" in nav and "检查任务" not in nav and "数据监督" not in nav

@@ -66,6 +66,9 @@ ENTERPRISE_MENU: list[tuple[str, str, str]] = [
     ("设置", "工作日历", "core:calendar"),
 ]
 
+# Pages only an inspector may open (his own visits, offline): not in the platform administrator's menu.
+INSPECTOR_ONLY = {"inspections:field_app"}
+
 AREAS = ["企业", "任务", "计划", "名录", "监督", "投诉", "统计", "设置"]
 
 
@@ -104,7 +107,7 @@ def menu_for(user, path: str = "") -> list[MenuGroup]:
         rows = [
             (area, label, name)
             for area, label, name, roles in MENU
-            if user.is_platform_admin or user.role in roles
+            if user.role in roles or (user.is_platform_admin and name not in INSPECTOR_ONLY)
         ]
     groups: dict[str, MenuGroup] = {}
     entries: list[MenuEntry] = []
