@@ -71,7 +71,10 @@ class Cluster:
 def primary_and_replica():
     bin_dir = postgres_bin()
     if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
-        pytest.skip("PostgreSQL's server programs are not installed here")
+        # As the browser tests do for Chromium: a missing engine fails the suite rather than skipping it silently.
+        pytest.fail(
+            "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) and runuser are needed here"
+        )
     # Directly under /tmp: pytest's own temporary folders are closed to the server's account.
     base = Path(tempfile.mkdtemp(prefix="jc-replica-"))
     if os.geteuid() == 0:
