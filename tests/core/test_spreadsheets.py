@@ -35,8 +35,9 @@ def test_an_excel_sheet_has_no_formula_and_keeps_numbers_and_dates():
     cells = [cell for line in book.active.iter_rows() for cell in line]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
     data = list(book.active.iter_rows(min_row=2, values_only=True))
-    # XML reads a carriage return back as a line feed; the apostrophe is what matters.
-    assert [row[0] for row in data] == ["'" + text.replace("\r", "\n") for text in DANGEROUS]
+    # A carriage return is kept in the file as OOXML's escape _x000D_ (which Excel shows as the character and
+    # openpyxl reads back as written); the apostrophe is what matters.
+    assert [row[0] for row in data] == ["'" + text.replace("\r", "_x000D_") for text in DANGEROUS]
     assert {row[1] for row in data} == {-3}
     assert book.active["A1"].value == "'=名称" and book.active["C2"].number_format == "yyyy-mm-dd"
 
@@ -62,3 +63,25 @@ def test_control_characters_a_workbook_cannot_hold_are_dropped_not_fatal():
     data = workbook_bytes([Sheet("台账", ["内容"], [["有人\x01未出示\x1f检查码"], ["=\x0bcmd"]])])
     rows = list(load_workbook(BytesIO(data)).active.values)
     assert rows == [("内容",), ("有人未出示检查码",), ("'=cmd",)]
+
+
+def test_sheet_names_excel_refuses_are_made_acceptable_and_unique():
+    """XlsxWriter refuses a sheet name with \\ / ? * : [ ] or longer than 31 characters, and two equal names;
+    an export's sheet named from user text (a body's name) must still be written."""
+    sheets = [
+        spreadsheets.Sheet("检查/复查[2026]?", ["a"], [[1]]),
+        spreadsheets.Sheet("检查/复查[2026]?", ["a"], [[2]]),
+        spreadsheets.Sheet("长" * 40, ["a"], [[3]]),
+    ]
+    book = load_workbook(io.BytesIO(spreadsheets.workbook_bytes(sheets)))
+    assert book.sheetnames == ["检查_复查_2026__", "检查_复查_2026___2", "长" * 31]
+    assert [book[name]["A2"].value for name in book.sheetnames] == [1, 2, 3]
+
+
+def test_dates_and_times_without_a_format_are_shown_as_dates_and_times():
+    moment = datetime.datetime(2026, 12, 2, 9, 30)
+    sheet = spreadsheets.Sheet("表", ["日", "时"], [[moment.date(), moment]])
+    book = load_workbook(io.BytesIO(spreadsheets.workbook_bytes([sheet])))
+    assert book.active["A2"].value == datetime.datetime(2026, 12, 2)
+    assert book.active["A2"].number_format == "yyyy-mm-dd"
+    assert book.active["B2"].value == moment and book.active["B2"].number_format == "yyyy-mm-dd hh:mm"

@@ -1,5 +1,5 @@
-"""Every export, Excel and CSV: sheets of a header and rows, written in openpyxl's write-only mode (rows are
-streamed, not kept as cell objects), and CSV in UTF-8 with a byte order mark; both returned as a download.
+"""Every export, Excel and CSV: sheets of a header and rows, written by XlsxWriter in its constant-memory mode
+(rows are streamed to a temporary file, not kept as cell objects), and CSV in UTF-8 with a byte order mark; both returned as a download.
 
 Text from enterprises and the public (complaint titles, enterprise names, plan titles) ends up in these
 files, so every text cell that a spreadsheet program would read as a formula is neutralised here, in the one
@@ -9,6 +9,8 @@ a carriage return gets a leading apostrophe and stays text). Numbers and dates a
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -53,36 +55,84 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
 
 
 def write_workbook(sheets: Iterable[Sheet], target) -> None:
-    """Write the workbook to `target`, a path or a binary file: row by row, each sheet's rows going to a
-    temporary file as they come (write-only mode), so memory stays bounded whatever the number of rows."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    """Write the workbook to `target`, a path or a binary file, with XlsxWriter in its constant-memory mode:
+    each row goes to the sheet's temporary file as it comes and strings are written inline (no shared-string
+    table), so memory stays bounded whatever the number of rows. It writes about half again as fast as
+    openpyxl's write-only mode (bench/README.md, exports), and every cell is written by its type: text is
+    always text, never read as a formula, a number or a link."""
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
+    book = xlsxwriter.Workbook(
+        target,
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "remove_timezone": True,
+        },
+    )
+    bold = book.add_format({"bold": True})
+    formats: dict[str, Any] = {}
+    # A date or time in a column without a number format of its own is shown as its kind wants.
+    time_formats = {
+        kind: book.add_format({"num_format": code}) for kind, code in DEFAULT_TIME_FORMATS.items()
+    }
+    used: set[str] = set()
     for spec in sheets:
-        sheet = book.create_sheet(spec.title[:31])  # Excel's limit on a sheet's name
-        for number, width in enumerate(spec.widths, start=1):
-            sheet.column_dimensions[get_column_letter(number)].width = width
-        sheet.freeze_panes = "A2"
-        header = []
-        for text in spec.header:
-            cell = WriteOnlyCell(sheet, value=neutralise(text))
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        formats = list(spec.number_formats)
-        for row in spec.rows:
-            values = [neutralise(value) for value in row]
-            for index, number_format in enumerate(formats):
-                if number_format and index < len(values) and values[index] is not None:
-                    cell = WriteOnlyCell(sheet, value=values[index])
-                    cell.number_format = number_format
-                    values[index] = cell
-            sheet.append(values)
-    book.save(target)
+        sheet = book.add_worksheet(_sheet_name(spec.title, used))
+        for number, width in enumerate(spec.widths):
+            sheet.set_column(number, number, width)
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, [_text(neutralise(text)) for text in spec.header], bold)
+        column_formats = [
+            (formats.setdefault(code, book.add_format({"num_format": code})) if code else None)
+            for code in spec.number_formats
+        ]
+        for row_number, row in enumerate(spec.rows, start=1):
+            for column, value in enumerate(row):
+                if value is None:
+                    continue
+                cell_format = column_formats[column] if column < len(column_formats) else None
+                _write_cell(sheet, row_number, column, neutralise(value), cell_format, time_formats)
+    book.close()
+
+
+DEFAULT_TIME_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "time": "hh:mm"}
+SHEET_NAME_FORBIDDEN_RE = re.compile(r"[\\/?*:\[\]]")
+
+
+def _sheet_name(title: str, used: set[str]) -> str:
+    """A name Excel accepts: at most 31 characters, none of \\ / ? * : [ ], not starting or ending with an
+    apostrophe, and unique in the book (case-insensitively)."""
+    name = SHEET_NAME_FORBIDDEN_RE.sub("_", str(title)).strip("'")[:31] or "Sheet"
+    candidate, number = name, 1
+    while candidate.lower() in used:
+        number += 1
+        candidate = f"{name[: 31 - len(str(number)) - 1]}_{number}"
+    used.add(candidate.lower())
+    return candidate
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _write_cell(sheet, row: int, column: int, value: Any, cell_format, time_formats: dict) -> None:
+    if isinstance(value, str):
+        sheet.write_string(row, column, value, cell_format)
+    elif isinstance(value, bool):
+        sheet.write_boolean(row, column, value, cell_format)
+    elif isinstance(value, int | float | decimal.Decimal):
+        sheet.write_number(row, column, value, cell_format)
+    elif isinstance(value, datetime.datetime):
+        sheet.write_datetime(row, column, value, cell_format or time_formats["datetime"])
+    elif isinstance(value, datetime.date):
+        sheet.write_datetime(row, column, value, cell_format or time_formats["date"])
+    elif isinstance(value, datetime.time):
+        sheet.write_datetime(row, column, value, cell_format or time_formats["time"])
+    else:
+        sheet.write_string(row, column, neutralise(str(value)), cell_format)
 
 
 def too_many_to_export(rows) -> str | None:

@@ -25,6 +25,11 @@ FINDING_FIELDS = ["source", "rule", "key", "body", "title", "severity", "status"
 
 def is_supervisor_of(user, body: EnforcementBody) -> bool:
     """A justice bureau supervisor whose region contains the body (or a platform administrator)."""
+    return supervises_region(user, body.region.path)
+
+
+def supervises_region(user, region_path: str) -> bool:
+    """is_supervisor_of for a body known only by its region's path (a row of an export read as values)."""
     if not user.is_authenticated:
         return False
     if user.is_platform_admin:
@@ -32,7 +37,7 @@ def is_supervisor_of(user, body: EnforcementBody) -> bool:
     return (
         user.role == Role.SUPERVISOR
         and user.region_id is not None
-        and body.region.path.startswith(user.region.path)
+        and region_path.startswith(user.region.path)
     )
 
 
@@ -41,7 +46,12 @@ def sees_finding_detail(user, finding: Finding) -> bool:
     enterprise that evaluated the body, F-26) only the bureau's supervisors of the body's region and
     platform administrators do; the body, the district government and anyone else read its
     body_description. Needs finding.body.region."""
-    return not finding.confidential or is_supervisor_of(user, finding.body)
+    return sees_detail(user, confidential=finding.confidential, region_path=finding.body.region.path)
+
+
+def sees_detail(user, *, confidential: bool, region_path: str) -> bool:
+    """sees_finding_detail for a finding read as values (its confidential flag and its body's region path)."""
+    return not confidential or supervises_region(user, region_path)
 
 
 def redact_for(user, finding: Finding) -> Finding:
