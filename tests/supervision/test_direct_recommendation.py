@@ -100,7 +100,7 @@ def test_direct_letters_are_flagged_in_the_lists_the_export_and_the_counts(world
     assert steps.recommendation_counts(w.supervisor) == {"total": 2, "direct": 1}
     assert steps.recommendation_counts(w.mh_supervisor) == {"total": 0, "direct": 0}
     response = client_for(w.supervisor).get(reverse("supervision:steps") + "?export=xlsx")
-    sheet = load_workbook(io.BytesIO(response.content))["监督建议书"]
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)))["监督建议书"]
     header, *rows = list(sheet.iter_rows(values_only=True))
     assert header[-2:] == ("制发方式", "直接制发理由")
     by_number = {r[0]: r for r in rows}

@@ -137,7 +137,7 @@ def test_the_list_exports_to_excel_as_filtered_and_scoped(world):
     def export(user, query=""):
         response = client_for(user).get(reverse("supervision:steps") + "?export=xlsx" + query)
         assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-        book = load_workbook(io.BytesIO(response.content))
+        book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
         return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
 
     sheets = export(w.supervisor)
@@ -311,3 +311,52 @@ def test_an_observer_sees_nothing(world):
         client_for(observer).get(reverse("supervision:recommendation_detail", args=[rec.pk])).status_code
         == 404
     )
+
+
+def test_only_overdue_is_filtered_by_the_database_exactly_as_the_deadlines_flag(world):
+    """「只看逾期」 reads only the flagged letters from the database (a city's letters are not loaded and
+    filtered in memory, nor cut at a fixed number): the query's rows are exactly those whose deadlines the
+    page marks 有逾期, over every way a deadline can be missed or kept."""
+    from tests.supervision._steps_world import escalated, new_finding
+
+    w = world
+    today, now = timezone.localdate(), timezone.now()
+    past = today - datetime.timedelta(days=7)
+    recs = [recommended(w, new_finding(w, f"问题{number}")) for number in range(6)]
+    backdate(recs[1], rectify_by=past)  # the body's report pending past its deadline
+    backdate(recs[2], rectify_by=past, reported_at=now)  # reported after the deadline
+    backdate(recs[3], reported_at=now)  # reported in time
+    backdate(recs[4], rectify_missed_at=now)  # recorded as missed
+    backdate(  # reported in time, the bureau's review pending past its deadline
+        recs[5],
+        rectify_by=past - datetime.timedelta(days=10),
+        reported_at=now - datetime.timedelta(days=20),
+        review_due=past,
+    )
+    decided = [
+        steps.issue_decision(
+            w.government,
+            recommendation=escalated(w, new_finding(w, f"决定{number}")),
+            measures=[],
+            facts=FACTS,
+            legal_basis=BASIS,
+            demanded=DEMANDED,
+        )
+        for number in range(3)
+    ]
+    Decision.objects.filter(pk=decided[1].pk).update(deadline=past)  # pending past its deadline
+    Decision.objects.filter(pk=decided[2].pk).update(deadline=past, closed_at=now)  # closed late
+
+    recommendations = Recommendation.objects.select_related("body__region__parent", "warning")
+    expected = {r.pk for r in recommendations if steps.flagged(steps.recommendation_deadlines(r))}
+    assert {r.pk for r in steps.flagged_recommendations(Recommendation.objects.all())} == expected
+    assert {recs[1].pk, recs[2].pk, recs[4].pk, recs[5].pk} <= expected
+    assert not {recs[0].pk, recs[3].pk} & expected
+    decisions = Decision.objects.select_related("body__region__parent")
+    expected = {d.pk for d in decisions if steps.flagged(steps.decision_deadlines(d))}
+    assert {d.pk for d in steps.flagged_decisions(Decision.objects.all())} == expected
+    assert expected == {decided[1].pk, decided[2].pk}
+
+    page = text(client_for(w.supervisor).get(reverse("supervision:steps") + "?flagged=1"))
+    assert recs[1].number in page and recs[0].number not in page and recs[3].number not in page
+    assert decided[1].number in page and decided[0].number not in page

@@ -28,6 +28,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from jianchama.core import audit, files
@@ -1387,6 +1389,51 @@ def flagged(deadlines: Iterable[DeadlineView]) -> bool:
     return any(d.missed for d in deadlines)
 
 
+# --- The same flags as a query (the list's "只看逾期" filters in the database, not a page in memory) ---------
+
+
+def _missed_q(due: str, missed_at: str, done_day: str | None, today: datetime.date) -> Q:
+    """DeadlineView.missed in SQL: recorded as missed, or pending past its due day, or done after it.
+    `done_day` names the completion's local day (a date field or an alias), None when never done here."""
+    q = Q(**{f"{missed_at}__isnull": False})
+    if done_day is None:
+        return q | Q(**{f"{due}__lt": today})
+    return (
+        q
+        | Q(**{f"{done_day}__isnull": True, f"{due}__lt": today})
+        | Q(**{f"{done_day}__isnull": False, f"{done_day}__gt": F(due)})
+    )
+
+
+def flagged_recommendations(recs, today: datetime.date | None = None):
+    """The recommendations of `recs` that flagged(recommendation_deadlines(rec)) would mark."""
+    today = today or timezone.localdate()
+    recs = recs.alias(
+        _rectify_day=TruncDate(Coalesce("reported_at", "reviewed_at")), _review_day=TruncDate("reviewed_at")
+    )
+    return recs.filter(
+        _missed_q("issue_due", "warning__recommendation_missed_at", "issued_on", today)
+        | _missed_q("rectify_by", "rectify_missed_at", "_rectify_day", today)
+        | _missed_q("review_due", "review_missed_at", "_review_day", today)
+    )
+
+
+def flagged_decisions(decisions, today: datetime.date | None = None):
+    """The decisions that flagged(decision_deadlines(decision)) would mark."""
+    today = today or timezone.localdate()
+    decisions = decisions.alias(_closed_day=TruncDate("closed_at"))
+    return decisions.filter(_missed_q("deadline", "deadline_missed_at", "_closed_day", today))
+
+
+def flagged_pending_warnings(warnings, today: datetime.date | None = None):
+    """Of warnings found not rectified and without a recommendation yet: those whose issue deadline is
+    missed (flagged(warning_deadlines(warning, recommendation=None)))."""
+    today = today or timezone.localdate()
+    return warnings.filter(recommendation_due__isnull=False).filter(
+        _missed_q("recommendation_due", "recommendation_missed_at", None, today)
+    )
+
+
 __all__ = [
     "MeasureInput",
     "acknowledge_recommendation",
@@ -1394,6 +1441,9 @@ __all__ = [
     "confirm_decision_rectified",
     "decision_deadlines",
     "finding_panel",
+    "flagged_decisions",
+    "flagged_pending_warnings",
+    "flagged_recommendations",
     "issue_decision",
     "issue_recommendation",
     "recommendation_deadlines",

@@ -11,17 +11,17 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jianchama.core import audit, bounds, files, todos
+from jianchama.core import audit, bounds, exports, files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view, paginate
+from jianchama.core.pages import PAGE_SIZE, CappedPaginator, page_view, paginate
 from jianchama.core.roles import Role
-from jianchama.core.spreadsheets import Sheet, xlsx_response
+from jianchama.core.spreadsheets import Sheet
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry import legal_acts
 from jianchama.registry.legal_acts import LegalAct
@@ -90,54 +90,90 @@ def _decision(request, pk) -> Decision:
 # --- The list ------------------------------------------------------------------------------------------
 
 
-@page_view
-def steps_list(request):
-    """Recommendations and decisions in the user's scope, each with its deadlines, days left and flags."""
-    user = request.user
-    flagged_only = request.GET.get("flagged") == "1"
+def _steps_querysets(user, params) -> tuple:
+    """The list's three querysets as the user filtered them (到期 flags and a home to-do), in the database:
+    recommendations, decisions, and (for the bureau) warnings awaiting their recommendation."""
+    flagged_only = params.get("flagged") == "1"
     # A home page's to-do (core/todos.py) shows only the records it counted, of its one kind.
-    todo = request.GET.get("todo", "")
-    recs_qs, todo_label = todos.narrow(user, todo, Recommendation.objects.visible_to(user), strict=True)
-    recs = list(recs_qs.select_related("body__region__parent", "warning", "finding")[:500])
-    calendar = WorkingCalendar()  # one calendar for every deadline on the page
-    for rec in recs:
-        rec.deadlines = steps.recommendation_deadlines(rec, calendar=calendar)
-        rec.flagged = steps.flagged(rec.deadlines)
-    decisions_qs, _ = todos.narrow(user, todo, Decision.objects.visible_to(user), strict=True)
-    decisions = list(decisions_qs.select_related("body__region__parent", "recommendation")[:500])
-    for decision in decisions:
-        decision.deadlines = steps.decision_deadlines(decision, calendar=calendar)
-        decision.flagged = steps.flagged(decision.deadlines)
-    pending_issue = []
+    todo = params.get("todo", "")
+    recs, todo_label = todos.narrow(user, todo, Recommendation.objects.visible_to(user), strict=True)
+    decisions, _ = todos.narrow(user, todo, Decision.objects.visible_to(user), strict=True)
+    warnings = SupervisionWarning.objects.none()
     if user.role != Role.BODY_ADMIN:
         warnings = SupervisionWarning.objects.visible_to(user).filter(
             outcome=SupervisionWarning.Outcome.NOT_RECTIFIED, finding__recommendation__isnull=True
         )
         warnings, _ = todos.narrow(user, todo, warnings, strict=True)
-        for warning in warnings.select_related("body__region__parent", "finding"):
-            # Filtered on having no recommendation yet: none to look up per warning.
-            warning.deadlines = steps.warning_deadlines(warning, calendar=calendar, recommendation=None)
-            warning.flagged = steps.flagged(warning.deadlines)
-            pending_issue.append(warning)
     if flagged_only:
-        recs = [r for r in recs if r.flagged]
-        decisions = [d for d in decisions if d.flagged]
-        pending_issue = [w for w in pending_issue if w.flagged]
+        recs = steps.flagged_recommendations(recs)
+        decisions = steps.flagged_decisions(decisions)
+        warnings = steps.flagged_pending_warnings(warnings)
+    recs = recs.select_related("body__region__parent", "warning", "finding")
+    decisions = decisions.select_related("body__region__parent", "recommendation")
+    warnings = warnings.select_related("body__region__parent", "finding")
+    return recs, decisions, warnings, todo_label
+
+
+def _with_deadlines(rows, calendar: WorkingCalendar):
+    """Each row (recommendation, decision or pending warning) with its deadlines and flag, for the rows shown."""
+    for row in rows:
+        if isinstance(row, Recommendation):
+            row.deadlines = steps.recommendation_deadlines(row, calendar=calendar)
+        elif isinstance(row, Decision):
+            row.deadlines = steps.decision_deadlines(row, calendar=calendar)
+        else:
+            # Filtered on having no recommendation yet: none to look up per warning.
+            row.deadlines = steps.warning_deadlines(row, calendar=calendar, recommendation=None)
+        row.flagged = steps.flagged(row.deadlines)
+        yield row
+
+
+@page_view
+def steps_list(request):
+    """Recommendations and decisions in the user's scope, each with its deadlines, days left and flags; each
+    list paged in the database (its own page parameter), so the page costs what it shows."""
+    user = request.user
+    recs, decisions, warnings, todo_label = _steps_querysets(user, request.GET)
     if request.GET.get("export") == "xlsx":
-        return _steps_export(recs, decisions, pending_issue)
+        back = request.GET.copy()
+        back.pop("export", None)
+        return exports.respond(
+            request, steps_export, back=f"{reverse('supervision:steps')}?{back.urlencode()}"
+        )
+    calendar = WorkingCalendar()  # one calendar for every deadline on the page
     page = paginate(request, recs)
+    decision_page = CappedPaginator(decisions, PAGE_SIZE).get_page(request.GET.get("dpage"))
+    warning_page = CappedPaginator(warnings, PAGE_SIZE).get_page(request.GET.get("wpage"))
+    for rows in (page, decision_page, warning_page):
+        rows.object_list = list(_with_deadlines(rows.object_list, calendar))
+    export = request.GET.copy()
+    export["export"] = "xlsx"
+    for key in ("page", "dpage", "wpage"):
+        export.pop(key, None)
     return render(
         request,
         "supervision/steps/list.html",
         {
             "page": page,
+            "decision_page": decision_page,
+            "warning_page": warning_page,
             "rec_counts": steps.recommendation_counts(user),
-            "decisions": decisions,
-            "pending_issue": pending_issue,
-            "flagged_only": flagged_only,
+            "flagged_only": request.GET.get("flagged") == "1",
             "todo_label": todo_label,
+            "export_query": export.urlencode(),
             "is_body_admin": user.role == Role.BODY_ADMIN,
         },
+    )
+
+
+@exports.builder
+def steps_export(user, params) -> exports.Export:
+    """The list as it is filtered, one sheet per step (core/exports.py: sent at once, or by the worker)."""
+    recs, decisions, warnings, _ = _steps_querysets(user, params)
+    return exports.Export(
+        name="监督建议书与决定书",
+        rows=recs,
+        sheets=lambda: _steps_sheets(recs, decisions, warnings, user.role != Role.BODY_ADMIN),
     )
 
 
@@ -151,8 +187,11 @@ def _deadline_cells(deadlines, *keys: str) -> list:
     return cells
 
 
-def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
+def _steps_sheets(recs, decisions, warnings, with_pending: bool) -> list[Sheet]:
     """The list as it is filtered, one sheet per step, for the bureau's ledger of its supervision letters."""
+    calendar = WorkingCalendar()
+    recs = _with_deadlines(recs.iterator(chunk_size=1000), calendar)
+    decisions = _with_deadlines(decisions.iterator(chunk_size=1000), calendar)
     sheets = [
         Sheet(
             "监督建议书",
@@ -201,7 +240,8 @@ def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
             (22, 28, 22, 20, 12, 12, 18),
         ),
     ]
-    if pending_issue:
+    if with_pending:
+        pending_issue = _with_deadlines(warnings.iterator(chunk_size=1000), calendar)
         sheets.append(
             Sheet(
                 "待制发建议书",
@@ -219,7 +259,7 @@ def _steps_export(recs, decisions, pending_issue) -> HttpResponse:
                 (28, 30, 12, 14, 12, 18),
             )
         )
-    return xlsx_response("监督建议书与决定书", sheets)
+    return sheets
 
 
 # --- Step one, from the finding page's panel ----------------------------------------------------------
