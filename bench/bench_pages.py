@@ -43,12 +43,17 @@ def pages(task_number: str, name_fragment: str) -> list[tuple[str, str, dict]]:
         ("finding list", "supervision:finding_list", {}),
         ("finding list xlsx", "supervision:finding_list", {"export": "xlsx"}),
         ("steps list", "supervision:steps", {}),
+        ("steps list, only overdue", "supervision:steps", {"flagged": "1"}),
+        ("steps list xlsx", "supervision:steps", {"export": "xlsx"}),
+        ("statistics (this year)", "statistics:index", {}),
         ("complaint ledger", "complaints:ledger", {}),
         ("plan list", "plans:plan_list", {}),
         ("enterprise list", "registry:enterprise_list", {}),
         ("public plans (anonymous)", "plans:public_list", {}),
         ("public plans CSV (anonymous)", "plans:public_csv", {}),
         ("public plans JSON (anonymous)", "plans:public_json", {}),
+        ("open data catalogue (anonymous)", "opendata:catalogue", {}),
+        ("open data index.json (anonymous)", "opendata:index_json", {}),
     ]
 
 
