@@ -146,3 +146,35 @@ def test_send_again_from_the_page(api, world, receiver, settings):
     assert jobs.deliver_webhook(delivery.pk) == "sent"
     first_id = json.loads(receiver.received[0][1])["id"]
     assert json.loads(receiver.received[-1][1])["id"] == first_id  # the same event id: the receiver dedups
+
+
+def test_events_nobody_subscribes_to_cost_no_webhook_query_and_a_new_webhook_is_heard_at_once(
+    api, world, receiver
+):
+    """The scan page emits scan.recorded on every scan: with no active webhook subscribed to an event, the
+    event reads no webhook table (the subscribed events are cached); a webhook registered, disabled or its
+    client stopped changes what is heard from the next event on, not after the cache's timeout."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jianchama.integrations import services as integrations
+    from jianchama.integrations.webhooks import subscribed_events
+
+    def webhook_queries(call) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        return sum("integrations_webhook" in q["sql"] for q in captured.captured_queries)
+
+    subscribed_events()  # cached: nothing subscribed
+    number = api.post("/tasks", task_payload(world)).json()["number"]
+    assert webhook_queries(lambda: api.post(f"/tasks/{number}/submit", {})) == 0
+    assert not WebhookDelivery.objects.exists()
+
+    created = api.post("/webhooks", {"url": receiver.url, "events": ["task.status_changed"]})
+    assert created.status_code == 201
+    assert subscribed_events() == {"task.status_changed"}
+    api.post(f"/tasks/{number}/approve")
+    assert sorted(d.payload["data"]["to"] for d in WebhookDelivery.objects.all()) == ["approved", "notified"]
+
+    integrations.disable_client(world.admin, client=world.client_obj)
+    assert subscribed_events() == frozenset()

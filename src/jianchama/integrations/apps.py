@@ -13,8 +13,18 @@ class IntegrationsConfig(AppConfig):
 
         register_actions(AUDIT_ACTIONS)
 
+        from django.db.models.signals import post_delete, post_save
+
         from jianchama.inspections.workflow import register_listener
 
-        from .webhooks import on_event
+        from .models import ApiClient, Webhook
+        from .webhooks import forget_subscriptions, on_event
 
         register_listener(on_event)
+        for model in (Webhook, ApiClient):
+            post_save.connect(
+                forget_subscriptions, sender=model, dispatch_uid=f"forget-{model.__name__}-save"
+            )
+            post_delete.connect(
+                forget_subscriptions, sender=model, dispatch_uid=f"forget-{model.__name__}-delete"
+            )

@@ -25,6 +25,7 @@ from jianchama.core.errors import DomainError, PermissionDenied, raise_if
 from jianchama.core.models import User
 from jianchama.core.roles import Role
 
+from . import webhooks as webhook_events
 from .models import ApiClient, ApiKey, Scope, Webhook
 
 AUDIT_ACTIONS = {
@@ -182,6 +183,7 @@ def disable_client(actor, *, client: ApiClient) -> ApiClient:
     client.save(update_fields=["is_active"])
     User.objects.filter(pk=client.service_user_id).update(is_active=False)
     client.webhooks.update(is_active=False)
+    webhook_events.forget_subscriptions()
     audit.record(actor=actor, action="api_client.disabled", obj=client)
     return client
 
@@ -259,6 +261,7 @@ def redeliver(actor, *, delivery) -> None:
     delivery.save(update_fields=["status", "attempts"])
     if not delivery.webhook.is_active:
         Webhook.objects.filter(pk=delivery.webhook_id).update(is_active=True, failures=0)
+        webhook_events.forget_subscriptions()
     audit.record(
         actor=actor, action="webhook.redelivered", obj=delivery.webhook, after={"delivery": delivery.pk}
     )

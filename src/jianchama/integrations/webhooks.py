@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -24,7 +25,37 @@ def enqueue(delivery_id: int) -> None:
     async_task(DELIVER_JOB, delivery_id, task_name=f"api-webhook-{delivery_id}", group="api-webhooks")
 
 
+# The events some active webhook of an active client subscribes to, cached: most scans, and most bodies, have
+# none, and the lookup below was a query on every scan (bench/README.md, scan page). Forgotten on commit of any
+# change to a webhook or a client (signals below, and `forget_subscriptions` where rows are updated in bulk);
+# the timeout is a safety net only.
+SUBSCRIBED_EVENTS_KEY = "integrations:subscribed-events:v1"
+SUBSCRIBED_EVENTS_SECONDS = 300
+
+
+def subscribed_events() -> frozenset[str]:
+    events = cache.get(SUBSCRIBED_EVENTS_KEY)
+    if events is None:
+        found: set[str] = set()
+        for hook_events in Webhook.objects.filter(is_active=True, client__is_active=True).values_list(
+            "events", flat=True
+        ):
+            found.update(hook_events or [])
+        events = frozenset(found)
+        cache.set(SUBSCRIBED_EVENTS_KEY, events, SUBSCRIBED_EVENTS_SECONDS)
+    return events
+
+
+def forget_subscriptions(**_kwargs) -> None:
+    """Drop the cached events now and again when the change commits (a request between the two would
+    otherwise cache what the transaction is about to change)."""
+    cache.delete(SUBSCRIBED_EVENTS_KEY)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBED_EVENTS_KEY), robust=True)
+
+
 def on_event(event: str, task, data: dict) -> None:
+    if event not in subscribed_events():
+        return
     hooks = [
         hook
         for hook in Webhook.objects.filter(
