@@ -95,6 +95,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--enterprises", type=int, default=1000)
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first profile N create+submit calls in one thread (cProfile) and print where the time goes",
+    )
     args = parser.parse_args()
     name = f"jc_bench_api_{os.getpid()}"
     admin_sql(args.database_url, f'CREATE DATABASE "{name}"')
@@ -103,7 +110,11 @@ def main() -> None:
             "DATABASE_URL": server_url(args.database_url, name),
             "DJANGO_SETTINGS_MODULE": "jianchama.settings",
             "API_RATE_LIMIT": "1000000/m",
-            "DEBUG": "1",
+            # As deployed: DEBUG off (no query log kept per request), plain HTTP behind the proxy.
+            "DEBUG": "0",
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-api-secret-key-not-for-production"),
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1",
         }
     )
     try:
@@ -136,12 +147,26 @@ def main() -> None:
                 f"/api/v1/tasks/{number}/submit", {}, content_type="application/json", **headers
             )
             ended = time.perf_counter()
-            connections.close_all()
+            # Each thread keeps its database connection, as a web worker's thread does (CONN_MAX_AGE).
             return (
                 (middle - started) * 1000,
                 (ended - middle) * 1000,
                 created.status_code * 1000 + submitted.status_code,
             )
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for n in range(args.profile):
+                create_and_submit(args.tasks + n)
+            profiler.disable()
+            stats = pstats.Stats(profiler)
+            print(f"profile of {args.profile} create+submit calls in one thread (cumulative, top 40):")
+            stats.sort_stats("cumulative").print_stats(40)
+            stats.sort_stats("tottime").print_stats(25)
 
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
@@ -177,14 +202,14 @@ def main() -> None:
             f"list by cursor: {len(pages)} pages of 50 ({seen} tasks): p50 {statistics.median(pages):.1f} ms  p99 {percentile(pages, 99):.1f} ms  first {pages[0]:.1f} ms  last {pages[-1]:.1f} ms"
         )
         print(
-            "conditions: in-process WSGI (django.test.Client per thread), no web server; no frequency rules; one body"
+            "conditions: in-process WSGI (django.test.Client per thread, each thread keeping its database connection), DEBUG off, no web server; no frequency rules; one body"
         )
     finally:
         if not args.keep_database:
             from django.db import connections
 
             connections.close_all()
-            admin_sql(args.database_url, f'DROP DATABASE IF EXISTS "{name}"')
+            admin_sql(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
