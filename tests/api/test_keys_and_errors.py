@@ -218,3 +218,24 @@ def test_register_client_refuses_wrong_input_and_roles(world):
     with pytest.raises(PermissionDenied):
         integrations.rotate_key(world.other.admin, client=world.client_obj)
     assert ApiClient.objects.visible_to(world.other.admin).filter(pk=world.client_obj.pk).count() == 0
+
+
+def test_the_hourly_sweep_deletes_stored_answers_past_their_hours(api, world, settings):
+    """Stored Idempotency-Key answers were deleted only when their key came again: the table kept every
+    POST ever made. The hourly job removes those older than API_IDEMPOTENCY_HOURS, and only those."""
+    from django_q.models import Schedule
+
+    from jianchama.integrations import jobs
+
+    settings.API_IDEMPOTENCY_HOURS = 24
+    for number in range(3):
+        payload = task_payload(world, legal_basis=f"依据{number}")
+        assert api.post("/tasks", payload, **{"Idempotency-Key": f"k-{number}"}).status_code == 201
+    old = timezone.now() - datetime.timedelta(hours=25)
+    IdempotentRequest.objects.filter(key__in=["k-0", "k-1"]).update(created_at=old)
+    assert jobs.delete_expired_idempotency() == 2
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["k-2"]
+    assert jobs.delete_expired_idempotency() == 0
+    schedule = Schedule.objects.get(name="integrations-idempotency-sweep")
+    assert schedule.func == "jianchama.integrations.jobs.delete_expired_idempotency"
+    assert schedule.schedule_type == Schedule.HOURLY and schedule.repeats == -1

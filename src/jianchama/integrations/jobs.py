@@ -112,3 +112,15 @@ def _tell_disabled(webhook) -> None:
         "请联系承建单位检查接收服务后，通过接口重新登记推送地址。",
         related=client,
     )
+
+
+def delete_expired_idempotency(now=None) -> int:
+    """Remove stored answers older than API_IDEMPOTENCY_HOURS (the hourly job; a key is also cleared when it
+    comes again after that): the table holds one day of POSTs, not every POST ever made. Returns how many."""
+    import datetime
+
+    from .models import IdempotentRequest
+
+    stale = (now or timezone.now()) - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+    deleted, _ = IdempotentRequest.objects.filter(created_at__lt=stale).delete()
+    return deleted
