@@ -576,3 +576,34 @@ def test_import_is_offered_to_who_may_import(as_role, role, offered):
         assert ("批量导入" in page) is offered, name
         assert (reverse(target) in page) is offered, name
     assert client.get(reverse("registry_import:enterprises")).status_code == (200 if offered else 403)
+
+
+def test_the_enterprise_s_position_is_set_on_its_edit_page_both_or_neither(as_role, w):
+    """亮码即定位 (F-44) compares the inspector's position with the enterprise's registered one: a body's
+    administrator sets or corrects it on the enterprise's page, not only by import; both degrees or none,
+    within range, each refusal in Chinese and nothing saved."""
+    client = as_role(Role.BODY_ADMIN)
+    url = reverse("registry:enterprise_edit", args=[w.js_enterprise.pk])
+    enterprise = w.js_enterprise
+    base = {
+        "uscc": enterprise.uscc,
+        "name": enterprise.name,
+        "region": enterprise.region_id,
+        "risk_grade": enterprise.risk_grade,
+    }
+    page = text(client.get(url))
+    assert "纬度" in page and "经度" in page
+    response = client.post(url, {**base, "latitude": "30.7412", "longitude": ""})
+    assert "纬度和经度须一并填写，或都不填" in text(response)
+    response = client.post(url, {**base, "latitude": "95", "longitude": "121.3"})
+    assert response.status_code == 200 and "90" in text(response)
+    enterprise.refresh_from_db()
+    assert enterprise.latitude is None and enterprise.longitude is None
+    response = client.post(url, {**base, "latitude": "30.741200", "longitude": "121.341200"})
+    assert response.status_code == 302
+    enterprise.refresh_from_db()
+    assert (str(enterprise.latitude), str(enterprise.longitude)) == ("30.741200", "121.341200")
+    # Cleared again: no position registered, so no distance is computed.
+    client.post(url, {**base, "latitude": "", "longitude": ""})
+    enterprise.refresh_from_db()
+    assert enterprise.latitude is None and enterprise.longitude is None

@@ -236,6 +236,19 @@ class EnterpriseForm(Form):
     )
     credit_grade = forms.CharField(label="信用等级", max_length=10, required=False)
     legal_representative = forms.CharField(label="法定代表人", max_length=50, required=False)
+    # The registered position for 亮码即定位 (F-44): WGS-84 degrees, six decimals (about 0.1 m).
+    latitude = forms.DecimalField(
+        label="纬度",
+        required=False,
+        min_value=-90,
+        max_value=90,
+        max_digits=9,
+        decimal_places=6,
+        help_text="企业登记位置（WGS-84），与经度一并填写；用于核对执法人员亮码、签到的位置",
+    )
+    longitude = forms.DecimalField(
+        label="经度", required=False, min_value=-180, max_value=180, max_digits=9, decimal_places=6
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -243,6 +256,14 @@ class EnterpriseForm(Form):
             scope = enterprise_region_of(user.body)
             if scope is not None:
                 self.fields["region"].queryset = scope.subtree()
+
+    def clean(self):
+        data = super().clean()
+        given = [name for name in ("latitude", "longitude") if data.get(name) is not None]
+        if len(given) == 1:
+            missing = "longitude" if given == ["latitude"] else "latitude"
+            self.add_error(missing, "纬度和经度须一并填写，或都不填")
+        return data
 
 
 class ContactForm(Form):

@@ -11,6 +11,7 @@ import datetime
 import os
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
@@ -593,6 +594,8 @@ ENTERPRISE_FIELDS = (
     "risk_grade",
     "credit_grade",
     "legal_representative",
+    "latitude",
+    "longitude",
 )
 
 
@@ -621,6 +624,8 @@ def create_enterprise(
     risk_grade: str = Enterprise.RiskGrade.B,
     credit_grade: str = "",
     legal_representative: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
 ) -> Enterprise:
     _require_enterprise_region(actor, region)
     enterprise = Enterprise(
@@ -632,6 +637,8 @@ def create_enterprise(
         risk_grade=risk_grade,
         credit_grade=_text(credit_grade),
         legal_representative=_text(legal_representative),
+        latitude=latitude,
+        longitude=longitude,
     )
     _validate_enterprise(enterprise)
     enterprise.save()
@@ -678,6 +685,12 @@ def _validate_enterprise(enterprise: Enterprise) -> None:
         problems.append("所在区域不能为空，请选择")
     if enterprise.risk_grade not in Enterprise.RiskGrade.values:
         problems.append("风险等级无效，请选择 A、B、C 或 D")
+    if (enterprise.latitude is None) != (enterprise.longitude is None):
+        problems.append("纬度和经度须一并填写，或都不填")
+    elif enterprise.latitude is not None and not (
+        -90 <= enterprise.latitude <= 90 and -180 <= enterprise.longitude <= 180
+    ):
+        problems.append("位置超出范围：纬度应在-90至90之间，经度应在-180至180之间")
     raise_if(problems, "企业信息有误")
 
 

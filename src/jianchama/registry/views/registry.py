@@ -461,6 +461,8 @@ ENTERPRISE_FORM_FIELDS = [
     "risk_grade",
     "credit_grade",
     "legal_representative",
+    "latitude",
+    "longitude",
 ]
 
 
