@@ -178,3 +178,48 @@ def test_events_nobody_subscribes_to_cost_no_webhook_query_and_a_new_webhook_is_
 
     integrations.disable_client(world.admin, client=world.client_obj)
     assert subscribed_events() == frozenset()
+
+
+def test_the_body_hears_of_findings_once_warned_and_of_recommendations(api, world, receiver):
+    """Besides a task's events, a body's system may hear what supervision does to the body: a finding once
+    the body is warned of it (before that the finding is the bureau's note, which the body does not see), and a recommendation
+    letter issued to it. Another body's client hears none of it."""
+    from jianchama.core.roles import Role
+    from jianchama.supervision import steps
+    from jianchama.supervision.models import Finding
+    from jianchama.supervision.services import create_finding
+    from tests.factories import user_for
+
+    w = world
+    events = ["evaluation.released", "finding.raised", "recommendation.issued"]
+    created = api.post("/webhooks", {"url": receiver.url, "events": events})
+    assert created.status_code == 201, created.content
+    secret = created.json()["secret"]
+    supervisor = user_for(Role.SUPERVISOR, region=w.body.region)
+    finding = create_finding(
+        supervisor,
+        source=Finding.Source.OTHER,
+        body=w.body,
+        title="检查未使用检查码",
+        description="一次检查未亮码",
+    )
+    assert not WebhookDelivery.objects.exists()  # not yet the body's to see
+    steps.warn_body(supervisor, finding=finding, channel="phone", content="检查须出示检查码")
+    warning = finding.warnings.get()
+    steps.record_warning_outcome(supervisor, warning=warning, rectified=False, note="仍未整改")
+    rec = steps.issue_recommendation(
+        supervisor, finding=finding, facts="多次未亮码", legal_basis="《办法》第十条", demanded="立即整改"
+    )
+
+    deliveries = list(WebhookDelivery.objects.order_by("pk"))
+    assert [d.event for d in deliveries] == ["finding.raised", "recommendation.issued"]
+    for delivery in deliveries:
+        assert jobs.deliver_webhook(delivery.pk) == "sent"
+    raised, issued = (json.loads(body) for _, body in receiver.received)
+    assert all(verify(secret, headers, body) for headers, body in receiver.received)
+    assert raised["subject"] == {"type": "finding", "id": finding.pk}
+    assert raised["data"]["title"] == "检查未使用检查码" and raised["data"]["channel"] == "phone"
+    assert issued["subject"] == {"type": "recommendation", "number": rec.number}
+    assert issued["data"]["rectify_by"] == rec.rectify_by.isoformat() and issued["data"]["direct"] is False
+    assert not WebhookDelivery.objects.exclude(webhook__client=w.client_obj).exists()
+    # (The evaluation release's event: tests/inspections/test_evaluation_release.py.)

@@ -82,3 +82,36 @@ def test_the_batch_size_is_a_setting_never_below_five(s, settings):
     assert services.evaluation_summary(s.head, body=s.body) is None
     rate(s, 4)
     assert services.evaluation_summary(s.head, body=s.body)["count"] == 7
+
+
+def test_a_release_is_pushed_to_the_body_s_system_as_its_page_shows_it(s, settings):
+    """evaluation.released (F-29's webhooks) carries the release's figures and nothing finer: no rating, no
+    enterprise, no task; nothing is pushed while fewer than five ratings have come."""
+    from jianchama.integrations import services as integrations
+    from jianchama.integrations.models import WebhookDelivery
+
+    settings.API_WEBHOOK_ALLOW_HTTP = True
+    client, _key = integrations.register_client(
+        s.head, name="本单位执法系统", vendor="某公司", contact="李工 13800000000", scopes=["webhooks:manage"]
+    )
+    integrations.register_webhook(client, url="http://127.0.0.1:9/hook", events=["evaluation.released"])
+    for overall in (4, 3, 4, 3):
+        rate(s, overall)
+    assert services.release_evaluations("系统", body=s.body) is None
+    assert not WebhookDelivery.objects.exists()
+    rate(s, 5)
+    release = services.release_evaluations("系统", body=s.body)
+    assert release is not None
+    [delivery] = WebhookDelivery.objects.all()
+    payload = delivery.payload
+    assert delivery.event == payload["event"] == "evaluation.released"
+    assert payload["subject"] == {"type": "evaluation_release", "id": release.pk}
+    assert payload["data"]["count"] == 5 and payload["data"]["overall"] == 3.8
+    assert set(payload["data"]) == {
+        "count",
+        "new_count",
+        "period_start",
+        "period_end",
+        *(name for name, _ in Evaluation.DIMENSIONS),
+        "overall",
+    }

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Exists, Min, OuterRef
 from django.utils import timezone
 
-from jianchama.core import audit, files
+from jianchama.core import audit, events, files
 from jianchama.core import services as core_services
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date, chinese_datetime
@@ -1485,6 +1485,19 @@ def release_evaluations(actor, *, body: EnforcementBody, now: datetime.datetime 
             action="evaluation.released",
             obj=release,
             after={"count": release.count, "new_count": release.new_count},
+        )
+        # What the body's page shows of a release, and nothing finer (F-26).
+        events.emit(
+            "evaluation.released",
+            body_id=body.pk,
+            subject={"type": "evaluation_release", "id": release.pk},
+            data={
+                "count": release.count,
+                "new_count": release.new_count,
+                "period_start": release.period_start.isoformat(),
+                "period_end": release.period_end.isoformat(),
+                **{name: float(getattr(release, name)) for name in EVALUATION_FIGURES},
+            },
         )
     return release
 

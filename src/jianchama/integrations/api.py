@@ -27,7 +27,11 @@ class ClientOut(Schema):
 class WebhookIn(Schema):
     url: str = Field(description="接收推送的网址（生产环境须 https）", max_length=500)
     events: list[str] = Field(
-        description="订阅的事件：task.status_changed、scan.recorded、result.recorded", max_length=10
+        description=(
+            "订阅的事件：task.status_changed、scan.recorded、result.recorded、evaluation.released、"
+            "finding.raised、recommendation.issued"
+        ),
+        max_length=10,
     )
 
     model_config = {

@@ -15,12 +15,14 @@ class IntegrationsConfig(AppConfig):
 
         from django.db.models.signals import post_delete, post_save
 
+        from jianchama.core.events import register_listener as register_body_listener
         from jianchama.inspections.workflow import register_listener
 
         from .models import ApiClient, Webhook
-        from .webhooks import forget_subscriptions, on_event
+        from .webhooks import forget_subscriptions, on_body_event, on_event
 
         register_listener(on_event)
+        register_body_listener(on_body_event)
         for model in (Webhook, ApiClient):
             post_save.connect(
                 forget_subscriptions, sender=model, dispatch_uid=f"forget-{model.__name__}-save"

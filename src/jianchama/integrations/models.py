@@ -122,6 +122,9 @@ class Webhook(models.Model):
         TASK_STATUS_CHANGED = "task.status_changed", "任务状态变化"
         SCAN_RECORDED = "scan.recorded", "企业扫码"
         RESULT_RECORDED = "result.recorded", "录入检查结果"
+        EVALUATION_RELEASED = "evaluation.released", "评议汇总发布"
+        FINDING_RAISED = "finding.raised", "监督问题（已预警提醒本单位）"
+        RECOMMENDATION_ISSUED = "recommendation.issued", "收到监督建议书"
 
     client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField("推送地址", max_length=500)

@@ -54,18 +54,29 @@ def forget_subscriptions(**_kwargs) -> None:
 
 
 def on_event(event: str, task, data: dict) -> None:
+    """A task's event (inspections.workflow): to the webhooks of every body of the task that subscribe."""
     if event not in subscribed_events():
         return
-    hooks = [
-        hook
-        for hook in Webhook.objects.filter(
-            is_active=True,
-            client__is_active=True,
-            client__body_id__in=task.task_bodies.values("body_id"),
-        )
-        if event in hook.events
-    ]
-    for hook in hooks:
+    _deliver(
+        event,
+        Webhook.objects.filter(client__body_id__in=task.task_bodies.values("body_id")),
+        {"task": {"number": task.number, "status": task.status}, "data": data},
+    )
+
+
+def on_body_event(event: str, body_id: int, subject: dict, data: dict) -> None:
+    """A body's event (core.events): to that body's webhooks that subscribe."""
+    if event not in subscribed_events():
+        return
+    _deliver(event, Webhook.objects.filter(client__body_id=body_id), {"subject": subject, "data": data})
+
+
+def _deliver(event: str, webhooks, body: dict) -> None:
+    """One delivery per active webhook of an active client subscribed to `event`, written in the change's
+    transaction and queued when it commits."""
+    for hook in webhooks.filter(is_active=True, client__is_active=True):
+        if event not in hook.events:
+            continue
         delivery = WebhookDelivery.objects.create(
             webhook=hook,
             event=event,
@@ -73,8 +84,7 @@ def on_event(event: str, task, data: dict) -> None:
                 "id": str(uuid.uuid4()),
                 "event": event,
                 "occurred_at": timezone.now().isoformat(),
-                "task": {"number": task.number, "status": task.status},
-                "data": data,
+                **body,
             },
         )
         transaction.on_commit(functools.partial(enqueue, delivery.pk), robust=True)

@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from jianchama.core import audit, files
+from jianchama.core import audit, events, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
@@ -318,6 +318,19 @@ def warn_body(
         after=audit.snapshot(warning, WARNING_FIELDS),
     )
     _set_finding_status(actor, finding, FS.WARNED, allowed_from={FS.OPEN})
+    # From now on the body sees the finding (Finding.visible_to): its own systems may hear of it too.
+    events.emit(
+        "finding.raised",
+        body_id=finding.body_id,
+        subject={"type": "finding", "id": finding.pk},
+        data={
+            "title": finding.title,
+            "description": _body_text(finding),
+            "period": finding.period.strftime("%Y-%m"),
+            "warned_on": warned_on.isoformat(),
+            "channel": warning.channel,
+        },
+    )
     _notify_all(
         body_admins(finding.body),
         event="supervision.warning",
@@ -554,6 +567,17 @@ def _issue(
         after={**audit.snapshot(rec, RECOMMENDATION_FIELDS), "issued_late": today > rec.issue_due},
     )
     _set_finding_status(actor, finding, FS.RECOMMENDED, allowed_from={FS.OPEN, FS.WARNED})
+    events.emit(
+        "recommendation.issued",
+        body_id=rec.body_id,
+        subject={"type": "recommendation", "number": rec.number},
+        data={
+            "finding": {"id": finding.pk, "title": finding.title},
+            "issued_on": rec.issued_on.isoformat(),
+            "rectify_by": rec.rectify_by.isoformat(),
+            "direct": rec.direct,
+        },
+    )
     _notify_all(
         body_admins(rec.body),
         event="supervision.recommendation",
