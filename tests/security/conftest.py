@@ -272,6 +272,21 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         task=s.task,
     )
 
+    # A survey of the side's district, open to its enterprises (F-47)
+    from jianchama.complaints import surveys
+
+    s.survey = surveys.open_survey(
+        s.supervisor,
+        survey=surveys.create_survey(
+            s.supervisor,
+            region=s.region,
+            title=f"{mark}检查感受调查",
+            intro=f"{mark}请如实填写",
+            questions=f"[评分] {mark}检查人员是否出示证件？",
+            closes_on=today + datetime.timedelta(days=30),
+        ),
+    )
+
     # Supervision: a finding taken through the three steps to a decision, and one left open
     s.finding = create_finding(
         s.supervisor,

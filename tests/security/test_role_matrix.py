@@ -158,6 +158,9 @@ FILLERS: dict[str, Filler] = {
     "complaints:action": pk_action("complaint", "handle", "name"),
     "complaints:lead_detail": pk("lead"),
     "complaints:lead_action": pk_action("lead", "accept", "name"),
+    "complaints:survey_detail": pk("survey"),
+    "complaints:survey_action": pk_action("survey", "close", "name"),
+    "portal:survey_answer": pk("survey"),
     # notifications
     "notifications:detail": notification,
     "notifications:mark_read": notification,
@@ -285,6 +288,9 @@ ENTERPRISE_ONLY = {
     "portal:complaint_detail",
     # "有人未出示检查码来检查": the enterprise's one-tap report (issue 14)
     "portal:report_no_code",
+    # the surveys it answers for itself (F-47)
+    "portal:survey_list",
+    "portal:survey_answer",
     "registry:enterprise_detail_own",
 }
 # What the enterprise's contact may open besides the public pages and its own pages; every other page is
@@ -370,6 +376,8 @@ EXPECTED_OK: dict[str, set[str]] = {
     "plans:proposal_detail": {"body_admin", "partner_admin", "supervisor", "platform_admin"},
     "complaints:detail": {"body_admin", "complaint_intake", "supervisor", "platform_admin"},
     "complaints:lead_detail": {"supervisor", "reconsideration_office", "platform_admin"},
+    "complaints:survey_detail": {"supervisor", "platform_admin"},
+    "portal:survey_answer": {"enterprise_contact"},
     "supervision:finding_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
     "supervision:recommendation_detail": {
         "body_admin",

@@ -12,4 +12,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "lead.registered": "登记行政复议线索",
     "lead.accepted": "行政复议线索转为监督问题",
     "lead.returned": "反馈复议机构",
+    "survey.created": "创建问卷",
+    "survey.opened": "发布问卷",
+    "survey.closed": "结束问卷",
+    "survey.answered": "企业提交问卷",
 }

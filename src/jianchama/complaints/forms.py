@@ -208,3 +208,59 @@ class NoCodeReportForm(Form):
     note = forms.CharField(
         label="补充说明（可不填）", max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class SurveyForm(Form):
+    """A survey as a supervisor writes it: the questions one a line (complaints/surveys.py)."""
+
+    region = forms.ModelChoiceField(label="调查范围", queryset=None, empty_label=None)
+    title = forms.CharField(label="标题", max_length=100)
+    intro = forms.CharField(
+        label="说明", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    questions = forms.CharField(
+        label="问题（每行一题）",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="每行一题，行首注明类型：[评分] 问题（1至5分）；[单选] 问题｜选项一｜选项二；[文字] 问题。"
+        "未注明类型的按评分题处理。",
+        initial="[评分] 检查人员是否出示了执法证件和检查码？\n"
+        "[单选] 今年贵单位接受行政检查的次数是否合适？｜偏多｜合适｜偏少\n"
+        "[文字] 对改进涉企行政检查有何意见建议？",
+    )
+    closes_on = forms.DateField(label="截止日期", widget=DATE)
+
+    def __init__(self, *args, regions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = regions
+        self.fields["region"].label_from_instance = lambda region: region.name
+
+
+class SurveyAnswerForm(forms.Form):
+    """One field a question: ratings and choices as radio buttons, words as a text box."""
+
+    def __init__(self, *args, questions, **kwargs):
+        super().__init__(*args, **kwargs)
+        for index, question in enumerate(questions):
+            name, label = f"q{index}", f"{index + 1}. {question['text']}"
+            if question["kind"] == "rating":
+                self.fields[name] = forms.ChoiceField(
+                    label=label,
+                    choices=[(str(n), f"{n}分") for n in range(1, 6)],
+                    widget=forms.RadioSelect,
+                    error_messages={"required": "请选择1至5分"},
+                )
+            elif question["kind"] == "choice":
+                self.fields[name] = forms.ChoiceField(
+                    label=label,
+                    choices=[(option, option) for option in question["options"]],
+                    widget=forms.RadioSelect,
+                    error_messages={"required": "请选择一个选项", "invalid_choice": "请选择一个选项"},
+                )
+            else:
+                self.fields[name] = forms.CharField(
+                    label=label, required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+                )
+
+    def answers(self) -> dict[int, str]:
+        return {int(name[1:]): value for name, value in self.cleaned_data.items()}

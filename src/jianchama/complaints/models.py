@@ -341,3 +341,92 @@ LEAD_TRANSITIONS: dict[str, set[str]] = {
     ReconsiderationLead.Status.ACCEPTED: {ReconsiderationLead.Status.RETURNED},
     ReconsiderationLead.Status.RETURNED: set(),
 }
+
+
+# --- Surveys of enterprises (问卷调查, F-47; seed 003 二（一）2) ------------------------------------------------
+
+
+class SurveyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SurveyQuerySet:
+        """The district's supervisors (and the city's, over their subtree) see its surveys; an enterprise's
+        contact sees the open and closed surveys of the districts above its enterprise (to answer the open
+        ones); nobody else does. Who answered is never shown to anyone (SurveyResponse)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role == Role.SUPERVISOR and user.region_id:
+            return self.filter(region__path__startswith=user.region.path)
+        if user.role == Role.ENTERPRISE_CONTACT and user.enterprise_id:
+            path = (
+                Enterprise.objects.filter(pk=user.enterprise_id)
+                .values_list("region__path", flat=True)
+                .first()
+            )
+            if not path:
+                return self.none()
+            # The enterprise's region and every region above it: "310000/", "310000/310116/", ...
+            above = [path[: i + 1] for i, char in enumerate(path) if char == "/"]
+            return self.exclude(status=Survey.Status.DRAFT).filter(region__path__in=above)
+        return self.none()
+
+
+class Survey(models.Model):
+    """A questionnaire the district's supervisors send to the enterprises of the district through the portal:
+    questions rated 1–5, of one choice, or answered in words. Answers are shown only as aggregates of at
+    least EVALUATION_RELEASE_MIN_RATINGS responses, as evaluations are (F-26)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        OPEN = "open", "征集中"
+        CLOSED = "closed", "已结束"
+
+    region = models.ForeignKey(
+        "registry.Region", verbose_name="调查范围", on_delete=models.PROTECT, related_name="surveys"
+    )
+    title = models.CharField("标题", max_length=100)
+    intro = models.TextField("说明", blank=True)
+    # [{"text": "...", "kind": "rating" | "choice" | "text", "options": ["...", ...]}]
+    questions = models.JSONField("问题", default=list)
+    status = models.CharField("状态", max_length=8, choices=Status.choices, default=Status.DRAFT)
+    closes_on = models.DateField("截止日期")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="发起人", on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    opened_at = models.DateTimeField("发布时间", null=True, blank=True)
+    closed_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    objects = SurveyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "问卷调查"
+        verbose_name_plural = "问卷调查"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SurveyResponse(models.Model):
+    """One enterprise's answers to one survey (once). The enterprise is kept only so that it answers once;
+    no page, export or figure shows it."""
+
+    survey = models.ForeignKey(
+        Survey, verbose_name="问卷", on_delete=models.CASCADE, related_name="responses"
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="企业", on_delete=models.PROTECT, related_name="+"
+    )
+    answers = models.JSONField("回答", default=list)
+    submitted_at = models.DateTimeField("提交时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "问卷回答"
+        verbose_name_plural = "问卷回答"
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "enterprise"], name="one_response_per_enterprise")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} 的一份回答"

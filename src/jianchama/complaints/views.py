@@ -25,7 +25,7 @@ from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.models import EnforcementBody
 
-from . import forms, services
+from . import forms, services, survey_views
 from .models import Complaint, ReconsiderationLead
 
 
@@ -384,6 +384,10 @@ def lead_action(request, pk, name):
 
 
 urlpatterns = [
+    path("surveys/", survey_views.survey_list, name="survey_list"),
+    path("surveys/new/", survey_views.survey_create, name="survey_create"),
+    path("surveys/<int:pk>/", survey_views.survey_detail, name="survey_detail"),
+    path("surveys/<int:pk>/<slug:name>/", survey_views.survey_action, name="survey_action"),
     path("", ledger, name="ledger"),
     path("export.xlsx", export, name="export"),
     path("new/", create, name="create"),

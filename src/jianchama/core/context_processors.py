@@ -53,6 +53,7 @@ MENU: list[tuple[str, str, str, set[str]]] = [
     ("投诉", "投诉举报台账", "complaints:ledger", {S, G, D, B}),
     ("投诉", "提交观察意见", "complaints:observe", {O}),
     ("投诉", "复议线索", "complaints:lead_list", {S, G, R}),
+    ("投诉", "问卷调查", "complaints:survey_list", {S}),
     ("统计", "统计分析", "statistics:index", {S, C, B, G, I}),
     ("统计", "开放数据", "opendata:catalogue", STAFF),
     ("设置", "系统对接", "integrations:client_list", {B}),
@@ -63,6 +64,7 @@ ENTERPRISE_MENU: list[tuple[str, str, str]] = [
     ("企业", "企业首页", "portal:home"),
     ("企业", "我的企业", "registry:enterprise_detail_own"),
     ("企业", "投诉举报", "portal:complaint_list"),
+    ("企业", "问卷调查", "portal:survey_list"),
     ("设置", "工作日历", "core:calendar"),
 ]
 

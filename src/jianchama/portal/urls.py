@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from .views import complaints, contacts, portal
+from .views import complaints, contacts, portal, surveys
 
 app_name = "portal"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("portal/contacts/new/", contacts.contact_request, name="contact_request"),
     path("portal/contacts/confirm/", contacts.contact_confirm, name="contact_confirm"),
     path("portal/contacts/<int:pk>/remove/", contacts.contact_remove, name="contact_remove"),
+    path("portal/surveys/", surveys.survey_list, name="survey_list"),
+    path("portal/surveys/<int:pk>/", surveys.survey_answer, name="survey_answer"),
     path("portal/complaints/", complaints.complaint_list, name="complaint_list"),
     path("portal/complaints/new/", complaints.complaint_create, name="complaint_create"),
     path("portal/report-no-code/", complaints.report_no_code, name="report_no_code"),
