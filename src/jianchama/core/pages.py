@@ -56,15 +56,20 @@ class CappedPaginator(Paginator):
     "1000+ 条" beyond: the last pages are then reached by narrowing the filters, not by paging.
     """
 
-    def __init__(self, object_list, per_page, cap: int | None = None, **kwargs):
+    def __init__(self, object_list, per_page, cap: int | None = None, count_in_order: bool = False, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = cap if cap is not None else settings.LIST_COUNT_CAP
+        self.count_in_order = count_in_order
 
     @cached_property
     def count(self) -> int:
         rows = self.object_list
         if hasattr(rows, "query"):
-            return rows.order_by()[: self.cap + 1].count()
+            # Counted in the list's order where an index gives that order: PostgreSQL then walks the same
+            # index as the page and stops at cap + 1 rows. Without the order it may hash the whole scope
+            # first (a district supervisor's 1,000,001 tasks: 557 ms against 9 ms; bench/README.md, pages).
+            counted = rows if self.count_in_order else rows.order_by()
+            return counted[: self.cap + 1].count()
         return len(rows)
 
     @property
@@ -79,6 +84,7 @@ class CappedPaginator(Paginator):
         return super().num_pages
 
 
-def paginate(request, queryset, per_page: int | None = None):
+def paginate(request, queryset, per_page: int | None = None, *, count_in_order: bool = False):
     """The page of `queryset` the request asks for (`?page=`), counted up to `LIST_COUNT_CAP`."""
-    return CappedPaginator(queryset, per_page or PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = CappedPaginator(queryset, per_page or PAGE_SIZE, count_in_order=count_in_order)
+    return paginator.get_page(request.GET.get("page"))

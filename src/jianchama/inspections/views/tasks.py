@@ -55,7 +55,9 @@ def task_list(request):
         tasks = tasks.filter(_search(query))
     # A home page's to-do (core/todos.py) lands here on exactly the tasks it counted.
     tasks, todo_label = todos.narrow(request.user, request.GET.get("todo", ""), tasks)
-    page = paginate(request, tasks)
+    # Unsearched, the list's order (-created_at, -id) has an index: the count walks it (core/pages.py); a
+    # search matches few rows, found through the trigram indexes, and is counted without the order.
+    page = paginate(request, tasks, count_in_order=not query)
     return render(
         request,
         "inspections/task_list.html",
