@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.errors import DomainError, PermissionDenied, raise_if
 from jianchama.core.roles import Role
 
 # The registry owns the reading of uploaded spreadsheets and their safety limits; the work-order import
@@ -205,6 +205,37 @@ def _parse_row(number: int, cells: dict[str, Any], epoch, categories: dict[str, 
         "external_due": due,
     }
     return order, arguments, problems
+
+
+def register_work_order(actor, *, cells: dict[str, Any]) -> tuple[Complaint, bool]:
+    """One work order pushed by the hotline's API client (kind 12345, POST /api/v1/work-orders): the export's
+    columns (`cells` by column name), checks and service, for one order. Returns the complaint and whether it
+    was registered now; a number already in the ledger returns its complaint unchanged (False), so the
+    hotline may push an order again safely. Refuses with every problem of the order, nothing saved."""
+    if not may_import(actor):
+        raise PermissionDenied("只有投诉受理人员（或12345热线的接口客户端）可以登记12345热线工单")
+    order, arguments, problems = _parse_row(0, cells, None, _categories())
+    if order:
+        existing = Complaint.objects.filter(source=SOURCE, external_number=order).first()
+        if existing is not None:
+            return existing, False
+    raise_if([f"「{column}」{reason}" if column else reason for column, reason in problems], "工单未登记")
+    try:
+        with transaction.atomic():
+            return services.register_complaint(actor, **arguments), True
+    except IntegrityError:
+        return Complaint.objects.get(source=SOURCE, external_number=order), False
+
+
+def work_order(actor, number: str) -> Complaint | None:
+    """The complaint of a work order the actor may see (the hotline's client: those of its district, or that
+    it pushed), for reading its handling result; None if there is none."""
+    return (
+        Complaint.objects.visible_to(actor)
+        .select_related("body")
+        .filter(source=SOURCE, external_number=number)
+        .first()
+    )
 
 
 def import_work_orders(actor, *, file: IO[bytes] | bytes, file_name: str = "") -> HotlineImportResult:
