@@ -209,6 +209,8 @@ FILLERS: dict[str, Filler] = {
         )
     },
     "api-v1:delete_webhook": lambda w, s, role: {"webhook_id": s.webhook.pk},
+    # the 12345 hotline's client reads a work order's result (issue 17); bearer keys only, as above
+    "api-v1:get_work_order": lambda w, s, role: {"number": "GD-NONE"},
     # the body administrator's integration pages
     "integrations:client_detail": pk("api_client"),
     "integrations:client_action": pk_action("api_client", "rotate"),
