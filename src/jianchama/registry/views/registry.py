@@ -584,12 +584,15 @@ def item_list(request):
 
 @page_view
 def item_detail(request, pk):
-    item = get_object_or_404(InspectionItem.objects.visible_to(request.user).select_related("field"), pk=pk)
+    item = get_object_or_404(
+        InspectionItem.objects.visible_to(request.user).select_related("field", "standard"), pk=pk
+    )
     return render(
         request,
         "registry/item_detail.html",
         {
             "item": item,
+            "standard_entry": item.standard_entry(),
             "bodies": item.bodies.select_related("region"),
             "entrusted_bodies": item.entrusted_bodies.all(),
             "can_edit": services.can_manage_items(request.user),
