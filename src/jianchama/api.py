@@ -8,6 +8,7 @@ and the Swagger UI's online validator is switched off so the page fetches nothin
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
+from jianchama.complaints.api import router as complaints_router
 from jianchama.inspections.api import router as inspections_router
 from jianchama.integrations import problems
 from jianchama.integrations.api import router as integrations_router
@@ -26,3 +27,4 @@ api = NinjaAPI(
 problems.install(api)
 api.add_router("/", inspections_router)
 api.add_router("/", integrations_router)
+api.add_router("/", complaints_router)

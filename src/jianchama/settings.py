@@ -343,6 +343,9 @@ IMPORT_MAX_PROBLEMS = int(env("IMPORT_MAX_PROBLEMS", "10000"))
 # for the worker in IMPORT_QUEUE_DIR (private: no URL serves it) and is deleted after the job.
 IMPORT_QUEUE_ROWS = int(env("IMPORT_QUEUE_ROWS", "5000"))
 IMPORT_QUEUE_DIR = Path(env("IMPORT_QUEUE_DIR", str(BASE_DIR / "var" / "imports")))
+# Work orders of one 12345 hotline export (complaints/hotline.py): imported while the page waits, one
+# registration a row; a larger export is imported in parts.
+HOTLINE_IMPORT_MAX_ROWS = int(env("HOTLINE_IMPORT_MAX_ROWS", "5000"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG

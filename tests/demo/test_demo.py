@@ -135,6 +135,14 @@ def test_items_have_legal_bases_checklists_and_the_bodies_of_their_field(loaded)
         assert {b.level for b in bodies} >= {"city", "district"}
         for body in bodies:
             assert item.field in body.fields.all()
+        # 按照市级行政检查标准开展检查 (issue 17): each item follows its field's city standard, whose points
+        # are its checklist
+        entry = item.standard_entry()
+        assert item.standard.title == f"上海市{item.field.name}行政检查标准", item.code
+        assert entry.checklist == item.checklist and (entry.rectify_min_days, entry.rectify_max_days) == (
+            5,
+            15,
+        )
     basis = " ".join(items.values_list("legal_basis", flat=True))
     for law in [
         "《中华人民共和国安全生产法》",

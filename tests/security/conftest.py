@@ -31,7 +31,7 @@ from jianchama.plans import services as plans
 from jianchama.plans.models import Plan
 from jianchama.portal.views.portal import REPORT_SALT, RESULT_SALT
 from jianchama.registry import guides
-from jianchama.registry.models import EnforcementBody, ImportJob, Region
+from jianchama.registry.models import EnforcementBody, ImportJob, InspectionStandard, Region
 from jianchama.supervision import bulletins, guidance, sampling, steps
 from jianchama.supervision.models import Finding, Method, SampledBody
 from jianchama.supervision.rules import run_rules
@@ -99,6 +99,13 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
     s.item = ItemFactory(name=f"燃气经营许可情况检查{tag}", field=w.gas, bodies=[s.body])
     s.partner_item = ItemFactory(
         name=f"燃气器具产品质量检查{tag}", field=w.market, bodies=[s.partner], checklist=["是否有合格证明"]
+    )
+    # A version of the city's inspection standard (issue 17): city-wide, read by every logged-in user.
+    s.standard = InspectionStandard.objects.create(
+        document_number=f"沪建规范〔2026〕{tag}号",
+        version="2026.1",
+        title=f"上海市燃气行政检查标准{tag}",
+        effective_date=datetime.date(2026, 1, 1),
     )
 
     # People

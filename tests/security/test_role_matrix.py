@@ -181,6 +181,7 @@ FILLERS: dict[str, Filler] = {
     "registry:contact_remove": pk("contact"),
     "registry:item_detail": pk("item"),
     "registry:item_edit": pk("item"),
+    "registry:standard_detail": pk("standard"),
     "registry:guide_detail": pk("guide"),
     "registry:guide_edit": pk("guide"),
     "registry:guide_publish": pk("guide"),
@@ -212,6 +213,8 @@ FILLERS: dict[str, Filler] = {
         )
     },
     "api-v1:delete_webhook": lambda w, s, role: {"webhook_id": s.webhook.pk},
+    # the 12345 hotline's client reads a work order's result (issue 17); bearer keys only, as above
+    "api-v1:get_work_order": lambda w, s, role: {"number": "GD-NONE"},
     # the body administrator's integration pages
     "integrations:client_detail": pk("api_client"),
     "integrations:client_action": pk_action("api_client", "rotate"),
@@ -272,7 +275,12 @@ PUBLIC = {
 }
 # Open to every logged-in user, whichever district (bodies and the published item catalogue are public).
 # The draws page of a published plan shows only what the public draw page shows.
-LOGGED_IN_PUBLIC = {"registry:body_detail", "registry:item_detail", "draws:plan_draws"}
+LOGGED_IN_PUBLIC = {
+    "registry:body_detail",
+    "registry:item_detail",
+    "registry:standard_detail",  # the city's inspection standards are published documents (issue 17)
+    "draws:plan_draws",
+}
 
 # The enterprise's own pages: staff must never use them as if they were the enterprise.
 ENTERPRISE_ONLY = {
@@ -311,6 +319,9 @@ ENTERPRISE_MAY_OPEN = ENTERPRISE_ONLY | {
     "registry:body_detail",
     "registry:item_list",
     "registry:item_detail",
+    # the city standard its inspections follow (issue 17)
+    "registry:standard_list",
+    "registry:standard_detail",
     "core:calendar",
     # Staff pages that answer the enterprise's contact with only what visible_to gives it (nothing, or its own
     # tasks and the published plans): no leak, but a page it has no use for (see the report of issue 10).

@@ -2,6 +2,7 @@
 
 AUDIT_ACTIONS: dict[str, str] = {
     "complaint.registered": "登记投诉举报",
+    "complaint.hotline_imported": "导入12345热线工单",
     "complaint.assigned": "交办投诉举报",
     "complaint.reassigned": "改交其他执法单位办理",
     "complaint.handled": "录入办理结果",

@@ -185,6 +185,10 @@ class Complaint(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    # The number the channel gave it (12345's 工单编号) and the channel's own handling deadline (办理时限),
+    # set when the complaint came as data (hotline.py); a channel's number is registered once.
+    external_number = models.CharField("来源工单编号", max_length=64, blank=True)
+    external_due = models.DateField("来源办理时限", null=True, blank=True)
 
     objects = ComplaintQuerySet.as_manager()
 
@@ -193,6 +197,13 @@ class Complaint(models.Model):
         verbose_name_plural = "投诉举报台账"
         ordering = ["-received_on", "-id"]
         indexes = [models.Index(fields=["status", "handle_by"]), models.Index(fields=["body", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_number"],
+                condition=~Q(external_number=""),
+                name="unique_complaint_external_number",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number or '（未编号）'} {self.title}"

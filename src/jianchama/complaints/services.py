@@ -382,6 +382,8 @@ def register_complaint(
     task: Task | None = None,
     received_on: datetime.date | None = None,
     code_report=None,
+    external_number: str = "",
+    external_due: datetime.date | None = None,
 ) -> Complaint:
     """Register a complaint in the ledger and give it its number.
 
@@ -390,6 +392,10 @@ def register_complaint(
     it is at once assigned to that body); an observer its observations; an enterprise's contact its own
     complaint on the portal (about its own enterprise and, optionally, one of its own inspections); the system
     ("系统") the report of a failed code from the scan page.
+
+    `external_number` and `external_due` are the channel's work-order number and its own handling deadline,
+    when the complaint came as data (the 12345 hotline's export, hotline.py); a number is registered once per
+    channel (the database's unique constraint holds it even for two imports at once).
     """
     today = timezone.localdate()
     received_on = received_on or today
@@ -471,6 +477,13 @@ def register_complaint(
         problems.append("联系电话请填写数字（座机可带“-”），或留空")
     if received_on > today:
         problems.append("受理日期不能晚于今天")
+    external_number = (external_number or "").strip()
+    if len(external_number) > 64:
+        problems.append("工单编号不能超过64个字符")
+    if external_number and Complaint.objects.filter(source=source, external_number=external_number).exists():
+        problems.append(f"{Source(source).label}工单{external_number}已登记，不重复登记")
+    if external_due is not None and external_due < received_on:
+        problems.append("办理时限不能早于受理日期")
     # Intake may say the complainant is the enterprise concerned: only then is that enterprise told the result.
     if (
         complainant_enterprise is not None
@@ -496,6 +509,8 @@ def register_complaint(
             code_report=code_report,
             received_on=received_on,
             registered_by=None if is_system else actor,
+            external_number=external_number,
+            external_due=external_due,
         )
         if role == Role.BODY_ADMIN:
             # Received on the body's own platform: the body has it from the day it came in.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 
+from django import forms as django_forms
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
@@ -17,15 +19,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from jianchama.core import audit, exports, spreadsheets, todos
+from jianchama.core.bounds import BoundedForm
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
+from jianchama.core.views import rate_limited
 from jianchama.core.workdays import WorkingCalendar
+from jianchama.registry.importing import human_size
 from jianchama.registry.models import EnforcementBody
 
-from . import forms, services, survey_views
+from . import forms, hotline, services, survey_views
 from .models import Complaint, ReconsiderationLead
 
 
@@ -92,6 +98,7 @@ def ledger(request):
             "filters": filters,
             "todo_label": filters.todo_label,
             "can_register": bool(sources) and Complaint.Source.OBSERVER not in sources,
+            "may_import_hotline": hotline.may_import(user),
             "can_observe": Complaint.Source.OBSERVER in sources,
             "may_see_leads": services.can_register_leads(user) or user.role == Role.DISTRICT_GOVERNMENT,
             "query": request.GET.urlencode(),
@@ -295,6 +302,62 @@ def action(request, pk, name):
     return redirect("complaints:detail", complaint.pk)
 
 
+# --- 12345 work orders ----------------------------------------------------------------------------------
+
+
+class HotlineUploadForm(BoundedForm):
+    # Empty files are let through: the service says what is wrong with them in its own words.
+    file = django_forms.FileField(
+        label="选择文件",
+        allow_empty_file=True,
+        widget=django_forms.FileInput(
+            attrs={"accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        ),
+        error_messages={"required": "请选择要上传的12345工单导出文件"},
+    )
+
+
+def _hotline_page(request, status: int = 200, **context) -> HttpResponse:
+    context = {
+        "columns": hotline.HOTLINE_COLUMNS,
+        "max_rows": hotline.max_rows(),
+        "max_size": human_size(settings.IMPORT_MAX_BYTES),
+        **context,
+    }
+    context.setdefault("form", HotlineUploadForm())
+    return render(request, "complaints/hotline_import.html", context, status=status)
+
+
+@page_view
+@ratelimit(key="user", rate="10/m", method="POST", block=False)
+def hotline_import(request):
+    """The intake desk uploads the 12345 hotline's work-order export; the page shows what was registered,
+    what was already in the ledger, and every problem of the rows left out."""
+    if not hotline.may_import(request.user):
+        raise PermissionDenied("只有投诉受理人员可以导入12345热线工单")
+    if request.method == "GET" and request.GET.get("template") == "xlsx":
+        sheet = spreadsheets.Sheet(
+            title="12345工单", header=[c.name for c in hotline.HOTLINE_COLUMNS], rows=[]
+        )
+        return spreadsheets.xlsx_response("12345工单导入模板", [sheet])
+    if request.method != "POST":
+        return _hotline_page(request)
+    if getattr(request, "limited", False):
+        return rate_limited(request)
+    form = HotlineUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _hotline_page(request, status=400, form=form)
+    upload = form.cleaned_data["file"]
+    try:
+        result = hotline.import_work_orders(request.user, file=upload, file_name=upload.name)
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        form.add_error("file", error.message)
+        return _hotline_page(request, status=400, form=form)
+    return _hotline_page(request, result=result)
+
+
 # --- Reconsideration leads ------------------------------------------------------------------------------
 
 
@@ -391,6 +454,7 @@ urlpatterns = [
     path("", ledger, name="ledger"),
     path("export.xlsx", export, name="export"),
     path("new/", create, name="create"),
+    path("import-12345/", hotline_import, name="hotline_import"),
     path("observe/", create, name="observe"),
     path("<int:pk>/", detail, name="detail"),
     path("<int:pk>/<slug:name>/", action, name="action"),

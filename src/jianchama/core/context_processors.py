@@ -43,6 +43,7 @@ MENU: list[tuple[str, str, str, set[str]]] = [
     ("名录", "执法人员", "registry:inspector_list", STAFF),
     ("名录", "企业", "registry:enterprise_list", STAFF),
     ("名录", "检查事项", "registry:item_list", STAFF),
+    ("名录", "检查标准", "registry:standard_list", STAFF),
     ("名录", "资格核验", "registry:qualification_check", {B}),
     ("名录", "合规指引", "registry:guide_list", STAFF),
     ("监督", "数据监督", "supervision:dashboard", {S, G}),

@@ -32,8 +32,10 @@ from jianchama.registry.models import (
     EnterpriseContact,
     Field,
     InspectionItem,
+    InspectionStandard,
     Inspector,
     Region,
+    StandardItem,
 )
 
 DEMO_PASSWORD = "Demo-2026!"
@@ -809,6 +811,33 @@ class _Builder:
         through.objects.bulk_create(links)
         for key, _name, _organ, item_codes, _period in ENTRUSTED_BODIES:
             self.bodies[key].entrusted_items.set([self.items[c] for c in item_codes])
+        self._standards()
+
+    def _standards(self) -> None:
+        """Each field's items follow a version of the city's inspection standard (按照市级行政检查标准开展检查):
+        its checklist points are the items' checklists, and rectification deadlines of 5 to 15 working days
+        (行政检查裁量权)."""
+        effective = _date_after(self.today, -365)
+        for number, (field, field_name) in enumerate(FIELDS, start=1):
+            standard = InspectionStandard.objects.create(
+                document_number=f"沪执规〔{effective.year}〕{number}号",
+                version=f"{effective.year}.1",
+                title=f"上海市{field_name}行政检查标准",
+                effective_date=effective,
+            )
+            for code, item_field, *_rest in ITEMS:
+                if item_field != field:
+                    continue
+                item = self.items[code]
+                StandardItem.objects.create(
+                    standard=standard,
+                    item=item,
+                    checklist=list(item.checklist),
+                    rectify_min_days=5,
+                    rectify_max_days=15,
+                )
+                item.standard = standard
+                item.save(update_fields=["standard"])
 
     # People.
 

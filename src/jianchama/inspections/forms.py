@@ -13,6 +13,14 @@ from jianchama.registry.uscc import is_valid as uscc_is_valid
 from .models import Evaluation, Evidence, Exemption, Finding, InspectionRecord, Task, TriggerSituation
 
 
+class ItemChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, item: InspectionItem) -> str:
+        # The city standard the item follows (按照市级行政检查标准开展检查), said where the item is chosen.
+        if item.standard_id is None:
+            return item.name
+        return f"{item.name}（依据：{item.standard.title} v{item.standard.version}）"
+
+
 class InspectorChoiceField(forms.ModelMultipleChoiceField):
     # The fields of the items chosen so far (set by the form): each inspector is marked when his valid
     # certificates do not cover those of them his body works in (the qualification gate's rule, said early).
@@ -52,7 +60,7 @@ class TaskForm(Form):
     )
     kind = forms.ChoiceField(label="检查类型", choices=[("", "请选择"), *Task.Kind.choices])
     mode = forms.ChoiceField(label="检查方式", choices=Task.Mode.choices, initial=Task.Mode.ON_SITE)
-    items = forms.ModelMultipleChoiceField(
+    items = ItemChoiceField(
         label="检查事项", queryset=InspectionItem.objects.none(), widget=forms.CheckboxSelectMultiple
     )
     joint_bodies = forms.ModelMultipleChoiceField(
@@ -149,7 +157,7 @@ class TaskForm(Form):
             enforcementbody__fields=OuterRef("field_id"),
         )
         self.fields["items"].queryset = (
-            self.fields["items"].queryset.filter(Exists(authorised)).select_related("field")
+            self.fields["items"].queryset.filter(Exists(authorised)).select_related("field", "standard")
         )
         self.fields["inspectors"].needed_fields = self._chosen_item_fields()
 

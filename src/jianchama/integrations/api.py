@@ -66,8 +66,9 @@ def whoami(request):
     key = client.current_key
     return {
         "name": client.name,
-        "body_code": client.body.code,
-        "body_name": client.body.name,
+        # The 12345 hotline's client belongs to no body: its district stands in the body's place.
+        "body_code": client.body.code if client.body_id else client.region.code,
+        "body_name": client.body.name if client.body_id else f"12345市民服务热线（{client.region.name}）",
         "scopes": client.scopes,
         "key_prefix": key.prefix,
         "key_expires_at": key.expires_at,

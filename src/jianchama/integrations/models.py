@@ -30,13 +30,31 @@ class ApiClientQuerySet(models.QuerySet):
 
 
 class ApiClient(models.Model):
-    """A body's own enforcement system, calling the API with the body's staff scope through `service_user`."""
+    """A body's own enforcement system, calling the API with the body's staff scope through `service_user`;
+    or (kind 12345, issue 17) the 12345 hotline's system for one district, which pushes work orders into that
+    district's complaint ledger and reads their handling result, as an intake desk user of the district."""
 
+    class Kind(models.TextChoices):
+        BODY = "body", "执法单位执法系统"
+        HOTLINE_12345 = "12345", "12345市民服务热线"
+
+    kind = models.CharField("客户端类型", max_length=10, choices=Kind.choices, default=Kind.BODY)
     body = models.ForeignKey(
         "registry.EnforcementBody",
         verbose_name="执法单位",
         on_delete=models.PROTECT,
         related_name="api_clients",
+        null=True,
+        blank=True,
+    )
+    # Kind 12345 only: the district whose complaint ledger the hotline's work orders go to.
+    region = models.ForeignKey(
+        "registry.Region",
+        verbose_name="所属区域",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
     )
     name = models.CharField("系统名称", max_length=100)
     vendor = models.CharField("承建单位", max_length=100)
@@ -61,9 +79,20 @@ class ApiClient(models.Model):
         verbose_name = "接口客户端"
         verbose_name_plural = "接口客户端"
         ordering = ["body_id", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(kind="body", body__isnull=False, region__isnull=True))
+                | models.Q(kind="12345", body__isnull=True, region__isnull=False),
+                name="api_client_body_or_hotline_region",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_hotline(self) -> bool:
+        return self.kind == self.Kind.HOTLINE_12345
 
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or [])

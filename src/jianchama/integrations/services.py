@@ -131,8 +131,64 @@ def register_client(
     return client, plaintext
 
 
+HOTLINE_SCOPES = ["work_orders"]
+
+
+@transaction.atomic
+def register_hotline_client(
+    actor, *, region, name: str, vendor: str, contact: str, allowed_addresses: str = ""
+) -> tuple[ApiClient, str]:
+    """The 12345 hotline's system of one district (issue 17) and its first key, registered by the platform
+    administrator (configuration, not a legal act). It acts as an intake desk user of the district: it pushes
+    work orders into the district's complaint ledger (POST /api/v1/work-orders) and reads their handling
+    result, and nothing else (no body's scopes)."""
+    if not (actor.is_authenticated and actor.is_platform_admin):
+        raise PermissionDenied("只有平台管理员可以登记12345热线的接口客户端")
+    problems = [
+        message
+        for value, message in (
+            (name, "请填写系统名称"),
+            (vendor, "请填写承建单位"),
+            (contact, "请填写联系人及电话"),
+        )
+        if not value.strip()
+    ] + address_problems(allowed_addresses)
+    if region is None or region.level != region.Level.DISTRICT:
+        problems.append("请选择12345工单所属的区（县）")
+    raise_if(problems, "接口客户端未登记")
+    service_user = User(
+        username=f"api-{secrets.token_hex(8)}",
+        full_name=f"接口客户端「{name.strip()[:30]}」",
+        role=Role.COMPLAINT_INTAKE,
+        region=region,
+    )
+    service_user.set_unusable_password()
+    service_user.save()
+    client = ApiClient.objects.create(
+        kind=ApiClient.Kind.HOTLINE_12345,
+        region=region,
+        name=name.strip(),
+        vendor=vendor.strip(),
+        contact=contact.strip(),
+        allowed_addresses=allowed_addresses.strip(),
+        scopes=list(HOTLINE_SCOPES),
+        service_user=service_user,
+        created_by=actor,
+    )
+    key, plaintext = _new_key(client)
+    audit.record(actor=actor, action="api_client.registered", obj=client, after=audit.snapshot(client))
+    audit.record(
+        actor=actor, action="api_key.issued", obj=key, after={"client": client.pk, "prefix": key.prefix}
+    )
+    return client, plaintext
+
+
 def _managed(actor, client: ApiClient) -> ApiClient:
-    if not can_manage(actor) or client.body_id != actor.body_id:
+    if client.is_hotline:
+        # The hotline's client belongs to no body: the platform administrator who registered it manages it.
+        if not (actor.is_authenticated and actor.is_platform_admin):
+            raise PermissionDenied("只有平台管理员可以管理12345热线的接口客户端")
+    elif not can_manage(actor) or client.body_id != actor.body_id:
         raise PermissionDenied("只有本单位的执法单位管理员可以管理该接口客户端")
     return ApiClient.objects.select_for_update().get(pk=client.pk)
 

@@ -78,7 +78,8 @@ def client_detail(request, pk):
             "webhooks": client.webhooks.all(),
             "deliveries": deliveries,
             "scope_labels": [label for value, label in Scope.choices if value in client.scopes],
-            "can_manage": services.can_manage(request.user) and client.body_id == request.user.body_id,
+            "can_manage": (services.can_manage(request.user) and client.body_id == request.user.body_id)
+            or (client.is_hotline and request.user.is_platform_admin),
         },
     )
 

@@ -16,8 +16,10 @@ from .models import (
     EnterpriseContact,
     Field,
     InspectionItem,
+    InspectionStandard,
     Inspector,
     Region,
+    StandardItem,
 )
 
 
@@ -126,6 +128,20 @@ class EnterpriseContactAdmin(ReadOnlyAdmin):
 
 @admin.register(InspectionItem)
 class InspectionItemAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "field", "is_published")
-    list_filter = ("field", "is_published")
+    list_display = ("code", "name", "field", "standard", "is_published")
+    list_filter = ("field", "is_published", "standard")
     search_fields = ("code", "name", "legal_basis")
+
+
+class StandardItemInline(ReadOnlyInline):
+    model = StandardItem
+    fields = ("item", "checklist", "rectify_min_days", "rectify_max_days")
+
+
+@admin.register(InspectionStandard)
+class InspectionStandardAdmin(ReadOnlyAdmin):
+    """Read here; registered through the standards page's import (registry/standards.py, all or nothing)."""
+
+    list_display = ("title", "document_number", "version", "effective_date")
+    search_fields = ("title", "document_number")
+    inlines = [StandardItemInline]

@@ -11,5 +11,7 @@ class RegistryConfig(AppConfig):
 
         from . import todos  # noqa: F401  (registers the home page's to-dos, core/todos.py)
         from .services import AUDIT_ACTIONS
+        from .standards import AUDIT_ACTIONS as STANDARD_ACTIONS
 
         audit.register_actions(AUDIT_ACTIONS)
+        audit.register_actions(STANDARD_ACTIONS)

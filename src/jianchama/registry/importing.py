@@ -338,7 +338,7 @@ def human_size(size: int) -> str:
     return f"{size} 字节"
 
 
-def _open_table(data: bytes, file_name: str) -> _Table:
+def open_table(data: bytes, file_name: str) -> _Table:
     suffix = PurePath(file_name).suffix.lower() if file_name else ""
     if suffix == ".xls" or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise DomainError(
@@ -425,7 +425,7 @@ def _open_xlsx(data: bytes) -> _Table:
     return _Table(header=list(header or ()), rows=rows, epoch=workbook.epoch, close=workbook.close)
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A cell as text: Excel numbers without a trailing .0, dates as YYYY-MM-DD, spaces trimmed."""
     if value is None:
         return ""
@@ -448,10 +448,10 @@ _HEADER_NOISE = re.compile(r"[\s*＊]|[（(](?:选填|必填|可选|非必填)[)
 
 
 def _header_key(value: Any) -> str:
-    return _HEADER_NOISE.sub("", _text(value).lstrip("\ufeff"))
+    return _HEADER_NOISE.sub("", cell_text(value).lstrip("\ufeff"))
 
 
-def _map_columns(header: list[Any], columns: Sequence[Column]) -> dict[str, int]:
+def map_columns(header: list[Any], columns: Sequence[Column]) -> dict[str, int]:
     """Column name → position. Raises one error listing every required column that is missing."""
     names = {c.name: c.name for c in columns} | {alias: c.name for c in columns for alias in c.aliases}
     positions: dict[str, int] = {}
@@ -468,7 +468,7 @@ def _map_columns(header: list[Any], columns: Sequence[Column]) -> dict[str, int]
     return positions
 
 
-def _cells(table: _Table, positions: dict[str, int]) -> Iterator[tuple[int, dict[str, Any]]]:
+def table_cells(table: _Table, positions: dict[str, int]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each non-empty data row as {column name: raw value}; rows with nothing in them are skipped."""
     items = list(positions.items())
     last_allowed = settings.IMPORT_MAX_ROWS + 1  # the header is row 1
@@ -491,7 +491,7 @@ EXAMPLE_ROW = "这是导入模板中的示例行：请删除或改为真实数�
 def _is_example(cells: dict[str, Any], columns: Sequence[Column], keys: Sequence[str]) -> bool:
     """The template's example row, uploaded unchanged, would register a made-up enterprise or certificate."""
     examples = {c.name: c.example for c in columns}
-    return all(_text(cells.get(key)) == examples[key] for key in keys)
+    return all(cell_text(cells.get(key)) == examples[key] for key in keys)
 
 
 class _Problems:
@@ -528,7 +528,7 @@ _DATE = re.compile(
 _SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+\d+", re.IGNORECASE)
 
 
-def _phone_problem(text: str) -> tuple[str, str | None]:
+def phone_problem(text: str) -> tuple[str, str | None]:
     phone = _PHONE_NOISE.sub("", text)
     if phone.startswith("+86"):
         phone = phone[3:]
@@ -543,7 +543,7 @@ def _too_long(text: str, limit: int) -> str | None:
     return f"不能超过{limit}个字，实际为{len(text)}个字" if len(text) > limit else None
 
 
-def _date(value: Any, epoch: datetime.datetime | None) -> tuple[datetime.date | None, str | None]:
+def cell_date(value: Any, epoch: datetime.datetime | None) -> tuple[datetime.date | None, str | None]:
     if isinstance(value, datetime.datetime):
         return value.date(), None
     if isinstance(value, datetime.date):
@@ -557,7 +557,7 @@ def _date(value: Any, epoch: datetime.datetime | None) -> tuple[datetime.date | 
         from openpyxl.utils.datetime import from_excel
 
         return from_excel(value, epoch).date(), None
-    text = _text(value)
+    text = cell_text(value)
     match = _DATE.fullmatch(text)
     if not match:
         return None, f"日期应写作 YYYY-MM-DD 或 YYYY/MM/DD（如 2026-03-01），实际为“{text}”"
@@ -650,7 +650,7 @@ def _position(
     cells: dict[str, Any], bad: Callable[[str, str], None]
 ) -> tuple[Decimal | None, Decimal | None]:
     """The registered position (纬度, 经度): both or neither, in range; six decimals (about 0.1 m)."""
-    texts = {column: _text(cells.get(column)) for column in ("纬度", "经度")}
+    texts = {column: cell_text(cells.get(column)) for column in ("纬度", "经度")}
     if not any(texts.values()):
         return None, None
     if not all(texts.values()):
@@ -684,7 +684,7 @@ def _parse_enterprise(
         problems.add(number, column, reason)
 
     raw_code = cells["统一社会信用代码"]
-    code = uscc_rules.normalise(_text(raw_code))
+    code = uscc_rules.normalise(cell_text(raw_code))
     reason = uscc_rules.problem(code)
     if reason:
         if isinstance(raw_code, (int, float)) or _SCIENTIFIC.fullmatch(code):
@@ -693,19 +693,19 @@ def _parse_enterprise(
             )
         bad("统一社会信用代码", reason)
 
-    name = _text(cells["企业名称"])
+    name = cell_text(cells["企业名称"])
     if not name:
         bad("企业名称", "不能为空")
     elif reason := _too_long(name, 200):
         bad("企业名称", reason)
 
-    region, reason = regions.find(_text(cells["所在区域"]))
+    region, reason = regions.find(cell_text(cells["所在区域"]))
     if reason:
         bad("所在区域", reason)
     elif not scope.covers(region.path):
         bad("所在区域", f"“{region.name}”不在本单位的管辖范围（{scope.label}）内，无权导入该区域的企业")
 
-    grade_text = _text(cells["风险等级"])
+    grade_text = cell_text(cells["风险等级"])
     risk_grade = _RISK_GRADES.get(grade_text.upper()) or _RISK_GRADES.get(grade_text)
     if not risk_grade:
         bad(
@@ -715,15 +715,15 @@ def _parse_enterprise(
 
     optional: dict[str, str | None] = {}
     for column, limit in (("地址", 255), ("行业", 100), ("信用等级", 10), ("法定代表人", 50)):
-        text = _text(cells.get(column))
+        text = cell_text(cells.get(column))
         optional[column] = text or None
         if text and (reason := _too_long(text, limit)):
             bad(column, reason)
 
     phone = None
-    phone_text = _text(cells.get("法定代表人手机号"))
+    phone_text = cell_text(cells.get("法定代表人手机号"))
     if phone_text:
-        phone, reason = _phone_problem(phone_text)
+        phone, reason = phone_problem(phone_text)
         if reason:
             bad("法定代表人手机号", reason)
         elif not optional["法定代表人"]:
@@ -763,14 +763,14 @@ def _parse_file(
     """Every data row parsed (rows with problems left out and their problems collected), the number of data
     rows, and the problems; a row repeating an earlier row's key is refused naming the earlier row."""
     check_limits(data, file_name)
-    table = _open_table(data, file_name)
+    table = open_table(data, file_name)
     try:
-        positions = _map_columns(table.header, columns)
+        positions = map_columns(table.header, columns)
         problems = _Problems(columns)
         parsed: list = []
         first_row: dict[str, int] = {}
         total = 0
-        for number, cells in _cells(table, positions):
+        for number, cells in table_cells(table, positions):
             total += 1
             if progress is not None and total % PROGRESS_EVERY == 0:
                 progress(total)
@@ -1133,13 +1133,13 @@ def _parse_inspector(
         ok = False
         problems.add(number, column, reason)
 
-    name = _text(cells["姓名"])
+    name = cell_text(cells["姓名"])
     if not name:
         bad("姓名", "不能为空")
     elif reason := _too_long(name, 50):
         bad("姓名", reason)
 
-    body_text = _text(cells["所属执法单位"])
+    body_text = cell_text(cells["所属执法单位"])
     body = bodies.by_key.get(body_text)
     if not body_text:
         bad("所属执法单位", "不能为空：请填写执法单位编码")
@@ -1155,16 +1155,16 @@ def _parse_inspector(
     elif not body.is_active:
         bad("所属执法单位", f"执法单位“{body.name}”已停用")
 
-    employee_number = _text(cells.get("工号")) or None
+    employee_number = cell_text(cells.get("工号")) or None
     if employee_number and (reason := _too_long(employee_number, 32)):
         bad("工号", reason)
     phone = None
-    if phone_text := _text(cells.get("手机号")):
-        phone, reason = _phone_problem(phone_text)
+    if phone_text := cell_text(cells.get("手机号")):
+        phone, reason = phone_problem(phone_text)
         if reason:
             bad("手机号", reason)
 
-    certificate_number = _text(cells["执法证号"])
+    certificate_number = cell_text(cells["执法证号"])
     if not certificate_number:
         bad("执法证号", "不能为空")
     elif reason := _too_long(certificate_number, 32):
@@ -1176,7 +1176,7 @@ def _parse_inspector(
         )
 
     field_ids: set[int] = set()
-    fields_text = _text(cells["执法领域"])
+    fields_text = cell_text(cells["执法领域"])
     if not fields_text:
         bad("执法领域", "不能为空：请填写执法领域的代码或名称，多个用“、”分隔")
     for key in filter(None, _FIELD_SEPARATORS.split(fields_text)):
@@ -1189,10 +1189,10 @@ def _parse_inspector(
         else:
             field_ids.add(found.pk)
 
-    valid_from, reason = _date(cells["有效期起"], epoch)
+    valid_from, reason = cell_date(cells["有效期起"], epoch)
     if reason:
         bad("有效期起", reason)
-    valid_until, reason = _date(cells["有效期止"], epoch)
+    valid_until, reason = cell_date(cells["有效期止"], epoch)
     if reason:
         bad("有效期止", reason)
     elif valid_from and valid_until < valid_from:

@@ -380,6 +380,64 @@ class InspectionItemQuerySet(models.QuerySet):
         return self.all() if user.is_authenticated and user.is_platform_admin else self.none()
 
 
+class InspectionStandardQuerySet(models.QuerySet):
+    def visible_to(self, user) -> InspectionStandardQuerySet:
+        """The city's inspection standards are published documents: every logged-in user may read them."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.all()
+
+
+class InspectionStandard(models.Model):
+    """One version of the city's administrative inspection standard (市级行政检查标准): the document (its
+    reference number and version), when it takes effect, and per item its checklist points and the range of
+    rectification deadlines (行政检查裁量权: the discretion the standard leaves). A new version is a new row;
+    an item follows one version (`InspectionItem.standard`)."""
+
+    document_number = models.CharField("文号", max_length=100)
+    version = models.CharField("版本", max_length=20)
+    title = models.CharField("标准名称", max_length=200)
+    effective_date = models.DateField("施行日期")
+    created_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    objects = InspectionStandardQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "市级行政检查标准"
+        verbose_name_plural = "市级行政检查标准"
+        ordering = ["document_number", "-effective_date", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["document_number", "version"], name="unique_standard_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class StandardItem(models.Model):
+    """What one standard version says about one item: the checklist points the record must cover, and the
+    rectification deadline (working days, as the record gives it) the inspectors may set: min to max."""
+
+    standard = models.ForeignKey(
+        InspectionStandard, verbose_name="检查标准", on_delete=models.CASCADE, related_name="entries"
+    )
+    item = models.ForeignKey(
+        "InspectionItem", verbose_name="检查事项", on_delete=models.PROTECT, related_name="standard_entries"
+    )
+    checklist = models.JSONField("检查要点", default=list)
+    rectify_min_days = models.PositiveSmallIntegerField("整改期限下限（工作日）")
+    rectify_max_days = models.PositiveSmallIntegerField("整改期限上限（工作日）")
+
+    class Meta:
+        verbose_name = "检查标准条目"
+        verbose_name_plural = "检查标准条目"
+        ordering = ["standard", "item__code"]
+        constraints = [models.UniqueConstraint(fields=["standard", "item"], name="unique_standard_item")]
+
+    def __str__(self) -> str:
+        return f"{self.standard} · {self.item.name}"
+
+
 class InspectionItem(models.Model):
     """What may be checked in a field: the item, its legal basis, its checklist, and who may check it."""
 
@@ -394,6 +452,16 @@ class InspectionItem(models.Model):
         EnforcementBody, verbose_name="可实施检查的执法单位", related_name="items", blank=True
     )
     is_published = models.BooleanField("已公布", default=True)
+    # The version of the city's standard the item follows; its checklist is then the standard's points
+    # (services.apply_standard copies them), and the data rules judge records against that version.
+    standard = models.ForeignKey(
+        InspectionStandard,
+        verbose_name="依据的市级检查标准",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="items",
+    )
 
     objects = InspectionItemQuerySet.as_manager()
 
@@ -404,6 +472,12 @@ class InspectionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def standard_entry(self) -> StandardItem | None:
+        """What the item's standard version says about it (None without a standard)."""
+        if self.standard_id is None:
+            return None
+        return StandardItem.objects.filter(standard_id=self.standard_id, item=self).first()
 
 
 class ComplianceGuideQuerySet(models.QuerySet):

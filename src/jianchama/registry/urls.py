@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import guides, imports, registry
+from .views import guides, imports, registry, standards
 
 app_name = "registry"
 
@@ -28,6 +28,9 @@ urlpatterns = [
     path("items/new/", registry.item_create, name="item_create"),
     path("items/<int:pk>/", registry.item_detail, name="item_detail"),
     path("items/<int:pk>/edit/", registry.item_edit, name="item_edit"),
+    path("standards/", standards.standard_list, name="standard_list"),
+    path("standards/import/", standards.standard_import, name="standard_import"),
+    path("standards/<int:pk>/", standards.standard_detail, name="standard_detail"),
     path("qualification/", registry.qualification_check, name="qualification_check"),
     path("guides/", guides.guide_list, name="guide_list"),
     path("guides/new/", guides.guide_create, name="guide_create"),

@@ -27,7 +27,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Value
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.fields import DateField
 from django.db.models.functions import Abs, Coalesce, TruncDate
 from django.utils import timezone
@@ -850,6 +863,201 @@ def code_shown_without_position(ctx: Context) -> Iterator[Hit]:
             f"检查任务{row['task__number'] or row['task_id']}（{row['task__enterprise__name']}）的执法人员"
             f"{row['user__full_name']}于{chinese_date(timezone.localdate(row['occurred_at']))}出示检查码时"
             "已允许定位，但没有位置记录",
+        )
+
+
+# --- The city's inspection standard (按照市级行政检查标准开展检查; 行政检查裁量权) --------------------------------
+#
+# An item follows one version of the city standard (InspectionItem.standard) whose entry for the item
+# (StandardItem) lists its checklist points and the range of rectification deadlines. A record is judged
+# against the version the item follows at the time of the run, and only for visits on or after that
+# version's effective date (a visit before it was not bound by it). Only recorded visits (result recorded,
+# closed) have a record to judge. docs/standards.md says the same, with examples.
+
+RECORDED = (S.RESULT_RECORDED, S.CLOSED)
+VISIT_DAY = Coalesce(TruncDate("task__started_at"), F("task__window_start"), output_field=DateField())
+VISIT_DAY_FINDING = Coalesce(
+    TruncDate("record__task__started_at"), F("record__task__window_start"), output_field=DateField()
+)
+
+
+def _standard_entries() -> dict[int, dict[str, Any]]:
+    """Per item following a standard: its points, deadline range, effective date and the standard's name. A
+    few hundred rows (items × nothing), read once."""
+    from jianchama.registry.models import StandardItem
+
+    rows = StandardItem.objects.filter(item__standard_id=F("standard_id")).values(
+        "item_id",
+        "item__name",
+        "checklist",
+        "rectify_min_days",
+        "rectify_max_days",
+        "standard_id",
+        "standard__title",
+        "standard__version",
+        "standard__document_number",
+        "standard__effective_date",
+    )
+    return {row["item_id"]: row for row in rows}
+
+
+def _in_force(entries: dict[int, dict[str, Any]]) -> Q:
+    """(task, item) rows whose item follows a standard in force on the visit's day: one term per version."""
+    by_standard: dict[tuple[int, datetime.date], list[int]] = defaultdict(list)
+    for item_id, row in entries.items():
+        by_standard[(row["standard_id"], row["standard__effective_date"])].append(item_id)
+    condition = Q(pk__in=[])
+    for (_, effective), item_ids in by_standard.items():
+        condition |= Q(inspectionitem_id__in=item_ids, day__gte=effective)
+    return condition
+
+
+def _standard_name(row: dict[str, Any]) -> str:
+    return f"《{row['standard__title']}》v{row['standard__version']}（{row['standard__document_number']}）"
+
+
+def _task_item_rows(pairs: Iterable[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+    task_ids = {task_id for task_id, _ in pairs}
+    return {row["pk"]: row for row in Task.objects.filter(pk__in=task_ids).order_by().values(*TASK_VALUES)}
+
+
+@rule(code="standard_departure", title="未按市级行政检查标准检查", severity=Severity.MEDIUM)
+def standard_departure(ctx: Context) -> Iterator[Hit]:
+    """已录入结果的检查，对依据市级行政检查标准的检查事项，检查记录偏离标准的检查要点：标准的检查要点有未逐条记录
+    结果的（缺项），或记录了标准检查要点以外的内容（清单外）。以事项当前适用的标准版本为准，只评判该版本施行之日
+    及以后实施的检查；一个任务的一个事项为一条问题。"""
+    from jianchama.inspections.models import Finding as RecordFinding
+
+    entries = _standard_entries()
+    if not entries:
+        return
+    on_list = Q(pk__in=[])
+    expected = []
+    for item_id, row in entries.items():
+        on_list |= Q(item_id=item_id, entry__in=row["checklist"])
+        expected.append(When(item_id=item_id, then=Value(len(row["checklist"]))))
+    in_force = _in_force(entries)
+    through = Task.items.through
+    # (task, item) pairs with results recorded: the points covered and the entries off the list, counted in
+    # the database; only the departures come back.
+    grouped = (
+        RecordFinding.objects.filter(
+            record__task__status__in=RECORDED, item_id__in=list(entries), item_id__isnull=False
+        )
+        .annotate(day=VISIT_DAY_FINDING, inspectionitem_id=F("item_id"))
+        .filter(in_force)
+        .order_by()
+        .values("record__task_id", "item_id")
+        .annotate(
+            covered=Count("entry", filter=on_list, distinct=True),
+            off=Count("pk", filter=~on_list),
+            expected=Max(Case(*expected, default=Value(0))),
+        )
+        .filter(Q(off__gt=0) | Q(covered__lt=F("expected")))
+        .values_list("record__task_id", "item_id")
+    )
+    recorded = RecordFinding.objects.filter(
+        record__task_id=OuterRef("task_id"), item_id=OuterRef("inspectionitem_id")
+    )
+    # (task, item) pairs with no result at all for the item: every point missing.
+    empty = (
+        through.objects.filter(task__status__in=RECORDED, task__record__isnull=False)
+        .filter(inspectionitem_id__in=list(entries))
+        .annotate(day=VISIT_DAY)
+        .filter(in_force)
+        .filter(~Exists(recorded))
+        .order_by()
+        .values_list("task_id", "inspectionitem_id")
+    )
+    pairs = sorted(set(grouped) | set(empty))
+    if not pairs:
+        return
+    # The few departures: their entries, to name what is missing and what is off the list.
+    written: dict[tuple[int, int], list[str]] = defaultdict(list)
+    pair_filter = Q(pk__in=[])
+    for task_id, item_id in pairs:
+        pair_filter |= Q(record__task_id=task_id, item_id=item_id)
+    for task_id, item_id, text in (
+        RecordFinding.objects.filter(pair_filter)
+        .order_by("pk")
+        .values_list("record__task_id", "item_id", "entry")
+    ):
+        written[(task_id, item_id)].append(text)
+    tasks = _task_item_rows(pairs)
+    for task_id, item_id in pairs:
+        row, standard = tasks[task_id], entries[item_id]
+        entries_written = written.get((task_id, item_id), [])
+        missing = [p for p in standard["checklist"] if p not in entries_written]
+        off = list(dict.fromkeys(e for e in entries_written if e not in standard["checklist"]))
+        gaps = []
+        if missing:
+            gaps.append("未记录检查要点" + "、".join(f"「{p}」" for p in missing))
+        if off:
+            gaps.append("记录了标准以外的检查内容" + "、".join(f"「{e}」" for e in off))
+        yield task_hit(
+            row,
+            f"{task_name(row)}的检查事项“{standard['item__name']}”未按照{_standard_name(standard)}开展检查："
+            + "；".join(gaps),
+            entry(
+                "registry.InspectionStandard", standard["standard_id"], f"检查标准 {_standard_name(standard)}"
+            ),
+            key=f"{task_id}:{item_id}",
+        )
+
+
+@rule(code="rectify_outside_range", title="整改期限超出标准裁量范围", severity=Severity.MEDIUM)
+def rectify_outside_range(ctx: Context) -> Iterator[Hit]:
+    """责令限期整改的检查，整改期限（工作日）不在所查事项市级行政检查标准规定的范围内（行政检查裁量权）。
+    受约束的事项：记录中有“不符合”结果的、依据标准的事项；记录中没有“不符合”结果的，则为任务的全部依据标准的
+    事项。以事项当前适用的标准版本为准，只评判该版本施行之日及以后实施的检查；一个任务为一条问题。"""
+    from jianchama.inspections.models import Finding as RecordFinding
+    from jianchama.inspections.models import InspectionRecord
+
+    entries = _standard_entries()
+    if not entries:
+        return
+    low = [When(inspectionitem_id=i, then=Value(r["rectify_min_days"])) for i, r in entries.items()]
+    high = [When(inspectionitem_id=i, then=Value(r["rectify_max_days"])) for i, r in entries.items()]
+    failed = RecordFinding.objects.filter(record__task_id=OuterRef("task_id"), result="not_compliant")
+    failed_item = failed.filter(item_id=OuterRef("inspectionitem_id"))
+    days = F("task__record__rectify_working_days")
+    through = Task.items.through
+    pairs = list(
+        through.objects.filter(
+            task__status__in=RECORDED,
+            task__record__outcome=InspectionRecord.Outcome.RECTIFY,
+            task__record__rectify_working_days__isnull=False,
+            inspectionitem_id__in=list(entries),
+        )
+        .annotate(day=VISIT_DAY, low=Case(*low), high=Case(*high))
+        .filter(_in_force(entries))
+        .filter(Q(low__gt=days) | Q(high__lt=days))
+        .filter(Exists(failed_item) | ~Exists(failed))
+        .order_by("task_id", "inspectionitem_id")
+        .values_list("task_id", "inspectionitem_id", "task__record__rectify_working_days")
+    )
+    if not pairs:
+        return
+    tasks = _task_item_rows((t, i) for t, i, _ in pairs)
+    by_task: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for task_id, item_id, given in pairs:
+        by_task[task_id].append((item_id, given))
+    for task_id, found in by_task.items():
+        row = tasks[task_id]
+        given = found[0][1]
+        ranges = "；".join(
+            f"“{entries[i]['item__name']}”依{_standard_name(entries[i])}为{entries[i]['rectify_min_days']}至"
+            f"{entries[i]['rectify_max_days']}个工作日"
+            for i, _ in found
+        )
+        standards = {entries[i]["standard_id"]: entries[i] for i, _ in found}
+        yield task_hit(
+            row,
+            f"{task_name(row)}责令{given}个工作日内整改，超出市级行政检查标准规定的整改期限范围（{ranges}）",
+            *(
+                entry("registry.InspectionStandard", pk, f"检查标准 {_standard_name(standard)}")
+                for pk, standard in standards.items()
+            ),
         )
 
 

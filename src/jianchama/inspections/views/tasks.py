@@ -9,7 +9,7 @@ import base64
 import re
 
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.forms import ModelMultipleChoiceField
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +23,7 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
-from jianchama.registry.models import Enterprise
+from jianchama.registry.models import Enterprise, InspectionItem
 
 from .. import field, forms, frequency, qr, services, signing, triggers
 from ..models import Evaluation, Evidence, Exemption, InspectionCode, Scan, Task
@@ -252,7 +252,11 @@ def task_detail(request, pk):
         return redirect("portal:task_detail", task.pk)
     user = request.user
     may_approve = services.can_approve(user, task)
-    parts = list(task.task_bodies.select_related("body", "approved_by").prefetch_related("items"))
+    parts = list(
+        task.task_bodies.select_related("body", "approved_by").prefetch_related(
+            Prefetch("items", queryset=InspectionItem.objects.select_related("standard"))
+        )
+    )
     events = AuditEvent.objects.filter(
         Q(object_type=Task._meta.label, object_id=str(task.pk))
         | Q(

@@ -25,7 +25,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0001_clients_keys_webhooks"),
+        ("integrations", "0002_hotline_client_kind"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 

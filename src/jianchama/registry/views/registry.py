@@ -26,7 +26,7 @@ from ..qualification import check_qualification
 # --- Helpers ------------------------------------------------------------------------------------------
 
 
-def _timeline(request, events, *, show_object: bool = False) -> dict:
+def timeline_context(request, events, *, show_object: bool = False) -> dict:
     """The audit timeline for a detail page; staff only (enterprise contacts see their data, not its log).
     `show_object` names each event's object, for a timeline that covers several (an inspector's certificates)."""
     if request.user.role == Role.ENTERPRISE_CONTACT:
@@ -103,7 +103,7 @@ def body_detail(request, pk):
             "district_counterparts": body.district_counterparts.all(),
             "can_edit": services.can_manage_bodies(request.user),
             "can_add_inspector": services.can_manage_inspectors_of(request.user, body),
-            **_timeline(request, audit.history(body)),
+            **timeline_context(request, audit.history(body)),
         },
     )
 
@@ -237,7 +237,7 @@ def inspector_detail(request, pk):
             "certificates": certificates,
             "can_manage": can_manage,
             "may_set_status": services.may_set_certificate_status(request.user, None),
-            **_timeline(request, _events_about(inspector, *certificates), show_object=True),
+            **timeline_context(request, _events_about(inspector, *certificates), show_object=True),
         },
     )
 
@@ -440,7 +440,7 @@ def enterprise_detail(request, pk):
             "can_edit": services.can_manage_enterprise(request.user, enterprise),
             "can_manage_contacts": services.may_register_contacts(request.user),
             "own_enterprise": services.is_own_contact(request.user, enterprise),
-            **_timeline(request, _events_about(enterprise, extra=contact_events), show_object=True),
+            **timeline_context(request, _events_about(enterprise, extra=contact_events), show_object=True),
         },
     )
 
@@ -586,16 +586,19 @@ def item_list(request):
 
 @page_view
 def item_detail(request, pk):
-    item = get_object_or_404(InspectionItem.objects.visible_to(request.user).select_related("field"), pk=pk)
+    item = get_object_or_404(
+        InspectionItem.objects.visible_to(request.user).select_related("field", "standard"), pk=pk
+    )
     return render(
         request,
         "registry/item_detail.html",
         {
             "item": item,
+            "standard_entry": item.standard_entry(),
             "bodies": item.bodies.select_related("region"),
             "entrusted_bodies": item.entrusted_bodies.all(),
             "can_edit": services.can_manage_items(request.user),
-            **_timeline(request, audit.history(item)),
+            **timeline_context(request, audit.history(item)),
         },
     )
 

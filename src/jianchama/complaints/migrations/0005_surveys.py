@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('complaints', '0003_conduct_categories'),
+        ('complaints', '0004_hotline_work_orders'),
         ('registry', '0006_enterprise_position'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
