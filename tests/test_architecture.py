@@ -92,6 +92,7 @@ APPS = [
     "supervision",
     "statistics",
     "opendata",
+    "reports",
     "portal",
     "integrations",
     "demo",

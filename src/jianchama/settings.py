@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "jianchama.complaints",
     "jianchama.statistics",
     "jianchama.opendata",
+    "jianchama.reports",
     "jianchama.integrations",
     "jianchama.demo",
 ]

@@ -24,6 +24,7 @@ urlpatterns = [
     path("complaints/", include("jianchama.complaints.urls")),
     path("statistics/", include("jianchama.statistics.urls")),
     path("open-data/", include("jianchama.opendata.urls")),
+    path("reports/", include("jianchama.reports.urls")),
     path("notifications/", include("jianchama.notifications.urls")),
     path("registry/import/", include((import_urlpatterns, "registry_import"))),
     path("registry/", include("jianchama.registry.urls")),

@@ -279,6 +279,14 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         task=s.task,
     )
 
+    # A supervision report of the side's district (F-37), generated as a draft
+    from jianchama.reports import services as reports
+
+    s.report = reports.generate_report(
+        s.supervisor,
+        report=reports.create_report(s.supervisor, region=s.region, kind="month", year=today.year, number=1),
+    )
+
     # A survey of the side's district, open to its enterprises (F-47)
     from jianchama.complaints import surveys
 

@@ -159,6 +159,9 @@ FILLERS: dict[str, Filler] = {
     "complaints:lead_detail": pk("lead"),
     "complaints:lead_action": pk_action("lead", "accept", "name"),
     "complaints:survey_detail": pk("survey"),
+    "reports:detail": pk("report"),
+    "reports:file": lambda w, s, role: {"pk": s.report.pk, "fmt": "xlsx"},
+    "reports:action": pk_action("report", "issue"),
     "complaints:survey_action": pk_action("survey", "close", "name"),
     "portal:survey_answer": pk("survey"),
     # notifications

@@ -56,16 +56,7 @@ def scope_for(user) -> Scope:
             return Scope(region.name, Q(), Q(first_all=True), "city", live_evaluations=Q() if live else None)
         district = region.district() if region.level == Region.Level.TOWN else region
         if district is not None:
-            d = district.pk
-            return Scope(
-                district.name,
-                Q(enterprise_district_id=d) | Q(body_district_id=d),
-                Q(enterprise_district_id=d, first_all=True)
-                | (Q(body_district_id=d, first_district=True) & ~Q(enterprise_district_id=d)),
-                "district",
-                district_id=d,
-                live_evaluations=Q(body_district_id=d) if live else None,
-            )
+            return region_scope(district, live_evaluations=live)
     if user.role in (Role.INSPECTOR, Role.BODY_ADMIN) and user.body_id:
         body = Q(body_id=user.body_id)
         return Scope(user.body.name, body, body, "bodies", body_ids=(user.body_id,))
@@ -78,6 +69,26 @@ def scope_for(user) -> Scope:
         body = Q(body_id__in=ids)
         return Scope(user.body.name, body, body, "bodies", body_ids=ids)
     return Scope("", NOWHERE, NOWHERE, "none")
+
+
+def region_scope(region: Region, *, live_evaluations: bool = True) -> Scope:
+    """The figures of a region as its supervisors see them: the city's (every row) or a district's (its bodies'
+    participations and those at its enterprises); the reports (F-37) and the public page (F-43) read this."""
+    if region.level == Region.Level.CITY:
+        return Scope(
+            region.name, Q(), Q(first_all=True), "city", live_evaluations=Q() if live_evaluations else None
+        )
+    district = region.district() if region.level == Region.Level.TOWN else region
+    d = district.pk
+    return Scope(
+        district.name,
+        Q(enterprise_district_id=d) | Q(body_district_id=d),
+        Q(enterprise_district_id=d, first_all=True)
+        | (Q(body_district_id=d, first_district=True) & ~Q(enterprise_district_id=d)),
+        "district",
+        district_id=d,
+        live_evaluations=Q(body_district_id=d) if live_evaluations else None,
+    )
 
 
 def can_view_statistics(user) -> bool:
