@@ -56,3 +56,72 @@ def test_new_inspector_drafts_a_task_by_part_of_a_name(live_server, browser, vie
         assert f"检查任务{task.number}已保存为草稿" in page.content()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    "viewport,javascript",
+    [
+        ({"width": 390, "height": 844}, True),
+        ({"width": 1280, "height": 800}, True),
+        ({"width": 390, "height": 844}, False),
+    ],
+)
+def test_the_summary_before_submitting_then_back_then_submit(live_server, browser, viewport, javascript):
+    from tests.inspections.test_frequency import rule
+
+    s = build_scenario()
+    earlier = s.recorded()
+    rule("同一单位每年至多1次须说明理由", limit=1, action="justify")
+    plan = filed_plan(s.body, items=[s.item], title="金山建管委燃气年度检查计划")
+    base = live_server.url
+    context = browser.new_context(
+        **{**PHONE_CONTEXT, "viewport": viewport, "java_script_enabled": javascript}
+    )
+    page = context.new_page()
+    try:
+        staff_login(page, base, s.inspector_user.username)
+        page.goto(f"{base}/tasks/new/")
+        # Without JavaScript the whole name is typed; with it, as in the test above, the search would fill it.
+        page.fill("#id_enterprise_uscc", "金山燃气有限")
+        page.select_option("#id_kind", Task.Kind.ROUTINE)
+        page.fill("#id_plan_number", plan.number)
+        page.check(f"input[name=items][value='{s.item.pk}']")
+        page.check(f"input[name=inspectors][value='{s.inspector.pk}']")
+        page.check(f"input[name=inspectors][value='{s.inspector2.pk}']")
+        page.fill("#id_legal_basis", "《城镇燃气管理条例》第十五条")
+        today = timezone.localdate()
+        page.fill("#id_window_start", today.isoformat())
+        page.fill("#id_window_end", today.isoformat())
+        page.click("button:has-text('下一步：核对并提交审批')")
+        page.locator("h1:has-text('核对检查任务')").wait_for()
+        summary = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+        assert "金山燃气有限公司" in summary and f"{today.year}年度已被检查1次" in summary
+        assert s.inspector.name in summary and s.inspector2.name in summary and "执法证" in summary
+        assert (
+            "金山建管委燃气年度检查计划" in summary
+            and f"{today.year}年{today.month}月{today.day}日" in summary
+        )
+        assert "须填写超频次检查的理由" in page.inner_text("#frequency-check")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
+        # Back to the form: what was typed is still there.
+        page.click("button:has-text('返回修改')")
+        page.locator("legend:has-text('1. 检查对象')").wait_for()
+        assert page.input_value("#id_enterprise_uscc") == "金山燃气有限"
+        assert page.input_value("#id_legal_basis") == "《城镇燃气管理条例》第十五条"
+        assert page.is_checked(f"input[name=inspectors][value='{s.inspector2.pk}']")
+        assert not Task.objects.exclude(pk=earlier.pk).exists()
+        page.click("button:has-text('下一步：核对并提交审批')")
+        page.locator("h1:has-text('核对检查任务')").wait_for()
+        # Submitting without the justification is refused and saves nothing; with it, the task is submitted.
+        page.click("button:has-text('提交审批')")
+        page.locator("#review-submit .errorlist").wait_for()
+        assert "请填写超频次检查的理由" in page.inner_text("#review-submit")
+        assert not Task.objects.exclude(pk=earlier.pk).exists()
+        page.fill("#id_justification", "群众反映燃气泄漏，需再次检查")
+        page.click("button:has-text('提交审批')")
+        page.wait_for_url(re.compile(r"/tasks/\d+/$"))
+        task = Task.objects.exclude(pk=earlier.pk).get()
+        assert task.status == Task.Status.SUBMITTED and task.frequency_justification.startswith("群众反映")
+        assert f"检查任务{task.number}已提交审批" in page.inner_text("body")
+    finally:
+        context.close()

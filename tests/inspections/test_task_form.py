@@ -142,3 +142,136 @@ def test_inspectors_are_marked_when_their_certificate_misses_the_chosen_items_fi
         in page
     )
     assert "张三（金山区建设和管理委员会） · 执法证领域：燃气管理<" in page
+
+
+# --- The summary before submitting (issue 14) -----------------------------------------------------------------
+
+
+def _text(response) -> str:
+    """The page's visible text, tags dropped and whitespace squeezed."""
+    page = response.content.decode()
+    page = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def _hidden(response) -> list[tuple[str, str]]:
+    return re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', response.content.decode())
+
+
+def test_the_summary_shows_the_whole_task_and_saves_nothing(client, s):
+    from jianchama.core.models import AuditEvent
+    from tests.inspections.test_frequency import rule
+
+    s.recorded()  # inspected once this year
+    rule("全市每年至多3次", scope="all_bodies", limit=3)
+    plan = filed_plan(s.body, items=[s.item], title="金山建管委年度计划")
+    client.force_login(s.inspector_user)
+    events = AuditEvent.objects.count()
+    response = client.post(
+        reverse("inspections:task_create"), form_data(s, "金山燃气有限", plan) | {"step": "review"}
+    )
+    assert response.status_code == 200
+    text = _text(response)
+    year = timezone.localdate().year
+    assert "核对检查任务" in text
+    assert f"金山燃气有限公司 （{s.enterprise.uscc}）" in text
+    assert f"{year}年度已被检查1次（{s.body.name}1次），各级各部门合计每年不超过3次" in text
+    assert f"执法单位：{s.body.name}" in text
+    assert s.item.name in text and "金山建管委年度计划" in text and "《城镇燃气管理条例》" in text
+    for inspector in (s.inspector, s.inspector2):
+        certificate = inspector.certificates.get()
+        assert inspector.name in text and f"执法证{certificate.number}" in text
+    assert "未超出检查频次规则（核查规则1条），可以提交" in text
+    today = timezone.localdate()
+    assert f"计划检查日期：{today.year}年{today.month}月{today.day}日" in text
+    # A dry run: no task, no audit event, the number sequence untouched.
+    assert Task.objects.count() == 1 and AuditEvent.objects.count() == events
+    # What was typed travels with the summary.
+    hidden = dict(_hidden(response))
+    assert hidden["enterprise_uscc"] == "金山燃气有限" and hidden["plan_number"] == plan.number
+
+
+def test_back_to_the_form_keeps_what_was_typed(client, s):
+    plan = filed_plan(s.body, items=[s.item])
+    client.force_login(s.inspector_user)
+    summary = client.post(
+        reverse("inspections:task_create"), form_data(s, s.enterprise.uscc, plan) | {"step": "review"}
+    )
+    data: dict[str, list[str]] = {}
+    for name, value in _hidden(summary):
+        data.setdefault(name, []).append(value)
+    page = client.post(reverse("inspections:task_create"), data | {"step": "edit"}).content.decode()
+    assert "<legend>1. 检查对象</legend>" in page and "errorlist" not in page
+    assert f'value="{s.enterprise.uscc}"' in page and f'value="{plan.number}"' in page
+    assert "《城镇燃气管理条例》</textarea>" in page
+    assert re.search(rf'value="{s.item.pk}"[^>]*checked', page)
+    assert re.search(rf'value="{s.inspector2.pk}"[^>]*checked', page)
+    assert Task.objects.count() == 0
+
+
+def test_confirming_the_summary_drafts_and_submits_the_task(client, s):
+    plan = filed_plan(s.body, items=[s.item])
+    client.force_login(s.inspector_user)
+    summary = client.post(
+        reverse("inspections:task_create"), form_data(s, s.enterprise.uscc, plan) | {"step": "review"}
+    )
+    data: dict[str, list[str]] = {}
+    for name, value in _hidden(summary):
+        data.setdefault(name, []).append(value)
+    response = client.post(reverse("inspections:task_create"), data | {"step": "confirm"}, follow=True)
+    task = Task.objects.get()
+    assert task.status == Task.Status.SUBMITTED and task.plan == plan
+    assert response.redirect_chain[-1][0] == f"/tasks/{task.pk}/"
+    assert f"检查任务{task.number}已提交审批" in response.content.decode()
+
+
+def test_the_summary_says_refused_and_a_forced_confirm_saves_nothing(client, s):
+    from tests.inspections.test_frequency import rule
+
+    s.recorded()
+    rule("同一单位每年至多1次", limit=1, exemptions=["complaint"])
+    plan = filed_plan(s.body, items=[s.item])
+    client.force_login(s.inspector_user)
+    data = form_data(s, s.enterprise.uscc, plan)
+    summary = client.post(reverse("inspections:task_create"), data | {"step": "review"})
+    text = _text(summary)
+    assert "超出以下规则，不予提交" in text and "本规则的豁免情形：投诉举报核查" in text
+    assert re.search(r'<button type="submit" name="step" value="confirm" disabled>', summary.content.decode())
+    response = client.post(reverse("inspections:task_create"), data | {"step": "confirm"})
+    assert response.status_code == 200 and "不予提交" in _text(response)
+    assert Task.objects.count() == 1  # the recorded one only
+
+
+def test_the_summary_asks_for_a_justification_and_submits_with_it(client, s):
+    from tests.inspections.test_frequency import rule
+
+    s.recorded()
+    rule("同一单位每年至多1次须说明理由", limit=1, action="justify")
+    plan = filed_plan(s.body, items=[s.item])
+    client.force_login(s.inspector_user)
+    data = form_data(s, s.enterprise.uscc, plan)
+    summary = client.post(reverse("inspections:task_create"), data | {"step": "review"})
+    assert "须填写超频次检查的理由" in _text(summary)
+    response = client.post(reverse("inspections:task_create"), data | {"step": "confirm"})
+    assert response.status_code == 200 and "请填写超频次检查的理由" in _text(response)
+    assert Task.objects.count() == 1
+    response = client.post(
+        reverse("inspections:task_create"), data | {"step": "confirm", "justification": "群众反映燃气泄漏"}
+    )
+    assert response.status_code == 302
+    task = Task.objects.exclude(status=Task.Status.APPROVED).exclude(record__isnull=False).get()
+    assert task.status == Task.Status.SUBMITTED and task.frequency_justification == "群众反映燃气泄漏"
+
+
+def test_the_summary_shows_a_warning_and_may_be_submitted(client, s):
+    from tests.inspections.test_frequency import rule
+
+    s.recorded()
+    rule("同一单位每年第2次起提示", limit=1, action="warn")
+    plan = filed_plan(s.body, items=[s.item])
+    client.force_login(s.inspector_user)
+    summary = client.post(
+        reverse("inspections:task_create"), form_data(s, s.enterprise.uscc, plan) | {"step": "review"}
+    )
+    assert "可以提交，但请注意" in _text(summary)
+    assert '<button type="submit" name="step" value="confirm">' in summary.content.decode()

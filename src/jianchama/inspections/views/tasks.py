@@ -9,6 +9,7 @@ import base64
 import re
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.forms import ModelMultipleChoiceField
 from django.http import Http404, HttpResponse
@@ -23,7 +24,7 @@ from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
 from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
-from jianchama.registry.models import Enterprise, InspectionItem
+from jianchama.registry.models import Certificate, Enterprise, InspectionItem
 
 from .. import field, forms, frequency, qr, services, signing, triggers
 from ..models import Evaluation, Evidence, Exemption, InspectionCode, Scan, Task
@@ -192,33 +193,114 @@ def task_create(request):
         form = forms.TaskForm(user=request.user, initial=initial)
         return render(request, "inspections/task_form.html", {"form": form})
     form = forms.TaskForm(request.POST or None, user=request.user, initial=initial)
+    step = request.POST.get("step", "") if request.method == "POST" else ""
+    if request.method == "POST" and step == "edit":
+        # Back from the summary to the form, as typed.
+        return render(request, "inspections/task_form.html", {"form": form, **_chosen_enterprise(form)})
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        task = submit_form(
-            form,
-            lambda: services.create_task(
-                request.user,
-                enterprise=data["enterprise_uscc"],
-                items=list(data["items"]),
-                inspectors=list(data["inspectors"]),
-                joint_bodies=list(data["joint_bodies"]),
-                legal_basis=data["legal_basis"],
-                kind=data["kind"],
-                mode=data["mode"],
-                reason=data["reason"],
-                evidence=data["evidence"],
-                window_start=data["window_start"],
-                window_end=data["window_end"],
-                is_emergency=data["is_emergency"],
-                plan=data["plan_number"],
-                partner_plans=_partner_plans(data),
-                trigger_situation=data["trigger_situation"],
-            ),
-        )
+        if step in ("review", "confirm"):
+            return _review_or_submit(request, form, confirm=step == "confirm")
+        task = submit_form(form, lambda: _create(request.user, form.cleaned_data))
         if task is not None:
             messages.success(request, f"检查任务{task.number}已保存为草稿，请核对后提交审批")
             return redirect("inspections:task_detail", task.pk)
     return render(request, "inspections/task_form.html", {"form": form, **_chosen_enterprise(form)})
+
+
+def _create(user, data) -> Task:
+    return services.create_task(
+        user,
+        enterprise=data["enterprise_uscc"],
+        items=list(data["items"]),
+        inspectors=list(data["inspectors"]),
+        joint_bodies=list(data["joint_bodies"]),
+        legal_basis=data["legal_basis"],
+        kind=data["kind"],
+        mode=data["mode"],
+        reason=data["reason"],
+        evidence=data["evidence"],
+        window_start=data["window_start"],
+        window_end=data["window_end"],
+        is_emergency=data["is_emergency"],
+        plan=data["plan_number"],
+        partner_plans=_partner_plans(data),
+        trigger_situation=data["trigger_situation"],
+    )
+
+
+class _DryRun(Exception):
+    """Raised to roll back the task drafted only to show the summary's frequency check."""
+
+
+def _review_or_submit(request, form, *, confirm: bool):
+    """The summary before submitting (issue 14): the task as it would be drafted, and the frequency check's
+    answer as submitting would give it. Confirmed, the task is drafted and submitted in one transaction: a
+    refusal (or a missing justification) saves nothing and shows the summary again with the reason."""
+    submit = forms.SubmitForm(request.POST)
+    submit.is_valid()
+    exemption = submit.cleaned_data.get("exemption", "")
+    justification = submit.cleaned_data.get("justification", "")
+    if confirm and submit.is_valid():
+        try:
+            with transaction.atomic():
+                task = _create(request.user, form.cleaned_data)
+                services.submit_task(
+                    request.user, task=task, justification=justification, exemption=exemption
+                )
+        except PermissionDenied:
+            raise
+        except DomainError as error:
+            for problem in error.problems or [error.message]:
+                submit.add_error(None, problem)
+        else:
+            messages.success(request, f"检查任务{task.number}已提交审批，待执法单位负责人审批")
+            return redirect("inspections:task_detail", task.pk)
+    summary = None
+    try:
+        with transaction.atomic():
+            task = _create(request.user, form.cleaned_data)
+            check = frequency.check_frequency(task, exemption=exemption)
+            summary = {
+                "check": check,
+                "implied": sorted(frequency.effective_exemptions(task, "")),
+                "bodies": [part.body for part in task.task_bodies.select_related("body").order_by("pk")],
+            }
+            raise _DryRun
+    except _DryRun:
+        pass
+    except PermissionDenied:
+        raise
+    except DomainError as error:
+        for problem in error.problems or [error.message]:
+            form.add_error(None, problem)
+        return render(request, "inspections/task_form.html", {"form": form, **_chosen_enterprise(form)})
+    data = form.cleaned_data
+    today = timezone.localdate()
+    inspectors = []
+    for inspector in data["inspectors"]:
+        certificates = [
+            c for c in inspector.certificates.all() if c.status_on(today) == Certificate.Status.VALID
+        ]
+        inspectors.append({"inspector": inspector, "certificates": certificates})
+    hidden = [
+        (name, value) for name in form.fields for value in request.POST.getlist(name) if name in request.POST
+    ]
+    return render(
+        request,
+        "inspections/task_review.html",
+        {
+            "form": form,
+            "data": data,
+            "submit": submit,
+            "hidden": hidden,
+            "inspectors": inspectors,
+            "exemption": exemption,
+            "kind": Task.Kind(data["kind"]).label,
+            "mode": Task.Mode(data["mode"]).label,
+            **summary,
+            **_chosen_enterprise(form),
+        },
+    )
 
 
 def _chosen_enterprise(form) -> dict:
