@@ -75,7 +75,7 @@ def prepared_sections(report) -> list[dict[str, Any]]:
 
 def report_pdf(report) -> bytes:
     return render_pdf(
-        "reports/pdf.html",
+        "reports/pdf/report.html",
         {
             "report": report,
             "title": report.title,
