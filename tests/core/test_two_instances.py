@@ -11,8 +11,9 @@ which instance answers:
 - a file uploaded through one instance is served by the other (one media folder);
 - a schedule that is due is run once, whichever of the two clusters sees it first.
 
-It runs in the PostgreSQL leg (the instances are processes of their own and need a database server; the
-SQLite leg's test database is in memory).
+The instances are processes of their own and need a database server: the SQLite leg's test database is in
+memory, so there each test runs again in a pytest of its own on a PostgreSQL database made for it (the same
+server the PostgreSQL leg uses), and passes only if that run passed.
 """
 
 from __future__ import annotations
@@ -80,11 +81,33 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+def run_on_a_postgresql_database(nodeid: str) -> None:
+    """The SQLite leg: run this one test in a pytest of its own whose database is PostgreSQL (pytest-django
+    makes and drops its test database on the server of `SERVER`), and fail with its output if it fails."""
+    server = os.environ.get("TWO_INSTANCES_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+    env = {**os.environ, "DATABASE_URL": f"{server}/jc_two_instances_{uuid.uuid4().hex[:12]}"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-rA", nodeid],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, f"on PostgreSQL:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
+    assert f"PASSED {nodeid}" in run.stdout, run.stdout[-2000:]  # run, not skipped
+
+
 @pytest.fixture
-def cluster(settings, tmp_path):
-    """Two gunicorn instances and nginx in front of them; yields (nginx's URL, the instances' env)."""
+def cluster(request, settings, tmp_path):
+    """Two gunicorn instances and nginx in front of them; yields (nginx's URL, the instances' env, a starter
+    of further processes, the instances' addresses). In the SQLite leg the test has then already run on
+    PostgreSQL in a process of its own, and None is yielded."""
     if connection.vendor != "postgresql":
-        pytest.skip("runs in the PostgreSQL leg: the instances need a database server")
+        run_on_a_postgresql_database(request.node.nodeid)
+        yield None
+        return
     if not os.path.exists(NGINX):
         pytest.fail("nginx is not available: run `make system-deps` (make test does it)")
     redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").ping()  # Redis is part of the cluster
@@ -208,6 +231,8 @@ def csrf_token(page: str) -> str:
 
 
 def test_the_story_through_two_instances_behind_nginx(cluster):
+    if cluster is None:  # the SQLite leg: it ran on PostgreSQL (asserted in the fixture)
+        return
     base, _env, _start, instances = cluster
     w = build_body("甲", 31011600100)
     # Hashed as the instances hash (the tests' settings use a fast hasher the instances do not know).
@@ -290,6 +315,8 @@ def test_a_due_schedule_runs_once_with_two_clusters(cluster):
     SELECT … FOR UPDATE, so a schedule runs once however many clusters start."""
     from django_q.models import Schedule, Success
 
+    if cluster is None:  # the SQLite leg: it ran on PostgreSQL (asserted in the fixture)
+        return
     _base, _env, start, _instances = cluster
     Schedule.objects.all().delete()  # the application's own schedules are not what is counted here
     schedule = Schedule.objects.create(
