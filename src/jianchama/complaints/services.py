@@ -29,6 +29,7 @@ from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
+from jianchama.core.numbering import take_number
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days, working_days_between
 from jianchama.inspections.models import Task
@@ -337,15 +338,7 @@ def _record(actor, action: str, complaint: Complaint, before: dict | None, **ext
 def _next_number(year: int) -> str:
     """TS-2026-000123: sequential per year. The counter row stays locked until the registration commits, so
     two registrations at once wait for each other instead of taking the same number."""
-    ComplaintNumberCounter.objects.get_or_create(year=year)
-    counter = ComplaintNumberCounter.objects.select_for_update().get(year=year)
-    while True:
-        counter.last += 1
-        number = f"TS-{year}-{counter.last:06d}"
-        if not Complaint.objects.filter(number=number).exists():
-            break
-    counter.save(update_fields=["last"])
-    return number
+    return take_number(ComplaintNumberCounter, {"year": year}, Complaint, lambda n: f"TS-{year}-{n:06d}")
 
 
 def _body_admins(body_id: int | None) -> list:

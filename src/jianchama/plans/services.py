@@ -28,6 +28,7 @@ from django.utils import timezone
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
+from jianchama.core.numbering import take_number
 from jianchama.core.roles import Role
 from jianchama.core.workdays import add_working_days, working_days_between
 from jianchama.registry import legal_acts
@@ -568,16 +569,10 @@ def _next_number(body: EnforcementBody, year: int) -> str:
     other instead of taking the same number; the loop skips numbers taken outside the counter.
     """
     region = filing_region(body)
-    PlanNumberCounter.objects.get_or_create(region=region, year=year)
-    counter = PlanNumberCounter.objects.select_for_update().get(region=region, year=year)
     prefix = short_name(region)
-    while True:
-        counter.last += 1
-        number = f"{prefix}检计备〔{year}〕{counter.last}号"
-        if not Plan.objects.filter(number=number).exists():
-            break
-    counter.save(update_fields=["last"])
-    return number
+    return take_number(
+        PlanNumberCounter, {"region": region, "year": year}, Plan, lambda n: f"{prefix}检计备〔{year}〕{n}号"
+    )
 
 
 @dataclass(frozen=True)

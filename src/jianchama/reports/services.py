@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
+from jianchama.core.numbering import take_number
 from jianchama.core.roles import Role
 from jianchama.registry.models import Region
 
@@ -173,16 +174,13 @@ def save_narrative(actor, *, report: SupervisionReport, narrative: dict[str, str
 
 def _next_number(region: Region, year: int) -> str:
     """金司监报〔2026〕1号: the region's reports of the year, numbered under a locked counter."""
-    ReportNumberCounter.objects.get_or_create(region=region, year=year)
-    counter = ReportNumberCounter.objects.select_for_update().get(region=region, year=year)
     initial = region.name[:1]
-    while True:
-        counter.last += 1
-        number = f"{initial}司监报〔{year}〕{counter.last}号"
-        if not SupervisionReport.objects.filter(number=number).exists():
-            break
-    counter.save(update_fields=["last"])
-    return number
+    return take_number(
+        ReportNumberCounter,
+        {"region": region, "year": year},
+        SupervisionReport,
+        lambda n: f"{initial}司监报〔{year}〕{n}号",
+    )
 
 
 @files.removed_unless_committed

@@ -30,6 +30,7 @@ from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
+from jianchama.core.numbering import take_number
 from jianchama.core.roles import Role
 from jianchama.notifications.services import notify_user
 from jianchama.registry import legal_acts
@@ -201,20 +202,13 @@ def _next_number(region: Region, year: int) -> str:
     """金司监指〔2026〕1号: the district's guidance opinions of the year, numbered under a locked counter."""
     from jianchama.plans.services import short_name
 
-    DocumentNumberCounter.objects.get_or_create(
-        region=region, kind=DocumentNumberCounter.Kind.GUIDANCE, year=year
-    )
-    counter = DocumentNumberCounter.objects.select_for_update().get(
-        region=region, kind=DocumentNumberCounter.Kind.GUIDANCE, year=year
-    )
     initial = short_name(region)[:1]
-    while True:
-        counter.last += 1
-        number = f"{initial}司监指〔{year}〕{counter.last}号"
-        if not GuidanceOpinion.objects.filter(number=number).exists():
-            break
-    counter.save(update_fields=["last"])
-    return number
+    return take_number(
+        DocumentNumberCounter,
+        {"region": region, "kind": DocumentNumberCounter.Kind.GUIDANCE, "year": year},
+        GuidanceOpinion,
+        lambda n: f"{initial}司监指〔{year}〕{n}号",
+    )
 
 
 def document_context(opinion: GuidanceOpinion, recipients: list[GuidanceRecipient]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from jianchama.core import audit, events, files
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import User
+from jianchama.core.numbering import take_number
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar, add_working_days, unknown_years
 from jianchama.notifications.services import notify_user
@@ -259,21 +260,18 @@ def _next_number(body: EnforcementBody, kind: str, year: int) -> str:
     from jianchama.plans.services import short_name
 
     region = bureau_region(body)
-    DocumentNumberCounter.objects.get_or_create(region=region, kind=kind, year=year)
-    counter = DocumentNumberCounter.objects.select_for_update().get(region=region, kind=kind, year=year)
     initial = short_name(region)[:1]
     model, infix = (
         (Recommendation, "司监建")
         if kind == DocumentNumberCounter.Kind.RECOMMENDATION
         else (Decision, "府监决")
     )
-    while True:
-        counter.last += 1
-        number = f"{initial}{infix}〔{year}〕{counter.last}号"
-        if not model.objects.filter(number=number).exists():
-            break
-    counter.save(update_fields=["last"])
-    return number
+    return take_number(
+        DocumentNumberCounter,
+        {"region": region, "kind": kind, "year": year},
+        model,
+        lambda n: f"{initial}{infix}〔{year}〕{n}号",
+    )
 
 
 # --- Step one: the warning ----------------------------------------------------------------------------
