@@ -254,6 +254,11 @@ AUDIT_CHECKPOINT_BACKENDS = [
     b.strip() for b in env("AUDIT_CHECKPOINT_BACKENDS", "file").split(",") if b.strip()
 ]
 
+# Append-only tables partitioned by month on PostgreSQL (core/partitions.py, docs/scaling.md): months kept
+# ready ahead (daily job), and where `manage.py archive_audit` writes the months it moves out of the database.
+PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
+PARTITION_ARCHIVE_DIR = Path(env("PARTITION_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))
+
 # Notifications (F-23): channels to the enterprise, run on the task queue.
 GOV_APP_WEBHOOK_URL = env("GOV_APP_WEBHOOK_URL")
 GOV_APP_WEBHOOK_SECRET = env("GOV_APP_WEBHOOK_SECRET")

@@ -19,7 +19,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import AuditEvent
+from .models import AuditArchive, AuditEvent
 
 GENESIS_HASH = "0" * 64
 
@@ -197,11 +197,33 @@ class BrokenLink:
 
 
 def verify_chain(batch_size: int = 5000) -> tuple[int, BrokenLink | None]:
-    """Walk the whole chain in order. Returns (events checked, first broken link or None)."""
+    """Walk the whole chain in order. Returns (events checked, first broken link or None).
+
+    Months moved to files (`archive_before`) are the chain's first links: the walk starts after the last
+    archive, from its hash, once the archives are found to follow each other from the first event and each
+    to be recorded by its own "audit.archived" event in the chain."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    for event in _iter_events(batch_size):
+    archives = list(AuditArchive.objects.order_by("first_sequence"))
+    for archive in archives:
+        if archive.first_sequence != expected_seq or archive.last_sequence < archive.first_sequence:
+            return checked, BrokenLink(
+                expected_seq,
+                f"归档记录不连续：应从第 {expected_seq} 条起，归档从第 {archive.first_sequence} 条起",
+            )
+        expected_seq, expected_prev = archive.last_sequence + 1, archive.last_hash
+    recorded = {
+        (e.after or {}).get("first_sequence"): e.after
+        for e in AuditEvent.objects.filter(action="audit.archived").only("after")
+    }
+    for archive in archives:
+        if recorded.get(archive.first_sequence) != archive_figures(archive):
+            return checked, BrokenLink(
+                archive.first_sequence,
+                f"第 {archive.first_sequence}–{archive.last_sequence} 条的归档记录与审计日志中的归档事件不符",
+            )
+    for event in _iter_events(batch_size, after=expected_seq - 1):
         if event.sequence != expected_seq:
             return checked, BrokenLink(
                 expected_seq, f"缺少第 {expected_seq} 条记录（下一条为第 {event.sequence} 条）"
@@ -221,14 +243,67 @@ def verify_chain(batch_size: int = 5000) -> tuple[int, BrokenLink | None]:
     return checked, None
 
 
-def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
-    last_seq = 0
+def _iter_events(batch_size: int, after: int = 0) -> Iterator[AuditEvent]:
+    last_seq = after
     while True:
         batch = list(AuditEvent.objects.filter(sequence__gt=last_seq).order_by("sequence")[:batch_size])
         if not batch:
             return
         yield from batch
         last_seq = batch[-1].sequence
+
+
+def archive_figures(archive: AuditArchive) -> dict[str, Any]:
+    """What the "audit.archived" event records of an archive (and verify_chain compares)."""
+    return {
+        "first_sequence": archive.first_sequence,
+        "last_sequence": archive.last_sequence,
+        "last_hash": archive.last_hash,
+        "file_name": archive.file_name,
+        "sha256": archive.sha256,
+        "rows": archive.rows,
+    }
+
+
+def archive_before(before: datetime.date, directory=None) -> list[AuditArchive]:
+    """Move the audit log's months that end on or before `before` (UTC months) out of the database into
+    gzip CSV files (PostgreSQL's monthly partitions, core/partitions.py). Each month is recorded as an
+    AuditArchive and by an "audit.archived" event, in the transaction that drops it. Refused where it would
+    leave a gap at the chain's start. Returns the archives made."""
+    from jianchama.core.errors import DomainError
+
+    from . import partitions
+
+    made: list[AuditArchive] = []
+
+    def record_archive(cursor, archived: partitions.Archived) -> None:
+        cursor.execute(f'SELECT min(sequence), max(sequence), count(*) FROM "{archived.partition}"')
+        first, last, rows = cursor.fetchone()
+        if not rows:
+            return
+        previous = AuditArchive.objects.order_by("-last_sequence").first()
+        expected = previous.last_sequence + 1 if previous else 1
+        if first != expected or last - first + 1 != rows:
+            raise DomainError(
+                f"{archived.start:%Y年%-m月}的审计记录（第 {first}–{last} 条，共 {rows} 条）不紧接已归档的记录"
+                f"（应从第 {expected} 条起）：未归档"
+            )
+        last_hash = AuditEvent.objects.filter(sequence=last).values_list("hash", flat=True).get()
+        archive = AuditArchive.objects.create(
+            first_sequence=first,
+            last_sequence=last,
+            last_hash=last_hash,
+            starts_on=archived.start,
+            ends_on=archived.end,
+            file_name=archived.path.name,
+            sha256=archived.sha256,
+            rows=rows,
+        )
+        record(actor="系统", action="audit.archived", obj=archive, after=archive_figures(archive))
+        made.append(archive)
+
+    partitions.archive("core_auditevent", before, directory, on_archive=record_archive)
+    return made
 
 
 def history(obj: models.Model) -> models.QuerySet[AuditEvent]:
@@ -243,6 +318,7 @@ ACTION_LABELS: dict[str, str] = {
     "calendar.load_library": "从日历库载入节假日安排",
     "demo.load": "载入演示数据",
     "core.export_queued": "导出已交后台任务队列生成",
+    "audit.archived": "审计日志按月归档",
 }
 
 

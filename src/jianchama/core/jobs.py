@@ -20,3 +20,10 @@ def delete_expired_exports() -> int:
     from .exports import delete_expired
 
     return delete_expired()
+
+
+def ensure_partitions() -> list[str]:
+    """Keep this month's and the next PARTITION_MONTHS_AHEAD months' partitions ready (daily, PostgreSQL)."""
+    from .partitions import ensure
+
+    return ensure()

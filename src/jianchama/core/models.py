@@ -135,7 +135,10 @@ class CalendarDay(models.Model):
 class AuditEvent(models.Model):
     """One state change, chained to the previous one by hash. Rows are only ever appended."""
 
-    sequence = models.PositiveBigIntegerField("序号", unique=True)
+    # Unique by the append lock (audit.record) and checked by verify_chain, not by a unique index: on
+    # PostgreSQL the table is partitioned by month of occurred_at (core/partitions.py), and a partitioned
+    # table's unique indexes must include the partition column.
+    sequence = models.PositiveBigIntegerField("序号", db_index=True)
     occurred_at = models.DateTimeField("时间")
     # PROTECT: the actor's id is part of the hash, so a user who acted is deactivated, never deleted.
     actor = models.ForeignKey(
@@ -149,7 +152,7 @@ class AuditEvent(models.Model):
     before = models.JSONField("变更前", null=True, blank=True)
     after = models.JSONField("变更后", null=True, blank=True)
     prev_hash = models.CharField("前一条哈希", max_length=64)
-    hash = models.CharField("哈希", max_length=64, unique=True)
+    hash = models.CharField("哈希", max_length=64)
 
     class Meta:
         verbose_name = "审计日志"
@@ -159,6 +162,31 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_repr}"
+
+
+class AuditArchive(models.Model):
+    """A month of the audit log moved out of the database into a file (core/partitions.py, `manage.py
+    archive_audit`). The archives are the chain's first links, in order: the chain in the database starts
+    after the last one's last sequence, from its hash; each archive is itself an event of the chain
+    ("audit.archived", with these figures), so an archive row cannot be made up without breaking it."""
+
+    first_sequence = models.PositiveBigIntegerField("起始序号", unique=True)
+    last_sequence = models.PositiveBigIntegerField("截止序号", unique=True)
+    last_hash = models.CharField("截止记录哈希", max_length=64)
+    starts_on = models.DateField("起始月")
+    ends_on = models.DateField("截止日（不含）")
+    file_name = models.CharField("归档文件", max_length=200)
+    sha256 = models.CharField("文件 SHA-256", max_length=64)
+    rows = models.PositiveBigIntegerField("记录数")
+    archived_at = models.DateTimeField("归档时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "审计日志归档"
+        verbose_name_plural = "审计日志归档"
+        ordering = ["first_sequence"]
+
+    def __str__(self) -> str:
+        return f"第 {self.first_sequence}–{self.last_sequence} 条（{self.file_name}）"
 
 
 class ExportJobQuerySet(models.QuerySet):
