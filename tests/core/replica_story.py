@@ -21,8 +21,9 @@ from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from jianchama.core.roles import Role  # noqa: E402
 from jianchama.plans.models import Plan  # noqa: E402
-from tests.factories import BodyFactory, FieldFactory, ItemFactory, filed_plan  # noqa: E402
+from tests.factories import BodyFactory, FieldFactory, ItemFactory, UserFactory, filed_plan  # noqa: E402
 
 
 def published(title: str) -> Plan:
@@ -50,6 +51,7 @@ def main() -> None:
     seen = {}
     call_command("migrate", verbosity=0)
     first = published("副本已有的计划")
+    reader = UserFactory(role=Role.BODY_ADMIN, body=first.body, username="replica-reader")
     for _ in range(100):  # the replica replays the primary's WAL within moments
         if replica_has(first):
             break
@@ -67,6 +69,14 @@ def main() -> None:
     # Streamed: the records are read from the replica while the response streams, after the view returned.
     data = json.loads(b"".join(anonymous.get("/plans/public.json", secure=True).streaming_content))
     seen["anonymous_json"] = sorted(p["title"] for p in data["plans"])
+    # Open data (its dataset files) and the statistics page read the replica too.
+    year = timezone.localdate().year
+    data = json.loads(anonymous.get(f"/open-data/plans/{year}.json", secure=True).content)
+    seen["open_data"] = sorted(r["title"] for r in data["records"])
+    staff = Client()
+    staff.force_login(reader)  # its session is on the primary only (the replay is paused)
+    response = staff.get("/statistics/", secure=True)
+    seen["statistics"] = {"status": response.status_code, "shown": "统计分析" in response.content.decode()}
 
     # A client that has just written (any POST, here a failed login) reads the primary for a while.
     writer = Client()

@@ -148,6 +148,8 @@ def test_public_pages_read_the_replica_writers_read_the_primary_and_a_stopped_re
     # Read from the replica: the plan written while its replay was paused is not there.
     assert seen["anonymous"] == {"first": True, "second": False}
     assert seen["anonymous_json"] == ["副本已有的计划"]
+    assert seen["open_data"] == ["副本已有的计划"]
+    assert seen["statistics"] == {"status": 200, "shown": True}
     # Read-your-writes: the client that just wrote sees the primary.
     assert seen["writer_cookie"]
     assert seen["writer"] == {"first": True, "second": True}

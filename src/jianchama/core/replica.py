@@ -76,6 +76,10 @@ def replica_reads(view):
     def wrapper(request, *args, **kwargs):
         if not _available() or request.COOKIES.get(COOKIE):
             return view(request, *args, **kwargs)
+        # Who is asking is read from the primary: a session just made (a login) may not be on the replica yet.
+        user = getattr(request, "user", None)
+        if user is not None:
+            user.is_authenticated  # noqa: B018 (evaluates the lazy user now)
         _reading_replica.set(True)
         try:
             return view(request, *args, **kwargs)

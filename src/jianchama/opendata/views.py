@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from jianchama.core import spreadsheets
+from jianchama.core.replica import replica_reads
 from jianchama.core.views import rate_limited
 
 from . import caps
@@ -40,6 +41,7 @@ def _modified(dataset) -> str:
     return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
 
 
+@replica_reads
 def catalogue(request):
     if _limited(request):
         return rate_limited(request)
@@ -54,6 +56,7 @@ def catalogue(request):
     )
 
 
+@replica_reads
 def index_json(request):
     """The catalogue for machines: DCAT vocabulary in JSON-LD form (dcat:Catalog, dcat:Dataset,
     dcat:Distribution with its download URL, media type and temporal coverage), plus each dataset's columns."""
@@ -104,6 +107,7 @@ def index_json(request):
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
 
 
+@replica_reads
 def dataset_file(request, slug: str, year: int, fmt: str):
     if _limited(request):
         return rate_limited(request)
@@ -150,6 +154,7 @@ def _lookup(request):
     }
 
 
+@replica_reads
 def caps_lookup(request):
     """One enterprise's yearly caps and their use this year, by its USCC and exact name."""
     if _limited(request):
@@ -157,6 +162,7 @@ def caps_lookup(request):
     return render(request, "opendata/caps.html", _lookup(request))
 
 
+@replica_reads
 def caps_json(request):
     if _limited(request):
         return rate_limited(request)

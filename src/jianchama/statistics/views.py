@@ -11,6 +11,7 @@ from django.utils import timezone
 from jianchama.core import spreadsheets
 from jianchama.core.errors import PermissionDenied
 from jianchama.core.pages import page_view
+from jianchama.core.replica import replica_reads
 from jianchama.inspections.models import Task
 from jianchama.registry.models import EnforcementBody, Field, Region
 
@@ -121,6 +122,7 @@ def read_filters(params, offered: dict) -> tuple[Filters, list[str]]:
 
 
 @page_view
+@replica_reads
 def statistics(request):
     scope = scope_for(request.user)
     if scope.is_empty:
