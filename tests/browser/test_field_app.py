@@ -80,6 +80,18 @@ def wait_until(page, expression: str, timeout: float = 20) -> None:
         page.wait_for_timeout(100)
 
 
+def check_every_entry_compliant(page) -> None:
+    """Mark every checklist entry 符合 on the result screen. The screen is drawn after an IndexedDB read, so
+    the form is waited for first: listing `.entry` before it is drawn finds none on a loaded machine, the
+    required radios stay empty and the form is never sent (the cut-sync test then timed out waiting for
+    网络中断 in the full suite, and passed alone)."""
+    page.wait_for_selector("#result-form")
+    entries = page.locator("#result-form .entry").all()
+    assert entries, "the result form lists no checklist entry"
+    for entry in entries:
+        entry.get_by_label("符合", exact=True).check()
+
+
 def waiting(page) -> int:
     return int(page.locator("#waiting").inner_text())
 
@@ -144,9 +156,7 @@ def test_offline_check_in_and_result_with_a_photo_sync_with_their_times(w, live_
         assert waiting(page) == 1
         time.sleep(1.5)
         page.get_by_text("录入检查结果").click()
-        page.wait_for_selector("#result-form")
-        for entry in page.locator(".entry").all():
-            entry.get_by_label("符合", exact=True).check()
+        check_every_entry_compliant(page)
         page.select_option("select[name=outcome]", InspectionRecord.Outcome.NO_PROBLEM)
         page.fill("textarea[name=summary]", "现场核查燃气经营许可证及储罐区，未发现问题")
         page.set_input_files(
@@ -182,8 +192,9 @@ def test_offline_check_in_and_result_with_a_photo_sync_with_their_times(w, live_
 
 @pytest.mark.xfail(
     strict=False,
-    reason="times out waiting for 网络中断 in the full suite under -n 2 (twice in CI runs of stop 23), passes alone: "
-    "to be investigated, the one-record assertion is kept",
+    reason="timed out waiting for 网络中断 in two full-suite runs under -n 2 (stop 23), never alone nor under a CPU "
+    "hog or Chromium's CPU throttling; one race is fixed (the entries were listed before the result form was "
+    "drawn); kept non-strict until full runs show no failure, the one-record assertion is kept",
 )
 def test_a_sync_cut_after_the_server_took_it_makes_one_record(w, live_server, browser):
     task = services.check_in(w.inspector_user, task=notified_task(w))
@@ -203,8 +214,7 @@ def test_a_sync_cut_after_the_server_took_it_makes_one_record(w, live_server, br
 
         context.route("**/tasks/field/sync/", reach_server_then_cut)
         page.get_by_text("录入检查结果").click()
-        for entry in page.locator(".entry").all():
-            entry.get_by_label("符合", exact=True).check()
+        check_every_entry_compliant(page)
         page.select_option("select[name=outcome]", InspectionRecord.Outcome.NO_PROBLEM)
         page.fill("textarea[name=summary]", "现场核查，未发现问题")
         page.locator("#result-form button[type=submit]").click()
