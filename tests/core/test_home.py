@@ -234,3 +234,39 @@ def test_tasks_not_visible_are_never_counted(client, s):
     assert Task.objects.filter(status=Task.Status.SUBMITTED).count() == 1
     client.force_login(s.other_head)
     assert 'data-todo="tasks_to_approve"' not in shown(client, reverse("core:home"))
+
+
+def test_supervisor_sampled_bodies_to_review_until_each_is_reviewed(client, db):
+    """抽中待评查: the bodies drawn in the quarter's revealed round wait for their review on the district's
+    supervisors' home, with the quarter's end as the deadline; a supervisor of another district does not see
+    them, and a reviewed body leaves the count."""
+    from jianchama.supervision import sampling
+    from jianchama.supervision.models import Method, SampledBody
+    from tests.supervision.test_sampling import ITEMS, build_world
+
+    w = build_world()
+    r = sampling.commit_round(w.supervisor, year=w.year, quarter=w.quarter)
+    r = sampling.reveal_round(w.supervisor, sampling_round=r)
+    drawn = list(SampledBody.objects.filter(round=r).order_by("position"))
+    assert len(drawn) == 3
+    count, url = todo_link(client, w.supervisor, "sampled_to_review")
+    assert count == "3"
+    assert str(r) in shown(client, url)
+    html = shown(client, reverse("core:home"))
+    end = sampling.quarter_bounds(w.year, w.quarter)[1]
+    assert f"季度末 {end.year}年{end.month}月{end.day}日" in html
+
+    sheet = sampling.create_score_sheet(
+        w.supervisor, name="案卷评查评分表", method=Method.CASE_FILE_REVIEW, items=ITEMS
+    )
+    sampling.record_review(
+        w.supervisor,
+        sampled=drawn[0],
+        method=Method.CASE_FILE_REVIEW,
+        sheet=sheet,
+        scores={item["name"]: item["max"] for item in ITEMS},
+    )
+    assert todo_link(client, w.supervisor, "sampled_to_review")[0] == "2"
+
+    client.force_login(w.mh_supervisor)
+    assert 'data-todo="sampled_to_review"' not in shown(client, reverse("core:home"))

@@ -3,10 +3,13 @@ deadlines for the bureau, the district government's decisions, and what a body m
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from jianchama.core import todos
 from jianchama.core.roles import Role
 
-from .models import Decision, Finding, Recommendation, SupervisionWarning
+from .models import Decision, Finding, Recommendation, SampledBody, SamplingRound, SupervisionWarning
+from .sampling import quarter_bounds
 
 SUPERVISOR = frozenset({Role.SUPERVISOR})
 BODY_ADMIN = frozenset({Role.BODY_ADMIN})
@@ -44,6 +47,31 @@ def decisions_to_rectify(user, today):
     return Decision.objects.visible_to(user).filter(body_id=user.body_id, status=Decision.Status.ISSUED)
 
 
+def sampled_to_review(user, today):
+    """Bodies drawn in a revealed round of the supervisor's region (or a region within it) that have no review
+    yet (seed 003 二（一）1: the quarter's sampling is done by reviewing the drawn bodies)."""
+    if user.region_id is None:
+        return SampledBody.objects.none()
+    return SampledBody.objects.visible_to(user).filter(
+        round__status=SamplingRound.Status.REVEALED,
+        round__region__path__startswith=user.region.path,
+        reviews__isnull=True,
+    )
+
+
+def _quarter_end(items):
+    """The nearest deadline: the end of the earliest quarter with a drawn body still to review (after it, the
+    body left without a review is a shortfall of the bureau's own, SamplingShortfall)."""
+    first = (
+        items.order_by("round__year", "round__quarter").values_list("round__year", "round__quarter").first()
+    )
+    return quarter_bounds(*first)[1] if first else None
+
+
+def _sampling_list(user) -> str:
+    return reverse("supervision:sampling_list")
+
+
 def _has_body(user) -> bool:
     return bool(user.body_id)
 
@@ -76,6 +104,16 @@ todos.register(
         deadline="review_due",
         deadline_label="复查期限",
         order=32,
+    ),
+    todos.TodoKind(
+        key="sampled_to_review",
+        label="抽中待评查的执法单位",
+        roles=SUPERVISOR,
+        items=sampled_to_review,
+        url=_sampling_list,
+        deadline=_quarter_end,
+        deadline_label="季度末",
+        order=33,
     ),
     todos.TodoKind(
         key="decisions_to_issue",
