@@ -44,6 +44,7 @@ __all__ = [
 # table → its time column. Only tables no foreign key points at (see the module's docstring).
 PARTITIONED: dict[str, str] = {
     "core_auditevent": "occurred_at",
+    "integrations_webhookdelivery": "created_at",
 }
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
