@@ -14,10 +14,11 @@ from jianchama.core.audit import AuditEvent
 from jianchama.core.errors import DomainError
 from jianchama.core.roles import Role
 from jianchama.inspections.models import InspectionCode, Scan
+from jianchama.registry.models import Region
 from jianchama.supervision.models import Finding, RuleRun
 from jianchama.supervision.rules import RULES, run_rules
 from jianchama.supervision.services import create_finding
-from tests.factories import user_for
+from tests.factories import BodyFactory, RegionFactory, user_for
 from tests.inspections.conftest import build_scenario
 
 
@@ -249,3 +250,23 @@ def test_platform_admin_sees_everything(client, found):
     client.force_login(user_for(Role.PLATFORM_ADMIN))
     response = client.get(reverse("supervision:dashboard"))
     assert response.context["summary"]["total"] == 2
+
+
+def test_a_city_supervisor_sees_every_district_and_a_district_its_towns_bodies(client, found):
+    """The region scope is the region's bodies (by id): a body of a town counts for its district, a city
+    supervisor sees all the districts' findings, and a district never the other district's."""
+    town = RegionFactory(code="310116101", name="朱泾镇", level=Region.Level.TOWN, parent=found.jinshan)
+    town_body = BodyFactory(name="朱泾镇综合行政执法队", region=town, fields=[found.gas])
+    create_finding(
+        found.supervisor,
+        source=Finding.Source.OBSERVER,
+        body=town_body,
+        title="镇执法队未出示证件",
+        period=datetime.date(2026, 3, 1),
+    )
+    url = reverse("supervision:finding_list")
+    titles = lambda response: sorted(f.title for f in response.context["page"])  # noqa: E731
+    client.force_login(found.supervisor)
+    assert titles(client.get(url)) == sorted(["无码检查", "镇执法队未出示证件"])
+    client.force_login(user_for(Role.SUPERVISOR, region=found.city))
+    assert titles(client.get(url)) == sorted(["无码检查", "闵行投诉反映多头检查", "镇执法队未出示证件"])
