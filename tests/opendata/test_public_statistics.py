@@ -14,7 +14,6 @@ from jianchama.inspections import frequency, services
 from jianchama.inspections.models import Task
 from jianchama.opendata.public_statistics import HIDDEN, protect
 from jianchama.statistics import build
-from tests.inspections.conftest import s  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
