@@ -153,6 +153,8 @@ FILLERS: dict[str, Filler] = {
         "year": str(timezone.localdate().year),
         "fmt": "json",
     },
+    "opendata:statistics_region": lambda w, s, role: {"code": "310116"},
+    "opendata:statistics_file": lambda w, s, role: {"code": "310116", "fmt": "json"},
     # complaints
     "complaints:detail": pk("complaint"),
     "complaints:action": pk_action("complaint", "handle", "name"),
@@ -234,6 +236,8 @@ NOT_SCOPED = {
     "registry_import:inspectors_template",
     "registry_import:problems_csv",
     "opendata:file",
+    "opendata:statistics_region",
+    "opendata:statistics_file",
 }
 
 # Public by design (no login, or any logged-in user): side B's object may be shown, but never a MARK
@@ -271,6 +275,9 @@ PUBLIC = {
     "opendata:caps",
     "opendata:caps_json",
     "opendata:file",
+    "opendata:statistics",
+    "opendata:statistics_region",
+    "opendata:statistics_file",
     # The field app's service worker and manifest: code and names, no data (the browser fetches a manifest
     # without credentials); the app's page and its JSON are the inspector's only (issue 15).
     "inspections:field_sw",

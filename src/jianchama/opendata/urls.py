@@ -11,6 +11,13 @@ urlpatterns = [
     path("index.json", views.index_json, name="index_json"),
     path("caps/", views.caps_lookup, name="caps"),
     path("caps.json", views.caps_json, name="caps_json"),
+    path("statistics/", views.public_statistics, name="statistics"),
+    re_path(r"^statistics/(?P<code>[0-9]{6,12})/$", views.public_statistics, name="statistics_region"),
+    re_path(
+        r"^statistics/(?P<code>[0-9]{6,12})\.(?P<fmt>csv|json)$",
+        views.public_statistics_file,
+        name="statistics_file",
+    ),
     re_path(
         r"^(?P<slug>[a-z-]{1,40})/(?P<year>[0-9]{4})\.(?P<fmt>csv|json)$", views.dataset_file, name="file"
     ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django_ratelimit.core import get_usage
 from jianchama.core import spreadsheets
 from jianchama.core.replica import replica_reads
 from jianchama.core.views import rate_limited
+from jianchama.registry.models import Region
 
 from . import caps
 from .catalogue import DATASETS, LICENCE, PUBLISHER, SMALL_COUNT, years
@@ -177,3 +178,75 @@ def caps_json(request):
         "caps": [u.as_json() for u in found["usage"]],
     }
     return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+
+def _statistics_context(request, code: str | None):
+    """The region, period and published rows of the public statistics page, or an error response."""
+    from . import public_statistics as ps
+
+    if code is None:
+        region = Region.objects.filter(level=Region.Level.CITY).order_by("code").first()
+    else:
+        region = Region.objects.filter(
+            code=code, level__in=(Region.Level.CITY, Region.Level.DISTRICT)
+        ).first()
+    if region is None:
+        raise Http404("没有这个区")
+    available = years()
+    year_text = request.GET.get("year", "")
+    year = ps.valid_year(year_text, available) if year_text else timezone.localdate().year
+    quarter_text = request.GET.get("quarter", "")
+    if year is None or quarter_text not in ("", "1", "2", "3", "4"):
+        return None, HttpResponseBadRequest(
+            f"年度须为{available[0]}—{available[-1]}年之一，季度须为1—4或不选。".encode(),
+            content_type="text/plain; charset=utf-8",
+        )
+    period = ps.period_of(year, int(quarter_text) if quarter_text else None)
+    return {
+        "region": region,
+        "period": period,
+        "year": year,
+        "quarter": quarter_text,
+        "years": available,
+        "regions": ps.regions(),
+        "rows": ps.rows(region, period),
+        "small": ps.SMALL,
+    }, None
+
+
+def public_statistics(request, code: str | None = None):
+    if _limited(request):
+        return rate_limited(request)
+    context, error = _statistics_context(request, code)
+    if error:
+        return error
+    return render(request, "opendata/statistics.html", context)
+
+
+def public_statistics_file(request, code: str, fmt: str):
+    if _limited(request):
+        return rate_limited(request)
+    context, error = _statistics_context(request, code)
+    if error:
+        return error
+    published = context["rows"]
+    region, period = context["region"], context["period"]
+    if fmt == "csv":
+        head = ["区划代码", "区域", "期间"] + [r.title for r in published]
+        body = [[region.code, region.name, period.label] + [r.value for r in published]]
+        return spreadsheets.csv_response(f"statistics-{region.code}-{period.start:%Y%m}.csv", head, body)
+    from . import public_statistics as ps
+
+    body = {
+        "dataset": "public-statistics",
+        "region": {"code": region.code, "name": region.name},
+        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+        "license": LICENCE["url"],
+        "small_count_rule": "1—4写作「<5」，5及以上按5取整；分母小于5的比率不显示",
+        "columns": [{"key": r.key, "title": r.title, "definition": r.definition} for r in published],
+        "record": ps.as_record(region, period, published),
+    }
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, indent=1), content_type="application/json; charset=utf-8"
+    )
