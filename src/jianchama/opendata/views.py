@@ -214,6 +214,7 @@ def _statistics_context(request, code: str | None):
     }, None
 
 
+@replica_reads
 def public_statistics(request, code: str | None = None):
     if _limited(request):
         return rate_limited(request)
@@ -223,6 +224,7 @@ def public_statistics(request, code: str | None = None):
     return render(request, "opendata/statistics.html", context)
 
 
+@replica_reads
 def public_statistics_file(request, code: str, fmt: str):
     if _limited(request):
         return rate_limited(request)
