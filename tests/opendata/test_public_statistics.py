@@ -116,3 +116,17 @@ def test_csv_and_json_equal_the_page(s, client):
     titles = [c["title"] for c in data["columns"]]
     assert head[3:] == titles
     assert row[3:] == [page[c["key"]] for c in data["columns"]]
+
+
+def test_the_catalogue_dataset_has_the_page_figures_per_region(s, client):
+    make_tasks(s, 7)
+    year = timezone.localdate().year
+    index = client.get("/open-data/index.json").json()
+    assert "public-statistics" in {d["identifier"] for d in index["dataset"]}
+    data = client.get(f"/open-data/public-statistics/{year}.json").json()
+    by_code = {r["region_code"]: r for r in data["records"]}
+    page = values(client.get(f"/open-data/statistics/{s.jinshan.code}/?year={year}"))
+    assert {k: str(v) for k, v in by_code[s.jinshan.code].items() if k in page} == page
+    assert by_code[s.jinshan.code]["inspections"] == 5
+    raw = client.get(f"/open-data/public-statistics/{year}.csv").content
+    assert raw.startswith("\ufeff".encode())

@@ -21,6 +21,8 @@ from django.db.models import Count, Max, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from . import public_statistics
+
 SMALL_COUNT = 5
 LICENCE = {
     "name": "署名 4.0 国际（CC BY 4.0）",
@@ -377,6 +379,25 @@ DATASETS: dict[str, Dataset] = {
             rows=_supervision_rows,
             modified=_supervision_modified,
             keywords=("执法监督", "统计"),
+        ),
+        Dataset(
+            slug="public-statistics",
+            title="涉企行政检查统计（全市及各区）",
+            description="全市及各区当年的检查次数、检查码覆盖率与扫码率、被检查及被重复检查的企业数、企业评议汇总，"
+            f"取自统计汇总表。1—4写作「<{SMALL_COUNT}」，5及以上按5取整（防止两个公布数相减推算出小数值）；"
+            "分母小于5的比率不显示。",
+            columns=(
+                Column("region_code", "区划代码", ""),
+                Column("region", "区域", ""),
+                Column("period", "期间", ""),
+                Column("start", "起始日期", "ISO 8601"),
+                Column("end", "截止日期", "ISO 8601"),
+                *(Column(k, t, d) for k, t, d in public_statistics.METRICS),
+            ),
+            rows=public_statistics.dataset_rows,
+            modified=public_statistics.modified,
+            page="opendata:statistics",
+            keywords=("检查统计", "检查码", "扫码率"),
         ),
         Dataset(
             slug="inspection-caps",

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from jianchama.registry.models import Region
 from jianchama.statistics import figures
-from jianchama.statistics.models import MonthlyFact, VisitFact
+from jianchama.statistics.models import MonthlyFact, VisitFact, Watermark
 from jianchama.statistics.scope import Filters, Period, region_scope
 
 SMALL = 5
@@ -51,6 +51,23 @@ class Row:
     title: str
     value: int | str
     definition: str
+
+
+METRICS = [
+    (
+        "inspections",
+        "检查次数",
+        "期间内提交审批及以后各状态（不含草稿、已取消）的检查任务数；一次联合检查计一次。",
+    ),
+    ("with_code", "已生成检查码的检查", "已生成检查码的检查次数。"),
+    ("coverage", "检查码覆盖率（%）", "已生成检查码的检查÷检查次数，取整。"),
+    ("scan_rate", "扫码率（%）", "企业扫码核验为真的检查÷已生成检查码的检查，取整。"),
+    ("enterprises", "被检查企业数", "期间内至少被检查一次的企业数。"),
+    ("repeated", "被重复检查的企业数", "期间内被任意执法单位检查两次及以上的企业数（一次联合检查算一次）。"),
+    ("evaluations", "企业评议数", "企业对检查的评议条数。"),
+    ("overall", "总体评价平均分", "总体评价（1—5分）的平均分，评议少于5条时不显示。"),
+    ("poor", "不满意评议数", "总体评价2分及以下的评议数。"),
+]
 
 
 def regions() -> list[Region]:
@@ -97,42 +114,18 @@ def rows(region: Region, period: Period) -> list[Row]:
     )
     n = t["evaluations"]
     overall = f"{t['overall'] / n:.1f}" if n >= SMALL else HIDDEN if n else "—"
-    return [
-        Row(
-            "inspections",
-            "检查次数",
-            protect(t["inspections"]),
-            "期间内提交审批及以后各状态（不含草稿、已取消）的检查任务数；一次联合检查计一次。",
-        ),
-        Row("with_code", "已生成检查码的检查", protect(t["with_code"]), "已生成检查码的检查次数。"),
-        Row(
-            "coverage",
-            "检查码覆盖率（%）",
-            rate(t["with_code"], t["inspections"]),
-            "已生成检查码的检查÷检查次数，取整。",
-        ),
-        Row(
-            "scan_rate",
-            "扫码率（%）",
-            rate(t["scanned"], t["with_code"]),
-            "企业扫码核验为真的检查÷已生成检查码的检查，取整。",
-        ),
-        Row("enterprises", "被检查企业数", protect(visited), "期间内至少被检查一次的企业数。"),
-        Row(
-            "repeated",
-            "被重复检查的企业数",
-            protect(year_repeat),
-            "期间内被任意执法单位检查两次及以上的企业数（一次联合检查算一次）。",
-        ),
-        Row("evaluations", "企业评议数", protect(n), "企业对检查的评议条数。"),
-        Row("overall", "总体评价平均分", overall, "总体评价（1—5分）的平均分，评议少于5条时不显示。"),
-        Row(
-            "poor",
-            "不满意评议数",
-            protect(t["poor"]) if n >= SMALL else HIDDEN if n else 0,
-            "总体评价2分及以下的评议数。",
-        ),
-    ]
+    values = {
+        "inspections": protect(t["inspections"]),
+        "with_code": protect(t["with_code"]),
+        "coverage": rate(t["with_code"], t["inspections"]),
+        "scan_rate": rate(t["scanned"], t["with_code"]),
+        "enterprises": protect(visited),
+        "repeated": protect(year_repeat),
+        "evaluations": protect(n),
+        "overall": overall,
+        "poor": protect(t["poor"]) if n >= SMALL else HIDDEN if n else 0,
+    }
+    return [Row(key, title, values[key], definition) for key, title, definition in METRICS]
 
 
 def as_record(region: Region, period: Period, published: list[Row]) -> dict:
@@ -157,3 +150,18 @@ def valid_year(value: str, years: list[int]) -> int | None:
 
 def today() -> datetime.date:
     return timezone.localdate()
+
+
+def dataset_rows(request, year: int):
+    """The catalogue's dataset: one record per region (the city, then each district) for the year."""
+    period = period_of(year, None)
+    for region in regions():
+        yield as_record(region, period, rows(region, period))
+
+
+def modified() -> datetime.datetime | None:
+    mark = Watermark.objects.first()
+    if mark is None:
+        return None
+    moments = [m for m in (mark.refreshed_at, mark.rebuilt_at) if m]
+    return max(moments) if moments else None
