@@ -442,6 +442,20 @@ def test_the_demo_tells_the_supervision_story(loaded, client):
     assert Finding.objects.get(rule="complaint_overdue").status == Finding.Status.WARNED
     assert ReconsiderationLead.objects.get().finding.source == Finding.Source.RECONSIDERATION
 
+    # The observer's meeting and visit (F-47); the lead out of the meeting, waiting at the intake desk.
+    from jianchama.complaints.models import ObserverActivity
+
+    observer = User.objects.get(username="observer")
+    assert sorted(ObserverActivity.objects.visible_to(observer).values_list("kind", flat=True)) == [
+        "meeting",
+        "visit",
+    ]
+    lead = Complaint.objects.get(activity__kind="meeting")
+    assert lead.source == "observer" and lead.status == Complaint.Status.REGISTERED
+    client.force_login(User.objects.get(username="supervisor"))
+    listed = client.get("/complaints/activities/").content.decode()
+    assert "金山区工商业联合会三楼会议室" in listed and "<dt>据此提交的线索</dt><dd>1条</dd>" in listed
+
     # Sampling: the quarter's round drawn; a review that became a finding.
     assert SamplingRound.objects.get().status == "revealed"
     assert SamplingReview.objects.get().finding.source == Finding.Source.SAMPLING

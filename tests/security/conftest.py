@@ -302,6 +302,28 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         ),
     )
 
+    # An observer's meeting with the district's enterprises, and a lead out of it (F-47)
+    from jianchama.complaints import activities
+
+    s.activity = activities.record_activity(
+        s.observer,
+        kind="meeting",
+        held_on=today,
+        place=f"{mark}工商联会议室",
+        enterprise_count=8,
+        problems=f"{mark}企业反映重复检查",
+        suggestions=f"{mark}建议联合检查",
+    )
+    complaints.register_complaint(
+        s.observer,
+        source="observer",
+        category="other",
+        title=f"{mark}座谈会反映的问题",
+        content=f"{mark}座谈会上企业反映重复检查",
+        body=s.body,
+        activity=s.activity,
+    )
+
     # Supervision: a finding taken through the three steps to a decision, and one left open
     s.finding = create_finding(
         s.supervisor,

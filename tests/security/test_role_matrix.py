@@ -161,6 +161,7 @@ FILLERS: dict[str, Filler] = {
     "complaints:lead_detail": pk("lead"),
     "complaints:lead_action": pk_action("lead", "accept", "name"),
     "complaints:survey_detail": pk("survey"),
+    "complaints:activity_detail": pk("activity"),
     "reports:detail": pk("report"),
     "reports:file": lambda w, s, role: {"pk": s.report.pk, "fmt": "xlsx"},
     "reports:action": pk_action("report", "issue"),
@@ -398,6 +399,8 @@ EXPECTED_OK: dict[str, set[str]] = {
     "complaints:detail": {"body_admin", "complaint_intake", "supervisor", "platform_admin"},
     "complaints:lead_detail": {"supervisor", "reconsideration_office", "platform_admin"},
     "complaints:survey_detail": {"supervisor", "platform_admin"},
+    "complaints:activity_detail": {"observer", "supervisor", "platform_admin"},
+    "complaints:activity_list": {"observer", "supervisor", "platform_admin"},
     "portal:survey_answer": {"enterprise_contact"},
     "supervision:finding_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
     "supervision:recommendation_detail": {

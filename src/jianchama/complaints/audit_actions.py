@@ -13,6 +13,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "lead.registered": "登记行政复议线索",
     "lead.accepted": "行政复议线索转为监督问题",
     "lead.returned": "反馈复议机构",
+    "activity.recorded": "记录走访、座谈情况",
     "survey.created": "创建问卷",
     "survey.opened": "发布问卷",
     "survey.closed": "结束问卷",

@@ -13,7 +13,7 @@ from jianchama.registry.models import EnforcementBody, Enterprise
 from jianchama.supervision.models import Severity
 
 from . import services
-from .models import Complaint, ReconsiderationLead
+from .models import Complaint, ObserverActivity, ReconsiderationLead
 
 
 class BodyChoiceField(forms.ModelChoiceField):
@@ -264,3 +264,48 @@ class SurveyAnswerForm(forms.Form):
 
     def answers(self) -> dict[int, str]:
         return {int(name[1:]): value for name, value in self.cleaned_data.items()}
+
+
+class ActivityForm(Form):
+    """A visit to enterprises or a meeting with them (complaints/activities.py)."""
+
+    kind = forms.ChoiceField(label="形式", choices=ObserverActivity.Kind.choices)
+    held_on = forms.DateField(label="日期", widget=DATE)
+    place = forms.CharField(label="地点", max_length=200)
+    organiser = forms.CharField(
+        label="组织单位", max_length=100, required=False, help_text="如区工商联、行业协会，可不填"
+    )
+    enterprise_count = forms.IntegerField(label="参与企业数", min_value=1, max_value=10_000)
+    participants = forms.CharField(
+        label="参加人员", max_length=500, required=False, help_text="观察员、司法局人员等，不填企业名称"
+    )
+    problems = forms.CharField(
+        label="企业反映的困难和问题",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="只写反映了什么，不写哪家企业反映的；需要核查的具体问题，保存后可据此提交线索",
+    )
+    suggestions = forms.CharField(
+        label="意见和建议", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("held_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+
+class ActivityFilterForm(Form):
+    q = forms.CharField(
+        label="搜索", required=False, widget=forms.TextInput(attrs={"placeholder": "地点、组织单位、内容"})
+    )
+    kind = forms.ChoiceField(
+        label="形式", choices=[("", "全部形式"), *ObserverActivity.Kind.choices], required=False
+    )
+    start = forms.DateField(label="日期起", required=False, widget=DATE)
+    end = forms.DateField(label="日期止", required=False, widget=DATE)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise forms.ValidationError("日期起不能晚于日期止")
+        return data

@@ -125,6 +125,14 @@ class Complaint(models.Model):
         blank=True,
         related_name="complaints",
     )
+    activity = models.ForeignKey(
+        "complaints.ObserverActivity",
+        verbose_name="来自走访或座谈",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
     code_report = models.OneToOneField(
         "inspections.CodeReport",
         verbose_name="扫码举报",
@@ -441,3 +449,58 @@ class SurveyResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey} 的一份回答"
+
+
+class ObserverActivityQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ObserverActivityQuerySet:
+        """An observer sees the visits and meetings he recorded; the supervisors of a region those of its
+        subtree; the platform administrator all. Bodies, the enterprises and everyone else see none: what
+        enterprises said there reaches a body only as a lead the bureau followed up."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_platform_admin:
+            return self.all()
+        if user.role == Role.OBSERVER:
+            return self.filter(recorded_by=user)
+        if user.role == Role.SUPERVISOR and user.region_id:
+            return self.filter(region__path__startswith=user.region.path)
+        return self.none()
+
+
+class ObserverActivity(models.Model):
+    """A visit to enterprises (走访) or a meeting with them (座谈会) by a rule-of-law observer or the bureau
+    (seed 003 二（一）2: 通过定期召开座谈会、聘请法治观察员等方式，了解企业在接受行政检查过程中遇到的困难和问题，
+    及时收集企业对行政检查工作的意见和建议). It records how many enterprises were heard and what they raised, never
+    which enterprise said what; a problem to follow up becomes a lead (a Complaint of source observer with
+    `activity` set)."""
+
+    class Kind(models.TextChoices):
+        VISIT = "visit", "走访企业"
+        MEETING = "meeting", "座谈会"
+
+    kind = models.CharField("形式", max_length=8, choices=Kind.choices)
+    region = models.ForeignKey(
+        "registry.Region", verbose_name="所属区域", on_delete=models.PROTECT, related_name="+"
+    )
+    held_on = models.DateField("日期")
+    place = models.CharField("地点", max_length=200)
+    organiser = models.CharField("组织单位", max_length=100, blank=True)
+    enterprise_count = models.PositiveIntegerField("参与企业数")
+    participants = models.CharField("参加人员", max_length=500, blank=True)
+    problems = models.TextField("企业反映的困难和问题")
+    suggestions = models.TextField("意见和建议", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="记录人", on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField("记录时间", auto_now_add=True)
+
+    objects = ObserverActivityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "走访座谈记录"
+        verbose_name_plural = "走访座谈记录"
+        ordering = ["-held_on", "-id"]
+        indexes = [models.Index(fields=["region", "held_on"], name="activity_region_day")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.held_on:%Y-%m-%d} {self.place}"

@@ -44,6 +44,7 @@ from .models import (
     Complaint,
     ComplaintNumberCounter,
     ComplaintReminder,
+    ObserverActivity,
     ReconsiderationLead,
 )
 
@@ -377,6 +378,7 @@ def register_complaint(
     code_report=None,
     external_number: str = "",
     external_due: datetime.date | None = None,
+    activity: ObserverActivity | None = None,
 ) -> Complaint:
     """Register a complaint in the ledger and give it its number.
 
@@ -389,6 +391,9 @@ def register_complaint(
     `external_number` and `external_due` are the channel's work-order number and its own handling deadline,
     when the complaint came as data (the 12345 hotline's export, hotline.py); a number is registered once per
     channel (the database's unique constraint holds it even for two imports at once).
+
+    `activity` is the visit or meeting (ObserverActivity) a lead came out of: only an observer's own, or one a
+    supervisor may see.
     """
     today = timezone.localdate()
     received_on = received_on or today
@@ -451,6 +456,10 @@ def register_complaint(
             body = task.lead_body
         elif body.pk not in _task_bodies(task):
             problems.append(f"「{body.name}」未参加检查任务{task.number or task.pk}")
+    if activity is not None and (
+        is_system or not ObserverActivity.objects.visible_to(actor).filter(pk=activity.pk).exists()
+    ):
+        raise PermissionDenied("只能就本人记录或本区域的走访、座谈提交线索")
     if source not in Source.values:
         problems.append("请选择投诉来源")
     if category not in Complaint.Category.values:
@@ -504,6 +513,7 @@ def register_complaint(
             registered_by=None if is_system else actor,
             external_number=external_number,
             external_due=external_due,
+            activity=activity,
         )
         if role == Role.BODY_ADMIN:
             # Received on the body's own platform: the body has it from the day it came in.

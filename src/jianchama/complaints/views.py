@@ -31,8 +31,8 @@ from jianchama.core.workdays import WorkingCalendar
 from jianchama.registry.importing import human_size
 from jianchama.registry.models import EnforcementBody
 
-from . import forms, hotline, services, survey_views
-from .models import Complaint, ReconsiderationLead
+from . import activity_views, forms, hotline, services, survey_views
+from .models import Complaint, ObserverActivity, ReconsiderationLead
 
 
 def _staff_only(user) -> None:
@@ -231,6 +231,10 @@ def detail(request, pk):
             "timeline": timeline,
             "sees_complainant": sees,
             "hidden_complainant": HIDDEN_COMPLAINANT,
+            # The visit or meeting it came out of, to whoever may read that record (not the body).
+            "activity": ObserverActivity.objects.visible_to(user).filter(pk=complaint.activity_id).first()
+            if complaint.activity_id
+            else None,
             "finding_visible": complaint.finding_id is not None
             and user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.PLATFORM_ADMIN),
         },
@@ -247,14 +251,23 @@ def create(request):
             "只有投诉受理人员、司法局执法监督人员、执法单位管理员和法治观察员可以在此登记投诉举报"
         )
     is_observer = user.role == Role.OBSERVER
+    # A lead out of a visit or meeting (?activity=<id>): one the user may see, else 404.
+    activity = activity_views.activity_from(request)
     form = forms.ComplaintForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        complaint = submit_form(form, lambda: services.register_complaint(user, **form.service_arguments()))
+        complaint = submit_form(
+            form,
+            lambda: services.register_complaint(user, activity=activity, **form.service_arguments()),
+        )
         if complaint is not None:
             messages.success(request, f"已登记，编号{complaint.number}")
             return redirect("complaints:detail", complaint.pk)
     title = "提交观察情况" if is_observer else "登记投诉举报"
-    return render(request, "complaints/form.html", {"form": form, "title": title, "is_observer": is_observer})
+    return render(
+        request,
+        "complaints/form.html",
+        {"form": form, "title": title, "is_observer": is_observer, "activity": activity},
+    )
 
 
 @require_POST
@@ -447,6 +460,10 @@ def lead_action(request, pk, name):
 
 
 urlpatterns = [
+    path("activities/", activity_views.activity_list, name="activity_list"),
+    path("activities/export.xlsx", activity_views.activity_export, name="activity_export"),
+    path("activities/new/", activity_views.activity_create, name="activity_create"),
+    path("activities/<int:pk>/", activity_views.activity_detail, name="activity_detail"),
     path("surveys/", survey_views.survey_list, name="survey_list"),
     path("surveys/new/", survey_views.survey_create, name="survey_create"),
     path("surveys/<int:pk>/", survey_views.survey_detail, name="survey_detail"),

@@ -54,6 +54,7 @@ MENU: list[tuple[str, str, str, set[str]]] = [
     ("监督", "执法监督工作报告", "reports:list", {S}),
     ("投诉", "投诉举报台账", "complaints:ledger", {S, G, D, B}),
     ("投诉", "提交观察意见", "complaints:observe", {O}),
+    ("投诉", "走访与座谈", "complaints:activity_list", {O, S}),
     ("投诉", "复议线索", "complaints:lead_list", {S, G, R}),
     ("投诉", "问卷调查", "complaints:survey_list", {S}),
     ("统计", "统计分析", "statistics:index", {S, C, B, G, I}),

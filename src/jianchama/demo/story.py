@@ -1507,6 +1507,42 @@ class _Builder:
             task=late,
         )
 
+        # The observer's meeting at the district's federation of industry and commerce (F-47), and the lead
+        # he filed out of it; a visit he made the week before.
+        from jianchama.complaints import activities
+
+        observer = User.objects.get(username="observer")
+        meeting = activities.record_activity(
+            observer,
+            kind="meeting",
+            held_on=_working_days_before(self.today, 2),
+            place="金山区工商业联合会三楼会议室",
+            organiser="金山区工商业联合会",
+            enterprise_count=14,
+            participants="法治观察员2名，区司法局执法监督科1名",
+            problems="有企业反映同一季度内应急、市场监管部门先后来查消防通道和台账，内容重复；"
+            "个别检查人员未出示检查码，企业不知道能否拒绝；检查结果告知不及时。",
+            suggestions="能合并的检查合并进行；检查前通过企业端提前告知；检查后一周内告知结果。",
+        )
+        activities.record_activity(
+            observer,
+            kind="visit",
+            held_on=_working_days_before(self.today, 7),
+            place="金山工业区",
+            enterprise_count=3,
+            problems="企业对检查码的使用总体满意，希望扫码后能看到检查人员的照片。",
+        )
+        complaints.register_complaint(
+            observer,
+            source="observer",
+            category="repeated_inspection",
+            title="座谈会反映：同一季度内重复检查消防通道和台账",
+            content="座谈会上有企业反映，同一季度内应急管理和市场监管部门先后检查消防通道和安全台账，"
+            "内容基本相同，请核实是否存在重复检查。",
+            body=body,
+            activity=meeting,
+        )
+
         # The monthly run finds the planted problems.
         rules.run_rules(supervisor)
 
