@@ -21,7 +21,7 @@
     var first = Number(spec.range[0].slice(0, 4)), last = Number(spec.range[1].slice(0, 4));
     var width = element.clientWidth || 600;
     var left = last > first ? 64 : 36;
-    var calendars = [], series = [], top = 56;
+    var calendars = [], series = [], top = 28;
     for (var year = first; year <= last; year++) {
       var from = year === first ? spec.range[0] : year + "-01-01";
       var to = year === last ? spec.range[1] : year + "-12-31";
@@ -35,8 +35,8 @@
         orient: "horizontal",
         splitLine: { lineStyle: { color: "#8a96a3", width: 1 } },
         itemStyle: { borderColor: "#fff", borderWidth: 1 },
-        dayLabel: { firstDay: 1, nameMap: "ZH", fontSize: Math.min(12, Math.max(8, cell - 2)) },
-        monthLabel: { nameMap: "ZH", fontSize: 11 },
+        dayLabel: { show: cell >= 10, firstDay: 1, nameMap: "ZH", fontSize: Math.min(12, cell - 2) },
+        monthLabel: { nameMap: "ZH", fontSize: cell >= 8 ? 11 : 9 },
         yearLabel: { show: last > first, margin: 36, fontSize: 12 }
       });
       var prefix = String(year);
@@ -50,14 +50,14 @@
       });
       top += cell * 7 + 44;
     }
-    element.style.height = top + "px";
+    element.style.height = (top + 20) + "px";
     return {
       tooltip: {
         formatter: function (p) { return chineseDate(p.value[0]) + "：" + p.value[1] + "次"; }
       },
       visualMap: {
-        min: 0, max: largest(values), calculable: true, orient: "horizontal", left: "center", top: 0,
-        itemHeight: 120, inRange: { color: HEAT }, text: ["多", "少"]
+        min: 0, max: largest(values), calculable: false, orient: "horizontal", left: "center", bottom: 0,
+        itemHeight: 120, inRange: { color: HEAT }, text: [largest(values) + "次", "0"]
       },
       calendar: calendars,
       series: series
@@ -72,6 +72,7 @@
     var columns = Math.max(1, Math.min(names.length, Math.floor(width / 120)));
     var rows = Math.max(1, Math.ceil(names.length / columns));
     element.style.height = (rows * 64 + 56) + "px";
+    var max = largest(values);
     var range = function (n) { var out = []; for (var i = 0; i < n; i++) out.push(i); return out; };
     return {
       tooltip: {
@@ -81,17 +82,22 @@
       xAxis: { type: "category", data: range(columns), show: false },
       yAxis: { type: "category", data: range(rows), show: false, inverse: true },
       visualMap: {
-        min: 0, max: largest(values), dimension: 2, calculable: false, orient: "horizontal", left: "center",
-        bottom: 0, itemHeight: 120, inRange: { color: HEAT }, text: ["多", "少"]
+        min: 0, max: max, dimension: 2, calculable: false, orient: "horizontal", left: "center",
+        bottom: 0, itemHeight: 120, inRange: { color: HEAT }, text: [max + "次", "0"]
       },
       series: [{
         name: spec.series[0].name,
         type: "heatmap",
         data: names.map(function (name, i) {
-          return { name: name, value: [i % columns, Math.floor(i / columns), values[i]], link: links[i] || "" };
+          return {
+            name: name,
+            value: [i % columns, Math.floor(i / columns), values[i]],
+            link: links[i] || "",
+            label: { color: values[i] > max / 2 ? "#fff" : "#111" }  // readable on a dark tile and a light one
+          };
         }),
         label: {
-          show: true, color: "#111", textBorderColor: "#fff", textBorderWidth: 2, overflow: "truncate",
+          show: true, fontSize: 13, lineHeight: 18, overflow: "truncate",
           width: Math.floor(width / columns) - 8,
           formatter: function (p) { return p.name + "\n" + p.value[2]; }
         },
