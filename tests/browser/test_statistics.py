@@ -4,9 +4,14 @@ violation (the charts' script is a static file reading json_script)."""
 
 from __future__ import annotations
 
+import datetime
+import re
+
 import pytest
+from django.utils import timezone
 
 from jianchama.core.roles import Role
+from jianchama.inspections.models import Task
 from jianchama.statistics.build import rebuild_all
 from tests.browser.test_inspection_code import no_horizontal_scroll, staff_login
 from tests.factories import user_for
@@ -14,11 +19,19 @@ from tests.inspections.conftest import build_scenario
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# A point is a number, {value: …}, or [x, …, value] (the calendar's [day, n], the tiles' [column, row, n]).
 SERIES = """() => Object.fromEntries(Object.entries(window.jianchamaCharts).map(([code, chart]) => {
     const option = chart.getOption();
-    const series = option.series.map(s => s.data.map(d => (d !== null && typeof d === 'object') ? d.value : d));
+    const point = d => {
+        const v = (d !== null && typeof d === 'object' && !Array.isArray(d)) ? d.value : d;
+        return Array.isArray(v) ? v[v.length - 1] : v;
+    };
+    const series = option.series.map(s => s.data.map(point));
     return [code, series];
 }))"""
+
+# The heat calendar's points as ECharts holds them: [ISO day, inspections], every year's series in turn.
+CALENDAR = """() => window.jianchamaCharts.calendar.getOption().series.flatMap(s => s.data)"""
 
 TABLES = """() => Object.fromEntries([...document.querySelectorAll('[data-table]')].map(table => [
     table.dataset.table,
@@ -26,6 +39,7 @@ TABLES = """() => Object.fromEntries([...document.querySelectorAll('[data-table]
 ]))"""
 
 COLUMNS = {"by_month": [1, 2, 3, 4], "repeated": [1, 2]}  # the drawn columns where not just the second
+SPLIT = {"calendar"}  # charts drawing one column as several series (a calendar per year)
 
 
 def number(text: str):
@@ -41,6 +55,8 @@ def assert_charts_equal_tables(page) -> dict:
     assert series, "no chart was drawn"
     for code, drawn in series.items():
         rows = [row for row in tables[code] if len(row) > 1]
+        if code in SPLIT:
+            drawn = [[point for one in drawn for point in one]]
         for index, column in enumerate(COLUMNS.get(code, [1])):
             assert [None if v is None else float(v) for v in drawn[index]] == [
                 number(row[column]) for row in rows
@@ -48,13 +64,34 @@ def assert_charts_equal_tables(page) -> dict:
     return series
 
 
+def iso(shown: str) -> str:
+    """A date as the page writes it (2026年12月2日) in ISO."""
+    year, month, day = map(int, re.fullmatch(r"(\d+)年(\d+)月(\d+)日", shown).groups())
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def assert_calendar_equals_table(page) -> list:
+    """The calendar's [day, inspections] read back from its ECharts instance are the table's rows."""
+    drawn = page.evaluate(CALENDAR)
+    rows = [row for row in page.evaluate(TABLES)["calendar"] if len(row) > 1]
+    assert [[day, float(n)] for day, n in drawn] == [[iso(row[0]), float(row[1])] for row in rows]
+    return drawn
+
+
 def test_the_charts_show_the_tables_numbers_and_follow_the_filters(live_server, browser, phone):
     s = build_scenario()
-    s.closed()
+    first = s.closed()
     s.closed(s.joint_draft())
     s.submitted()
-    s.notified()
+    notified = s.notified()
     user_for(Role.SUPERVISOR, region=s.jinshan, username="tongji")
+    # Two of the inspections on an earlier day of this year, so that the calendar has two days.
+    today = timezone.localdate()
+    earlier = max(today - datetime.timedelta(days=9), today.replace(month=1, day=1))
+    Task.objects.filter(pk__in=[first.pk, notified.pk]).update(
+        started_at=timezone.make_aware(datetime.datetime.combine(earlier, datetime.time(10))),
+        window_start=earlier,
+    )
     rebuild_all()
 
     desktop = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
@@ -62,6 +99,8 @@ def test_the_charts_show_the_tables_numbers_and_follow_the_filters(live_server, 
     desktop.goto(f"{live_server.url}/statistics/")
     series = assert_charts_equal_tables(desktop)
     assert sum(series["by_kind"][0]) == 4
+    days = assert_calendar_equals_table(desktop)
+    assert sum(n for _, n in days) == 4 and len(days) == (2 if earlier < today else 1)
     assert no_horizontal_scroll(desktop)
     # A filter: the market body's field only; the charts and the tables change together.
     desktop.select_option("#field", label="市场监管")

@@ -21,7 +21,7 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
-from jianchama.registry.models import EnforcementBody, Enterprise, Field
+from jianchama.registry.models import EnforcementBody, Enterprise, Field, Region
 
 from .models import DailyFact, MonthlyFact, VisitFact
 from .scope import Filters, Period, Scope, counting
@@ -44,19 +44,25 @@ REPEAT_WINDOWS = [(7, "7日内"), (30, "30日内"), (90, "90日内"), (366, "一
 class Table:
     columns: list[str]
     rows: list[list[Any]]
-    chart: str = "bar"  # bar, line or pie
+    chart: str = "bar"  # bar, line, pie, calendar (the first column a date) or tiles (a grid of regions)
     series: list[int] = field(default_factory=lambda: [1])  # the columns the chart draws (numbers)
     note: str = ""
+    # Drill-down: the filter (`body`, `region`) a row's first cell links to, and per row its value (or None).
+    link: str = ""
+    links: list[int | None] = field(default_factory=list)
+    # What the chart needs besides the table (the calendar's range of days).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def chart_data(self) -> dict[str, Any]:
-        """What the page's script hands to ECharts: categories (the first column) and one series per drawn
-        column, numbers as shown in the table."""
+        """What the page's script hands to ECharts: categories (the first column; a date in ISO) and one
+        series per drawn column, numbers as shown in the table."""
         return {
             "type": self.chart,
-            "categories": [str(row[0]) for row in self.rows],
+            "categories": [_category(row[0]) for row in self.rows],
             "series": [
                 {"name": self.columns[i], "data": [_number(row[i]) for row in self.rows]} for i in self.series
             ],
+            **self.extra,
         }
 
 
@@ -77,6 +83,12 @@ def figure(code: str, name: str, definition: str):
         return function
 
     return register
+
+
+def _category(value) -> str:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _number(value):
@@ -307,11 +319,12 @@ def by_body(scope: Scope, period: Period, filters: Filters) -> Table:
         ]
         for r in got
     ]
-    table = Table(
-        ["执法单位", "检查次数", "联合检查", "检查码覆盖率（%）", "扫码率（%）", "每百次检查发现问题数"], rows
+    return Table(
+        ["执法单位", "检查次数", "联合检查", "检查码覆盖率（%）", "扫码率（%）", "每百次检查发现问题数"],
+        rows,
+        link="body",
+        links=[r["body_id"] for r in got],
     )
-    table.links = {names.get(r["body_id"], f"#{r['body_id']}"): r["body_id"] for r in got}  # type: ignore[attr-defined]
-    return table
 
 
 @figure("by_field", "按执法领域", "各执法领域的检查次数：一次检查涉及几个领域的事项，就计入几个领域。")
@@ -340,6 +353,100 @@ def by_field(scope: Scope, period: Period, filters: Filters) -> Table:
     names = dict(Field.objects.filter(pk__in=list(got)).values_list("pk", "name"))
     rows = sorted(([names.get(k, f"#{k}"), n or 0] for k, n in got.items()), key=lambda r: (-r[1], r[0]))
     return Table(["执法领域", "检查次数"], rows)
+
+
+@figure(
+    "calendar",
+    "检查日历热力图",
+    "期间内每日的检查次数（口径同「检查次数」：以实际开始检查日、未开始的以计划检查日期起计，一次联合检查计一次），"
+    "颜色越深当日检查越多；表中只列有检查的日期。",
+)
+def heat_calendar(scope: Scope, period: Period, filters: Filters) -> Table:
+    # Always the daily facts, whatever the period: one GROUP BY day over the period's rows.
+    got = (
+        DailyFact.objects.filter(day__range=(period.start, period.end))
+        .filter(filters.q())
+        .filter(scope.rows)
+        .filter(counting(scope, filters))
+        .values("day")
+        .annotate(n=Sum("inspections"))
+        .filter(n__gt=0)
+        .order_by("day")
+        .values_list("day", "n")
+    )
+    rows = [[_as_date(day), n] for day, n in got]
+    return Table(
+        ["日期", "检查次数"],
+        rows,
+        chart="calendar",
+        extra={"range": [period.start.isoformat(), period.end.isoformat()]},
+    )
+
+
+def _as_date(value) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, str):  # a backend handing the grouped date back as text
+        return datetime.date.fromisoformat(value[:10])
+    return value
+
+
+def region_root(scope: Scope, filters: Filters) -> Region | None:
+    """The region whose parts the region figure shows: the region chosen, else the scope's district, else the
+    district all of the scope's bodies are in, else the city."""
+    if filters.region_id:
+        return Region.objects.filter(pk=filters.region_id).first()
+    if scope.level == "district":
+        return Region.objects.filter(pk=scope.district_id).first()
+    if scope.level == "bodies":
+        regions = list(
+            Region.objects.filter(bodies__pk__in=scope.body_ids).select_related("parent").distinct()
+        )
+        districts = {region.district() for region in regions}
+        if len(districts) == 1 and None not in districts:
+            return districts.pop()
+    return Region.objects.filter(level=Region.Level.CITY).order_by("path").first()
+
+
+@figure(
+    "by_region",
+    "区划分布",
+    "按企业所在区划的检查次数：全市看各区，一个区看其街镇（一次检查计一次）。点击区划查看该区划（下钻）。"
+    "企业登记在本区划而未细分到下级区划的、以及本区划以外企业的检查（本区执法单位跨区检查）另列一行。",
+)
+def by_region(scope: Scope, period: Period, filters: Filters) -> Table:
+    columns = ["区划", "检查次数"]
+    root = region_root(scope, filters)
+    if root is None:
+        return Table(columns, [], chart="tiles")
+    parts = list(Region.objects.filter(parent=root).order_by("path")) or [root]
+    city = root.level == Region.Level.CITY
+    key = "enterprise_district_id" if city else "enterprise_region_id"
+    got = (
+        tasks(scope, period, filters)
+        .values(key)
+        .annotate(n=Sum("inspections"))
+        .order_by()
+        .values_list(key, "n")
+    )
+    counts = {part.pk: 0 for part in parts}
+    unplaced = outside = 0
+    for region_id, n in got:
+        if region_id in counts:
+            counts[region_id] += n or 0
+        elif region_id == root.pk or (city and not region_id):
+            unplaced += n or 0
+        else:
+            outside += n or 0
+    rows: list[list[Any]] = [[part.name, counts[part.pk]] for part in parts]
+    links: list[int | None] = [part.pk if part.pk != root.pk else None for part in parts]
+    if unplaced:
+        rows.append([f"{root.name}（未细分到{'区' if city else '街镇'}）", unplaced])
+        links.append(None)
+    if outside:
+        rows.append([f"{root.name}以外", outside])
+        links.append(None)
+    return Table(columns, rows, chart="tiles", link="region", links=links)
 
 
 def _gap_sql(vendor: str) -> str:
@@ -469,12 +576,14 @@ def _released(scope: Scope) -> Table:
 PAGE_FIGURES = [
     "summary",
     "by_month",
+    "calendar",
     "by_kind",
     "mode",
     "joint",
     "code_use",
     "outcomes",
     "by_body",
+    "by_region",
     "by_field",
     "repeated",
     "most_inspected",

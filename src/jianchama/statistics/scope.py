@@ -153,6 +153,7 @@ class Filters:
     the user may choose."""
 
     region_ids: tuple[int, ...] = ()  # the enterprise's town (a district's towns when a district is chosen)
+    region_id: int | None = None  # the region chosen (the root of region_ids' subtree)
     field_id: int = 0
     body_id: int | None = None
     kind: str = ""

@@ -113,6 +113,7 @@ def read_filters(params, offered: dict) -> tuple[Filters, list[str]]:
         labels["kind"] = Task.Kind(kind).label
     filters = Filters(
         region_ids=region_ids,
+        region_id=region.pk if region else None,
         field_id=field.pk if field else 0,
         body_id=body.pk if body else None,
         kind=kind,
@@ -146,18 +147,28 @@ def statistics(request):
     query = request.GET.copy()
     query.pop("format", None)
     query.pop("figure", None)
-    body_query = query.copy()
-    body_query.pop("body", None)
-    prefix = f"?{body_query.urlencode()}&" if body_query else "?"
-    for _figure, table in results:
-        links = getattr(table, "links", {})
+    without = {}
+    for name in ("body", "region"):
+        without[name] = query.copy()
+        without[name].pop(name, None)
+
+    def drill(name: str, value) -> str:
+        """The same page with the filter `name` set to `value` (a body's or a region's drill-down)."""
+        rest = without[name].urlencode()
+        return f"?{rest}&{name}={value}" if rest else f"?{name}={value}"
+
+    charts = {}
+    for figure, table in results:
+        hrefs = [drill(table.link, value) if table.link and value else "" for value in table.links]
+        hrefs += [""] * (len(table.rows) - len(hrefs))
         table.display = [
-            [
-                (table.columns[i], cell, f"{prefix}body={links[cell]}" if i == 0 and cell in links else "")
-                for i, cell in enumerate(row)
-            ]
-            for row in table.rows
+            [(table.columns[i], cell, hrefs[number] if i == 0 else "") for i, cell in enumerate(row)]
+            for number, row in enumerate(table.rows)
         ]
+        if table.series:
+            charts[figure.code] = table.chart_data()
+            if any(hrefs):
+                charts[figure.code]["links"] = hrefs
     mark = Watermark.objects.filter(pk=1).first()
     return render(
         request,
@@ -168,13 +179,14 @@ def statistics(request):
             "filters": filters,
             "problems": problems,
             "results": results,
-            "charts": {figure.code: table.chart_data() for figure, table in results if table.series},
+            "charts": charts,
             "offered": offered,
             "params": request.GET,
             "period_kinds": PERIOD_KINDS.items(),
             "years": range(today.year + 1, today.year - 6, -1),
             "query": query.urlencode(),
-            "body_query": body_query.urlencode(),
+            "body_query": without["body"].urlencode(),
+            "region_query": without["region"].urlencode(),
             "refreshed_at": mark.refreshed_at if mark else None,
         },
     )
