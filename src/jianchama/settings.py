@@ -257,6 +257,11 @@ AUDIT_CHECKPOINT_BACKENDS = [
 # Append-only tables partitioned by month on PostgreSQL (core/partitions.py, docs/scaling.md): months kept
 # ready ahead (daily job), and where `manage.py archive_audit` writes the months it moves out of the database.
 PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
+# The heavy statistics figures of the standard views (city or district; year, quarter, month) are computed ahead
+# every STATISTICS_SNAPSHOT_MINUTES by the job queue; one older than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is
+# ignored and the page computes live (statistics/snapshots.py).
+STATISTICS_SNAPSHOT_MINUTES = int(env("STATISTICS_SNAPSHOT_MINUTES", "10"))
+STATISTICS_SNAPSHOT_MAX_AGE_MINUTES = int(env("STATISTICS_SNAPSHOT_MAX_AGE_MINUTES", "30"))
 PARTITION_ARCHIVE_DIR = Path(env("PARTITION_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))
 
 # Notifications (F-23): channels to the enterprise, run on the task queue.

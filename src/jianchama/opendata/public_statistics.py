@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from jianchama.registry.models import Region
-from jianchama.statistics import figures
+from jianchama.statistics import snapshots
 from jianchama.statistics.models import MonthlyFact, VisitFact, Watermark
 from jianchama.statistics.scope import Filters, Period, region_scope
 
@@ -102,7 +102,7 @@ def rows(region: Region, period: Period) -> list[Row]:
         poor=Sum("poor"),
     )
     t = {k: v or 0 for k, v in t.items()}
-    repeated = figures.repeated(scope, period, filters).rows
+    repeated = snapshots.compute("repeated", scope, period, filters).rows
     year_repeat = repeated[-1][2] if repeated else 0
     visited = (
         VisitFact.objects.filter(day__range=(period.start, period.end), field_id=0)

@@ -14,3 +14,10 @@ def rebuild_statistics() -> int:
     from .build import rebuild_all
 
     return rebuild_all()
+
+
+def refresh_snapshots() -> int:
+    """The heavy figures of the standard views, every STATISTICS_SNAPSHOT_MINUTES minutes."""
+    from .snapshots import refresh_snapshots as run
+
+    return run()

@@ -142,3 +142,28 @@ class Watermark(models.Model):
 
     def __str__(self) -> str:
         return f"审计#{self.audit_sequence} 扫码#{self.scan_id} 评议#{self.evaluation_id}"
+
+
+class FigureSnapshot(models.Model):
+    """A heavy figure (repeated inspections, the most inspected enterprises) computed ahead by the job queue for
+    a standard view: the city's or a district's scope, a calendar year, quarter or month, no other filter. The
+    page reads it instead of grouping a year of visit facts per request (statistics/snapshots.py)."""
+
+    scope_key = models.CharField("统计范围", max_length=32)  # "city" or "district:<region id>"
+    code = models.CharField("指标", max_length=32)
+    start = models.DateField("期间起")
+    end = models.DateField("期间止")
+    table = models.JSONField("结果")
+    computed_at = models.DateTimeField("计算时间")
+
+    class Meta:
+        verbose_name = "指标快照"
+        verbose_name_plural = "指标快照"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_key", "code", "start", "end"], name="one_snapshot_per_view"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_key} {self.code} {self.start}—{self.end}"

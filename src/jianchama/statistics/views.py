@@ -15,7 +15,7 @@ from jianchama.core.replica import replica_reads
 from jianchama.inspections.models import Task
 from jianchama.registry.models import EnforcementBody, Field, Region
 
-from . import figures
+from . import figures, snapshots
 from .models import Watermark
 from .scope import PERIOD_KINDS, Filters, Period, Scope, scope_for
 
@@ -135,9 +135,7 @@ def statistics(request):
     problems += more
     wanted = request.GET.get("figure")
     codes = [wanted] if wanted in figures.PAGE_FIGURES else figures.PAGE_FIGURES
-    results = [
-        (figures.FIGURES[code], figures.FIGURES[code].compute(scope, period, filters)) for code in codes
-    ]
+    results = [(figures.FIGURES[code], snapshots.compute(code, scope, period, filters)) for code in codes]
     if request.GET.get("format") == "xlsx":
         sheets = [
             spreadsheets.Sheet(figure.name[:31], table.columns, table.rows, widths=[24] * len(table.columns))

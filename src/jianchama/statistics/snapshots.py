@@ -1,0 +1,155 @@
+"""Heavy figures computed ahead (issues 13 and 16).
+
+Most figures sum the daily or monthly fact tables and cost a few milliseconds whatever the size of the task
+table. Two do not: "repeated inspections" (the gap between each enterprise's consecutive visits, a window over
+a year of visit facts) and "the most inspected enterprises" (a group by enterprise over the same rows). At a
+million inspections they take 0.3–1 s for the city's year and grow with the data. For the views everyone opens —
+the city's or a district's scope, a calendar year, quarter or month, no other filter — the job queue computes
+them every STATISTICS_SNAPSHOT_MINUTES minutes (this year's, this quarter's and this month's, and the last
+ones once they are over) into FigureSnapshot, and the page reads the row, saying when it was computed. Any other
+view (a body's scope, a custom period, a filter) computes live, as before. A snapshot older than
+STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on the page: the
+page then computes live again.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jianchama.registry.models import Region
+
+from .figures import FIGURES, Table
+from .models import FigureSnapshot
+from .scope import Filters, Period, Scope, region_scope
+
+HEAVY = ("repeated", "most_inspected")
+STANDARD_KINDS = ("year", "quarter", "month")
+
+
+def max_age() -> datetime.timedelta:
+    return datetime.timedelta(minutes=settings.STATISTICS_SNAPSHOT_MAX_AGE_MINUTES)
+
+
+def scope_key(scope: Scope) -> str | None:
+    if scope.level == "city":
+        return "city"
+    if scope.level == "district" and scope.district_id:
+        return f"district:{scope.district_id}"
+    return None
+
+
+def is_standard(scope: Scope, period: Period, filters: Filters) -> bool:
+    return scope_key(scope) is not None and period.kind in STANDARD_KINDS and filters == Filters()
+
+
+def _table(data: dict) -> Table:
+    return Table(
+        columns=data["columns"],
+        rows=data["rows"],
+        chart=data["chart"],
+        series=data["series"],
+        note=data["note"],
+        link=data["link"],
+        links=data["links"],
+        extra=data["extra"],
+    )
+
+
+def _data(table: Table) -> dict:
+    return {
+        "columns": table.columns,
+        "rows": table.rows,
+        "chart": table.chart,
+        "series": table.series,
+        "note": table.note,
+        "link": table.link,
+        "links": table.links,
+        "extra": table.extra,
+    }
+
+
+def compute(code: str, scope: Scope, period: Period, filters: Filters, *, now=None) -> Table:
+    """The figure `code` as the page shows it: from a fresh snapshot for a standard view of a heavy figure,
+    else computed now."""
+    figure = FIGURES[code]
+    if code in HEAVY and is_standard(scope, period, filters):
+        now = now or timezone.now()
+        snapshot = (
+            FigureSnapshot.objects.filter(
+                scope_key=scope_key(scope),
+                code=code,
+                start=period.start,
+                end=period.end,
+                computed_at__gte=now - max_age(),
+            )
+            .only("table", "computed_at")
+            .first()
+        )
+        if snapshot is not None:
+            table = _table(snapshot.table)
+            stamp = timezone.localtime(snapshot.computed_at)
+            minutes = settings.STATISTICS_SNAPSHOT_MINUTES
+            table.note = " ".join(
+                part for part in (table.note, f"本项数据截至{stamp:%H:%M}（每{minutes}分钟更新）。") if part
+            )
+            return table
+    return figure.compute(scope, period, filters)
+
+
+def standard_periods(today: datetime.date) -> list[Period]:
+    """This year, quarter and month; and the last ones, which keep changing for a while after they end (results
+    recorded late, backfills)."""
+    quarter = (today.month - 1) // 3 + 1
+    last_month = today.replace(day=1) - datetime.timedelta(days=1)
+    last_quarter_end = datetime.date(today.year, (quarter - 1) * 3 + 1, 1) - datetime.timedelta(days=1)
+    periods = [
+        Period.of("year", today),
+        Period.of("quarter", today, number=quarter),
+        Period.of("month", today),
+        Period.of("month", today, year=last_month.year, number=last_month.month),
+        Period.of("quarter", today, year=last_quarter_end.year, number=(last_quarter_end.month - 1) // 3 + 1),
+    ]
+    if today.month == 1:
+        periods.append(Period.of("year", today, year=today.year - 1))
+    unique: dict[tuple, Period] = {}
+    for period in periods:
+        unique.setdefault((period.start, period.end), period)
+    return list(unique.values())
+
+
+def standard_scopes() -> list[Scope]:
+    regions = Region.objects.filter(level__in=[Region.Level.CITY, Region.Level.DISTRICT]).order_by("path")
+    return [region_scope(region) for region in regions]
+
+
+def refresh_snapshots(
+    today: datetime.date | None = None, progress: Callable[[str], None] | None = None
+) -> int:
+    """Compute the heavy figures of every standard view now; returns how many were written."""
+    today = today or timezone.localdate()
+    written = 0
+    for scope in standard_scopes():
+        key = scope_key(scope)
+        if key is None:
+            continue
+        for period in standard_periods(today):
+            for code in HEAVY:
+                table = FIGURES[code].compute(scope, period, Filters())
+                with transaction.atomic():
+                    FigureSnapshot.objects.update_or_create(
+                        scope_key=key,
+                        code=code,
+                        start=period.start,
+                        end=period.end,
+                        defaults={"table": _data(table), "computed_at": timezone.now()},
+                    )
+                written += 1
+            if progress:
+                progress(f"{scope.label} {period.label}")
+    FigureSnapshot.objects.filter(computed_at__lt=timezone.now() - datetime.timedelta(days=40)).delete()
+    return written

@@ -1,0 +1,114 @@
+"""The heavy figures computed ahead (statistics/snapshots.py): the city's and each district's year, quarter and
+month read repeated inspections and the most inspected enterprises from a snapshot the job queue writes; any
+other view computes live; a snapshot past its age is never shown."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from jianchama.statistics import snapshots
+from jianchama.statistics.build import refresh
+from jianchama.statistics.figures import FIGURES
+from jianchama.statistics.models import FigureSnapshot
+from jianchama.statistics.scope import Filters, Period, region_scope, scope_for
+from tests.statistics.test_views import table, world  # noqa: F401  (the fixture)
+
+URL = "/statistics/"
+
+
+def page(client, user, **params) -> str:
+    client.force_login(user)
+    response = client.get(URL, params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
+    today = timezone.localdate()
+    written = snapshots.refresh_snapshots(today)
+    periods = snapshots.standard_periods(today)
+    # The city and its two districts, each standard period, both heavy figures.
+    assert written == FigureSnapshot.objects.count() == 3 * len(periods) * len(snapshots.HEAVY)
+    city, jinshan = region_scope(world.city), region_scope(world.jinshan)
+    year = Period.of("year", today)
+    for scope in (city, jinshan):
+        for code in snapshots.HEAVY:
+            stored = snapshots.compute(code, scope, year, Filters())
+            live = FIGURES[code].compute(scope, year, Filters())
+            assert stored.rows == [list(row) for row in live.rows] and "本项数据截至" in stored.note
+    shown = page(client, world.supervisor)
+    assert table(shown, "repeated") == [
+        [str(cell) for cell in row] for row in FIGURES["repeated"].compute(jinshan, year, Filters()).rows
+    ]
+    assert "本项数据截至" in shown
+    assert Schedule.objects.filter(func="jianchama.statistics.jobs.refresh_snapshots").exists()
+
+
+def test_a_planted_snapshot_shows_only_in_the_standard_view_and_only_while_fresh(client, world):
+    """The page reads the snapshot for the district's year; a filter, a custom period or a body's scope
+    compute live; a snapshot older than the setting is ignored."""
+    today = timezone.localdate()
+    year = Period.of("year", today)
+    planted = {
+        "columns": ["企业", "检查次数", "执法单位数"],
+        "rows": [["快照里的企业", 99, 9]],
+        "chart": "bar",
+        "series": [1],
+        "note": "",
+        "link": "",
+        "links": [],
+        "extra": {},
+    }
+    snapshot = FigureSnapshot.objects.create(
+        scope_key=f"district:{world.jinshan.pk}",
+        code="most_inspected",
+        start=year.start,
+        end=year.end,
+        table=planted,
+        computed_at=timezone.now(),
+    )
+    assert "快照里的企业" in page(client, world.supervisor)
+    assert "快照里的企业" not in page(client, world.supervisor, field=world.gas.pk)
+    assert "快照里的企业" not in page(
+        client,
+        world.supervisor,
+        period="custom",
+        start=year.start.isoformat(),
+        end=year.end.isoformat(),
+    )
+    assert "快照里的企业" not in page(client, world.head)
+    assert "快照里的企业" not in page(client, world.mh_supervisor)
+    snapshot.computed_at = timezone.now() - datetime.timedelta(minutes=31)
+    snapshot.save()
+    shown = page(client, world.supervisor)
+    assert "快照里的企业" not in shown and world.enterprise.name in shown
+
+
+def test_a_snapshot_lags_until_the_next_run_then_follows_the_facts(world):
+    today = timezone.localdate()
+    scope, year = region_scope(world.jinshan), Period.of("year", today)
+    snapshots.refresh_snapshots(today)
+    before = snapshots.compute("most_inspected", scope, year, Filters()).rows
+    world.closed()  # one more inspection of the featured enterprise
+    refresh()
+    assert snapshots.compute("most_inspected", scope, year, Filters()).rows == before
+    live = FIGURES["most_inspected"].compute(scope, year, Filters()).rows
+    assert live != before
+    snapshots.refresh_snapshots(today)
+    assert snapshots.compute("most_inspected", scope, year, Filters()).rows == [list(r) for r in live]
+
+
+@pytest.mark.parametrize("kind", ["year", "quarter", "month"])
+def test_only_the_standard_views_are_snapshotted(world, kind):
+    today = timezone.localdate()
+    period = Period.of(kind, today)
+    assert snapshots.is_standard(region_scope(world.city), period, Filters())
+    assert snapshots.is_standard(scope_for(world.supervisor), period, Filters())
+    assert not snapshots.is_standard(scope_for(world.head), period, Filters())
+    assert not snapshots.is_standard(region_scope(world.city), period, Filters(field_id=world.gas.pk))
+    custom = Period.of("custom", today, start=period.start, end=period.end)
+    assert not snapshots.is_standard(region_scope(world.city), custom, Filters())
