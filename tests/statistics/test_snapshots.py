@@ -13,9 +13,10 @@ from django_q.models import Schedule
 from jianchama.statistics import snapshots
 from jianchama.statistics.build import refresh
 from jianchama.statistics.figures import FIGURES
+from jianchama.statistics.figures import frequency_counts as live_frequency_counts
 from jianchama.statistics.models import FigureSnapshot
 from jianchama.statistics.scope import Filters, Period, region_scope, scope_for
-from tests.statistics.test_views import table, world  # noqa: F401  (the fixture)
+from tests.statistics.test_views import table
 
 URL = "/statistics/"
 
@@ -31,8 +32,8 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
     today = timezone.localdate()
     written = snapshots.refresh_snapshots(today)
     periods = snapshots.standard_periods(today)
-    # The city and its two districts, each standard period, both heavy figures.
-    assert written == FigureSnapshot.objects.count() == 3 * len(periods) * len(snapshots.HEAVY)
+    # The city and its two districts, each standard period, the heavy figures and the frequency counts.
+    assert written == FigureSnapshot.objects.count() == 3 * len(periods) * (len(snapshots.HEAVY) + 1)
     city, jinshan = region_scope(world.city), region_scope(world.jinshan)
     year = Period.of("year", today)
     for scope in (city, jinshan):
@@ -40,6 +41,9 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
             stored = snapshots.compute(code, scope, year, Filters())
             live = FIGURES[code].compute(scope, year, Filters())
             assert stored.rows == [list(row) for row in live.rows] and "本项数据截至" in stored.note
+        stored = snapshots.frequency_counts(scope, year.start, year.end)
+        assert stored == live_frequency_counts(scope, year.start, year.end)
+        assert stored.total > 0 and stored.top
     shown = page(client, world.supervisor)
     assert table(shown, "repeated") == [
         [str(cell) for cell in row] for row in FIGURES["repeated"].compute(jinshan, year, Filters()).rows
@@ -86,6 +90,28 @@ def test_a_planted_snapshot_shows_only_in_the_standard_view_and_only_while_fresh
     snapshot.save()
     shown = page(client, world.supervisor)
     assert "快照里的企业" not in shown and world.enterprise.name in shown
+
+
+def test_the_frequency_report_reads_the_snapshot_for_a_calendar_period_of_all_fields(client, world):
+    today = timezone.localdate()
+    year = Period.of("year", today)
+    FigureSnapshot.objects.create(
+        scope_key=f"district:{world.jinshan.pk}",
+        code=snapshots.FREQUENCY,
+        start=year.start,
+        end=year.end,
+        table={"top": [], "by_body": [["快照里的执法单位", 77, 7]], "by_field": [], "total": 77},
+        computed_at=timezone.now(),
+    )
+    scope = region_scope(world.jinshan)
+    assert snapshots.frequency_counts(scope, year.start, year.end).total == 77
+    assert snapshots.frequency_counts(scope, year.start, year.end, field_id=world.gas.pk).total != 77
+    assert snapshots.frequency_counts(scope, year.start, year.end - datetime.timedelta(days=1)).total != 77
+    client.force_login(world.supervisor)
+    shown = client.get(
+        "/tasks/frequency/", {"start": year.start.isoformat(), "end": year.end.isoformat()}
+    ).content.decode()
+    assert "快照里的执法单位" in shown
 
 
 def test_a_snapshot_lags_until_the_next_run_then_follows_the_facts(world):

@@ -894,8 +894,8 @@ def frequency_report(
     The counts come from the statistics' aggregates (statistics.figures.frequency_counts: refreshed by the
     job queue a minute after a change, rebuilt nightly), never from the task table; only the listed
     enterprises' own inspections are read from the tasks, through the index on (enterprise, window)."""
-    from jianchama.statistics.figures import frequency_counts
     from jianchama.statistics.scope import scope_for
+    from jianchama.statistics.snapshots import frequency_counts
 
     if not can_view_frequency_report(user):
         raise PermissionDenied("只有执法监督人员、市级执法单位审核人和平台管理员可以查看检查频次统计")

@@ -1,21 +1,24 @@
 """Heavy figures computed ahead (issues 13 and 16).
 
-Most figures sum the daily or monthly fact tables and cost a few milliseconds whatever the size of the task
-table. Two do not: "repeated inspections" (the gap between each enterprise's consecutive visits, a window over
-a year of visit facts) and "the most inspected enterprises" (a group by enterprise over the same rows). At a
-million inspections they take 0.3–1 s for the city's year and grow with the data. For the views everyone opens —
-the city's or a district's scope, a calendar year, quarter or month, no other filter — the job queue computes
-them every STATISTICS_SNAPSHOT_MINUTES minutes (this year's, this quarter's and this month's, and the last
-ones once they are over) into FigureSnapshot, and the page reads the row, saying when it was computed. Any other
-view (a body's scope, a custom period, a filter) computes live, as before. A snapshot older than
-STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on the page: the
-page then computes live again.
+Most figures sum the daily or monthly fact tables and cost a few tens of milliseconds whatever the size of the
+task table. Three do not, nor does the frequency report: "repeated inspections" (the gap between each
+enterprise's consecutive visits, a window over a year of visit facts), "the most inspected enterprises" and the
+frequency report's counts (groups by enterprise, and distinct enterprises per body and field, over the same
+rows), and the heat calendar (a year of daily facts grouped by day). At a million inspections they take
+0.3–2 s for the city's year (bench/README.md) and grow with the data. For the views everyone opens — the city's
+or a district's scope, a calendar year, quarter or month, no other filter — the job queue computes them every
+STATISTICS_SNAPSHOT_MINUTES minutes (this year, quarter and month, and the last month and quarter, which keep
+changing for a while after they end) into FigureSnapshot, and the pages read the row, saying when it was
+computed. Any other view (a body's scope, a custom period, a filter) computes live, as before. A snapshot older
+than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on a page:
+the page then computes live again.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -23,11 +26,14 @@ from django.utils import timezone
 
 from jianchama.registry.models import Region
 
-from .figures import FIGURES, Table
+from .figures import FIGURES, FrequencyCounts, Table
+from .figures import frequency_counts as live_frequency_counts
 from .models import FigureSnapshot
 from .scope import Filters, Period, Scope, region_scope
 
-HEAVY = ("repeated", "most_inspected")
+HEAVY = ("repeated", "most_inspected", "calendar")
+FREQUENCY = "frequency_counts"  # the frequency report's counts (figures.frequency_counts), stored alike
+FREQUENCY_LIMIT = 50
 STANDARD_KINDS = ("year", "quarter", "month")
 
 
@@ -47,10 +53,30 @@ def is_standard(scope: Scope, period: Period, filters: Filters) -> bool:
     return scope_key(scope) is not None and period.kind in STANDARD_KINDS and filters == Filters()
 
 
+def _encode(value):
+    if isinstance(value, datetime.date):
+        return {"date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value):
+    if isinstance(value, dict) and set(value) == {"date"}:
+        return datetime.date.fromisoformat(value["date"])
+    if isinstance(value, dict) and set(value) == {"decimal"}:
+        return Decimal(value["decimal"])
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
 def _table(data: dict) -> Table:
     return Table(
         columns=data["columns"],
-        rows=data["rows"],
+        rows=_decode(data["rows"]),
         chart=data["chart"],
         series=data["series"],
         note=data["note"],
@@ -63,7 +89,7 @@ def _table(data: dict) -> Table:
 def _data(table: Table) -> dict:
     return {
         "columns": table.columns,
-        "rows": table.rows,
+        "rows": _encode(table.rows),
         "chart": table.chart,
         "series": table.series,
         "note": table.note,
@@ -73,23 +99,50 @@ def _data(table: Table) -> dict:
     }
 
 
+def _fresh(key: str, code: str, start: datetime.date, end: datetime.date, now=None) -> FigureSnapshot | None:
+    now = now or timezone.now()
+    return (
+        FigureSnapshot.objects.filter(
+            scope_key=key, code=code, start=start, end=end, computed_at__gte=now - max_age()
+        )
+        .only("table", "computed_at")
+        .first()
+    )
+
+
+def _standard_range(start: datetime.date, end: datetime.date) -> bool:
+    """Whether [start, end] is a calendar year, quarter or month."""
+    if start.day != 1 or (end + datetime.timedelta(days=1)).day != 1 or end < start:
+        return False
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    return (months == 1) or (months == 3 and start.month % 3 == 1) or (months == 12 and start.month == 1)
+
+
+def frequency_counts(
+    scope: Scope, start: datetime.date, end: datetime.date, *, field_id: int = 0, limit: int = FREQUENCY_LIMIT
+) -> FrequencyCounts:
+    """The frequency report's counts: from a fresh snapshot for the city's or a district's calendar year,
+    quarter or month over every field, else computed now."""
+    key = scope_key(scope)
+    if key and not field_id and limit == FREQUENCY_LIMIT and _standard_range(start, end):
+        snapshot = _fresh(key, FREQUENCY, start, end)
+        if snapshot is not None:
+            data = snapshot.table
+            return FrequencyCounts(
+                top=[tuple(row) for row in data["top"]],
+                by_body=[tuple(row) for row in data["by_body"]],
+                by_field=[tuple(row) for row in data["by_field"]],
+                total=data["total"],
+            )
+    return live_frequency_counts(scope, start, end, field_id=field_id, limit=limit)
+
+
 def compute(code: str, scope: Scope, period: Period, filters: Filters, *, now=None) -> Table:
     """The figure `code` as the page shows it: from a fresh snapshot for a standard view of a heavy figure,
     else computed now."""
     figure = FIGURES[code]
     if code in HEAVY and is_standard(scope, period, filters):
-        now = now or timezone.now()
-        snapshot = (
-            FigureSnapshot.objects.filter(
-                scope_key=scope_key(scope),
-                code=code,
-                start=period.start,
-                end=period.end,
-                computed_at__gte=now - max_age(),
-            )
-            .only("table", "computed_at")
-            .first()
-        )
+        snapshot = _fresh(scope_key(scope), code, period.start, period.end, now)
         if snapshot is not None:
             table = _table(snapshot.table)
             stamp = timezone.localtime(snapshot.computed_at)
@@ -149,6 +202,21 @@ def refresh_snapshots(
                         defaults={"table": _data(table), "computed_at": timezone.now()},
                     )
                 written += 1
+            counts = live_frequency_counts(scope, period.start, period.end, limit=FREQUENCY_LIMIT)
+            data = {
+                "top": counts.top,
+                "by_body": counts.by_body,
+                "by_field": counts.by_field,
+                "total": counts.total,
+            }
+            FigureSnapshot.objects.update_or_create(
+                scope_key=key,
+                code=FREQUENCY,
+                start=period.start,
+                end=period.end,
+                defaults={"table": data, "computed_at": timezone.now()},
+            )
+            written += 1
             if progress:
                 progress(f"{scope.label} {period.label}")
     FigureSnapshot.objects.filter(computed_at__lt=timezone.now() - datetime.timedelta(days=40)).delete()
