@@ -1,17 +1,18 @@
-"""Heavy figures computed ahead (issues 13 and 16).
+"""Figures computed ahead (issues 13 and 16).
 
-Most figures sum the daily or monthly fact tables and cost a few tens of milliseconds whatever the size of the
-task table. Three do not, nor does the frequency report: "repeated inspections" (the gap between each
-enterprise's consecutive visits, a window over a year of visit facts), "the most inspected enterprises" and the
-frequency report's counts (groups by enterprise, and distinct enterprises per body and field, over the same
-rows), and the heat calendar (a year of daily facts grouped by day). At a million inspections they take
-0.3–2 s for the city's year (bench/README.md) and grow with the data. For the views everyone opens — the city's
-or a district's scope, a calendar year, quarter or month, no other filter — the job queue computes them every
-STATISTICS_SNAPSHOT_MINUTES minutes (this year, quarter and month, and the last month and quarter, which keep
-changing for a while after they end) into FigureSnapshot, and the pages read the row, saying when it was
-computed. Any other view (a body's scope, a custom period, a filter) computes live, as before. A snapshot older
-than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on a page:
-the page then computes live again.
+The page's figures sum the daily or monthly fact tables; most cost 15–100 ms whatever the size of the task
+table, a dozen of them a page. Three cost more, and so does the frequency report: "repeated inspections" (the
+gap between each enterprise's consecutive visits, a window over a year of visit facts), "the most inspected
+enterprises" and the frequency report's counts (groups by enterprise, and distinct enterprises per body and
+field, over the same rows), and the heat calendar (a year of daily facts grouped by day). At a million
+inspections they take 0.3–2 s for the city's year (bench/README.md) and grow with the data. For the views
+everyone opens — the city's or a district's scope, a calendar year, quarter or month, no other filter — the job
+queue computes every figure but the evaluations every STATISTICS_SNAPSHOT_MINUTES minutes (this year, quarter
+and month, and the last month and quarter, which keep changing for a while after they end) into
+FigureSnapshot, and the pages read the rows, saying when they were computed. Any other view (a body's scope, an
+earlier period, a custom one, a filter) computes live, as before. A snapshot older than
+STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on a page: the
+page then computes live again.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from django.utils import timezone
 
 from jianchama.registry.models import Region
 
-from .figures import FIGURES, FrequencyCounts, Table
+from .figures import FIGURES, PAGE_FIGURES, FrequencyCounts, Table
 from .figures import frequency_counts as live_frequency_counts
 from .models import FigureSnapshot
 from .scope import Filters, Period, Scope, region_scope
 
-HEAVY = ("repeated", "most_inspected", "calendar")
+# Every figure of the page but the evaluations (whose rows depend on who reads them: supervisors see live
+# aggregates, the district government and bodies F-26's releases; and cost a few milliseconds).
+HEAVY = tuple(code for code in PAGE_FIGURES if code != "evaluations")
 FREQUENCY = "frequency_counts"  # the frequency report's counts (figures.frequency_counts), stored alike
 FREQUENCY_LIMIT = 50
 STANDARD_KINDS = ("year", "quarter", "month")
