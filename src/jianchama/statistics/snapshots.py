@@ -7,8 +7,8 @@ enterprises" and the frequency report's counts (groups by enterprise, and distin
 field, over the same rows), and the heat calendar (a year of daily facts grouped by day). At a million
 inspections they take 0.3–2 s for the city's year (bench/README.md) and grow with the data. For the views
 everyone opens — the city's or a district's scope, a calendar year, quarter or month, no other filter — the job
-queue computes every figure but the evaluations every STATISTICS_SNAPSHOT_MINUTES minutes (this year, quarter
-and month, and the last month and quarter, which keep changing for a while after they end) into
+queue computes every figure but the evaluations every STATISTICS_SNAPSHOT_MINUTES minutes (this and last
+year, quarter and month) into
 FigureSnapshot, and the pages read the rows, saying when they were computed. Any other view (a body's scope, an
 earlier period, a custom one, a filter) computes live, as before. A snapshot older than
 STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is ignored, so a stopped worker never leaves stale figures on a page: the
@@ -158,8 +158,8 @@ def compute(code: str, scope: Scope, period: Period, filters: Filters, *, now=No
 
 
 def standard_periods(today: datetime.date) -> list[Period]:
-    """This year, quarter and month; and the last ones, which keep changing for a while after they end (results
-    recorded late, backfills)."""
+    """This year, quarter and month; and the last ones: the last month and quarter keep changing for a while
+    after they end (results recorded late, backfills), last year is what annual reviews open."""
     quarter = (today.month - 1) // 3 + 1
     last_month = today.replace(day=1) - datetime.timedelta(days=1)
     last_quarter_end = datetime.date(today.year, (quarter - 1) * 3 + 1, 1) - datetime.timedelta(days=1)
@@ -170,8 +170,7 @@ def standard_periods(today: datetime.date) -> list[Period]:
         Period.of("month", today, year=last_month.year, number=last_month.month),
         Period.of("quarter", today, year=last_quarter_end.year, number=(last_quarter_end.month - 1) // 3 + 1),
     ]
-    if today.month == 1:
-        periods.append(Period.of("year", today, year=today.year - 1))
+    periods.append(Period.of("year", today, year=today.year - 1))  # the year in review, opened all year
     unique: dict[tuple, Period] = {}
     for period in periods:
         unique.setdefault((period.start, period.end), period)
