@@ -340,6 +340,12 @@ def test_the_demo_tells_the_plans_story(loaded, tmp_path, client):
         (PlanReview.Step.BUREAU, PlanReview.Decision.APPROVED),
     ]
     assert Plan.objects.get(method=Plan.Method.SPECIAL).status == Plan.Status.FILED  # awaiting announcement
+    # Next year's plan waits at the city-level reviewer: the first thing his home page shows.
+    waiting = Plan.objects.get(status=Plan.Status.CITY_REVIEW)
+    assert waiting.period_start.year == routine.period_start.year + 1
+    client.force_login(User.objects.get(username="cityreviewer"))
+    home = client.get("/").content.decode()
+    assert "待审核、备案的检查计划" in home and "目前没有等待您处理的事项" not in home
     draw = RandomDraw.objects.get()
     assert draw.status == RandomDraw.Status.REVEALED and draw.tasks.count() == 3
     published = tmp_path / "draw.json"

@@ -1204,6 +1204,7 @@ class _Builder:
         counterpart, then filed with the district justice bureau, then announced. The special plan is filed but
         not yet announced, so the supervisor's list has something to show."""
         from jianchama.plans import services as plans
+        from jianchama.plans.models import Plan
 
         reviewer = User.objects.get(username="cityreviewer")
         bureau = User.objects.get(username="supervisor")
@@ -1230,6 +1231,19 @@ class _Builder:
             if publish:
                 plan = plans.publish_plan(head, plan=plan)
             made[method] = plan
+        # Next year's plan, submitted and waiting at the city-level reviewer (his home's first to-do).
+        next_year = self.today.year + 1
+        waiting = plans.create_plan(
+            head,
+            title=f"{head.body.name}{next_year}年安全生产执法检查工作计划",
+            period_start=datetime.date(next_year, 1, 1),
+            period_end=datetime.date(next_year, 12, 31),
+            method=Plan.Method.OTHER,
+            items=items,
+            expected_count=40,
+            target_risk_grades=[],
+        )
+        plans.submit_plan(head, plan=waiting)
         return made
 
     def _draw_story(self, inspector: Inspector) -> None:
