@@ -287,6 +287,27 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         report=reports.create_report(s.supervisor, region=s.region, kind="month", year=today.year, number=1),
     )
 
+    # The assessment of the side's bodies (考核评议, F-37): a district scheme in use (its name private, with the
+    # mark), last year's assessment under it, issued (so the government and the bodies read it)
+    from jianchama.reports import assessment as assessments
+    from jianchama.reports.models import AssessmentScheme
+
+    default = AssessmentScheme.objects.get(region__isnull=True, status="active")
+    s.scheme = assessments.activate_scheme(
+        s.supervisor,
+        scheme=assessments.create_scheme(
+            s.supervisor,
+            region=s.region,
+            name=f"{mark}{name}执法单位考核方案",
+            year_from=today.year - 1,
+            items=default.items,
+        ),
+    )
+    s.assessment = assessments.issue_assessment(
+        s.supervisor,
+        assessment=assessments.compute_assessment(s.supervisor, region=s.region, year=today.year - 1),
+    )
+
     # A survey of the side's district, open to its enterprises (F-47)
     from jianchama.complaints import surveys
 
