@@ -5,11 +5,13 @@ save nothing, the export equal to the table, and a query count that does not gro
 from __future__ import annotations
 
 import datetime
+import importlib
 import io
 from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -32,6 +34,7 @@ from jianchama.supervision.models import Finding
 from tests.factories import BodyFactory, RegionFactory, user_for
 from tests.supervision._steps_world import backdate, build_world, recommended
 
+DEFAULT = importlib.import_module("jianchama.reports.migrations.0004_default_scheme")
 YEAR = timezone.localdate().year - 1  # a year that is over: it may be issued
 
 # A district scheme small enough to compute by hand: both rules, both directions, an item that can go unscored.
@@ -210,6 +213,23 @@ def test_ranks_share_equal_totals_and_skip_after_them():
     assert scored.total is None and scored.breakdown[0]["points"] is None
 
 
+def test_full_marks_with_an_item_unscored_make_100_and_every_row_adds_up():
+    """85 points scored in full, the 15 of the evaluation item re-spread (× 100/85): 100.00, not 99.97."""
+    raw = {code: Decimal(0) for code in metrics.METRICS} | {
+        "scan_rate": Decimal(100),
+        "code_coverage": Decimal(100),
+        "evaluation_average": None,
+    }
+    scored = scoring.score_body(DEFAULT.ITEMS, {code: metrics.Value(v, "") for code, v in raw.items()})
+    got = [Decimal(str(row["points"])) for row in scored.breakdown if row["scored"]]
+    assert scored.total == Decimal("100.00") and sum(got) == scored.total
+    # The parts are the exact shares rounded so that they add up (largest remainder).
+    assert scoring.apportioned({"a": Decimal("1.005"), "b": Decimal("1.005"), "c": Decimal("1.001")}) == (
+        Decimal("3.01"),
+        {"a": Decimal("1.01"), "b": Decimal("1.00"), "c": Decimal("1.00")},
+    )
+
+
 def test_the_inspections_are_the_statistics_facts_of_real_tasks(w):
     """Through the real workflow: two closed inspections of A (one joint with B) in the year, rebuilt into
     the facts, are A's 2 and B's 1 inspections in the breakdown."""
@@ -232,6 +252,8 @@ def test_the_inspections_are_the_statistics_facts_of_real_tasks(w):
 
 
 def test_the_default_scheme_is_seeded_city_wide_and_sums_to_100(db):
+    # Seeded by the migration; run again here, as a transactional test elsewhere may have flushed the row.
+    DEFAULT.seed(django_apps, None)
     scheme = AssessmentScheme.objects.get(region__isnull=True, status=AssessmentScheme.Status.ACTIVE)
     assert scheme.version == 1 and scheme.total_weight == 100
     assert {item["code"] for item in scheme.items} <= set(metrics.METRICS)
@@ -557,8 +579,9 @@ def test_the_pages_refuse_bad_input_with_the_form_kept_and_nothing_saved(w, clie
     )
 
 
-def district_of(n: int) -> tuple[Region, list[EnforcementBody]]:
-    """A district of n bodies, each with a year of facts, a confirmed finding, a complaint."""
+def district_of(n: int, supervisor) -> tuple[Region, list[EnforcementBody]]:
+    """A district of n bodies, each with a year of facts, a confirmed finding, a complaint, assessed under a
+    scheme of every metric (the default's items) of its own."""
     district = RegionFactory(code=f"3101{n:02d}", name=f"测试{n}区", level=Region.Level.DISTRICT)
     bodies = [
         BodyFactory(code=f"Q{n:02d}{i:03d}", name=f"测试{n}区执法单位{i}", region=district) for i in range(n)
@@ -572,6 +595,12 @@ def district_of(n: int) -> tuple[Region, list[EnforcementBody]]:
             number=f"TS-{n}-{i}", source="phone", category="repeated_inspection", title="重复检查", content="—",
             body=body, received_on=datetime.date(YEAR, 3, 1),
         )  # fmt: skip
+    services.activate_scheme(
+        supervisor,
+        scheme=services.create_scheme(
+            supervisor, region=district, name="全部指标", year_from=YEAR, items=DEFAULT.ITEMS
+        ),
+    )
     return district, bodies
 
 
@@ -579,7 +608,7 @@ def test_the_query_count_does_not_grow_with_the_bodies(w, django_assert_max_num_
     """Every metric is computed for all bodies of the district at once: 3 bodies and 30 cost the same."""
     counts = {}
     for n in (3, 30):
-        district, _bodies = district_of(n)
+        district, _bodies = district_of(n, w.city_supervisor)
         with CaptureQueriesContext(connection) as queries:
             assessment = services.compute_assessment(w.city_supervisor, region=district, year=YEAR)
         counts[n] = len(queries)
@@ -599,7 +628,7 @@ def test_the_ranking_page_costs_the_same_for_3_and_30_bodies(w, client):
     client.force_login(w.city_supervisor)
     counts = {}
     for n in (3, 30):
-        district, _bodies = district_of(n)
+        district, _bodies = district_of(n, w.city_supervisor)
         assessment = services.compute_assessment(w.city_supervisor, region=district, year=YEAR)
         for name in ("reports:assessment_detail", "reports:assessment_export"):
             client.get(reverse(name, args=[assessment.pk]))  # the session's first request loads more

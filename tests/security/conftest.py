@@ -289,10 +289,12 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
 
     # The assessment of the side's bodies (考核评议, F-37): a district scheme in use (its name private, with the
     # mark), last year's assessment under it, issued (so the government and the bodies read it)
-    from jianchama.reports import assessment as assessments
-    from jianchama.reports.models import AssessmentScheme
+    import importlib
 
-    default = AssessmentScheme.objects.get(region__isnull=True, status="active")
+    from jianchama.reports import assessment as assessments
+
+    # The default scheme's items (not the seeded row: a transactional test elsewhere may have flushed it)
+    default = importlib.import_module("jianchama.reports.migrations.0004_default_scheme")
     s.scheme = assessments.activate_scheme(
         s.supervisor,
         scheme=assessments.create_scheme(
@@ -300,7 +302,7 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
             region=s.region,
             name=f"{mark}{name}执法单位考核方案",
             year_from=today.year - 1,
-            items=default.items,
+            items=default.ITEMS,
         ),
     )
     s.assessment = assessments.issue_assessment(

@@ -13,12 +13,15 @@ over the body's scored items in proportion to their weights, so every total is s
 for an unmeasured item would reward a body for what cannot be seen (a body whose enterprises do not rate it
 would top the evaluation item); zero would punish it for what it does not control; re-spreading scores each
 body on what is known of it. A body with no item scored has no total and no rank.
+
+Rounding: the total is the exact sum rounded half up to 0.01; each item's points are rounded to 0.01 so that
+they add up to the total (`apportioned`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from jianchama.core.errors import DomainError
@@ -147,6 +150,19 @@ def rounded(d: Decimal) -> Decimal:
     return d.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def apportioned(exact: dict[str, Decimal]) -> tuple[Decimal, dict[str, Decimal]]:
+    """The total (the exact sum rounded half up to 0.01) and each part rounded to 0.01 so that the parts add
+    up to it (largest remainder): a body with full marks in every scored item has 100.00, not 99.97, and the
+    row of the table adds up to its total."""
+    total = rounded(sum(exact.values(), Decimal(0)))
+    floors = {key: value.quantize(CENT, rounding=ROUND_DOWN) for key, value in exact.items()}
+    cents = int((total - sum(floors.values(), Decimal(0))) / CENT)
+    by_remainder = sorted(exact, key=lambda key: (-(exact[key] - floors[key]), list(exact).index(key)))
+    for key in by_remainder[:cents]:
+        floors[key] += CENT
+    return total, floors
+
+
 @dataclass
 class Scored:
     total: Decimal | None
@@ -161,8 +177,8 @@ def score_body(items: list[dict], values: dict[str, Value]) -> Scored:
     )
     total_weight = sum(weights.values(), Decimal(0))
     factor = total_weight / scored_weight if scored_weight else None
+    exact = {}
     breakdown = []
-    total = Decimal(0)
     for item in items:
         value = values[item["code"]]
         row: dict[str, Any] = {
@@ -176,13 +192,17 @@ def score_body(items: list[dict], values: dict[str, Value]) -> Scored:
         }
         if value.raw is not None and factor is not None:
             base = base_points(item, value.raw)
-            points = rounded(base * factor)
+            exact[item["code"]] = base * factor
             row["base_points"] = as_json(rounded(base))
             row["weight_used"] = as_json(rounded(weights[item["code"]] * factor))
-            row["points"] = as_json(points)
-            total += points
         breakdown.append(row)
-    return Scored(total if factor is not None else None, breakdown)
+    if factor is None:
+        return Scored(None, breakdown)
+    total, parts = apportioned(exact)
+    for row in breakdown:
+        if row["scored"]:
+            row["points"] = as_json(parts[row["item"]["code"]])
+    return Scored(total, breakdown)
 
 
 def ranks(totals: dict[int, Decimal | None]) -> dict[int, int | None]:
