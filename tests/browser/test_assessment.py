@@ -12,13 +12,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jianchama.reports import assessment as services
+from jianchama.reports.models import AssessmentScheme
 from jianchama.statistics.models import MonthlyFact
+from tests.browser.test_every_page import check_page
 from tests.browser.test_inspection_code import no_horizontal_scroll, staff_login
 from tests.supervision._steps_world import build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEFAULT = importlib.import_module("jianchama.reports.migrations.0004_default_scheme")
+
+
+def checked(page, url: str, tmp_path) -> None:
+    """The page fits the screen, shows no raw key and passes axe-core (as every menu page must)."""
+    problems: list[str] = []
+    figures = {"axe_pages": 0, "axe_serious_or_critical": 0, "timings": []}
+    check_page(page, url, tmp_path / "shot.png", problems, figures)
+    assert not problems, problems
 
 
 def test_the_ranking_and_the_breakdown_on_a_phone(settings, tmp_path, live_server, phone):
@@ -61,6 +71,13 @@ def test_the_ranking_and_the_breakdown_on_a_phone(settings, tmp_path, live_serve
     phone.wait_for_selector("table[data-table=breakdown]")
     assert "监督发现问题0个，检查40次" in phone.locator("table[data-table=breakdown]").inner_text()
     assert no_horizontal_scroll(phone)
+    for url in (
+        reverse("reports:assessments"),
+        reverse("reports:assessment_detail", args=[assessment.pk]),
+        reverse("reports:assessment_score", args=[assessment.pk, w.body.pk]),
+        reverse("reports:schemes"),
+    ):
+        checked(phone, f"{base}{url}", tmp_path)
 
     # The scheme in use offers its next version; the draft's editor fits the phone too.
     phone.goto(f"{base}{reverse('reports:scheme_detail', args=[scheme.pk])}")
@@ -71,6 +88,8 @@ def test_the_ranking_and_the_breakdown_on_a_phone(settings, tmp_path, live_serve
     phone.click("text=保存 >> nth=-1")
     assert "各项分值合计须为100分（现为95分）" in phone.locator("main").inner_text()
     assert no_horizontal_scroll(phone)
+    draft = AssessmentScheme.objects.get(region=w.jinshan, version=2)
+    checked(phone, f"{base}{reverse('reports:scheme_detail', args=[draft.pk])}", tmp_path)  # the editor
 
     phone.context.clear_cookies()
     staff_login(phone, base, w.head.username)

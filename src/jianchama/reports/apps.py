@@ -26,3 +26,6 @@ class ReportsConfig(AppConfig):
                 "assessment.issued": "签发执法单位考核评议",
             }
         )
+        audit.register_field_labels(
+            {"assessment_items": "考核项目", "assessment_replaced_by": "由新版本取代"}
+        )

@@ -35,7 +35,7 @@ from .models import (
 
 SS = AssessmentScheme.Status
 AS = Assessment.Status
-SCHEME_FIELDS = ["region", "name", "version", "year_from", "items", "status"]
+SCHEME_FIELDS = ["region", "name", "version", "year_from", "status"]
 ASSESSMENT_FIELDS = ["scheme", "region", "year", "status", "computed_at", "body_count", "ranked_count"]
 FIRST_YEAR = 2020
 NAME_MAX = 100
@@ -74,6 +74,15 @@ def _require(actor, region: Region | None, what: str) -> None:
 
 
 # --- Schemes --------------------------------------------------------------------------------------------------
+
+
+def scheme_snapshot(scheme: AssessmentScheme) -> dict:
+    """What the audit log keeps of a scheme: its fields, and its items in words (the timeline shows them)."""
+    items = "；".join(
+        f"{item['name']}{scoring.plain(Decimal(str(item['weight'])))}分（{scoring.rule_text(item)}）"
+        for item in scheme.items
+    )
+    return audit.snapshot(scheme, SCHEME_FIELDS) | {"assessment_items": items}
 
 
 def _scheme_problems(name: str, year_from) -> list[str]:
@@ -138,7 +147,7 @@ def create_scheme(
         actor=actor,
         action="assessment.scheme_created",
         obj=scheme,
-        after=audit.snapshot(scheme, SCHEME_FIELDS),
+        after=scheme_snapshot(scheme),
     )
     return scheme
 
@@ -159,7 +168,7 @@ def update_scheme(
             f"{scheme}已{scheme.get_status_display()}，不能修改（已用于计分的方案保持不变）；请制定新版本"
         )
     name, cleaned = _checked(name, year_from, items)
-    before = audit.snapshot(scheme, SCHEME_FIELDS)
+    before = scheme_snapshot(scheme)
     scheme.name, scheme.year_from, scheme.items = name, year_from, cleaned
     scheme.save(update_fields=["name", "year_from", "items"])
     audit.record(
@@ -167,7 +176,7 @@ def update_scheme(
         action="assessment.scheme_updated",
         obj=scheme,
         before=before,
-        after=audit.snapshot(scheme, SCHEME_FIELDS),
+        after=scheme_snapshot(scheme),
     )
     return scheme
 
@@ -194,7 +203,7 @@ def activate_scheme(actor, *, scheme: AssessmentScheme) -> AssessmentScheme:
         .exclude(pk=scheme.pk)
     )
     for old in previous:
-        before = audit.snapshot(old, SCHEME_FIELDS)
+        before = scheme_snapshot(old)
         old.status, old.retired_at = SS.RETIRED, now
         old.save(update_fields=["status", "retired_at"])
         audit.record(
@@ -202,9 +211,9 @@ def activate_scheme(actor, *, scheme: AssessmentScheme) -> AssessmentScheme:
             action="assessment.scheme_retired",
             obj=old,
             before=before,
-            after=audit.snapshot(old, SCHEME_FIELDS) | {"replaced_by": str(scheme)},
+            after=scheme_snapshot(old) | {"assessment_replaced_by": str(scheme)},
         )
-    before = audit.snapshot(scheme, SCHEME_FIELDS)
+    before = scheme_snapshot(scheme)
     scheme.status, scheme.activated_at = SS.ACTIVE, now
     scheme.save(update_fields=["status", "activated_at", "items"])
     audit.record(
@@ -212,7 +221,7 @@ def activate_scheme(actor, *, scheme: AssessmentScheme) -> AssessmentScheme:
         action="assessment.scheme_activated",
         obj=scheme,
         before=before,
-        after=audit.snapshot(scheme, SCHEME_FIELDS),
+        after=scheme_snapshot(scheme),
     )
     return scheme
 
