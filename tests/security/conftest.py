@@ -287,6 +287,29 @@ def build_side(w, *, tag: str, code: str, name: str, mark: str) -> SimpleNamespa
         report=reports.create_report(s.supervisor, region=s.region, kind="month", year=today.year, number=1),
     )
 
+    # The assessment of the side's bodies (考核评议, F-37): a district scheme in use (its name private, with the
+    # mark), last year's assessment under it, issued (so the government and the bodies read it)
+    import importlib
+
+    from jianchama.reports import assessment as assessments
+
+    # The default scheme's items (not the seeded row: a transactional test elsewhere may have flushed it)
+    default = importlib.import_module("jianchama.reports.migrations.0004_default_scheme")
+    s.scheme = assessments.activate_scheme(
+        s.supervisor,
+        scheme=assessments.create_scheme(
+            s.supervisor,
+            region=s.region,
+            name=f"{mark}{name}执法单位考核方案",
+            year_from=today.year - 1,
+            items=default.ITEMS,
+        ),
+    )
+    s.assessment = assessments.issue_assessment(
+        s.supervisor,
+        assessment=assessments.compute_assessment(s.supervisor, region=s.region, year=today.year - 1),
+    )
+
     # A survey of the side's district, open to its enterprises (F-47)
     from jianchama.complaints import surveys
 

@@ -165,6 +165,12 @@ FILLERS: dict[str, Filler] = {
     "reports:detail": pk("report"),
     "reports:file": lambda w, s, role: {"pk": s.report.pk, "fmt": "xlsx"},
     "reports:action": pk_action("report", "issue"),
+    "reports:assessment_detail": pk("assessment"),
+    "reports:assessment_export": pk("assessment"),
+    "reports:assessment_score": lambda w, s, role: {"pk": s.assessment.pk, "body_pk": s.body.pk},
+    "reports:assessment_action": pk_action("assessment", "recompute"),
+    "reports:scheme_detail": pk("scheme"),
+    "reports:scheme_action": pk_action("scheme", "derive"),
     "complaints:survey_action": pk_action("survey", "close", "name"),
     "portal:survey_answer": pk("survey"),
     # notifications
@@ -430,6 +436,25 @@ EXPECTED_OK: dict[str, set[str]] = {
     "registry:inspector_detail": {"inspector_user", "body_admin", "supervisor", "platform_admin"},
     "registry:guide_detail": {"inspector_user", "body_admin", "platform_admin"},
     "notifications:detail": set(ROLE_USERS) | {"platform_admin"},
+    # The assessment of bodies (F-37): the bureau, the district government, and each body for its own row.
+    "reports:assessments": {
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
+    "reports:assessment_detail": {
+        "body_admin",
+        "partner_admin",
+        "district_government",
+        "supervisor",
+        "platform_admin",
+    },
+    "reports:assessment_export": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "reports:assessment_score": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "reports:schemes": {"body_admin", "district_government", "supervisor", "platform_admin"},
+    "reports:scheme_detail": {"body_admin", "district_government", "supervisor", "platform_admin"},
     # A queued export's page and file: its requester's alone.
     "core:export_job": {"supervisor"},
     "core:export_download": {"supervisor"},

@@ -52,6 +52,7 @@ MENU: list[tuple[str, str, str, set[str]]] = [
     ("监督", "指导性意见", "supervision:guidance_list", {S, G, B}),
     ("监督", "典型案例与通报", "supervision:bulletin_list", {S, G, B, I}),
     ("监督", "执法监督工作报告", "reports:list", {S}),
+    ("监督", "执法单位考核评议", "reports:assessments", {S, G, B}),
     ("投诉", "投诉举报台账", "complaints:ledger", {S, G, D, B}),
     ("投诉", "提交观察意见", "complaints:observe", {O}),
     ("投诉", "走访与座谈", "complaints:activity_list", {O, S}),

@@ -19,8 +19,8 @@ from jianchama.core.pages import page_view, paginate
 from jianchama.core.roles import Role
 from jianchama.registry.models import Region
 
-from . import contents, documents, services
-from .models import SupervisionReport
+from .. import contents, documents, services
+from ..models import SupervisionReport
 
 
 def _may_read(user) -> bool:
