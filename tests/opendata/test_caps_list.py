@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jianchama.opendata import caps
-from jianchama.registry.models import Region
+from jianchama.registry.models import Enterprise, Region
 from tests.factories import EnterpriseFactory
 from tests.opendata.test_opendata import rules, submitted_task  # noqa: F401  (the rules fixture)
 
@@ -135,15 +135,26 @@ def test_the_list_shows_the_lookups_numbers_for_each_enterprise(s, rules, client
 
 
 def test_keyset_pages_visit_every_enterprise_exactly_once(s, client):
-    EnterpriseFactory.create_batch(117, region=s.minhang)
-    everyone = sorted(Region.objects.get(code="310112").enterprises.values_list("uscc", flat=True))
-    everyone = sorted([*everyone, s.enterprise.uscc, s.other_enterprise.uscc])
+    # Minhang and two of its towns: a district's page merges its regions' runs (on PostgreSQL, one per region)
+    towns = [
+        Region.objects.create(code=f"31011200{n}", name=f"镇{n}", level="town", parent=s.minhang)
+        for n in (1, 2)
+    ]
+    for n in range(117):
+        EnterpriseFactory(region=[s.minhang, *towns][n % 3])
+    everyone = sorted(Enterprise.objects.values_list("uscc", flat=True))
     seen, pages = every_page(client)
     assert seen == everyone and len(set(seen)) == len(seen) == 120
     assert pages == 3
     seen, pages = every_page(client, region="310112")
     assert len(seen) == len(set(seen)) == 118 and pages == 3
-    assert seen == sorted(Region.objects.get(code="310112").enterprises.values_list("uscc", flat=True))
+    in_minhang = Enterprise.objects.filter(region__path__startswith=s.minhang.path)
+    assert seen == sorted(in_minhang.values_list("uscc", flat=True))
+    assert every_page(client, region="310116")[0] == sorted([s.enterprise.uscc, s.other_enterprise.uscc])
+    with CaptureQueriesContext(connection) as district_page:
+        list_page(client, region="310112")
+    merged = any("UNION ALL" in q["sql"] for q in district_page.captured_queries)
+    assert merged == connection.features.supports_slicing_ordering_in_compound  # PostgreSQL: yes
     # Past the last enterprise: an empty page, no 下一页.
     end = client.get(URL, {"after": everyone[-1]})
     assert end.status_code == 200 and "没有更多企业了" in end.content.decode()
@@ -165,11 +176,29 @@ def test_filters_by_district_and_by_the_start_of_a_name_or_uscc(s, client):
     assert list_page(client, q=code).order == [code]
     # A name that starts with characters a USCC may hold is still found by its name.
     abc = EnterpriseFactory(name="3M中国有限公司", region=s.jinshan)
-    assert list_page(client, q="3m").order == [abc.uscc]
+    assert list_page(client, q="3M").order == [abc.uscc]
     empty = client.get(URL, {"q": "不存在的公司"}).content.decode()
     assert "没有符合条件的企业" in empty
     page = client.get(URL, {"region": "310116", "q": "金山"}).content.decode()
     assert 'value="金山"' in page and '<option value="310116" selected>' in page
+
+
+def test_the_start_of_a_uscc_is_a_range_of_codes_and_pages_like_the_rest(s, client):
+    assert [caps._code_ceiling(p) for p in ("9131", "91Y", "9", "Y", "YY", "")] == [
+        "9132",
+        "92",
+        "A",
+        "",
+        "",
+        "",
+    ]
+    EnterpriseFactory.create_batch(70, region=s.minhang)
+    named = EnterpriseFactory(name="91号仓储有限公司", region=s.minhang)  # a name that looks like a code
+    seen, pages = every_page(client, q="91")
+    everyone = sorted(Enterprise.objects.values_list("uscc", flat=True))
+    assert seen == everyone and pages == 2 and named.uscc in seen
+    code = s.enterprise.uscc
+    assert every_page(client, q=code[:10])[0] == [u for u in everyone if u.startswith(code[:10])]
 
 
 def test_bad_input_is_answered_never_a_server_error(s, client):

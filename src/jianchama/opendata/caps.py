@@ -16,7 +16,7 @@ the list answers the question it hides. Risk grades are not listed (the lookup d
 though a rule of one grade shows up only under that grade's enterprises, on both.
 
 A lookup is three queries whatever the enterprise's history: the enterprise by its unique USCC, the rules, and
-its tasks of the year through the index. A page of the list is four whatever its rows (below).
+its tasks of the year through the index. A page of the list is four or five whatever its rows (below).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.db.models import Q
+from django.db import connections
 from django.utils import timezone
 
 from jianchama.inspections.frequency import COUNTED, WINDOW_SLACK, exemption_label
@@ -135,8 +136,32 @@ def usage_of(
         return {}
     year = year or timezone.localdate().year
     first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
-    rows = TaskBody.objects.filter(
-        task__enterprise_id__in=[e.pk for e in enterprises],
+    rows = tasks_query([e.pk for e in enterprises], year)
+    # task → its enterprise and day, and per body its level and fields (a task has a row per body and field)
+    zone = timezone.get_current_timezone()  # timezone.localdate() looks it up again on every call
+    owners: dict[int, int] = {}
+    days: dict[int, datetime.date] = {}
+    parts: dict[int, dict[int, tuple[str, set]]] = defaultdict(dict)
+    for enterprise_id, task_id, start, started, body_id, level, field_id in rows:
+        if task_id not in days:
+            owners[task_id] = enterprise_id
+            days[task_id] = started.astimezone(zone).date() if started else start
+        part = parts[task_id].setdefault(body_id, (level, set()))
+        if field_id is not None:
+            part[1].add(field_id)
+    in_year: dict[int, list[int]] = defaultdict(list)
+    for task_id, day in days.items():
+        if first <= day <= last:
+            in_year[owners[task_id]].append(task_id)
+    conditions = {rule.pk: _conditions(rule) for rule in rules}
+    return {e.pk: _caps_used(e, rules, in_year[e.pk], parts, conditions) for e in enterprises}
+
+
+def tasks_query(enterprise_ids: list[int], year: int):
+    """The counted tasks of the enterprises that may fall in `year`, one row per (task, body, item field)."""
+    first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
+    return TaskBody.objects.filter(
+        task__enterprise_id__in=enterprise_ids,
         task__window_start__gte=first - WINDOW_SLACK,
         task__window_start__lte=last,
         task__status__in=COUNTED,
@@ -149,25 +174,10 @@ def usage_of(
         "body__level",
         "items__field_id",
     )
-    # task → its enterprise and day, and per body its level and fields
-    owners: dict[int, int] = {}
-    days: dict[int, datetime.date] = {}
-    parts: dict[int, dict[int, tuple[str, set]]] = defaultdict(dict)
-    for enterprise_id, task_id, start, started, body_id, level, field_id in rows:
-        owners[task_id] = enterprise_id
-        days[task_id] = timezone.localdate(started) if started else start
-        part = parts[task_id].setdefault(body_id, (level, set()))
-        if field_id is not None:
-            part[1].add(field_id)
-    in_year: dict[int, list[int]] = defaultdict(list)
-    for task_id, day in days.items():
-        if first <= day <= last:
-            in_year[owners[task_id]].append(task_id)
-    return {e.pk: _caps_used(e, rules, in_year[e.pk], parts) for e in enterprises}
 
 
 def _caps_used(
-    enterprise: Enterprise, rules: list[FrequencyRule], in_year: list[int], parts: dict
+    enterprise: Enterprise, rules: list[FrequencyRule], in_year: list[int], parts: dict, conditions: dict
 ) -> list[CapUsage]:
     found = []
     for rule in rules:
@@ -188,14 +198,15 @@ def _caps_used(
                     if matches(level, f):
                         per_body[body_id] += 1
             used = max(per_body.values(), default=0)
-        found.append(CapUsage(rule=rule, used=used, conditions=_conditions(rule)))
+        found.append(CapUsage(rule=rule, used=used, conditions=conditions[rule.pk]))
     return found
 
 
 # --- The public list of every enterprise's caps (/open-data/caps/ and caps.csv) ---------------------------------
 # Sorted by USCC and paged by keyset (?after=<the last USCC shown>): a page reads its 51 enterprises through the
 # unique index on the USCC and stops, whatever the registry's size, and nothing counts the whole table (the page
-# offers 下一页 only). The caps of a page's enterprises are `usage_of`, one query for all of them.
+# offers 下一页 only). The caps of a page's enterprises are `usage_of`, one query for all of them. A page is four
+# queries (regions, rules, enterprises, their tasks), five when the text typed could start a USCC.
 
 PAGE_SIZE = 50
 CSV_CHUNK = 500  # enterprises read per query while the CSV streams
@@ -210,9 +221,20 @@ class ListFilter:
     region_ids: tuple[int, ...] = ()  # the district's regions (itself and its towns)
 
 
+class Listed(NamedTuple):
+    """An enterprise as the list reads it (a tuple, not a model instance: the CSV reads them by the hundred
+    thousand)."""
+
+    pk: int
+    uscc: str
+    name: str
+    region_id: int
+    risk_grade: str
+
+
 @dataclass(frozen=True)
 class CapRow:
-    enterprise: Enterprise
+    enterprise: Listed
     district: str
     caps: list[CapUsage]
 
@@ -275,17 +297,75 @@ def list_after(text: str | None) -> tuple[str, str | None]:
     return after, None
 
 
-def _enterprises(found: ListFilter, after: str, limit: int) -> list[Enterprise]:
-    rows = Enterprise.objects.only("pk", "uscc", "name", "region_id", "risk_grade")
-    if found.district is not None:
+def _code_ceiling(prefix: str) -> str:
+    """The least code above every code that starts with `prefix` (in the codes' character order), or "" when
+    there is none: with it the start of a USCC is an index range on the USCC, not a filter on every row."""
+    chars = list(prefix)
+    while chars:
+        position = uscc_codes.CHARSET.index(chars[-1])
+        if position + 1 < len(uscc_codes.CHARSET):
+            chars[-1] = uscc_codes.CHARSET[position + 1]
+            return "".join(chars)
+        chars.pop()
+    return ""
+
+
+def enterprises_query(found: ListFilter, after: str, *, by_code: bool = False, region_id: int | None = None):
+    """The filter's enterprises after the USCC `after`, in USCC order: those whose name starts with the text,
+    or with `by_code` those whose USCC does (the list shows both: two queries, each through its own index,
+    since "name or USCC" in one would read the USCC index from its start, filtering every row); of one region
+    of the district if `region_id` is given."""
+    rows = Enterprise.objects.all()
+    if region_id is not None:
+        rows = rows.filter(region_id=region_id)
+    elif found.district is not None:
         rows = rows.filter(region_id__in=found.region_ids)
-    if found.code_prefix:
-        rows = rows.filter(Q(uscc__startswith=found.code_prefix) | Q(name__startswith=found.prefix))
+    if by_code:
+        rows = rows.filter(uscc__startswith=found.code_prefix, uscc__gte=found.code_prefix)
+        ceiling = _code_ceiling(found.code_prefix)
+        if ceiling:
+            rows = rows.filter(uscc__lt=ceiling)
     elif found.prefix:
         rows = rows.filter(name__startswith=found.prefix)
     if after:
         rows = rows.filter(uscc__gt=after)
-    return list(rows.order_by("uscc")[:limit])
+    return rows.order_by("uscc")
+
+
+FIELDS = ("pk", "uscc", "name", "region_id", "risk_grade")
+
+
+def page_query(found: ListFilter, after: str, limit: int, *, by_code: bool = False):
+    """The query of up to `limit` enterprises (FIELDS) of the filter after the USCC `after`."""
+    rows = enterprises_query(found, after, by_code=by_code).values_list(*FIELDS)
+    if (
+        found.district is not None
+        and len(found.region_ids) > 1
+        and connections[rows.db].features.supports_slicing_ordering_in_compound
+    ):
+        # A district's enterprises in USCC order, read as one ordered run per region (the index on region and
+        # USCC), merged: "region in (…) order by USCC" would read the USCC index from its start and skip every
+        # other district's enterprise on the way (its codes may all sort first). Still one query.
+        runs = [
+            enterprises_query(found, after, by_code=by_code, region_id=region).values_list(*FIELDS)[:limit]
+            for region in found.region_ids
+        ]
+        rows = runs[0].union(*runs[1:], all=True).order_by("uscc")
+    return rows[:limit]
+
+
+def _read(found: ListFilter, after: str, limit: int, *, by_code: bool = False) -> list[Listed]:
+    return [Listed(*row) for row in page_query(found, after, limit, by_code=by_code)]
+
+
+def _enterprises(found: ListFilter, after: str, limit: int) -> list[Listed]:
+    found_rows = _read(found, after, limit)
+    if found.code_prefix:
+        # USCCs hold digits and capital letters only, which every collation orders as Python does
+        by_code = _read(found, after, limit, by_code=True)
+        merged = {row.pk: row for row in [*found_rows, *by_code]}
+        found_rows = sorted(merged.values(), key=lambda row: row.uscc)[:limit]
+    return found_rows
 
 
 def _rows(enterprises, regions: Regions, rules, year) -> list[CapRow]:
@@ -315,6 +395,7 @@ def every_row(found: ListFilter, regions: Regions, rules, *, year: int | None = 
         after = enterprises[-1].uscc
 
 
+SCOPE_LABELS = dict(Scope.choices)
 CSV_HEADER = [
     "统一社会信用代码",
     "企业名称",
@@ -339,7 +420,7 @@ def csv_lines(row: CapRow, year: int) -> list[list]:
         [
             *head,
             u.rule.name,
-            u.rule.get_scope_display(),
+            SCOPE_LABELS[u.rule.scope],
             u.conditions,
             u.limit,
             u.used,
