@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export bench-api clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export bench-api bench-caps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-stats: install
 # Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_export.py).
 bench-export: install
 	$(PY) bench/bench_export.py
+
+# Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_caps.py).
+bench-caps: install
+	$(PY) bench/bench_caps.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -1,6 +1,6 @@
 """On a phone, in a real Chromium, without logging in: anyone looks up an enterprise's yearly inspection caps
-and their use this year (F-43), reads a published typical case (F-37), and downloads a dataset from the open-data
-catalogue."""
+and their use this year (F-43), lists every enterprise's caps by district and downloads the list, reads a
+published typical case (F-37), and downloads a dataset from the open-data catalogue."""
 
 from __future__ import annotations
 
@@ -76,6 +76,20 @@ def test_anyone_checks_an_enterprises_caps_and_reads_a_bulletin_on_a_phone(live_
         page.wait_for_url(f"{base}/supervision/bulletins/public/{item.pk}/")
         assert "区司法局制发监督建议书，该单位已整改。" in page.locator("main").inner_text()
         assert no_horizontal_scroll(page)
+
+        # The list of every enterprise's caps: the same numbers, filtered by district, on a phone.
+        page.goto(f"{base}/open-data/caps/")
+        page.select_option("#f-region", "310116")
+        page.locator("#caps-filter button[type=submit]").click()
+        page.wait_for_url("**region=310116**")
+        row = page.locator(f'#caps-list tr[data-uscc="{s.enterprise.uscc}"]')
+        assert "已用2次，上限4次" in row.inner_text() and "已达上限" in row.inner_text()
+        assert s.mh_enterprise.name not in page.locator("main").inner_text()
+        assert no_horizontal_scroll(page)
+        with page.expect_download() as download:
+            page.click("#caps-csv")
+        data = Path(download.value.path()).read_bytes()
+        assert data.startswith("\ufeff".encode()) and s.enterprise.uscc.encode() in data
 
         page.goto(f"{base}/open-data/")
         assert page.locator("section.dataset").count() >= 5

@@ -60,8 +60,11 @@ def test_the_index_lists_every_dataset_with_a_working_file_per_year_and_format(s
     year = timezone.localdate().year
     for dataset in body["dataset"]:
         assert dataset["columns"] and dataset["title"] and dataset["description"]
-        this_year = [d for d in dataset["distribution"] if d["temporal"]["startDate"] == f"{year}-01-01"]
+        yearly = [d for d in dataset["distribution"] if "temporal" in d]
+        this_year = [d for d in yearly if d["temporal"]["startDate"] == f"{year}-01-01"]
         assert {d["format"] for d in this_year} == {"CSV", "JSON"}
+        for live in (d for d in dataset["distribution"] if "temporal" not in d):  # read live: the caps list
+            assert client.get(live["downloadURL"].replace("http://testserver", "")).status_code == 200
         for distribution in this_year:
             url = distribution["downloadURL"].replace("http://testserver", "")
             assert url == f"/open-data/{dataset['identifier']}/{year}.{distribution['format'].lower()}"

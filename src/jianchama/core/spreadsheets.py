@@ -13,11 +13,11 @@ import datetime
 import decimal
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
@@ -158,20 +158,42 @@ def xlsx_response(name: str, sheets: Iterable[Sheet]) -> HttpResponse:
     return response
 
 
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+def csv_chunks(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], rows_per_chunk: int = 500
+) -> Iterator[bytes]:
     """A CSV file in UTF-8 with a byte order mark (which tells Excel the encoding), CRLF line ends, every
-    text cell neutralised."""
+    text cell neutralised, as pieces of about `rows_per_chunk` rows: a streamed download holds one piece at
+    a time, however long the file."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(text) for text in header])
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
         writer.writerow(["" if value is None else neutralise(value) for value in row])
-    return buffer.getvalue().encode("utf-8")
+        if n % rows_per_chunk == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """The whole CSV file (see `csv_chunks`) at once."""
+    return b"".join(csv_chunks(header, rows))
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> HttpResponse:
     """The CSV as a download named `filename` (Chinese names encoded as RFC 5987 wants)."""
     response = HttpResponse(csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
+
+
+def csv_streaming_response(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> StreamingHttpResponse:
+    """The CSV as a streamed download: `rows` (a generator) is read while the response is sent, so memory
+    stays bounded by one piece of the file, not by its length."""
+    response = StreamingHttpResponse(csv_chunks(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
     return response

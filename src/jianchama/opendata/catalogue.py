@@ -66,6 +66,16 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file of the dataset besides its yearly files: read live (no period), e.g. the caps list's CSV."""
+
+    title: str
+    url_name: str
+    fmt: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Dataset:
     slug: str
     title: str
@@ -75,6 +85,7 @@ class Dataset:
     modified: Callable[[], datetime.datetime | None]
     page: str = ""  # the site's own page of the records (URL name), if any
     keywords: tuple[str, ...] = field(default_factory=tuple)
+    downloads: tuple[Download, ...] = field(default_factory=tuple)
 
     @property
     def header(self) -> list[str]:
@@ -402,8 +413,8 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             slug="inspection-caps",
             title="涉企行政检查年度频次上限",
-            description="现行的按自然年计算的检查频次上限规则（国办发〔2024〕54号要求公开）。某一企业今年已被检查的"
-            "次数可在「企业检查频次查询」中查询。各年度文件均为查询时现行的规则。",
+            description="现行的按自然年计算的检查频次上限规则（国办发〔2024〕54号要求公开）。每家企业今年适用的"
+            "上限和已用次数见「企业检查频次上限公开」（网页版，可按区和名称筛选）及其 CSV。各年度文件均为查询时现行的规则。",
             columns=(
                 Column("name", "规则名称", ""),
                 Column("scope", "范围", "同一执法单位对同一企业，或各级各部门对同一企业合计"),
@@ -418,6 +429,15 @@ DATASETS: dict[str, Dataset] = {
             modified=lambda: None,
             page="opendata:caps",
             keywords=("检查频次", "上限"),
+            downloads=(
+                Download(
+                    "各企业今年适用的年度上限与已用次数",
+                    "opendata:caps_csv",
+                    "csv",
+                    "全部企业，按统一社会信用代码排序，每家企业每项适用上限一行（无适用上限的企业一行，上限各列为空），"
+                    "截至下载时；可加 ?region=<区划代码>&q=<企业名称或统一社会信用代码开头> 筛选。",
+                ),
+            ),
         ),
     ]
 }

@@ -1,4 +1,4 @@
-"""Open data (F-43): the catalogue, its JSON index, each dataset's file per year, the yearly caps lookup."""
+"""Open data (F-43): the catalogue, its JSON index, each dataset's file per year, the yearly caps lookup and list."""
 
 from django.urls import path, re_path
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("index.json", views.index_json, name="index_json"),
     path("caps/", views.caps_lookup, name="caps"),
     path("caps.json", views.caps_json, name="caps_json"),
+    path("caps.csv", views.caps_csv, name="caps_csv"),
     path("statistics/", views.public_statistics, name="statistics"),
     re_path(r"^statistics/(?P<code>[0-9]{6,12})/$", views.public_statistics, name="statistics_region"),
     re_path(

@@ -1,6 +1,7 @@
 """Open data pages (F-43), public and rate-limited per client address (`OPEN_DATA_RATE_LIMIT`, 60/m):
 the catalogue at /open-data/, its machine-readable index (DCAT-like JSON), each dataset's file per year as CSV
-(UTF-8 with BOM, formulas neutralised) or JSON at a stable URL, and the lookup of one enterprise's yearly caps.
+(UTF-8 with BOM, formulas neutralised) or JSON at a stable URL, the lookup of one enterprise's yearly caps, and
+the paged list of every enterprise's caps with its streamed CSV.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ def catalogue(request):
     if _limited(request):
         return rate_limited(request)
     entries = [
-        {"dataset": d, "modified": _modified(d), "page": reverse(d.page) if d.page else ""}
+        {
+            "dataset": d,
+            "modified": _modified(d),
+            "page": reverse(d.page) if d.page else "",
+            "downloads": [(x, reverse(x.url_name)) for x in d.downloads],
+        }
         for d in DATASETS.values()
     ]
     return render(
@@ -78,6 +84,18 @@ def index_json(request):
                         "temporal": {"startDate": f"{year}-01-01", "endDate": f"{year}-12-31"},
                     }
                 )
+        for extra in d.downloads:
+            media = "text/csv" if extra.fmt == "csv" else "application/json"
+            distributions.append(
+                {
+                    "@type": "dcat:Distribution",
+                    "title": extra.title,
+                    "description": extra.description,
+                    "format": extra.fmt.upper(),
+                    "mediaType": media,
+                    "downloadURL": request.build_absolute_uri(reverse(extra.url_name)),
+                }
+            )
         datasets.append(
             {
                 "@type": "dcat:Dataset",
@@ -155,12 +173,61 @@ def _lookup(request):
     }
 
 
+def _caps_list(request):
+    """The filter and the page of the public caps list, and the status to answer with (400: a bad filter)."""
+    regions = caps.Regions()
+    found, problems = caps.list_filter(regions, request.GET.get("region"), request.GET.get("q"))
+    after, problem = caps.list_after(request.GET.get("after"))
+    if problem:
+        problems.append(problem)
+    year = timezone.localdate().year
+    rows, next_after = (
+        ([], "") if problems else caps.page(found, regions, caps.yearly_rules(), after=after, year=year)
+    )
+    context = {
+        "listing": True,
+        "problems": problems,
+        "rows": rows,
+        "next_after": next_after,
+        "after": after,
+        "districts": regions.districts,
+        "district": found.district,
+        "q": found.prefix,
+        "year": year,
+    }
+    return context, 400 if problems else 200
+
+
 @replica_reads
 def caps_lookup(request):
-    """One enterprise's yearly caps and their use this year, by its USCC and exact name."""
+    """One enterprise's yearly caps and their use this year, by its USCC and exact name; without them, the
+    paged list of every enterprise's caps."""
     if _limited(request):
         return rate_limited(request)
-    return render(request, "opendata/caps.html", _lookup(request))
+    if "uscc" in request.GET or "name" in request.GET:
+        return render(request, "opendata/caps.html", _lookup(request))
+    context, status = _caps_list(request)
+    return render(request, "opendata/caps.html", context, status=status)
+
+
+@replica_reads
+def caps_csv(request):
+    """The list's CSV for its filter (not its page): streamed, read by the same keyset in chunks."""
+    if _limited(request):
+        return rate_limited(request)
+    regions = caps.Regions()
+    found, problems = caps.list_filter(regions, request.GET.get("region"), request.GET.get("q"))
+    if problems:
+        return HttpResponseBadRequest("；".join(problems).encode(), content_type="text/plain; charset=utf-8")
+    year = timezone.localdate().year
+    rules = caps.yearly_rules()
+
+    def lines():
+        for row in caps.every_row(found, regions, rules, year=year):
+            yield from caps.csv_lines(row, year)
+
+    name = f"inspection-caps-{found.district.code if found.district else 'all'}-{year}.csv"
+    return spreadsheets.csv_streaming_response(name, caps.CSV_HEADER, lines())
 
 
 @replica_reads

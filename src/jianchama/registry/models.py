@@ -341,6 +341,9 @@ class Enterprise(models.Model):
         verbose_name = "企业"
         verbose_name_plural = "企业"
         ordering = ["name"]
+        # The public caps list of a district (opendata) reads each of its regions' enterprises in USCC order
+        # from here and stops after a page.
+        indexes = [models.Index(fields=["region", "uscc"], name="enterprise_region_uscc")]
 
     def __str__(self) -> str:
         return self.name
