@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import re
 
 import pytest
 from django.test import Client
@@ -15,6 +16,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from jianchama.complaints import activities
+from jianchama.complaints import services as complaints_services
 from jianchama.complaints.models import Complaint, ObserverActivity
 from jianchama.core.audit import AuditEvent
 from jianchama.core.errors import DomainError, PermissionDenied
@@ -206,3 +208,41 @@ def test_the_form_saves_a_visit_and_shows_errors_in_chinese(s):
     assert response["Location"] == reverse("complaints:activity_detail", args=[activity.pk])
     assert activity.kind == "visit" and activity.enterprise_count == 3
     assert client_for(s.head).get(url).status_code == 403
+
+
+def test_the_observers_home_asks_for_the_quarters_meeting_and_follows_his_leads(s):
+    """An observer's home shows 本季度尚未记录走访或座谈 until he records one this quarter (a visit or meeting of
+    an earlier quarter does not count), and his leads until they are closed; another observer's lead is not
+    his to-do."""
+    client = client_for(s.observer)
+    today = timezone.localdate()
+    first_of_quarter = datetime.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+
+    def home() -> str:
+        return client.get(reverse("core:home"), follow=True).content.decode()
+
+    assert 'data-todo="observer_quarter_activity"' in home()
+    record(s.observer, held_on=first_of_quarter - datetime.timedelta(days=1))  # last quarter's
+    page = home()
+    assert 'data-todo="observer_quarter_activity"' in page and "本季度尚未记录走访或座谈" in page
+    assert 'data-todo="observer_leads_in_handling"' not in page
+    meeting = record(s.observer, held_on=first_of_quarter)
+    page = home()
+    assert 'data-todo="observer_quarter_activity"' not in page
+
+    other = user_for(Role.OBSERVER, region=s.jinshan)
+    for author in (s.observer, other):
+        complaints_services.register_complaint(
+            author,
+            source=Complaint.Source.OBSERVER,
+            category=Complaint.Category.DISGUISED_INSPECTION,
+            title=f"{author.username}：座谈会反映检查人员未出示检查码",
+            content="座谈会上有企业反映，本月有检查人员上门未出示检查码。",
+            body=s.body,
+            activity=meeting if author == s.observer else None,
+        )
+    page = home()
+    link = re.search(r'<a class="todo" href="([^"]+)" data-todo="observer_leads_in_handling">', page)
+    assert link, "the observer's leads are not on his home page"
+    ledger = client.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert f"{s.observer.username}：座谈会反映" in ledger and f"{other.username}：座谈会反映" not in ledger

@@ -108,3 +108,37 @@ def test_the_office_registers_through_the_page_and_its_menu_is_its_leads(office)
     home = client.get("/").content.decode()
     nav = home[home.index('<nav class="nav nav-desktop"') : home.index("</nav>")]
     assert "复议线索" in nav and "检查任务" not in nav and "数据监督" not in nav
+
+
+def test_a_registered_lead_is_a_to_do_for_the_bureau_and_a_waiting_item_for_the_office(office):
+    """The home pages (F-46): the district's supervisors see 待核实的行政复议线索 and the office 已登记、待司法局核实的
+    复议线索, each linking to the leads list narrowed to exactly those; accepted or returned, it leaves both
+    homes. Another district's supervisors and office see nothing of it."""
+    import re
+
+    s = office
+    waiting = register(s, s.office)
+    accepted = services.accept_lead(
+        s.supervisor, lead=register(s, s.office, case_number="金府复〔2026〕32号")
+    )
+
+    def todo(user, key):
+        home = client_for(user).get(reverse("core:home"), follow=True).content.decode()
+        match = re.search(
+            rf'<a class="todo" href="([^"]+)" data-todo="{key}">\s*<span[^>]*>([^<]+)</span>', home
+        )
+        return (match.group(2), match.group(1).replace("&amp;", "&")) if match else None
+
+    for user, key in (
+        (s.supervisor, "reconsideration_leads_to_check"),
+        (s.office, "reconsideration_leads_waiting"),
+    ):
+        count, url = todo(user, key)
+        assert count == "1"
+        listed = client_for(user).get(url).content.decode()
+        assert waiting.case_number in listed and accepted.case_number not in listed
+    assert todo(s.mh_supervisor, "reconsideration_leads_to_check") is None
+    assert todo(s.mh_office, "reconsideration_leads_waiting") is None
+    services.return_lead(s.supervisor, lead=waiting, note="非检查码相关问题，已反馈复议机构")
+    assert todo(s.supervisor, "reconsideration_leads_to_check") is None
+    assert todo(s.office, "reconsideration_leads_waiting") is None

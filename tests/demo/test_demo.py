@@ -446,7 +446,7 @@ def test_the_demo_tells_the_supervision_story(loaded, client):
     assert closed.result and closed.feedback and closed.number.startswith("TS-")
     assert Complaint.objects.filter(source="portal", status=Complaint.Status.REGISTERED).exists()
     assert Finding.objects.get(rule="complaint_overdue").status == Finding.Status.WARNED
-    assert ReconsiderationLead.objects.get().finding.source == Finding.Source.RECONSIDERATION
+    assert ReconsiderationLead.objects.get(status="accepted").finding.source == Finding.Source.RECONSIDERATION
 
     # The observer's meeting and visit (F-47); the lead out of the meeting, waiting at the intake desk.
     from jianchama.complaints.models import ObserverActivity
@@ -461,6 +461,26 @@ def test_the_demo_tells_the_supervision_story(loaded, client):
     client.force_login(User.objects.get(username="supervisor"))
     listed = client.get("/complaints/activities/").content.decode()
     assert "金山区工商业联合会三楼会议室" in listed and "<dt>据此提交的线索</dt><dd>1条</dd>" in listed
+
+    # Every role's home has something to do: the district government a decision to issue (the late record's
+    # body did not rectify after its recommendation), the observer his lead being handled, the reconsideration
+    # office its lead waiting for the bureau's check.
+    waiting = Recommendation.objects.get(status="escalated")
+    assert (
+        waiting.finding.rule == "late_record" and not Decision.objects.filter(recommendation=waiting).exists()
+    )
+    for username, todo in [
+        ("districtgov", "待制发的监督决定书"),
+        ("observer", "我报送的线索（办理中）"),
+        ("supervisor", "已报送整改报告、待复查的监督建议书"),
+        ("supervisor", "待核实的行政复议线索"),
+        ("reconsider", "已登记、待司法局核实的复议线索"),
+    ]:
+        client.force_login(User.objects.get(username=username))
+        home = client.get("/", follow=True).content.decode()
+        assert todo in home and "目前没有等待您处理的事项" not in home, username
+    client.force_login(User.objects.get(username="districtgov"))
+    assert waiting.number in client.get("/supervision/steps/?todo=decisions_to_issue").content.decode()
 
     # Sampling: the quarter's round drawn; a review that became a finding.
     assert SamplingRound.objects.get().status == "revealed"

@@ -387,11 +387,18 @@ def lead_list(request):
     filters = forms.LeadFilterForm(request.GET or None)
     if filters.is_valid() and filters.cleaned_data["status"]:
         leads = leads.filter(status=filters.cleaned_data["status"])
+    # A home page's to-do (complaints/todos.py) lands here on exactly the leads it counted.
+    leads, todo_label = todos.narrow(user, request.GET.get("todo", ""), leads)
     page = paginate(request, leads)
     return render(
         request,
         "complaints/lead_list.html",
-        {"page": page, "filters": filters, "can_register": services.can_register_leads(user)},
+        {
+            "page": page,
+            "filters": filters,
+            "todo_label": todo_label,
+            "can_register": services.can_register_leads(user),
+        },
     )
 
 

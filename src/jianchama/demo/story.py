@@ -1650,6 +1650,47 @@ class _Builder:
             text="已于本周组织全体执法人员开展检查码应用培训，入企前由企业扫码核验已列入检查流程并逐次检查。",
         )
 
+        # The late record's body: warned, not rectified, recommendation, a report that does not answer it;
+        # the bureau has asked the district government for a decision, which waits on its home page.
+        finding = Finding.objects.filter(rule="late_record").exclude(body=body).order_by("pk").first()
+        if finding is not None:
+            late_head = User.objects.filter(role=Role.BODY_ADMIN, body=finding.body).order_by("pk").first()
+            warning = steps.warn_body(
+                supervisor,
+                finding=finding,
+                channel="phone",
+                content="检查结果未在规定期限内录入，请及时录入并说明原因。",
+                warned_on=_working_days_before(self.today, 9),
+            )
+            steps.record_warning_outcome(
+                supervisor,
+                warning=warning,
+                rectified=False,
+                note="复查时仍有检查结果逾期未录入。",
+                on=_working_days_before(self.today, 4),
+            )
+            recommendation = steps.issue_recommendation(
+                supervisor,
+                finding=finding,
+                facts="你单位实施涉企行政检查后，未在规定期限内录入检查结果，经预警提醒后仍未整改。",
+                legal_basis="《上海市涉企行政检查“检查码”应用工作方案》",
+                demanded="一、立即补录逾期的检查结果；二、明确检查结果录入的责任人和时限。",
+            )
+            if late_head is not None:
+                steps.acknowledge_recommendation(late_head, recommendation=recommendation)
+                steps.submit_rectification_report(
+                    late_head, recommendation=recommendation, text="已提醒执法人员按时录入。"
+                )
+            steps.review_recommendation(
+                supervisor,
+                recommendation=recommendation,
+                rectified=False,
+                note="逾期结果仍未补录，未明确责任人，整改不到位。",
+            )
+            steps.request_decision(
+                supervisor, recommendation=recommendation, note="监督建议书未落实，报请区政府制发监督决定书。"
+            )
+
         # Step one on the overdue complaint: warned by phone today, the body has not yet answered.
         finding = Finding.objects.filter(rule="complaint_overdue").order_by("pk").first()
         if finding is not None:
@@ -1669,6 +1710,14 @@ class _Builder:
             received_on=self.today,
         )
         complaints.accept_lead(supervisor, lead=lead, title="检查记录缺少检查依据和执法人员签名")
+        # One the reconsideration office registered itself this morning, waiting for the bureau's check.
+        complaints.register_lead(
+            User.objects.get(username="reconsider"),
+            case_number=f"金府复〔{self.today.year}〕21号",
+            body=self.bodies["310116-jt"],
+            description="复议申请人称，该单位检查人员入企时未出示检查码，也未告知检查事项。",
+            received_on=self.today,
+        )
 
         # The quarter's sampling round, drawn, and a case-file review that found a problem.
         year, quarter = sampling.quarter_of(self.today)
