@@ -199,3 +199,31 @@ def test_webhook_body_is_json_of_the_notification(gov_app):
     from jianchama.notifications.channels import webhook_body
 
     assert json.loads(webhook_body(notification))["data"] == {}
+
+
+def test_a_delivery_given_up_is_a_to_do_for_the_platform_administrator_only(gov_app, settings, client):
+    """The platform administrator's home shows 近30天发送失败的通知 once a delivery is given up; the link opens the
+    admin's list of failed deliveries with it. No other role sees deliveries (their phone numbers and URLs)."""
+    import re
+
+    from jianchama.core.roles import Role
+    from jianchama.notifications.models import Delivery as D
+    from tests.factories import user_for
+
+    admin = user_for(Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    home = client.get("/", follow=True).content.decode()
+    assert 'data-todo="failed_deliveries"' not in home
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    gov_app.default_status = 503
+    delivery = _webhook_delivery(_notify())
+    assert jobs.deliver(delivery.pk) == "failed"
+    home = client.get("/", follow=True).content.decode()
+    link = re.search(
+        r'<a class="todo" href="([^"]+)" data-todo="failed_deliveries">\s*<span[^>]*>1</span>', home
+    )
+    assert link, "the failed delivery is not on the administrator's home"
+    listed = client.get(link.group(1).replace("&amp;", "&"))
+    assert listed.status_code == 200 and "HTTP 503" in listed.content.decode()
+    supervisor = user_for(Role.SUPERVISOR)
+    assert not D.objects.visible_to(supervisor).exists() and D.objects.visible_to(admin).count() == 1

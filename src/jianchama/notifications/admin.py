@@ -53,7 +53,16 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("notification", "channel", "target", "status", "attempts", "next_attempt_at", "sent_at")
+    list_display = (
+        "notification",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    )
     list_filter = ("status", "channel")
     search_fields = ("target", "notification__subject", "notification__enterprise__name")
     list_select_related = ("notification",)

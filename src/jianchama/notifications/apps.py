@@ -18,6 +18,7 @@ class NotificationsConfig(AppConfig):
         audit.register_value_labels("event", event_label)
         audit.register_value_labels("deliveries", dict(Delivery.Channel.choices))
         audit.register_field_labels({"deliveries": "发送渠道（条）"})
+        from . import todos  # noqa: F401  (registers the home page's to-dos, core/todos.py)
 
 
 # Notification events that are not also audit actions.

@@ -83,6 +83,15 @@ class Notification(models.Model):
         return self.read_at is not None
 
 
+class DeliveryQuerySet(models.QuerySet):
+    def visible_to(self, user) -> DeliveryQuerySet:
+        """Deliveries (targets: phones and URLs) are the platform's plumbing: only its administrator sees them,
+        in the admin; a user reads his notifications, never their deliveries."""
+        if user.is_authenticated and user.is_platform_admin:
+            return self.all()
+        return self.none()
+
+
 class Delivery(models.Model):
     """The sending of one notification through one channel to one target (a webhook URL, a phone)."""
 
@@ -114,6 +123,8 @@ class Delivery(models.Model):
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     sent_at = models.DateTimeField("发送成功时间", null=True, blank=True)
     last_error = models.TextField("最近一次失败原因", blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = "通知投递"
