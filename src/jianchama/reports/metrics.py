@@ -158,6 +158,18 @@ def per_hundred(part: dict[int, int], year: Year, what: str) -> dict[int, Value]
     return out
 
 
+def fact_share(year: Year, part: str, whole: str, what: str, none_basis: str) -> dict[int, Value]:
+    """The share of each body's statistics fact `part` in `whole` (a percentage); `what` names both counts,
+    e.g. "已扫码{part}次，已生成检查码{whole}次"; without a `whole` the body is not scored (`none_basis`)."""
+    out = {}
+    for pk in year.body_ids:
+        f = year.facts[pk]
+        value = ratio(f[part], f[whole])
+        basis = what.format(part=f[part], whole=f[whole]) if value is not None else none_basis
+        out[pk] = Value(value, basis)
+    return out
+
+
 # --- The metrics ---------------------------------------------------------------------------------------------
 
 
@@ -290,17 +302,9 @@ def late_records_per_100(year: Year) -> dict[int, Value]:
     default_rule={"kind": "linear", "full_at": 90, "zero_at": 50},
 )
 def scan_rate(year: Year) -> dict[int, Value]:
-    out = {}
-    for pk in year.body_ids:
-        f = year.facts[pk]
-        value = ratio(f["scanned"], f["with_code"])
-        basis = (
-            f"已扫码{f['scanned']}次，已生成检查码{f['with_code']}次"
-            if value is not None
-            else "全年未生成检查码，本项不计分"
-        )
-        out[pk] = Value(value, basis)
-    return out
+    return fact_share(
+        year, "scanned", "with_code", "已扫码{part}次，已生成检查码{whole}次", "全年未生成检查码，本项不计分"
+    )
 
 
 @metric(
@@ -312,17 +316,9 @@ def scan_rate(year: Year) -> dict[int, Value]:
     default_rule={"kind": "linear", "full_at": 100, "zero_at": 80},
 )
 def code_coverage(year: Year) -> dict[int, Value]:
-    out = {}
-    for pk in year.body_ids:
-        f = year.facts[pk]
-        value = ratio(f["with_code"], f["inspections"])
-        basis = (
-            f"已生成检查码{f['with_code']}次，检查{f['inspections']}次"
-            if value is not None
-            else "全年无检查，本项不计分"
-        )
-        out[pk] = Value(value, basis)
-    return out
+    return fact_share(
+        year, "with_code", "inspections", "已生成检查码{part}次，检查{whole}次", "全年无检查，本项不计分"
+    )
 
 
 @metric(
