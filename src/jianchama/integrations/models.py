@@ -94,6 +94,11 @@ class ApiClient(models.Model):
     def is_hotline(self) -> bool:
         return self.kind == self.Kind.HOTLINE_12345
 
+    @property
+    def scope_labels(self) -> list[str]:
+        """The scopes in Chinese, in the order of `Scope` (the codes are the API's)."""
+        return [label for value, label in Scope.choices if value in self.scopes]
+
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or [])
 
@@ -171,6 +176,15 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def event_labels(self) -> list[str]:
+        """The events in Chinese, as the client's page lists them (the codes are the API's)."""
+        return [event_label(event) for event in self.events]
+
+
+def event_label(event: str) -> str:
+    return dict(Webhook.Event.choices).get(event, event)
+
 
 class WebhookDelivery(models.Model):
     """One event to one webhook, and every attempt's outcome (the delivery log)."""
@@ -198,3 +212,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.webhook_id}"
+
+    @property
+    def event_label(self) -> str:
+        return event_label(self.event)

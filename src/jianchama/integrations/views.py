@@ -12,7 +12,7 @@ from jianchama.core.pages import page_view, submit_form
 
 from . import services
 from .forms import ClientForm
-from .models import ApiClient, ApiKey, Scope, WebhookDelivery
+from .models import ApiClient, ApiKey, WebhookDelivery
 
 SHOWN_ONCE = "integrations_key_once"
 
@@ -77,7 +77,6 @@ def client_detail(request, pk):
             "keys": client.keys.all()[:50],
             "webhooks": client.webhooks.all(),
             "deliveries": deliveries,
-            "scope_labels": [label for value, label in Scope.choices if value in client.scopes],
             "can_manage": (services.can_manage(request.user) and client.body_id == request.user.body_id)
             or (client.is_hotline and request.user.is_platform_admin),
         },
