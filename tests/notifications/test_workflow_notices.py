@@ -110,3 +110,22 @@ def test_inspectors_are_told_when_their_task_is_returned(s):
     notice = Notification.objects.get(event="task.returned", user=s.inspector_user)
     assert "请补充检查依据的具体条款" in notice.body and "退回" in notice.subject
     assert not Notification.objects.filter(event="task.returned", user=s.head).exists()
+
+
+def test_an_api_clients_service_account_is_told_nothing(s):
+    """The user an API client acts as is a body administrator to the services but no person: the statement
+    goes to the body's real administrators only, and the lists of a body's administrators leave it out."""
+    from jianchama.integrations import services as integrations
+    from jianchama.supervision import guidance, steps
+
+    client, _ = integrations.register_client(
+        s.head, name="金山执法系统", vendor="某软件公司", contact="李工 13800000000", scopes=["tasks:read"]
+    )
+    robot = client.service_user
+    assert robot.is_service_account and robot.role == Role.BODY_ADMIN and robot.body == s.body
+    humans = list(User.objects.people().filter(role=Role.BODY_ADMIN, body=s.body).order_by("pk"))
+    assert robot not in humans and s.head in humans
+    assert steps.body_admins(s.body) == humans == guidance.body_admins([s.body])
+    services.file_statement(s.contact, task=s.recorded(), text="整改期限过短，申请延长")
+    told = set(Notification.objects.filter(event="statement.filed").values_list("user_id", flat=True))
+    assert s.head.pk in told and robot.pk not in told

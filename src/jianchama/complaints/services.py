@@ -347,7 +347,9 @@ def _body_admins(body_id: int | None) -> list:
 
     if body_id is None:
         return []
-    return list(get_user_model().objects.filter(role=Role.BODY_ADMIN, body_id=body_id, is_active=True))
+    return list(
+        get_user_model().objects.people().filter(role=Role.BODY_ADMIN, body_id=body_id, is_active=True)
+    )
 
 
 def _task_bodies(task: Task) -> set[int]:

@@ -1,10 +1,23 @@
 """Users and roles, the working-day calendar and the hash-chained audit log."""
 
-from django.contrib.auth.models import AbstractUser
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from .roles import BODY_ROLES, ENTERPRISE_ROLES, REGION_ROLES, Role
+
+
+class UserQuerySet(models.QuerySet):
+    def people(self) -> UserQuerySet:
+        """Users who are people: not the service accounts an API client acts as (integrations), so that lists of
+        a body's administrators (who is told, who must acknowledge) name only those who read their messages."""
+        return self.filter(is_service_account=False)
+
+
+class PeopleUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass
 
 
 class User(AbstractUser):
@@ -37,6 +50,12 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="users",
     )
+
+    # The account an API client acts as (a body administrator with no password, integrations.ApiClient): it
+    # acts through the services as the body's staff do, but is no person to notify or count.
+    is_service_account = models.BooleanField("接口服务账号", default=False, editable=False)
+
+    objects = PeopleUserManager()
 
     class Meta:
         verbose_name = "用户"
@@ -190,7 +209,7 @@ class AuditArchive(models.Model):
 
 
 class ExportJobQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "ExportJobQuerySet":
+    def visible_to(self, user) -> ExportJobQuerySet:
         """Only the person who asked for an export sees it and its file: the rows in it were chosen by his
         scope (core/exports.py)."""
         if not user.is_authenticated:

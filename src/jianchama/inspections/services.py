@@ -558,7 +558,7 @@ def flag_tasks_of(actor, *, certificate) -> int:
             before=before,
             after=audit.snapshot(task, ["qualification_alert", "qualification_alert_at"]),
         )
-        heads = User.objects.filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
+        heads = User.objects.people().filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
         for head in heads.order_by("pk"):
             notify_user(
                 user=head,
@@ -1646,7 +1646,7 @@ def _tell_heads_of_statement(task: Task, statement: Statement) -> None:
     from jianchama.core.models import User
     from jianchama.notifications.services import notify_user
 
-    heads = User.objects.filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
+    heads = User.objects.people().filter(role=Role.BODY_ADMIN, is_active=True, body__in=task.bodies.all())
     link = _link(reverse("inspections:task_detail", args=[task.pk]) + "#statements")
     excerpt = statement.text if len(statement.text) <= 200 else statement.text[:199] + "…"
     for head in heads.order_by("pk"):

@@ -110,6 +110,7 @@ def register_client(
         full_name=f"接口客户端「{name.strip()[:30]}」",
         role=Role.BODY_ADMIN,
         body_id=actor.body_id,
+        is_service_account=True,
     )
     service_user.set_unusable_password()
     service_user.save()
@@ -161,6 +162,7 @@ def register_hotline_client(
         full_name=f"接口客户端「{name.strip()[:30]}」",
         role=Role.COMPLAINT_INTAKE,
         region=region,
+        is_service_account=True,
     )
     service_user.set_unusable_password()
     service_user.save()

@@ -264,9 +264,11 @@ def publish_bulletin(actor, *, bulletin: Bulletin) -> Bulletin:
         )
     raise_if(_privacy_problems(bulletin), "未发布")
     bulletin = _transition(actor, bulletin, BS.PUBLISHED, published_at=timezone.now(), published_by=actor)
-    admins = User.objects.filter(
-        role=Role.BODY_ADMIN, is_active=True, body__region__path__startswith=bulletin.region.path
-    ).order_by("pk")
+    admins = (
+        User.objects.people()
+        .filter(role=Role.BODY_ADMIN, is_active=True, body__region__path__startswith=bulletin.region.path)
+        .order_by("pk")
+    )
     for user in admins:
         notify_user(
             user=user,

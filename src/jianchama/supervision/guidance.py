@@ -91,7 +91,9 @@ def _lines(text: str) -> list[str]:
 
 def body_admins(bodies: Iterable[EnforcementBody]) -> list[User]:
     ids = [b.pk for b in bodies]
-    return list(User.objects.filter(role=Role.BODY_ADMIN, body_id__in=ids, is_active=True).order_by("pk"))
+    return list(
+        User.objects.people().filter(role=Role.BODY_ADMIN, body_id__in=ids, is_active=True).order_by("pk")
+    )
 
 
 def region_supervisors(region: Region) -> list[User]:

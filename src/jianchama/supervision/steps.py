@@ -173,7 +173,7 @@ def is_government_of(user, body: EnforcementBody) -> bool:
 
 
 def body_admins(body: EnforcementBody) -> list[User]:
-    return list(User.objects.filter(role=Role.BODY_ADMIN, body=body, is_active=True).order_by("pk"))
+    return list(User.objects.people().filter(role=Role.BODY_ADMIN, body=body, is_active=True).order_by("pk"))
 
 
 def bureau_supervisors(body: EnforcementBody) -> list[User]:
