@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export bench-api bench-caps clean
+.PHONY: run test lint format install system-deps bench-import bench-scan bench-frequency bench-supervision bench-pages bench-stats bench-export bench-api bench-caps bench-field clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench-supervision: install
 
 bench-api: install
 	$(PY) bench/bench_api.py
+
+# The field app's figures (issue 15): shell size, first screen offline, a visit with five photos synced; a
+# browser test that prints them (Chromium, localhost).
+bench-field: install
+	$(PY) -m pytest tests/browser/test_field_sync_figures.py -p no:cacheprovider -n 0 -q -s
 
 # Needs a PostgreSQL database filled by generate_synthetic in DATABASE_URL (see bench/bench_pages.py).
 bench-pages: install

@@ -2,8 +2,9 @@
 
 Creates a fresh database of its own ("jc_bench_supervision_<pid>" on the server of --database-url), migrates it
 and loads synthetic data with the generator behind `manage.py generate_synthetic`, with its supervision data
-(`supervision=True`: plans cited by the planned tasks, scans of most codes, evaluations, complaints, and a few
-records in a thousand planted to break each rule). At each size it runs every rule twice through
+(`supervision=True`: plans cited by the planned tasks, scans of most codes, evaluations, complaints, field-app
+acts (code shown, check-in) for a fifth of the on-site visits, and a few records in a thousand planted to break
+each rule). At each size it runs every rule twice through
 `run_rules("系统")`, as the monthly schedule does: the first run finds everything and inserts the findings, the
 second finds the same and inserts nothing (the steady state of a monthly run: the rules read all the data,
 the findings are deduplicated by key). Prints, per rule, the seconds, the hits and the new findings; the total;
@@ -65,6 +66,7 @@ TABLES = {
     "scans": "inspections_scan",
     "evaluations": "inspections_evaluation",
     "complaints": "complaints_complaint",
+    "field acts": "inspections_fieldact",
     "plans": "plans_plan",
     "findings": "supervision_finding",
 }

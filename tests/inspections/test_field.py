@@ -5,6 +5,7 @@ per UUID, with the real times, refused with the reason for a cancelled task."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import json
 import uuid
@@ -329,3 +330,159 @@ def test_distance_shown_on_the_timeline_and_far_check_ins_found(s, client, setti
     assert far_hits[0].body_id == s.body.pk
     silent = list(RULES["code_shown_without_position"].find(ctx))
     assert [hit.task_id for hit in silent] == [near.pk]
+
+
+# --- The on-site record signed on the phone, offline too (F-45) ---------------------------------------------
+
+
+def sign_fields(task, *, blank_party=False, **overrides) -> dict[str, str]:
+    from tests.inspections.test_onsite_documents import signature
+
+    fields = {
+        f"inspector_{inspector.pk}": signature(n)
+        for n, inspector in enumerate(task.inspectors.order_by("id"))
+    }
+    fields.update(
+        party_name="钱七", party_signature=signature(9, blank=blank_party), party_statement="无异议"
+    )
+    fields.update(overrides)
+    return fields
+
+
+def offline_result(client, task, made):
+    response = post_act(client, task, "result", occurred_at=made, **result_fields(task))
+    assert response.status_code == 200, response.json()
+    return Task.objects.get(pk=task.pk)
+
+
+def test_the_record_signed_offline_is_made_with_its_signing_time_and_its_arrival(s, client):
+    from jianchama.core.formats import chinese_datetime
+    from jianchama.core.models import AuditEvent
+    from jianchama.inspections.models import DocumentSignature, OnsiteDocument
+    from tests.inspections.test_onsite_documents import flat, image_count
+
+    task = s.notified()
+    client_of(client, s.inspector_user)
+    assert post_act(client, task, "check_in", occurred_at=timezone.now() - 3 * HOUR).status_code == 200
+    task = offline_result(client, task, timezone.now() - 2 * HOUR)
+    signed = timezone.now() - 2 * HOUR + datetime.timedelta(minutes=7)
+    act = uuid.uuid4()
+    response = post_act(client, task, "sign_record", client_id=act, occurred_at=signed, **sign_fields(task))
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "accepted" and f"{task.number}-BL" in response.json()["message"]
+    document = OnsiteDocument.objects.get(task=task, kind=OnsiteDocument.Kind.RECORD)
+    assert document.signed_at == signed and document.created_at > signed + HOUR  # signed, then arrived
+    assert set(DocumentSignature.objects.filter(document=document).values_list("signed_at", flat=True)) == {
+        signed
+    }
+    data = document.file.read()
+    text = flat(data)
+    assert f"签署时间：{chinese_datetime(signed)}".replace(" ", "") in text
+    assert (
+        "离线签署" in text
+        and "当事人：钱七" in text
+        and "执法人员：张三" in text
+        and "执法人员：李四" in text
+    )
+    assert image_count(data) == 3
+    event = AuditEvent.objects.get(action="document.issued", object_id=str(document.pk))
+    assert event.after["sha256"] == hashlib.sha256(data).hexdigest() and event.after["signed_at"]
+    sign_act = FieldAct.objects.get(client_id=act)
+    assert sign_act.kind == "sign_record" and sign_act.occurred_at == signed
+
+    # The answer lost and the act sent again: the same documents, nothing made twice.
+    again = post_act(client, task, "sign_record", client_id=act, occurred_at=signed, **sign_fields(task))
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert OnsiteDocument.objects.filter(task=task).count() == 1
+    # The phone learns it is signed.
+    [visit] = [
+        v for v in client.get(reverse("inspections:field_visits")).json()["visits"] if v["id"] == task.pk
+    ]
+    assert visit["record_signed"] is True
+
+
+def test_the_record_signed_online_says_no_offline_signing(s, client):
+    from jianchama.inspections.models import OnsiteDocument
+    from tests.inspections.test_onsite_documents import flat
+
+    task = s.recorded()
+    client_of(client, s.inspector_user)
+    visits = client.get(reverse("inspections:field_visits")).json()["visits"]
+    [visit] = [v for v in visits if v["id"] == task.pk]
+    assert visit["record_signed"] is False
+    assert [i["name"] for i in visit["inspectors"]] == ["张三", "李四"]
+    response = post_act(client, task, "sign_record", **sign_fields(task))
+    assert response.status_code == 200, response.json()
+    text = flat(OnsiteDocument.objects.get(task=task, kind="record").file.read())
+    assert "离线签署" not in text
+
+
+def test_a_refusal_to_sign_offline_is_witnessed(s, client):
+    from jianchama.inspections.models import OnsiteDocument
+    from tests.inspections.test_onsite_documents import signature
+
+    task = s.recorded()
+    client_of(client, s.inspector_user)
+    fields = sign_fields(task, party_name="", party_signature="", refused="1", witness_name="周八")
+    fields["witness_signature"] = signature(5)
+    response = post_act(client, task, "sign_record", **fields)
+    assert response.status_code == 200, response.json()
+    document = OnsiteDocument.objects.get(task=task, kind="record")
+    assert document.party_refused and document.witness_name == "周八"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"blank_party": True}, "签名框是空白的"),
+        ({"party_name": ""}, "请填写当事人"),
+        ({"refused": "1", "party_signature": ""}, "见证人"),
+        ({"inspector_missing": True}, "请执法人员李四在签名框内签名"),
+    ],
+)
+def test_a_signing_refused_keeps_nothing_and_says_why(s, client, change, message):
+    from jianchama.inspections.models import OnsiteDocument
+
+    task = s.recorded()
+    client_of(client, s.inspector_user)
+    fields = sign_fields(
+        task,
+        blank_party=change.pop("blank_party", False),
+        **{k: v for k, v in change.items() if k != "inspector_missing"},
+    )
+    if "inspector_missing" in change:
+        del fields[f"inspector_{s.inspector2.pk}"]
+    response = post_act(client, task, "sign_record", **fields)
+    assert response.status_code == 409 and message in response.json()["message"], response.json()
+    assert "未签署" in response.json()["message"]
+    assert not OnsiteDocument.objects.exists() and not FieldAct.objects.filter(kind="sign_record").exists()
+
+
+def test_a_signing_is_refused_when_already_signed_too_late_or_before_the_result(s, client, settings):
+    from jianchama.inspections.models import OnsiteDocument
+
+    settings.BACKFILL_WORKING_DAYS = 2
+    task = s.recorded()
+    client_of(client, s.inspector_user)
+    too_late = post_act(
+        client, task, "sign_record", occurred_at=timezone.now() - 10 * DAY, **sign_fields(task)
+    )
+    assert too_late.status_code == 409 and "不能补录" in too_late.json()["message"]
+    early = post_act(client, task, "sign_record", occurred_at=timezone.now() - HOUR, **sign_fields(task))
+    assert early.status_code == 409 and "早于检查结果" in early.json()["message"]
+    assert not OnsiteDocument.objects.exists()
+    assert post_act(client, task, "sign_record", **sign_fields(task)).status_code == 200
+    twice = post_act(client, task, "sign_record", **sign_fields(task))  # another phone's copy
+    assert twice.status_code == 409 and "已签署" in twice.json()["message"]
+    assert OnsiteDocument.objects.filter(task=task, kind="record").count() == 1
+
+
+def test_a_signing_before_the_result_or_on_a_cancelled_task_is_refused(s, client):
+    task = s.in_progress()
+    client_of(client, s.inspector_user)
+    response = post_act(client, task, "sign_record", **sign_fields(task))
+    assert response.status_code == 409 and "录入检查结果后" in response.json()["message"]
+    services.cancel_task(s.head, task=task, reason="企业已注销")
+    response = post_act(client, task, "sign_record", **sign_fields(task))
+    assert response.status_code == 409 and "已取消" in response.json()["message"]
+    assert not FieldAct.objects.filter(kind="sign_record").exists()

@@ -474,14 +474,64 @@ def test_the_generator_s_supervision_data_gives_every_rule_some_hits_and_no_rule
     run = run_rules("系统")
     assert run.status == RuleRun.Status.DONE
     for code, figures in run.stats.items():
-        if code in (
-            "check_in_far_away",
-            "code_shown_without_position",
-            "standard_departure",
-            "rectify_outside_range",
-        ):
-            # The generator makes no field-app acts yet (issue 15's report), and its items follow no city
-            # standard (issue 17): these rules find nothing there.
+        if code in ("standard_departure", "rectify_outside_range"):
+            # The generator's items follow no city standard (issue 17): these rules find nothing there.
             assert figures["hits"] == 0, (code, figures)
             continue
         assert 0 < figures["hits"] < 40_000 * 0.01, (code, figures)
+
+
+def test_the_generator_s_field_acts_give_the_field_rules_exactly_their_planted_hits(db):
+    """The generator's field-app acts (F-44): a share of the on-site visits has its code shown and its check-in
+    at the enterprise's door; planted, codes shown with the position allowed and none recorded, and check-ins
+    about 5.5 km away; decoys the rules must leave alone: inspectors who did not allow the position, and
+    check-ins as far away but with an accuracy of 800 m. PostgreSQL only, as the supervision data."""
+    from jianchama.demo import synthetic
+    from jianchama.inspections.field import distance_m
+    from jianchama.inspections.models import FieldAct
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the generator's supervision data is PostgreSQL's set-based SQL")
+    counts = synthetic.generate(
+        enterprises=500, inspections=6000, seed=5, supervision=True, log=lambda line: None
+    )
+    acts = list(
+        FieldAct.objects.select_related("task__enterprise").values(
+            "pk",
+            "kind",
+            "location_allowed",
+            "latitude",
+            "longitude",
+            "accuracy_m",
+            "occurred_at",
+            "task__started_at",
+            "task__enterprise__latitude",
+            "task__enterprise__longitude",
+        )
+    )
+    assert counts["field acts"] == len(acts) > 0
+    shown = [a for a in acts if a["kind"] == FieldAct.Kind.CODE_SHOWN]
+    check_ins = [a for a in acts if a["kind"] == FieldAct.Kind.CHECK_IN]
+    assert len(shown) == len(check_ins) == len(acts) // 2
+    assert all(a["occurred_at"] == a["task__started_at"] for a in check_ins)
+
+    def metres(a) -> float:
+        return distance_m(
+            float(a["latitude"]),
+            float(a["longitude"]),
+            float(a["task__enterprise__latitude"]),
+            float(a["task__enterprise__longitude"]),
+        )
+
+    positioned = [a for a in check_ins if a["latitude"] is not None]
+    far = {str(a["pk"]) for a in positioned if metres(a) > 5000 and a["accuracy_m"] <= 500}
+    decoys = [a for a in positioned if metres(a) > 5000 and a["accuracy_m"] > 500]
+    near = [a for a in positioned if metres(a) <= 100]
+    assert len(near) + len(far) + len(decoys) == len(positioned)  # at the door, or planted far away
+    silent = {str(a["pk"]) for a in shown if a["location_allowed"] and a["latitude"] is None}
+    not_allowed = [a for a in acts if not a["location_allowed"]]
+    assert far and decoys and silent and not_allowed
+
+    ctx = Context(today=timezone.localdate(), now=timezone.now())
+    assert {hit.key for hit in RULES["check_in_far_away"].find(ctx)} == far
+    assert {hit.key for hit in RULES["code_shown_without_position"].find(ctx)} == silent

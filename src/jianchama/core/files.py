@@ -100,10 +100,12 @@ def removed_unless_committed(service):
     and the files it `track`s deleted again when the transaction rolls back or its commit fails (the database
     gone midway, a refusal after the file was written). So no file stays on disk without its row; a number
     the rolled-back transaction drew is not consumed either (the counters are rows of the same transaction).
-    Called inside an outer transaction, it covers what happens up to its own savepoint."""
+    Called inside another such service, its files are handed to the outer one once its own savepoint is
+    released; inside a bare outer transaction, it covers what happens up to its own savepoint."""
 
     @functools.wraps(service)
     def wrapper(*args, **kwargs):
+        outer = _stored.get()
         stored: list = []
         token = _stored.set(stored)
         try:
@@ -116,6 +118,8 @@ def removed_unless_committed(service):
             raise
         finally:
             _stored.reset(token)
+        if outer is not None:
+            outer.extend(stored)  # an outer service's transaction may still roll them back
         return result
 
     return wrapper

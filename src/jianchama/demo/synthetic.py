@@ -24,7 +24,10 @@ on-site visits have a genuine scan of their code, a tenth of the recorded visits
 two thousand a complaint, and a few records in a thousand break one data rule each (no plan, no evidence, no
 code, never scanned, a poor evaluation, a late record, an unjustified frequency breach, an emergency never
 approved, an overdue complaint, an expired certificate, plans not filed or not announced): each rule has hits,
-none has millions.
+none has millions. Every enterprise has a registered position near its district's centre, and a fifth of the
+on-site visits were done with the field app (F-44): the code shown and the check-in at the door, some without
+the position allowed, a few planted with the code shown and no position though allowed, or the check-in 5.5 km
+away (and decoys as far with a useless accuracy, which the rule must leave alone).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ DISTRICTS = [
         ],
     ),
 ]
+# Where each district's enterprises are, about (its government's seat): synthetic positions spread around it.
+DISTRICT_CENTRES = [(30.741700, 121.341600), (31.032400, 121.227700)]
 # code suffix, name, legal basis, three items
 FIELDS = [
     (
@@ -244,6 +249,7 @@ class Body:
     fields: list[int]
     legal_basis: str
     admin: int
+    inspector_user: int | None = None  # the body's inspector login (syn-NNN-1): the field app's acts are his
     items: list[int] = field(default_factory=list)
     inspectors: list[int] = field(default_factory=list)
 
@@ -285,6 +291,7 @@ TABLE_LABELS = {
     "scans": "扫码记录",
     "evaluations": "评议",
     "complaints": "投诉举报",
+    "field acts": "现场操作（亮码、签到）",
 }
 
 
@@ -439,6 +446,9 @@ def reference(bodies: int, years: int, today: datetime.date, log: Log) -> Refere
             fields=[fields[f].pk for f in f_ids],
             legal_basis="；".join(FIELDS[f][2] for f in f_ids),
             admin=admin,
+            inspector_user=User.objects.filter(username=f"syn-{number:03d}-1")
+            .values_list("pk", flat=True)
+            .first(),
             items=[item.pk for f in f_ids for item in items_of_field[f]],
             inspectors=list(body.inspectors.order_by("pk").values_list("pk", flat=True)),
         )
@@ -557,6 +567,7 @@ def generate(
 
 
 LOADED_TABLES = [
+    "inspections_fieldact",
     "registry_enterprise",
     "inspections_task",
     "inspections_taskbody",
@@ -597,6 +608,13 @@ BREACH = 2  # per ten thousand: a frequency breach recorded without justificatio
 EMERGENCY = 2  # visits started as emergencies, half of them never approved
 ONE_INSPECTOR = 1  # on-site visits by one inspector only
 COMPLAINED = 5  # per ten thousand visits: a complaint about the body, one in twenty never handled
+FIELD_APP = 200  # on-site visits done with the field app (code shown and check-in acts, F-44)
+# Of those, per thousand (disjoint): the position not allowed; planted: a code shown with the position
+# allowed and none recorded, a check-in far from the enterprise; decoys far away with a useless accuracy.
+FIELD_NOT_ALLOWED = 50
+FIELD_NO_POSITION = 5
+FIELD_FAR = 5
+FIELD_FAR_POOR = 3
 EVIDENCE_TEXT = "投诉举报记录、现场照片等线索材料"
 BREACH_JSON = (
     '[{"rule": 0, "name": "同一执法单位对同一企业每年不超过2次（合成）", "scope": "per_body", '
@@ -794,6 +812,9 @@ class _PostgresLoad:
             "body_ids": [b.pk for b in ref.bodies],
             "body_basis": [b.legal_basis for b in ref.bodies],
             "admins": [b.admin for b in ref.bodies],
+            "inspector_users": [b.inspector_user or b.admin for b in ref.bodies],
+            "district_lat": [lat for lat, _lng in DISTRICT_CENTRES],
+            "district_lng": [lng for _lat, lng in DISTRICT_CENTRES],
             "items": items,
             "item_offsets": item_offsets,
             "item_lengths": item_lengths,
@@ -951,10 +972,15 @@ class _PostgresLoad:
                         "when mod(e.x, 1000) < 300 then 'A' else 'B' end",
                         "legal_representative": "(%(surnames)s::text[])[mod(e.x / 1000, 20) + 1] || "
                         "(%(given)s::text[])[mod(e.x / 20000, 20) + 1]",
+                        # A registered position (F-44) within about 11 km of the district's centre.
+                        "latitude": "(%(district_lat)s::numeric[])[e.d + 1] + (mod(e.x2, 20001) - 10000) * 0.00001",
+                        "longitude": "(%(district_lng)s::numeric[])[e.d + 1] "
+                        "+ (mod(e.x2 / 20001, 20001) - 10000) * 0.00001",
                     },
-                    f"""(select j, seq, x, mod(x / 400000, {len(INDUSTRIES)}) as ind, town,
+                    f"""(select j, seq, x, x2, mod(x / 400000, {len(INDUSTRIES)}) as ind, town,
                                (%(town_district)s::int[])[town + 1] as d
                         from (select j, %(s0)s + j + 1 as seq, {self.r(50, "(%(s0)s + j + 1)::bigint")} as x,
+                                     {self.r(52, "(%(s0)s + j + 1)::bigint")} as x2,
                                      mod(%(s0)s + j, %(towns)s) as town
                               from generate_series(0, %(n)s - 1) j) s) e""",
                 )
@@ -1279,7 +1305,80 @@ class _PostgresLoad:
                 )
             ],
         )
-        return [("scans", scans), ("evaluations", evaluations), ("complaints", complaints)]
+        return [
+            ("scans", scans),
+            ("evaluations", evaluations),
+            ("complaints", complaints),
+            ("field acts", self._field_acts_sql()),
+        ]
+
+    def _field_acts_sql(self) -> str:
+        """A share of the on-site visits done with the field app (F-44): the code shown five minutes before
+        the check-in, both at the enterprise's door (within about 55 m, accuracy 5-64 m); some inspectors did
+        not allow the position (no position, not a finding); planted: codes shown with the position allowed
+        but none recorded, check-ins about 5.5 km away, and decoys about 5.5 km away with an accuracy of 800 m
+        (too poor to prove anything: not a finding)."""
+        from jianchama.inspections.models import FieldAct
+
+        v = f"mod({self.r(34, 's.id')}, 1000)"  # which variant the visit is, by ranges of a thousand
+        h = self.r(35, "s.id")
+        no_position_until = FIELD_NOT_ALLOWED + FIELD_NO_POSITION
+        far_until = no_position_until + FIELD_FAR
+        decoy_until = far_until + FIELD_FAR_POOR
+        near_lat = f"e.latitude + (mod({h}, 1001) - 500) * 0.000001"
+        near_lng = f"e.longitude + (mod({h} / 1001, 1001) - 500) * 0.000001"
+        allowed = f"{v} >= {FIELD_NOT_ALLOWED}"
+        positioned = f"({allowed} and {v} >= {no_position_until})"
+        far = f"({v} >= {no_position_until} and {v} < {decoy_until})"
+        source = (
+            "syn_task s join inspections_inspectioncode c on c.task_id = s.id "
+            "join registry_enterprise e on e.id = s.ent "
+            f"where s.status in {INSPECTED} and not s.remote and s.started is not null "
+            f"and {self._planted(33, FIELD_APP)}"
+        )
+
+        def act(kind: str, salt: str, at: str, lat: str, lng: str, accuracy: str, allowed_sql: str):
+            return (
+                {
+                    "client_id": f"md5('syn-field-{salt}-' || s.id)::uuid",
+                    "task": "s.id",
+                    "kind": f"'{kind}'",
+                    "user": "(%(inspector_users)s::bigint[])[s.body + 1]",
+                    "occurred_at": at,
+                    "received_at": at,
+                    "location_allowed": allowed_sql,
+                    "latitude": lat,
+                    "longitude": lng,
+                    "accuracy_m": accuracy,
+                },
+                source,
+            )
+
+        return _insert(
+            FieldAct,
+            self.params,
+            [
+                act(
+                    FieldAct.Kind.CODE_SHOWN,
+                    "shown",
+                    "s.started - interval '5 minutes'",
+                    f"case when {positioned} then {near_lat} end",
+                    f"case when {positioned} then {near_lng} end",
+                    f"case when {positioned} then 5 + mod({h} / 7, 60) end",
+                    allowed,
+                ),
+                act(
+                    FieldAct.Kind.CHECK_IN,
+                    "check-in",
+                    "s.started",
+                    f"case when {allowed} then {near_lat} + case when {far} then 0.05 else 0 end end",
+                    f"case when {allowed} then {near_lng} end",
+                    f"case when not {allowed} then null when {v} >= {far_until} and {v} < {decoy_until} then 800 "
+                    f"else 5 + mod({h} / 7, 60) end",
+                    allowed,
+                ),
+            ],
+        )
 
     def _tasks(self, cursor, batch: int) -> None:
         run = self.run

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import hashlib
 import io
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from jianchama.core.formats import chinese_date, chinese_datetime
 from jianchama.core.pdf import render_pdf
 from jianchama.core.roles import Role
 
-from . import workflow
+from . import backfill, workflow
 from .models import DocumentSignature, Finding, InspectionRecord, OnsiteDocument, Task
 
 Kind = OnsiteDocument.Kind
@@ -44,6 +45,8 @@ SUFFIX = {Kind.NOTICE: "TZ", Kind.RECORD: "BL", Kind.RECTIFICATION: "ZG"}
 SIGNATURE_MAX_BYTES = 200_000
 SIGNATURE_MAX_SIDE = 2000
 DATA_URL_PREFIX = "data:image/png;base64,"
+# A phone's clock may run a little behind the server's, which stamped a result recorded online.
+SIGNED_BEFORE_RESULT_SLACK = datetime.timedelta(minutes=2)
 
 # Remedies, as the record and the rectification notice tell them (Administrative Reconsideration Law art. 20:
 # sixty days; Administrative Litigation Law art. 46: six months).
@@ -150,13 +153,10 @@ def _store(actor, task: Task, kind: str, pdf: bytes, **fields) -> OnsiteDocument
     document.file.save(f"{number}.pdf", ContentFile(pdf), save=False)
     files.track(document.file)
     document.save()
-    audit.record(
-        actor=actor,
-        action="document.issued",
-        obj=document,
-        before=None,
-        after={"task": task.number, "kind": kind, "number": number, "sha256": digest, "bytes": len(pdf)},
-    )
+    after = {"task": task.number, "kind": kind, "number": number, "sha256": digest, "bytes": len(pdf)}
+    if document.signed_at:
+        after["signed_at"] = document.signed_at.isoformat()
+    audit.record(actor=actor, action="document.issued", obj=document, before=None, after=after)
     return document
 
 
@@ -205,6 +205,7 @@ def record_context(
     witness_name: str,
     witness_signature: bytes | None,
     signed_at,
+    arrived_at=None,
 ) -> dict[str, Any]:
     findings = list(record.findings.select_related("item").order_by("item__code", "id"))
     return {
@@ -225,6 +226,8 @@ def record_context(
         "witness_signature": _data_url(witness_signature) if witness_signature else "",
         "signed_at": chinese_datetime(signed_at),
         "signed_on": chinese_date(timezone.localdate(signed_at)),
+        # Signed offline and sent later: the document says so, with both times (backfill.is_late).
+        "arrived_at": chinese_datetime(arrived_at) if backfill.is_late(signed_at, arrived_at) else "",
         "remedies": REMEDIES,
     }
 
@@ -241,13 +244,16 @@ def sign_onsite_record(
     refused: bool = False,
     witness_name: str = "",
     witness_signature: str = "",
+    signed_at: datetime.datetime | None = None,
 ) -> list[OnsiteDocument]:
     """Sign the on-site record (and the rectification notice, where ordered) on the inspector's phone.
 
     `inspector_signatures`: inspector id → the signature's data: URL, one for every inspector of the task.
     The enterprise's person signs with `party_name`/`party_signature`, or `refused` with `witness_name` and
-    `witness_signature`. Returns the documents made; refuses, with every problem at once, and saves nothing
-    if anything is missing."""
+    `witness_signature`. `signed_at`: when they signed, if earlier than now (the field app signs offline and
+    sends it later; the backfill rule applies, and it cannot precede the result); the documents keep it and
+    their arrival (`created_at`), and the PDF says both when they differ. Returns the documents made;
+    refuses, with every problem at once, and saves nothing if anything is missing."""
     task = workflow.locked(task)
     if _inspector_of(actor, task) is None:
         raise PermissionDenied("只有本任务的执法人员可以制作并签署现场检查笔录")
@@ -258,7 +264,14 @@ def sign_onsite_record(
             f"任务{task}当前状态为「{task.get_status_display()}」，录入检查结果后、办结前方可签署现场检查笔录"
         )
     record = InspectionRecord.objects.get(task=task)
-    problems: list[str] = []
+    now = timezone.now()
+    problems: list[str] = backfill.occurred_problems(signed_at, now=now, what="签署现场检查笔录")
+    if signed_at is not None and not problems and signed_at < record.happened_at - SIGNED_BEFORE_RESULT_SLACK:
+        problems.append(
+            f"签署时间（{chinese_datetime(signed_at)}）早于检查结果的形成时间"
+            f"（{chinese_datetime(record.happened_at)}），请检查手机时间后重新签署"
+        )
+    signed_at = signed_at or now
     signatures: list[SignatureInput] = []
     for inspector in task.inspectors.order_by("id"):
         png, wrong = decode_signature(inspector_signatures.get(inspector.pk, ""), f"执法人员{inspector.name}")
@@ -286,7 +299,6 @@ def sign_onsite_record(
         problems += wrong
     raise_if(problems, "现场检查笔录未签署")
 
-    now = timezone.now()
     context = record_context(
         task,
         record,
@@ -297,13 +309,15 @@ def sign_onsite_record(
         refused=refused,
         witness_name=witness_name,
         witness_signature=witness_png,
-        signed_at=now,
+        signed_at=signed_at,
+        arrived_at=now,
     )
     party = {
         "party_name": "" if refused else party_name,
         "party_statement": party_statement,
         "party_refused": refused,
         "witness_name": witness_name if refused else "",
+        "signed_at": signed_at,
     }
     made = [
         _store(
@@ -336,17 +350,28 @@ def sign_onsite_record(
         )
     for document in made:
         for signature in signatures:
-            _sign(document, Signer.INSPECTOR, signature.name, signature.png, signature.inspector_id)
+            _sign(
+                document, Signer.INSPECTOR, signature.name, signature.png, signed_at, signature.inspector_id
+            )
         if party_png:
-            _sign(document, Signer.PARTY, party_name, party_png)
+            _sign(document, Signer.PARTY, party_name, party_png, signed_at)
         if witness_png:
-            _sign(document, Signer.WITNESS, witness_name, witness_png)
+            _sign(document, Signer.WITNESS, witness_name, witness_png, signed_at)
     _deliver(task, made)
     return made
 
 
-def _sign(document: OnsiteDocument, signer: str, name: str, png: bytes, inspector_id: int | None = None):
-    signature = DocumentSignature(document=document, signer=signer, name=name, inspector_id=inspector_id)
+def _sign(
+    document: OnsiteDocument,
+    signer: str,
+    name: str,
+    png: bytes,
+    signed_at: datetime.datetime,
+    inspector_id: int | None = None,
+):
+    signature = DocumentSignature(
+        document=document, signer=signer, name=name, inspector_id=inspector_id, signed_at=signed_at
+    )
     signature.image.save(f"{signer}.png", ContentFile(png), save=False)
     files.track(signature.image)
     signature.save()

@@ -18,17 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, files
 from jianchama.core.errors import DomainError, PermissionDenied, raise_if
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 
-from . import backfill, qr, services, signing, workflow
-from .models import FieldAct, InspectionCode, InspectionRecord, Task
+from . import backfill, documents, qr, services, signing, workflow
+from .models import FieldAct, InspectionCode, InspectionRecord, OnsiteDocument, Task
 
 AUDIT_ACTIONS = {"field.code_shown": "出示检查码（现场）"}
 
@@ -88,12 +87,17 @@ def field_visits(user, *, now: datetime.datetime | None = None) -> dict[str, Any
     _require_inspector(user)
     now = now or timezone.now()
     today = timezone.localdate(now)
+    signed = OnsiteDocument.objects.filter(task=OuterRef("pk"), kind=OnsiteDocument.Kind.RECORD)
     tasks = list(
-        _my_visits(user, today).prefetch_related(Prefetch("items"), Prefetch("inspectors", to_attr="team"))
+        _my_visits(user, today)
+        .select_related("record")
+        .annotate(record_signed=Exists(signed))
+        .prefetch_related(Prefetch("items"), Prefetch("inspectors", to_attr="team"))
     )
     visits = []
     for task in tasks:
         code = getattr(task, "code", None)
+        record = getattr(task, "record", None)
         enterprise = task.enterprise
         visits.append(
             {
@@ -114,6 +118,13 @@ def field_visits(user, *, now: datetime.datetime | None = None) -> dict[str, Any
                     "longitude": float(enterprise.longitude) if enterprise.longitude is not None else None,
                 },
                 "team": [inspector.name for inspector in task.team],
+                # Who signs the on-site record on this phone: every inspector of the task (F-45).
+                "inspectors": [
+                    {"id": inspector.pk, "name": inspector.name}
+                    for inspector in sorted(task.team, key=lambda inspector: inspector.pk)
+                ],
+                "record_signed": task.record_signed,
+                "onsite_person": record.onsite_person_name if record else "",
                 "code_active": bool(code and code.status == InspectionCode.Status.ACTIVE),
                 "items": [
                     {
@@ -288,7 +299,7 @@ def _store(actor, *, client_id, task, kind, occurred_at, position: Position) -> 
     )
 
 
-@transaction.atomic
+@files.removed_unless_committed  # a transaction, and the photos and PDFs it wrote removed if it rolls back
 def sync_act(
     actor,
     *,
@@ -298,9 +309,13 @@ def sync_act(
     occurred_at: datetime.datetime,
     position: Position,
     result: dict[str, Any] | None = None,
+    record_signing: dict[str, Any] | None = None,
 ) -> SyncOutcome:
     """Apply one act done on the phone, once. The task's row is locked first, so two copies of the same act
-    sent at once wait for each other and the second finds the first."""
+    sent at once wait for each other and the second finds the first.
+
+    `result`: the keyword arguments of `services.record_result` for a result; `record_signing`: those of
+    `documents.sign_onsite_record` for the on-site record signed on the phone (its time is `occurred_at`)."""
     _require_inspector(actor)
     task = workflow.locked(task)
     if kind not in FieldAct.Kind.values:
@@ -329,6 +344,9 @@ def sync_act(
                 f"任务{task.number or task.pk}当前状态为「{task.get_status_display()}」，不能签到；"
                 "记录仍保存在手机上，可导出"
             )
+    elif kind == FieldAct.Kind.SIGN_RECORD:
+        made = documents.sign_onsite_record(actor, task=task, signed_at=occurred_at, **(record_signing or {}))
+        message = "已签署并送达企业：" + "、".join(f"《{d.get_kind_display()}》{d.number}" for d in made)
     else:
         services.record_result(actor, task=task, occurred_at=occurred_at, **(result or {}))
     act = _store(actor, client_id=client_id, task=task, kind=kind, occurred_at=occurred_at, position=position)

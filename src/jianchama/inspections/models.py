@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from jianchama.core.files import RandomName
 from jianchama.core.roles import Role
@@ -324,6 +325,9 @@ class FieldAct(models.Model):
         CODE_SHOWN = "code_shown", "出示检查码"
         CHECK_IN = "check_in", "签到开始检查"
         RESULT = "result", "录入检查结果"
+        # The on-site record signed on the phone (F-45), offline too: applied by documents.sign_onsite_record
+        # with the signing time as `occurred_at`.
+        SIGN_RECORD = "sign_record", "签署现场检查笔录"
 
     client_id = models.UUIDField("手机端编号", unique=True)
     task = models.ForeignKey(
@@ -706,6 +710,9 @@ class OnsiteDocument(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="制作人", on_delete=models.PROTECT, related_name="+"
     )
+    # When the signed documents were signed on site (the phone's time, offline too); `created_at` is when they
+    # reached the platform and were made. Empty for the unsigned notice.
+    signed_at = models.DateTimeField("现场签署时间", null=True, blank=True)
     created_at = models.DateTimeField("制作时间", auto_now_add=True)
 
     class Meta:
@@ -734,7 +741,8 @@ class DocumentSignature(models.Model):
         Inspector, verbose_name="执法人员", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     image = models.FileField("签名图像", upload_to=RandomName("signatures/%Y/%m/"))
-    signed_at = models.DateTimeField("签名时间", auto_now_add=True)
+    # The time of signing on site, which an offline phone sends later (documents.sign_onsite_record).
+    signed_at = models.DateTimeField("签名时间", default=timezone.now)
 
     class Meta:
         verbose_name = "文书签名"

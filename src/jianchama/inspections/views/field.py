@@ -70,7 +70,14 @@ def app(request):
 
 
 # The files the service worker keeps for the shell; a new list (or a new app.js) is a new cache version.
-SHELL_STATIC = ["css/site.css", "field/app.js", "field/field.css", "field/icon-192.png", "field/icon-512.png"]
+SHELL_STATIC = [
+    "css/site.css",
+    "field/app.js",
+    "field/field.css",
+    "field/icon-192.png",
+    "field/icon-512.png",
+    "vendor/signature_pad/signature_pad.umd.min.js",  # the on-site record is signed offline too
+]
 
 
 def _static_file(name: str) -> Path:
@@ -149,12 +156,31 @@ def codes_json(request):
     return JsonResponse(field.code_series(request.user), json_dumps_params={"ensure_ascii": False})
 
 
+def _record_signing(data, task: Task) -> dict:
+    """The on-site record as signed on the phone: `inspector_<id>` for each inspector of the task, and the
+    party's or the witness's fields, as the signing page sends them (documents.sign_onsite_record checks
+    them all, length included)."""
+    return {
+        "inspector_signatures": {
+            inspector_id: data.get(f"inspector_{inspector_id}", "")
+            for inspector_id in task.inspectors.values_list("pk", flat=True)
+        },
+        "party_name": data.get("party_name", "")[:200],
+        "party_signature": data.get("party_signature", ""),
+        "party_statement": data.get("party_statement", "")[:5000],
+        "refused": data.get("refused", "") in ("1", "true", "on"),
+        "witness_name": data.get("witness_name", "")[:200],
+        "witness_signature": data.get("witness_signature", ""),
+    }
+
+
 @ratelimit(key="user_or_ip", rate=lambda group, request: settings.FIELD_SYNC_RATE_LIMIT, block=False)
 @require_POST
 @json_view
 def sync(request):
     """One act queued on the phone: {client_id, kind, task, occurred_at, location_*} and, for a result, the
-    fields of the result form (same names) with its photos as `evidence_files`. 200 accepted (or already
+    fields of the result form (same names) with its photos as `evidence_files`; for the signed on-site record
+    (`sign_record`), the signing page's fields with each signature as a PNG data: URL. 200 accepted (or already
     there), 409 refused with the reason, 400 invalid, 403 not his."""
     if getattr(request, "limited", False):
         return JsonResponse({"message": "同步过于频繁，请稍后再试"}, status=429)
@@ -214,6 +240,9 @@ def sync(request):
             "onsite_person_name": cleaned["onsite_person_name"],
             "onsite_person_phone": cleaned["onsite_person_phone"],
         }
+    record_signing = None
+    if kind == FieldAct.Kind.SIGN_RECORD:
+        record_signing = _record_signing(data, task)
     try:
         outcome = field.sync_act(
             request.user,
@@ -223,6 +252,7 @@ def sync(request):
             occurred_at=occurred_at,
             position=position,
             result=result,
+            record_signing=record_signing,
         )
     except PermissionDenied:
         raise

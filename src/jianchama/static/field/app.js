@@ -3,7 +3,10 @@
    Data: the visits and the day's code tokens come from two JSON endpoints, kept by the service worker (sw.js)
    for offline use. Acts (code shown, check-in, result with photos) go into IndexedDB with the time each
    happened and a UUID of their own, and are sent in order to the sync endpoint when the network is there;
-   the server applies each once (a retry finds its UUID). A refused act stays on the phone, exportable. */
+   the server applies each once (a retry finds its UUID). A refused act stays on the phone, exportable.
+   After the result, the inspectors and the enterprise's person (or a witness of his refusal) sign the on-site
+   record on canvases (signature_pad, vendored, kept by the service worker): one more act, `sign_record`,
+   with the time they signed; the platform makes the signed PDFs when it arrives. */
 "use strict";
 
 (function () {
@@ -90,7 +93,12 @@
     const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
-  const KIND_LABELS = { code_shown: "出示检查码", check_in: "签到开始检查", result: "录入检查结果" };
+  const KIND_LABELS = {
+    code_shown: "出示检查码",
+    check_in: "签到开始检查",
+    result: "录入检查结果",
+    sign_record: "签署现场检查笔录",
+  };
   const STATE_LABELS = { waiting: "待发送", synced: "已同步", refused: "被拒绝（已保留）" };
 
   // --- Data -----------------------------------------------------------------------------------------------
@@ -200,6 +208,8 @@
     return {
       checkedIn: mine.some((a) => a.kind === "check_in"),
       result: mine.some((a) => a.kind === "result"),
+      resultAct: mine.filter((a) => a.kind === "result").pop() || null,
+      signed: mine.some((a) => a.kind === "sign_record"),
       waiting: mine.filter((a) => a.state === "waiting").length,
       refused: acts.filter((a) => a.task === id && a.state === "refused").length,
     };
@@ -295,7 +305,7 @@
     await refreshStatus();
     if (sent && navigator.onLine) {
       await loadData(); // the visits as the platform now has them
-      if (!(location.hash || "").endsWith("/result")) render(); // never wipe a form being filled
+      if (!editing()) render(); // never wipe a form being filled
     }
   }
 
@@ -317,6 +327,10 @@
   }
 
   // --- Screens --------------------------------------------------------------------------------------------
+
+  function editing() {
+    return /\/(result|sign)$/.test(location.hash || "");
+  }
 
   function stopTimer() {
     if (state.timer) clearInterval(state.timer);
@@ -340,6 +354,7 @@
       const v = visit(Number(parts[1]));
       if (parts[2] === "code") return renderCode(v, entered);
       if (parts[2] === "result") return renderResult(v, acts);
+      if (parts[2] === "sign") return renderSign(v, acts);
       return renderVisit(v, acts);
     }
     return renderList(acts);
@@ -369,6 +384,9 @@
     if (v.today && started && v.status !== "result_recorded" && !local.result) {
       buttons.push(el("a", { class: "btn secondary", href: `#/v/${v.id}/result`, text: "录入检查结果" }));
     }
+    if ((v.status === "result_recorded" || local.result) && !v.record_signed && !local.signed) {
+      buttons.push(el("a", { class: "btn", href: `#/v/${v.id}/sign`, text: "签署现场检查笔录" }));
+    }
     return buttons;
   }
 
@@ -377,6 +395,8 @@
     const notes = [];
     if (local.checkedIn && v.status === "notified") notes.push("已在手机上签到");
     if (local.result && v.status !== "result_recorded") notes.push("检查结果已保存在手机上");
+    if (local.signed && !v.record_signed) notes.push("现场检查笔录已在手机上签署");
+    if (v.record_signed) notes.push("现场检查笔录已签署并送达企业");
     if (local.waiting) notes.push(`${local.waiting}项待发送`);
     if (local.refused) notes.push(`${local.refused}项被拒绝`);
     return notes.length ? el("p", { class: "local-state", text: notes.join(" · ") }) : null;
@@ -546,6 +566,119 @@
     view.append(form);
   }
 
+  // --- The on-site record signed on the phone (F-45) ---------------------------------------------------------
+
+  function signaturePad(id, label) {
+    // A canvas sized to its box at the screen's pixel ratio (as the online signing page, js/sign.js).
+    const canvas = el("canvas", { id, class: "signature-pad", "aria-label": `${label}的签名框` });
+    const pad = new SignaturePad(canvas, { minWidth: 1, maxWidth: 3, penColor: "#000" });
+    const fit = () => {
+      if (!canvas.offsetWidth) return; // hidden: fitted when shown
+      const data = pad.isEmpty() ? null : pad.toData();
+      const ratio = Math.max(window.devicePixelRatio || 1, 1);
+      canvas.width = canvas.offsetWidth * ratio;
+      canvas.height = canvas.offsetHeight * ratio;
+      canvas.getContext("2d").scale(ratio, ratio);
+      pad.clear();
+      if (data) pad.fromData(data);
+    };
+    const box = el(
+      "div",
+      { class: "signature-field" },
+      el("label", { for: id, text: `${label}签名` }),
+      canvas,
+      el("button", { type: "button", class: "secondary", text: "清除", onclick: () => pad.clear() }),
+    );
+    return { box, pad, fit, label };
+  }
+
+  function renderSign(v, acts) {
+    const local = localState(acts, v.id);
+    view.append(el("p", {}, el("a", { href: `#/v/${v.id}`, text: "← 返回任务" })));
+    view.append(el("h1", { text: `签署现场检查笔录 · ${v.enterprise.name}` }));
+    if (typeof SignaturePad === "undefined") {
+      view.append(el("p", { class: "field-error", text: "签名组件未载入：请联网打开一次本应用后再签署" }));
+      return;
+    }
+    if (v.record_signed || local.signed) {
+      view.append(el("p", { class: "muted", text: "现场检查笔录已签署。" }));
+      return;
+    }
+    if (!(v.status === "result_recorded" || local.result)) {
+      view.append(el("p", { class: "field-error", text: "请先录入检查结果，再签署现场检查笔录" }));
+      return;
+    }
+    const result = local.resultAct ? local.resultAct.fields : null;
+    if (result) {
+      const outcome = state.visits.outcomes.find((o) => o.value === result.outcome);
+      view.append(
+        el("div", { class: "card" },
+          el("p", {}, el("strong", { text: "检查结论：" }), outcome ? outcome.label : result.outcome),
+          el("p", { text: result.summary || "" })),
+      );
+    }
+    view.append(el("p", { class: "muted", text: "请当事人阅看检查结果后签名。签署后联网时自动提交，平台生成文书、编号并送达企业，不能修改。" }));
+    const form = el("form", { class: "field-form", id: "sign-form", novalidate: true });
+    const inspectors = v.inspectors.map((i) => ({ ...i, ...signaturePad(`pad-inspector-${i.id}`, `执法人员${i.name}`) }));
+    const party = signaturePad("pad-party", "当事人");
+    const witness = signaturePad("pad-witness", "见证人");
+    const row = (label, input) => el("div", { class: "row" }, el("label", {}, label, input));
+    const partyName = el("input", { type: "text", name: "party_name", maxlength: "50", value: (result && result.onsite_person_name) || v.onsite_person || "" });
+    const witnessName = el("input", { type: "text", name: "witness_name", maxlength: "50" });
+    const refused = el("input", { type: "checkbox", name: "refused", id: "sign-refused" });
+    const partyBlock = el("div", {}, row("当事人（企业现场负责人）姓名", partyName), party.box);
+    const witnessBlock = el("div", { hidden: true }, row("见证人姓名", witnessName), witness.box);
+    const problems = el("div", { class: "field-error", id: "sign-problems", role: "alert" });
+    refused.addEventListener("change", () => {
+      partyBlock.hidden = refused.checked;
+      witnessBlock.hidden = !refused.checked;
+      (refused.checked ? witness : party).fit();
+    });
+    form.append(
+      ...inspectors.map((i) => i.box),
+      row("当事人意见（陈述、申辩）", el("textarea", { name: "party_statement", rows: "3", maxlength: "2000" })),
+      el("div", { class: "row" }, el("label", {}, refused, " 当事人拒绝签字（由见证人签名）")),
+      partyBlock,
+      witnessBlock,
+      problems,
+      el("button", { type: "submit", text: "确认签署（联网后自动提交）" }),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const occurred = new Date().toISOString(); // the time they signed
+      const missing = [];
+      for (const i of inspectors) if (i.pad.isEmpty()) missing.push(`请${i.label}在签名框内签名`);
+      if (refused.checked) {
+        if (!witnessName.value.trim()) missing.push("当事人拒绝签字的，请填写见证人姓名，并由见证人签名");
+        if (witness.pad.isEmpty()) missing.push("请见证人在签名框内签名");
+      } else {
+        if (!partyName.value.trim()) missing.push("请填写当事人（企业现场负责人）姓名；当事人拒绝签字的，请勾选「当事人拒绝签字」");
+        if (party.pad.isEmpty()) missing.push("请当事人在签名框内签名");
+      }
+      if (missing.length) {
+        problems.replaceChildren(...missing.map((m) => el("p", { text: m })));
+        return;
+      }
+      const fields = {
+        party_statement: form.elements.party_statement.value,
+        refused: refused.checked ? "1" : "",
+      };
+      for (const i of inspectors) fields[`inspector_${i.id}`] = i.pad.toDataURL("image/png");
+      if (refused.checked) {
+        fields.witness_name = witnessName.value;
+        fields.witness_signature = witness.pad.toDataURL("image/png");
+      } else {
+        fields.party_name = partyName.value;
+        fields.party_signature = party.pad.toDataURL("image/png");
+      }
+      form.querySelector("button[type=submit]").disabled = true;
+      await queueAct("sign_record", v.id, { fields, occurred_at: occurred });
+      location.hash = `#/v/${v.id}`;
+    });
+    view.append(form);
+    for (const pad of [...inspectors, party]) pad.fit();
+  }
+
   function actRow(act) {
     const v = visit(act.task);
     return el(
@@ -610,7 +743,7 @@
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.addEventListener("controllerchange", async () => {
         await loadData(); // now through the worker, which keeps a copy for offline use
-        if (!(location.hash || "").endsWith("/result")) render();
+        if (!editing()) render();
       });
       navigator.serviceWorker.register(URLS.sw, { scope: URLS.scope }).catch(() => {});
     }
