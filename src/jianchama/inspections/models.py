@@ -59,7 +59,12 @@ class TaskQuerySet(models.QuerySet):
 # The unplanned kinds (Task.UNPLANNED_KINDS) in a fixed order, and what such a task lacks when it gives no
 # reason or evidence: the data rule `unplanned_without_reason` filters with exactly these, so that PostgreSQL
 # reads the partial index defined with them (a set's order would differ from one process to the next).
+# (Equalities joined by OR, not IN: PostgreSQL prints an IN over a varchar column as a cast array that it
+# then reads back differently, and the synthetic loader checks that it recreates each index identically.)
 UNPLANNED_KIND_LIST = ["assigned", "complaint", "media", "report", "trigger"]
+UNPLANNED_KIND = (
+    Q(kind="assigned") | Q(kind="complaint") | Q(kind="media") | Q(kind="report") | Q(kind="trigger")
+)
 LACKING_REASON = Q(reason="") | Q(evidence="") | Q(kind="trigger", trigger_situation__isnull=True)
 
 
@@ -200,7 +205,7 @@ class Task(models.Model):
             models.Index(fields=["approval_due"], condition=Q(is_emergency=True), name="task_emergency"),
             models.Index(
                 fields=["kind"],
-                condition=Q(kind__in=UNPLANNED_KIND_LIST) & LACKING_REASON,
+                condition=UNPLANNED_KIND & LACKING_REASON,
                 name="task_unplanned_lacking",
             ),
         ]

@@ -61,7 +61,7 @@ from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.inspections.models import (
     LACKING_REASON,
-    UNPLANNED_KIND_LIST,
+    UNPLANNED_KIND,
     Evaluation,
     FieldAct,
     InspectionCode,
@@ -331,7 +331,7 @@ def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
     # Exactly the partial index's condition (task_unplanned_lacking): PostgreSQL reads the few rows from it.
     rows = (
         ctx.only(visits())
-        .filter(kind__in=UNPLANNED_KIND_LIST)
+        .filter(UNPLANNED_KIND)
         .filter(LACKING_REASON)
         .values(*TASK_VALUES, "kind", "reason", "evidence", "trigger_situation_id")
     )
