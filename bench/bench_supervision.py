@@ -57,6 +57,9 @@ def parse_args() -> argparse.Namespace:
         "--reuse-database", metavar="NAME", help="measure on a database kept by --keep-database"
     )
     parser.add_argument(
+        "--skip-warm", action="store_true", help="leave out the warm steady run (at 10,000,000: time)"
+    )
+    parser.add_argument(
         "--day-changes",
         type=int,
         default=3000,
@@ -144,7 +147,7 @@ def day_of_changes(count: int) -> dict:
 RUNS = ("first", "warm", "cold", "incremental", "after")
 
 
-def measure(label: str, day_changes: int) -> dict:
+def measure(label: str, day_changes: int, skip_warm: bool = False) -> dict:
     from jianchama.supervision.rules import run_rules
 
     result = {"label": label, "runs": {}, "loads": {}}
@@ -162,6 +165,8 @@ def measure(label: str, day_changes: int) -> dict:
         ),
     )
     for key, what, cold, incremental in steps:
+        if key == "warm" and skip_warm:
+            continue
         if key == "changes":
             result["changes"] = changes = day_of_changes(day_changes)
             print(
@@ -196,12 +201,13 @@ def report(result: dict) -> None:
     from jianchama.supervision.rules import RULES
 
     runs = result["runs"]
+    keys = [key for key in RUNS if key in runs]
     print(f"\n  {result['label']} — database {result['size']}")
     print(
-        "    " + f"{'rule':<28}" + "".join(f"{key + ' s':>14}" for key in RUNS) + f"{'hits':>10}{'scope':>14}"
+        "    " + f"{'rule':<28}" + "".join(f"{key + ' s':>14}" for key in keys) + f"{'hits':>10}{'scope':>14}"
     )
     for code in RULES:
-        figures = [runs[key]["stats"].get(code, {}) for key in RUNS]
+        figures = [runs[key]["stats"].get(code, {}) for key in keys]
         incremental = runs["incremental"]["stats"].get(code, {})
         scope = (
             f"{incremental.get('tasks', 0):,} tasks" if incremental.get("scope") == "incremental" else "full"
@@ -211,9 +217,13 @@ def report(result: dict) -> None:
             + "".join(f"{f.get('seconds', 0):>14.2f}" for f in figures)
             + f"{figures[0].get('hits', 0):>10,}{scope:>14}"
         )
-    print("    " + f"{'total':<28}" + "".join(f"{runs[key]['seconds']:>14.2f}" for key in RUNS))
-    print("    " + f"{'new findings':<28}" + "".join(f"{runs[key]['new']:>14,}" for key in RUNS))
-    print("    " + f"{'load average before':<28}" + "".join(f"{result['loads'][key]:>14}" for key in RUNS))
+    print("    " + f"{'total':<28}" + "".join(f"{runs[key]['seconds']:>14.2f}" for key in keys))
+    print("    " + f"{'new findings':<28}" + "".join(f"{runs[key]['new']:>14,}" for key in keys))
+    print(
+        "    "
+        + f"{'load average (1 min) before':<28}"
+        + "".join(f"{result['loads'][key].split()[0]:>14}" for key in keys)
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -246,7 +256,9 @@ def run(args: argparse.Namespace) -> None:
     if args.reuse_database:
         results.append(
             measure(
-                f"{scalar('select count(*) from inspections_task'):,} tasks (kept database)", args.day_changes
+                f"{scalar('select count(*) from inspections_task'):,} tasks (kept database)",
+                args.day_changes,
+                args.skip_warm,
             )
         )
     else:
@@ -261,7 +273,7 @@ def run(args: argparse.Namespace) -> None:
             )
             loads.append((inspections, seconds))
             done_e, done_i = enterprises, inspections
-            results.append(measure(f"{inspections:,} inspections", args.day_changes))
+            results.append(measure(f"{inspections:,} inspections", args.day_changes, args.skip_warm))
 
     print("\n" + "=" * 100)
     print(f"  machine   : {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}")
@@ -280,10 +292,13 @@ def run(args: argparse.Namespace) -> None:
     for result in results:
         report(result)
     for result in results:
-        cold, warm = result["runs"]["cold"]["seconds"], result["runs"]["warm"]["seconds"]
+        cold = result["runs"]["cold"]["seconds"]
+        warm = result["runs"].get("warm", {}).get("seconds", float("nan"))
+        goal = ""
+        if result["counts"]["tasks"] >= 10_000_000:
+            goal = f" (goal < {GOAL_SECONDS:.0f} s cold: {'met' if cold < GOAL_SECONDS else 'NOT met'})"
         print(
-            f"\n  {result['label']}: full run cold {cold:.1f} s, warm {warm:.1f} s (goal < {GOAL_SECONDS:.0f} s "
-            f"at 10,000,000 cold: {'met' if cold < GOAL_SECONDS else 'NOT met'}); incremental after "
+            f"\n  {result['label']}: full run cold {cold:.1f} s, warm {warm:.1f} s{goal}; incremental after "
             f"{result['changes']['tasks']:,} changed tasks {result['runs']['incremental']['seconds']:.1f} s; "
             f"the full run after it found {result['runs']['after']['new']:,} new (0: the incremental missed none)"
         )
