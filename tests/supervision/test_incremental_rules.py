@@ -129,3 +129,15 @@ def test_the_first_incremental_run_is_a_full_one(s):
         code for code, definition in RULES.items() if definition.incremental
     }
     assert Finding.objects.filter(rule="code_not_scanned").exists()
+
+
+def test_the_command_runs_incrementally(s, capsys):
+    from django.core.management import call_command
+
+    s.recorded()
+    call_command("run_supervision_rules")
+    s.recorded()  # one changed task
+    call_command("run_supervision_rules", "--incremental")
+    out = capsys.readouterr().out
+    assert "no_code" in out and "（增量：1 个变更的任务）" in out
+    assert RuleRun.objects.order_by("pk").last().incremental
