@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "supervision-monthly-rules": Schedule.MONTHLY,
+    "supervision-rules-daily": Schedule.DAILY,
+    "supervision-rules-weekly": Schedule.WEEKLY,
     "supervision-deadline-reminders": Schedule.DAILY,
     "supervision-quarterly-sampling": Schedule.QUARTERLY,
     "complaints-deadline-reminders": Schedule.DAILY,
@@ -46,6 +48,15 @@ def test_the_monthly_run_is_recorded_as_the_system_s():
     assert jobs.run_monthly_rules() == 0
     run = RuleRun.objects.get()
     assert run.status == RuleRun.Status.DONE and run.triggered_by is None
+
+
+def test_the_daily_run_is_incremental_and_the_weekly_one_full():
+    assert Schedule.objects.get(name="supervision-rules-daily").func.endswith("run_daily_rules")
+    assert Schedule.objects.get(name="supervision-rules-weekly").func.endswith("run_monthly_rules")
+    assert jobs.run_daily_rules() == 0 and jobs.run_monthly_rules() == 0
+    daily, weekly = RuleRun.objects.order_by("pk")
+    assert daily.incremental and not weekly.incremental
+    assert daily.audit_sequence is not None and weekly.audit_sequence is not None
 
 
 def test_the_quarterly_sampling_commits_once_per_district_and_quarter():

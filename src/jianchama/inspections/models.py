@@ -57,6 +57,18 @@ class TaskQuerySet(models.QuerySet):
         return self.none()
 
 
+# The unplanned kinds (Task.UNPLANNED_KINDS) in a fixed order, and what such a task lacks when it gives no
+# reason or evidence: the data rule `unplanned_without_reason` filters with exactly these, so that PostgreSQL
+# reads the partial index defined with them (a set's order would differ from one process to the next).
+# (Equalities joined by OR, not IN: PostgreSQL prints an IN over a varchar column as a cast array that it
+# then reads back differently, and the synthetic loader checks that it recreates each index identically.)
+UNPLANNED_KIND_LIST = ["assigned", "complaint", "media", "report", "trigger"]
+UNPLANNED_KIND = (
+    Q(kind="assigned") | Q(kind="complaint") | Q(kind="media") | Q(kind="report") | Q(kind="trigger")
+)
+LACKING_REASON = Q(reason="") | Q(evidence="") | Q(kind="trigger", trigger_situation__isnull=True)
+
+
 class Task(models.Model):
     """One inspection visit to one enterprise by one or more bodies (a joint inspection)."""
 
@@ -73,6 +85,7 @@ class Task(models.Model):
 
     PLANNED_KINDS = frozenset({Kind.RANDOM, Kind.SPECIAL, Kind.ROUTINE, Kind.OTHER_PLANNED})
     UNPLANNED_KINDS = frozenset({Kind.COMPLAINT, Kind.REPORT, Kind.MEDIA, Kind.TRIGGER, Kind.ASSIGNED})
+    assert set(UNPLANNED_KIND_LIST) == UNPLANNED_KINDS
 
     class Mode(models.TextChoices):
         ON_SITE = "on_site", "现场检查"
@@ -182,6 +195,20 @@ class Task(models.Model):
             models.Index(fields=["status", "-created_at", "-id"], name="task_status_created_desc"),
             # The statistics' rebuild of a range of days finds its tasks by their window (statistics.build).
             models.Index(fields=["window_start"], name="task_window_start"),
+            # The data rules (supervision/rules.py): the first and last visit day read at the ends of this
+            # index; the few rows some rules look for read from small partial indexes instead of the table.
+            models.Index(fields=["started_at"], name="task_started_at"),
+            models.Index(
+                fields=["started_at"],
+                condition=Q(result_recorded_at__isnull=True, started_at__isnull=False),
+                name="task_visit_unrecorded",
+            ),
+            models.Index(fields=["approval_due"], condition=Q(is_emergency=True), name="task_emergency"),
+            models.Index(
+                fields=["kind"],
+                condition=UNPLANNED_KIND & LACKING_REASON,
+                name="task_unplanned_lacking",
+            ),
         ]
 
     def __str__(self) -> str:

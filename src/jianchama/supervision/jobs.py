@@ -3,10 +3,19 @@ callable as management commands. Each is idempotent: running it twice does no mo
 
 
 def run_monthly_rules() -> int:
-    """Run every data rule (F-30); returns the number of new findings."""
+    """Run every data rule over all the data (F-30; monthly and weekly); returns the number of new
+    findings."""
     from .rules import run_rules
 
     return run_rules("系统").new_findings
+
+
+def run_daily_rules() -> int:
+    """Run every data rule incrementally (the task rules on the tasks changed since their last run, the
+    others in full); returns the number of new findings."""
+    from .rules import run_rules
+
+    return run_rules("系统", incremental=True).new_findings
 
 
 def execute_rule_run(run_id: int) -> int:

@@ -6,10 +6,17 @@ id, or the plan's, the complaint's…), the body answerable, the month the probl
 the records that prove it. `run_rules` runs them all (or the named ones) and turns the hits into findings;
 (rule, key) is unique, so a problem found again by a later run is not found twice.
 
-What a run covers: all the data there is, every time (simplest, and what `bench/bench_supervision.py`
-measures); the unique key makes the old problems cost nothing but the query. A run is a read of the whole
-inspection data; it is not scoped to the supervisor who asks for it (the rules are objective; every supervisor
-then sees the findings of their own region through `Finding.objects.visible_to`).
+What a run covers: a full run reads all the data there is; the unique key makes the old problems cost
+nothing but the query. An incremental run (`run_rules(..., incremental=True)`, the daily schedule) lets each
+rule registered `incremental=True` look only at the tasks changed since the last run that ran it, read from
+the audit log (every service that writes a task records an event on it) after that run's `audit_sequence`;
+the other rules (plans, complaints, evaluations, emergencies, field acts: small or indexed) read everything
+each time. A rule whose reference data changed meanwhile (`full_when`: certificates, bodies' authority, the
+standards, the calendar) runs in full. A task can start breaking a rule without changing only by time
+passing: `late_record` therefore always looks at every visit still without a result too (a partial index),
+and the other time-bound rules are full ones. docs/supervision-rules.md says which rule does what and why
+the weekly full run remains. A run is not scoped to the supervisor who asks for it (the rules are objective;
+every supervisor then sees the findings of their own region through `Finding.objects.visible_to`).
 
 Visits: tasks whose inspection has begun (in progress, result recorded, closed). Their date is the day the
 visit started (`started_at`, local time), and their month the month of that day.
@@ -49,9 +56,19 @@ from jianchama.complaints.models import Complaint
 from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
 from jianchama.core.formats import chinese_date
+from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
-from jianchama.inspections.models import Evaluation, FieldAct, Scan, Task, TaskBody
+from jianchama.inspections.models import (
+    LACKING_REASON,
+    UNPLANNED_KIND,
+    Evaluation,
+    FieldAct,
+    InspectionCode,
+    Scan,
+    Task,
+    TaskBody,
+)
 from jianchama.inspections.services import evaluation_release_size
 from jianchama.plans.models import Plan
 from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
@@ -101,23 +118,45 @@ class Hit:
     body_description: str = ""
 
 
+def incremental_max_tasks() -> int:
+    """Beyond this many changed tasks an incremental rule runs in full (default 20,000: a list of ids in one
+    query, and SQLite's limit on a statement's parameters)."""
+    return int(getattr(settings, "SUPERVISION_INCREMENTAL_MAX_TASKS", 20_000))
+
+
 @dataclass
 class Context:
     """What every rule may rely on: the day of the run, and (read once, on first use) the first and last day
-    of all the visits."""
+    of the visits it looks at. `task_ids` is None in a full run; in an incremental one, the tasks changed
+    since the rule's last run (and `plan_ids` the plans changed), to which `only` limits a query."""
 
     today: datetime.date
     now: datetime.datetime
     _span: tuple[datetime.date | None, datetime.date | None] | None = None
+    task_ids: frozenset[int] | None = None
+    plan_ids: frozenset[int] = frozenset()
+
+    def only(self, queryset, path: str = "pk", extra: Q | None = None):
+        """`queryset` limited to the changed tasks (through `path`, the task's id), or to `extra`; as it is
+        in a full run."""
+        if self.task_ids is None:
+            return queryset
+        condition = Q(**{f"{path}__in": sorted(self.task_ids)})
+        if extra is not None:
+            condition |= extra
+        return queryset.filter(condition)
 
     @property
     def visit_span(self) -> tuple[datetime.date | None, datetime.date | None]:
         if self._span is None:
-            span = visits().aggregate(first=Min("started_at"), last=Max("started_at"))
-            self._span = tuple(
-                timezone.localdate(moment) if moment else None for moment in (span["first"], span["last"])
-            )
+            self._span = span_of(self.only(visits()))
         return self._span
+
+
+def span_of(queryset) -> tuple[datetime.date | None, datetime.date | None]:
+    """The first and last visit day of `queryset`'s tasks (the ends of the index on started_at)."""
+    span = queryset.aggregate(first=Min("started_at"), last=Max("started_at"))
+    return tuple(timezone.localdate(moment) if moment else None for moment in (span["first"], span["last"]))
 
 
 @dataclass(frozen=True)
@@ -126,6 +165,10 @@ class Rule:
     title: str
     severity: str
     find: Callable[[Context], Iterable[Hit]]
+    # May look only at the changed tasks (Context.only) in an incremental run.
+    incremental: bool = False
+    # Audit object types whose change since the last run makes an incremental run of this rule a full one.
+    full_when: tuple[str, ...] = ()
 
     @property
     def description(self) -> str:
@@ -140,13 +183,20 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(*, code: str, title: str, severity: str):
+def rule(*, code: str, title: str, severity: str, incremental: bool = False, full_when: tuple[str, ...] = ()):
     """Register a rule function under `code`."""
 
     def register(function: Callable[[Context], Iterable[Hit]]):
         if code in RULES:
             raise ValueError(f"duplicate data rule {code}")
-        RULES[code] = Rule(code=code, title=title, severity=severity, find=function)
+        RULES[code] = Rule(
+            code=code,
+            title=title,
+            severity=severity,
+            find=function,
+            incremental=incremental,
+            full_when=full_when,
+        )
         return function
 
     return register
@@ -215,22 +265,22 @@ def _json_array_has(queryset, column: str, element: dict[str, str]):
 # --- The rules ---------------------------------------------------------------------------------------------
 
 
-@rule(code="no_code", title="无码检查", severity=Severity.HIGH)
+@rule(code="no_code", title="无码检查", severity=Severity.HIGH, incremental=True)
 def no_code(ctx: Context) -> Iterator[Hit]:
     """已实施的检查（检查中、已录入结果、已办结）没有检查码。"""
-    rows = visits().filter(code__isnull=True).values(*TASK_VALUES)
+    rows = ctx.only(visits()).filter(code__isnull=True).values(*TASK_VALUES)
     for row in rows:
         yield task_hit(
             row, f"{task_name(row)}于{chinese_date(visit_day(row))}实施检查，未生成检查码（无码检查）"
         )
 
 
-@rule(code="code_not_scanned", title="检查码未被扫码核验", severity=Severity.MEDIUM)
+@rule(code="code_not_scanned", title="检查码未被扫码核验", severity=Severity.MEDIUM, incremental=True)
 def code_not_scanned(ctx: Context) -> Iterator[Hit]:
     """现场检查的检查码从未被企业扫码核验（非现场检查不计）。"""
     genuine = Scan.objects.filter(code_id=OuterRef("code__pk"), outcome=Scan.Outcome.GENUINE)
     rows = (
-        visits()
+        ctx.only(visits())
         .filter(mode=Task.Mode.ON_SITE, code__isnull=False)
         .filter(~Exists(genuine))
         .values(*TASK_VALUES, "code__pk")
@@ -244,13 +294,15 @@ def code_not_scanned(ctx: Context) -> Iterator[Hit]:
         )
 
 
-@rule(code="outside_plan", title="计划外检查", severity=Severity.HIGH)
+@rule(code="outside_plan", title="计划外检查", severity=Severity.HIGH, incremental=True)
 def outside_plan(ctx: Context) -> Iterator[Hit]:
     """有计划检查（双随机、专项、日常、其他有计划检查）未依据本单位已备案、覆盖检查日期的检查计划。"""
     filed = Q(plan__status__in=FILED, plan__body_id=F("lead_body_id"))
     inside = Q(window_start__gte=F("plan__period_start"), window_end__lte=F("plan__period_end"))
+    # Incremental: the changed tasks, and the tasks citing a plan that changed.
+    cited = Q(plan_id__in=sorted(ctx.plan_ids)) if ctx.plan_ids else None
     rows = (
-        visits()
+        ctx.only(visits(), extra=cited)
         .filter(kind__in=Task.PLANNED_KINDS)
         .filter(Q(plan__isnull=True) | ~filed | ~inside)
         .values(*TASK_VALUES, "kind", "plan_id", "plan__number", "plan__title", "plan__status")
@@ -268,14 +320,19 @@ def outside_plan(ctx: Context) -> Iterator[Hit]:
         yield task_hit(row, f"{task_name(row)}为{kind}，{why}", plan)
 
 
-@rule(code="unplanned_without_reason", title="无计划检查缺少启动理由或证据", severity=Severity.MEDIUM)
+@rule(
+    code="unplanned_without_reason",
+    title="无计划检查缺少启动理由或证据",
+    severity=Severity.MEDIUM,
+    incremental=True,
+)
 def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
     """无计划检查（投诉、举报、媒体曝光、触发式、上级交办）未写明启动理由或证据材料；触发式检查未选择启动情形。"""
-    missing = Q(reason="") | Q(evidence="") | Q(kind=Task.Kind.TRIGGER, trigger_situation__isnull=True)
+    # Exactly the partial index's condition (task_unplanned_lacking): PostgreSQL reads the few rows from it.
     rows = (
-        visits()
-        .filter(kind__in=Task.UNPLANNED_KINDS)
-        .filter(missing)
+        ctx.only(visits())
+        .filter(UNPLANNED_KIND)
+        .filter(LACKING_REASON)
         .values(*TASK_VALUES, "kind", "reason", "evidence", "trigger_situation_id")
     )
     for row in rows:
@@ -293,10 +350,10 @@ def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
         )
 
 
-@rule(code="frequency_breach", title="违反检查频次规则", severity=Severity.MEDIUM)
+@rule(code="frequency_breach", title="违反检查频次规则", severity=Severity.MEDIUM, incremental=True)
 def frequency_breach(ctx: Context) -> Iterator[Hit]:
     """检查提交或批准时的频次检查发现超出“不予提交”的规则而未豁免，或超出“须说明理由”的规则而未说明理由。"""
-    counted = Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED)).order_by()
+    counted = ctx.only(Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED)).order_by())
     refused = _json_array_has(counted, "frequency_findings", {"action": "refuse", "exempted_by": ""})
     unjustified = _json_array_has(
         counted.filter(frequency_justification=""),
@@ -339,7 +396,13 @@ def _uncovered(
     return gaps
 
 
-@rule(code="uncertified_inspector", title="执法人员无有效执法证件", severity=Severity.HIGH)
+@rule(
+    code="uncertified_inspector",
+    title="执法人员无有效执法证件",
+    severity=Severity.HIGH,
+    incremental=True,
+    full_when=("registry.Certificate", "registry.Inspector"),
+)
 def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
     """检查当日，参加检查的执法人员没有在有效期内的执法证件。
 
@@ -367,7 +430,7 @@ def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
     if not uncovered:
         return
     pairs = (
-        through.objects.filter(task__status__in=VISITED)
+        ctx.only(through.objects.filter(task__status__in=VISITED), "task_id")
         .annotate(
             day=Coalesce(TruncDate("task__started_at"), F("task__window_start"), output_field=DateField())
         )
@@ -410,7 +473,13 @@ def uncertified_inspector(ctx: Context) -> Iterator[Hit]:
 PAIR = 1 << 32
 
 
-@rule(code="body_unauthorised", title="执法单位超越职权检查", severity=Severity.HIGH)
+@rule(
+    code="body_unauthorised",
+    title="执法单位超越职权检查",
+    severity=Severity.HIGH,
+    incremental=True,
+    full_when=("registry.EnforcementBody", "registry.InspectionItem"),
+)
 def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     """参加检查的执法单位检查了其无权检查的事项；受委托组织超出委托权限检查，或在委托期限外检查。"""
     through = TaskBody.items.through
@@ -439,7 +508,8 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     outside: dict[int, list[str]] = defaultdict(list)
     bodies: dict[int, tuple[int, str]] = {}
     for row in (
-        through.objects.annotate(pair=F("taskbody__body_id") * PAIR + F("inspectionitem_id"))
+        ctx.only(through.objects.all(), "taskbody__task_id")
+        .annotate(pair=F("taskbody__body_id") * PAIR + F("inspectionitem_id"))
         .exclude(pair__in=allowed)
         .values_list(
             "taskbody_id",
@@ -464,7 +534,9 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
             | Q(body__entrustment_end__lt=F("day"))
         )
         for taskbody_id, body_id, body_name in (
-            TaskBody.objects.filter(body_id__in=list(entrusted), task__status__in=VISITED)
+            ctx.only(
+                TaskBody.objects.filter(body_id__in=list(entrusted), task__status__in=VISITED), "task_id"
+            )
             .annotate(day=day)
             .filter(period)
             .values_list("pk", "body_id", "body__name")
@@ -506,13 +578,13 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
         )
 
 
-@rule(code="too_few_inspectors", title="执法人员少于两人", severity=Severity.MEDIUM)
+@rule(code="too_few_inspectors", title="执法人员少于两人", severity=Severity.MEDIUM, incremental=True)
 def too_few_inspectors(ctx: Context) -> Iterator[Hit]:
     """现场检查的执法人员少于两人。"""
     # One pass: the visits merged with their inspectors in task order and counted; the names of the few
     # found are read afterwards (joining them before the count would carry them through millions of rows).
     counts = dict(
-        visits()
+        ctx.only(visits())
         .filter(mode=Task.Mode.ON_SITE)
         .annotate(n=Count("inspectors"))
         .filter(n__lt=MIN_INSPECTORS)
@@ -687,16 +759,24 @@ def _allowed_lags(first: datetime.date, last: datetime.date, n: int) -> dict[int
     return groups
 
 
-@rule(code="late_record", title="检查结果未按时录入", severity=Severity.LOW)
+@rule(
+    code="late_record",
+    title="检查结果未按时录入",
+    severity=Severity.LOW,
+    incremental=True,
+    full_when=("core.CalendarYear", "core.CalendarDay"),
+)
 def late_record(ctx: Context) -> Iterator[Hit]:
     """检查结果未在检查之日起规定的工作日内录入（SUPERVISION_RECORD_WORKING_DAYS，默认5个工作日，按官方工作日历）：
     逾期录入的，或至今未录入且已过期限的。"""
     n = record_working_days()
     today = Value(ctx.today, output_field=DateField())
+    # Incremental: the changed tasks, and every visit still without a result (time passing makes those
+    # late without any change; the partial index task_visit_unrecorded holds them).
+    unrecorded = Q(result_recorded_at__isnull=True, started_at__isnull=False)
+    candidates = ctx.only(visits(), extra=unrecorded).filter(started_at__isnull=False)
     lagging = (
-        visits()
-        .filter(started_at__isnull=False)
-        .annotate(
+        candidates.annotate(
             visit=TruncDate("started_at"),
             recorded=Coalesce(TruncDate("result_recorded_at"), today, output_field=DateField()),
         )
@@ -704,7 +784,7 @@ def late_record(ctx: Context) -> Iterator[Hit]:
         # n working days are at least n calendar days: only later ones can be late.
         .filter(lag__gt=datetime.timedelta(days=n))
     )
-    first, last = ctx.visit_span
+    first, last = ctx.visit_span if ctx.task_ids is None else span_of(candidates)
     if first is None:
         return
     late = Q()
@@ -921,7 +1001,16 @@ def _task_item_rows(pairs: Iterable[tuple[int, int]]) -> dict[int, dict[str, Any
     return {row["pk"]: row for row in Task.objects.filter(pk__in=task_ids).order_by().values(*TASK_VALUES)}
 
 
-@rule(code="standard_departure", title="未按市级行政检查标准检查", severity=Severity.MEDIUM)
+STANDARD_DATA = ("registry.InspectionStandard", "registry.StandardItem", "registry.InspectionItem")
+
+
+@rule(
+    code="standard_departure",
+    title="未按市级行政检查标准检查",
+    severity=Severity.MEDIUM,
+    incremental=True,
+    full_when=STANDARD_DATA,
+)
 def standard_departure(ctx: Context) -> Iterator[Hit]:
     """已录入结果的检查，对依据市级行政检查标准的检查事项，检查记录偏离标准的检查要点：标准的检查要点有未逐条记录
     结果的（缺项），或记录了标准检查要点以外的内容（清单外）。以事项当前适用的标准版本为准，只评判该版本施行之日
@@ -941,8 +1030,11 @@ def standard_departure(ctx: Context) -> Iterator[Hit]:
     # (task, item) pairs with results recorded: the points covered and the entries off the list, counted in
     # the database; only the departures come back.
     grouped = (
-        RecordFinding.objects.filter(
-            record__task__status__in=RECORDED, item_id__in=list(entries), item_id__isnull=False
+        ctx.only(
+            RecordFinding.objects.filter(
+                record__task__status__in=RECORDED, item_id__in=list(entries), item_id__isnull=False
+            ),
+            "record__task_id",
         )
         .annotate(day=VISIT_DAY_FINDING, inspectionitem_id=F("item_id"))
         .filter(in_force)
@@ -961,7 +1053,7 @@ def standard_departure(ctx: Context) -> Iterator[Hit]:
     )
     # (task, item) pairs with no result at all for the item: every point missing.
     empty = (
-        through.objects.filter(task__status__in=RECORDED, task__record__isnull=False)
+        ctx.only(through.objects.filter(task__status__in=RECORDED, task__record__isnull=False), "task_id")
         .filter(inspectionitem_id__in=list(entries))
         .annotate(day=VISIT_DAY)
         .filter(in_force)
@@ -1005,7 +1097,13 @@ def standard_departure(ctx: Context) -> Iterator[Hit]:
         )
 
 
-@rule(code="rectify_outside_range", title="整改期限超出标准裁量范围", severity=Severity.MEDIUM)
+@rule(
+    code="rectify_outside_range",
+    title="整改期限超出标准裁量范围",
+    severity=Severity.MEDIUM,
+    incremental=True,
+    full_when=STANDARD_DATA,
+)
 def rectify_outside_range(ctx: Context) -> Iterator[Hit]:
     """责令限期整改的检查，整改期限（工作日）不在所查事项市级行政检查标准规定的范围内（行政检查裁量权）。
     受约束的事项：记录中有“不符合”结果的、依据标准的事项；记录中没有“不符合”结果的，则为任务的全部依据标准的
@@ -1023,7 +1121,8 @@ def rectify_outside_range(ctx: Context) -> Iterator[Hit]:
     days = F("task__record__rectify_working_days")
     through = Task.items.through
     pairs = list(
-        through.objects.filter(
+        ctx.only(through.objects.all(), "task_id")
+        .filter(
             task__status__in=RECORDED,
             task__record__outcome=InspectionRecord.Outcome.RECTIFY,
             task__record__rectify_working_days__isnull=False,
@@ -1157,9 +1256,15 @@ def scope_figures(
     return stats, total
 
 
-def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
-    """Check who asks and which rules, and record the run as running. `actor` is a supervisor or platform
-    administrator, or the text "系统" for the monthly schedule."""
+def audit_head() -> int:
+    """The sequence of the last audit event (0 when there is none): the watermark a run keeps."""
+    return AuditEvent.objects.aggregate(head=Max("sequence"))["head"] or 0
+
+
+def start_run(actor, *, rules: Iterable[str] | None = None, incremental: bool = False) -> RuleRun:
+    """Check who asks and which rules, and record the run as running, with the head of the audit log: the
+    next incremental run looks at what changed after it. `actor` is a supervisor or platform
+    administrator, or the text "系统" for the schedules."""
     if isinstance(actor, str):
         user = None
     elif may_run_rules(actor):
@@ -1170,7 +1275,78 @@ def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
     unknown = [code for code in codes if code not in RULES]
     if unknown or not codes:
         raise DomainError(f"没有这些数据监督规则：{'、'.join(unknown)}" if unknown else "请至少选择一条规则")
-    return RuleRun.objects.create(triggered_by=user, rules=codes)
+    return RuleRun.objects.create(
+        triggered_by=user, rules=codes, incremental=incremental, audit_sequence=audit_head()
+    )
+
+
+@dataclass
+class Changes:
+    """What the audit log says changed between two of its sequences: the object types, and the ids of the
+    tasks (directly or through their codes) and plans."""
+
+    types: set[str]
+    task_ids: set[int]
+    plan_ids: set[int]
+
+
+def changes_between(after: int, upto: int) -> Changes:
+    changes = Changes(set(), set(), set())
+    code_ids: set[int] = set()
+    events = AuditEvent.objects.filter(sequence__gt=after, sequence__lte=upto).values_list(
+        "object_type", "object_id"
+    )
+    wanted = {TASK: changes.task_ids, "plans.Plan": changes.plan_ids, "inspections.InspectionCode": code_ids}
+    for object_type, object_id in events.order_by().iterator(chunk_size=5000):
+        changes.types.add(object_type)
+        if object_type in wanted and object_id.isdigit():
+            wanted[object_type].add(int(object_id))
+    ids = sorted(code_ids)
+    for start in range(0, len(ids), 5000):
+        changes.task_ids.update(
+            InspectionCode.objects.filter(pk__in=ids[start : start + 5000]).values_list("task_id", flat=True)
+        )
+    return changes
+
+
+def _base_sequence(code: str, run: RuleRun) -> int | None:
+    """The watermark of rule `code`: the audit head when the last run that ran it (successfully) started."""
+    earlier = (
+        RuleRun.objects.filter(pk__lt=run.pk, audit_sequence__isnull=False)
+        .order_by("-pk")
+        .values_list("audit_sequence", "stats")
+    )
+    for sequence, stats in earlier.iterator(chunk_size=20):
+        if "hits" in (stats or {}).get(code, {}):
+            return sequence
+    return None
+
+
+def _incremental_context(
+    code: str, run: RuleRun, ctx: Context, cache: dict[int, Changes]
+) -> tuple[Context, dict[str, Any]]:
+    """The context of rule `code` in incremental run `run`, and what the run's figures say of its scope."""
+    definition = RULES[code]
+    if not definition.incremental:
+        return ctx, {"scope": "full"}
+    base = _base_sequence(code, run)
+    if base is None:
+        return ctx, {"scope": "full", "why": "no earlier run"}
+    if base not in cache:
+        cache[base] = changes_between(base, run.audit_sequence or 0)
+    changes = cache[base]
+    changed = sorted(changes.types & set(definition.full_when))
+    if changed:
+        return ctx, {"scope": "full", "why": "changed: " + ", ".join(changed)}
+    if len(changes.task_ids) > incremental_max_tasks():
+        return ctx, {"scope": "full", "why": f"{len(changes.task_ids)} tasks changed"}
+    narrowed = Context(
+        today=ctx.today,
+        now=ctx.now,
+        task_ids=frozenset(changes.task_ids),
+        plan_ids=frozenset(changes.plan_ids),
+    )
+    return narrowed, {"scope": "incremental", "since": base, "tasks": len(changes.task_ids)}
 
 
 def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
@@ -1188,6 +1364,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     actor = run.triggered_by or "系统"
     codes = list(run.rules)
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
+    changes: dict[int, Changes] = {}
     started = time.perf_counter()
     errors = []
     body_regions = None
@@ -1196,6 +1373,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
             continue
         definition = RULES[code]
         began = time.perf_counter()
+        scope: dict[str, Any] = {}
         try:
             with transaction.atomic():
                 if connection.vendor == "postgresql":
@@ -1203,7 +1381,10 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                     # transaction only.
                     with connection.cursor() as cursor:
                         cursor.execute("select set_config('work_mem', %s, true)", [work_mem()])
-                hits = list(definition.find(ctx))
+                rule_ctx = ctx
+                if run.incremental:
+                    rule_ctx, scope = _incremental_context(code, run, ctx, changes)
+                hits = list(definition.find(rule_ctx))
                 queried = time.perf_counter() - began
                 new_findings = _store(code, definition.severity, definition.title, hits, run)
                 new = len(new_findings)
@@ -1220,6 +1401,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                 "seconds": round(time.perf_counter() - began, 3),
                 "query_seconds": round(queried, 3),
                 "regions": regions,
+                **scope,
             }
             run.new_findings += new
         RuleRun.objects.filter(pk=run.pk).update(stats=run.stats, new_findings=run.new_findings)
@@ -1244,9 +1426,16 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     return run
 
 
-def run_rules(actor, *, rules: Iterable[str] | None = None, today: datetime.date | None = None) -> RuleRun:
-    """Run every data rule (or the named ones) now, in this process: the monthly job, the command, tests."""
-    return execute_run(start_run(actor, rules=rules), today=today)
+def run_rules(
+    actor,
+    *,
+    rules: Iterable[str] | None = None,
+    today: datetime.date | None = None,
+    incremental: bool = False,
+) -> RuleRun:
+    """Run every data rule (or the named ones) now, in this process: the schedules, the command, tests.
+    `incremental`: the task rules look only at what changed since their last run (module docstring)."""
+    return execute_run(start_run(actor, rules=rules, incremental=incremental), today=today)
 
 
 # A run still marked running after this long is taken for one whose worker died: it no longer blocks.

@@ -157,6 +157,11 @@ class RuleRun(models.Model):
     # The codes of the rules run, in order (all of them for the monthly run).
     rules = models.JSONField("运行的规则", default=list, blank=True)
     seconds = models.FloatField("用时（秒）", null=True, blank=True)
+    # Incremental (rules.py, docs/supervision-rules.md): the task rules look only at the tasks changed since
+    # the last run that ran them, read from the audit log after `audit_sequence` — the head of the audit
+    # log when that run started, kept by every run.
+    incremental = models.BooleanField("增量运行", default=False)
+    audit_sequence = models.PositiveBigIntegerField("开始时审计日志序号", null=True, blank=True)
 
     class Meta:
         verbose_name = "数据监督规则运行"
