@@ -205,3 +205,109 @@ def test_a_webhook_hears_of_a_batched_scan_once_when_its_row_is_written(client, 
     assert delivery.event == "scan.recorded" and delivery.payload["data"]["outcome"] == "genuine"
     assert scan_log.write(entries) == 0  # the same entries again (a replay): no row, no event
     assert WebhookDelivery.objects.count() == 1 and Scan.objects.count() == 1
+
+
+def scans_shown(page: str) -> list[str]:
+    """The task page's scan list, one line per scan as the inspector reads it."""
+    import re
+
+    section = page.split("<h2>扫码记录</h2>", 1)[1].split("</ul>", 1)[0]
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in section.split("<li>")[1:]]
+
+
+def test_the_task_page_shows_a_scan_still_waiting_in_the_stream_once(s):
+    from django.test import Client
+
+    task = s.notified()
+    services.check_in(s.inspector_user, task=task)
+    phone = Client()
+    scan(phone, task)  # the enterprise's on-site person, not logged in: through the stream
+    inspector = Client()
+    inspector.force_login(s.inspector_user)
+
+    def shown() -> list[str]:
+        return scans_shown(inspector.get(f"/tasks/{task.pk}/").content.decode())
+
+    assert Scan.objects.count() == 0 and scan_log.waiting() == 1
+    [line] = shown()
+    assert line.endswith("核验通过")
+    # Written but not yet acknowledged (a flusher that died after committing): the row and its entry, shown once.
+    entries = core_cache.redis_client().xrange(scan_log._stream())
+    scan_log.write(entries)
+    assert Scan.objects.count() == 1 and scan_log.waiting() == 1
+    assert shown() == [line]
+    scan_log.flush(claim_idle_ms=0)
+    assert scan_log.waiting() == 0 and shown() == [line]
+
+
+def test_a_rule_run_writes_the_waiting_scans_before_it_reads_them(client, s):
+    from jianchama.supervision.models import Finding as SupervisionFinding
+    from jianchama.supervision.rules import run_rules
+
+    task = s.notified()
+    services.check_in(s.inspector_user, task=task)
+    scan(client, task)  # the enterprise scans during the visit, not logged in: through the stream
+    s.recorded(task)
+    assert Scan.objects.count() == 0
+    run_rules(s.supervisor, rules=["code_not_scanned"])
+    assert not SupervisionFinding.objects.filter(rule="code_not_scanned").exists()
+    assert Scan.objects.filter(outcome=Scan.Outcome.GENUINE).count() == 1 and scan_log.waiting() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_statistics_watermark_waits_for_a_batch_being_written(redis_cache, monkeypatch):
+    """On PostgreSQL a batch draws its ids when inserted and shows them when it commits: the statistics read the
+    highest scan id only once no batch is under way, else a batch committed after a higher id (an anonymous
+    scan's, written at once) would never be counted."""
+    import threading
+
+    from django.db import connection, connections
+    from django.test import Client
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    s = build_scenario()
+    task = s.notified()
+    for _ in range(3):
+        scan(Client(), task)
+    entries = core_cache.redis_client().xrange(scan_log._stream())
+    inserted, release = threading.Event(), threading.Event()
+    real_emit = scan_log._emit_events
+
+    def emit_then_wait(rows):
+        real_emit(rows)
+        inserted.set()  # the rows are inserted, their transaction not yet committed
+        release.wait(10)
+
+    monkeypatch.setattr(scan_log, "_emit_events", emit_then_wait)
+    heads = []
+
+    def flusher():
+        try:
+            scan_log.write(entries)
+        finally:
+            connections.close_all()
+
+    def reader():
+        try:
+            head = build._heads()[1]
+            # What the refresh then reads up to that head: every batched scan below it.
+            heads.append((head, Scan.objects.filter(pk__lte=head).count()))
+        finally:
+            connections.close_all()
+
+    writing = threading.Thread(target=flusher)
+    writing.start()
+    assert inserted.wait(10)
+    # An anonymous scan written at once meanwhile, with a higher id, committed.
+    later = Scan.objects.create(scanned_at=timezone.now(), outcome=Scan.Outcome.FORGED, client_hash="x" * 64)
+    reading = threading.Thread(target=reader)
+    reading.start()
+    reading.join(0.5)
+    assert reading.is_alive()  # waits for the batch under way
+    release.set()
+    writing.join(10)
+    reading.join(10)
+    batched = list(Scan.objects.exclude(log_id=None).values_list("pk", flat=True))
+    assert len(batched) == 3 and max(batched) < later.pk
+    assert heads == [(later.pk, 4)]

@@ -25,6 +25,7 @@ The `scan.recorded` webhook event of a batched scan is emitted when its row is w
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -46,6 +47,13 @@ logger = logging.getLogger(__name__)
 STREAM_KEY = "scan-log"
 GROUP = "scan-table"
 BATCH = 1000
+# The PostgreSQL advisory lock a batch's transaction holds shared (`write`) and a reader of the highest scan id
+# takes exclusively for a moment (`no_batch_in_flight`): ids are drawn when a batch is inserted and become
+# visible only when it commits, so without it a reader could pass over a batch committed after a higher id.
+BATCH_LOCK = 0x5CA7_106
+# Entries of the stream a page reads to show the scans not yet written (`recent_scans`): more than a second of
+# the page at its goal (1,000 scans/s), which is as long as an entry waits while the flusher service runs.
+PEEK = 2000
 
 
 def enabled() -> bool:
@@ -152,6 +160,8 @@ def write(entries: list[tuple]) -> int:
     with transaction.atomic():
         rows = None
         if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [BATCH_LOCK])
             try:
                 with transaction.atomic():
                     rows = _insert_postgresql(scans)
@@ -260,6 +270,54 @@ def _emit_events(written: list[tuple]) -> None:
         data = {"scanned_at": scanned_at.isoformat(), "outcome": outcome}
         for listener in listeners:
             listener("scan.recorded", code.task, data)
+
+
+@contextlib.contextmanager
+def no_batch_in_flight():
+    """While this holds, no batch is being written: the batches under way have committed, and those to come
+    draw ids above every id drawn before. A reader that takes the highest `Scan` id inside it (the statistics'
+    watermark) passes over no batched scan. (A scan written at once draws its id and commits in one statement.)"""
+    if connection.vendor != "postgresql":  # SQLite writes one transaction at a time
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [BATCH_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [BATCH_LOCK])
+
+
+def recent_scans(code_id: int, limit: int) -> list[Scan]:
+    """The code's `limit` latest scans, newest first: its rows, and its scans still waiting in the stream
+    (unsaved `Scan`s, `log_id` set), so that a page looked at right after a scan shows it (the task's page). Only
+    the stream's newest PEEK entries are looked at: should the flusher have stopped, older ones show once written."""
+    rows = list(Scan.objects.filter(code_id=code_id).order_by("-scanned_at", "-pk")[:limit])
+    client = _client() if settings.SCAN_LOG_STREAM else None
+    if client is None:
+        return rows
+    try:
+        entries = client.xrevrange(_stream(), count=PEEK)
+    except UNREACHABLE as error:
+        log_unreachable("xrevrange", error)
+        return rows
+    written = {row.log_id for row in rows if row.log_id}
+    waiting_scans = []
+    for _entry_id, fields in entries:
+        try:
+            values = _values(fields)
+        except (ValueError, TypeError):
+            continue
+        # Written already but not yet acknowledged: its row may be among `rows`, or older than them all.
+        if values[1] == code_id and values[0] not in written:
+            waiting_scans.append(_scan(values))
+    if not waiting_scans:
+        return rows
+    keys = [scan.log_id for scan in waiting_scans]
+    written = set(Scan.objects.filter(log_id__in=keys).values_list("log_id", flat=True))
+    waiting_scans = [scan for scan in waiting_scans if scan.log_id not in written]
+    return sorted(rows + waiting_scans, key=lambda scan: scan.scanned_at, reverse=True)[:limit]
 
 
 def waiting() -> int:

@@ -18,6 +18,7 @@ visit started (`started_at`, local time), and their month the month of that day.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import time
 from collections import defaultdict
@@ -51,6 +52,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.core.formats import chinese_date
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
+from jianchama.inspections import scan_log
 from jianchama.inspections.models import Evaluation, FieldAct, Scan, Task, TaskBody
 from jianchama.inspections.services import evaluation_release_size
 from jianchama.plans.models import Plan
@@ -58,6 +60,8 @@ from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
 from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector, Region
 
 from .models import Finding, RuleRun, Severity
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["RULES", "Hit", "Rule", "may_run_rules", "rule", "rule_choices", "run_rules"]
 
@@ -1173,6 +1177,16 @@ def start_run(actor, *, rules: Iterable[str] | None = None) -> RuleRun:
     return RuleRun.objects.create(triggered_by=user, rules=codes)
 
 
+def _write_waiting_scans() -> None:
+    """The scans still waiting in the scan log's stream are written before the rules read them: a code scanned
+    a moment ago is not "never scanned". Redis or the database failing here does not stop the run (the rules
+    then see what is written, as they would have a second earlier)."""
+    try:
+        scan_log.flush_pending()
+    except Exception:
+        logger.exception("数据监督规则运行前写入待写扫码记录失败，规则按已写入的扫码记录运行")
+
+
 def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     """Run a started run's rules over all the data and record the new findings. The figures of each rule are
     saved as soon as it finishes, so the run list shows the progress. A rule that raises does not stop the
@@ -1186,6 +1200,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
         raise InvalidTransition(f"数据监督规则运行记录 {run.pk} 已{run.get_status_display()}，不能再次运行")
     finished = set(run.stats)
     actor = run.triggered_by or "系统"
+    _write_waiting_scans()
     codes = list(run.rules)
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
     started = time.perf_counter()
