@@ -230,7 +230,7 @@ def test_the_task_page_shows_a_scan_still_waiting_in_the_stream_once(s):
 
     assert Scan.objects.count() == 0 and scan_log.waiting() == 1
     [line] = shown()
-    assert line.endswith("核验通过")
+    assert line.endswith("· 真实有效")
     # Written but not yet acknowledged (a flusher that died after committing): the row and its entry, shown once.
     entries = core_cache.redis_client().xrange(scan_log._stream())
     scan_log.write(entries)
