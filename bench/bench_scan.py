@@ -114,6 +114,25 @@ def parse_args() -> argparse.Namespace:
         help="DATABASE_SERVER_SIDE_BINDING for the server, as the README recommends (1)",
     )
     parser.add_argument(
+        "--scan-log-stream",
+        choices=["0", "1"],
+        default="1",
+        help="SCAN_LOG_STREAM for the server: genuine scans' rows through the Redis stream and the flusher, "
+        "which the bench starts and measures (1, as with REDIS_URL in production), or each written at once (0)",
+    )
+    parser.add_argument(
+        "--cold-cards",
+        action="store_true",
+        help="do not build the sampled codes' scan cards before the run (production builds a code's card when "
+        "its task is told to the enterprise; cold, every code's first scan builds it)",
+    )
+    parser.add_argument(
+        "--scan-card-seconds",
+        default=str(7 * 24 * 3600),
+        help="SCAN_CARD_SECONDS for the server: how long a scan card is cached (0: never, each scan reads and "
+        "renders its task)",
+    )
+    parser.add_argument(
         "--keep-database", action="store_true", help="leave the loaded database for --reuse-database"
     )
     parser.add_argument(
@@ -506,8 +525,9 @@ class CpuMeter:
     wrk, and the machine as a whole (other work on it included). Counted per process, so that a backend
     replaced during the run (CONN_MAX_AGE) counts from when it appears; one that ends is lost (a little)."""
 
-    def __init__(self, server: subprocess.Popen, redis_url: str) -> None:
+    def __init__(self, server: subprocess.Popen, redis_url: str, flusher: subprocess.Popen | None) -> None:
         self.server = server
+        self.flusher = flusher
         self.redis = []
         with contextlib.suppress(Exception):
             import redis
@@ -531,6 +551,7 @@ class CpuMeter:
         busy, elapsed = machine_busy_seconds()
         return {
             "gunicorn": {pid: cpu_seconds([pid]) for pid in server_pids(self.server.pid)},
+            "flusher": {pid: cpu_seconds([pid]) for pid in ([self.flusher.pid] if self.flusher else [])},
             "postgres": {pid: cpu_seconds([pid]) for pid in self.backends()},
             "redis": {pid: cpu_seconds([pid]) for pid in self.redis},
             "wrk": children.ru_utime + children.ru_stime,
@@ -605,20 +626,23 @@ def main() -> None:
         # Production); with the production default every scan would be answered by a redirect to https.
         "SECURE_SSL_REDIRECT": "0",
         "DATABASE_SERVER_SIDE_BINDING": args.server_side_binding,
+        "SCAN_LOG_STREAM": args.scan_log_stream,
+        "SCAN_CARD_SECONDS": args.scan_card_seconds,
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(environment)
     os.environ["DJANGO_SETTINGS_MODULE"] = "jianchama.settings"
     if not args.reuse_database:
         admin_sql(args.database_url, f"create database {name}")
-    server = None
+    processes: list[subprocess.Popen] = []
     try:
         import django
 
         django.setup()
-        server = run(args, wrk, workers, workdir, environment)
+        run(args, wrk, workers, workdir, environment, processes)
     finally:
-        stop(server)
+        for process in processes:
+            stop(process)
         from django.db import connections
 
         connections.close_all()
@@ -637,12 +661,17 @@ def main() -> None:
 
 
 def run(
-    args: argparse.Namespace, wrk: str, workers: int, workdir: Path, environment: dict[str, str]
-) -> subprocess.Popen:
+    args: argparse.Namespace,
+    wrk: str,
+    workers: int,
+    workdir: Path,
+    environment: dict[str, str],
+    processes: list[subprocess.Popen],
+) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from jianchama.inspections import signing
+    from jianchama.inspections import scan_log, signing
     from jianchama.inspections.models import Scan
 
     print("Scan page benchmark (F-24)", flush=True)
@@ -671,6 +700,15 @@ def run(
     noop_paths = workdir / "noop-paths.txt"
     noop_paths.write_text("/healthz\n")
     token_seconds = time.perf_counter() - started
+    card_seconds = 0.0
+    if not args.cold_cards and int(args.scan_card_seconds) > 0:
+        # What notification does for each task (services._notify → scan_card.refresh_on_commit), done here for
+        # the sampled codes, whose tasks the loader wrote without the services.
+        from jianchama.inspections import scan_card
+
+        started = time.perf_counter()
+        scan_card.refresh(public_ids)
+        card_seconds = time.perf_counter() - started
     script = workdir / "rotate.lua"
     script.write_text(WRK_LUA)
 
@@ -698,6 +736,21 @@ def run(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    processes.append(server)
+    flusher = None
+    if args.scan_log_stream == "1":
+        # The scan log's flusher, as production runs it beside the task worker (inspections/scan_log.py): the
+        # genuine scans' rows are written by it, a batch a second, and its CPU is counted with the scans'.
+        flusher_log = workdir / "flusher.log"
+        with flusher_log.open("w") as log_file:
+            flusher = subprocess.Popen(
+                [sys.executable, str(ROOT / "manage.py"), "flush_scan_log"],
+                env={**os.environ, **environment},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        processes.append(flusher)
     wait_until_up(f"{base}/healthz", server, log)
     first_path = paths.read_text().split("\n", 1)[0]
     status = status_without_redirects(base + first_path)
@@ -713,14 +766,26 @@ def run(
     def last_scan_id() -> int:
         return Scan.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
+    def drained(timeout: float = 120) -> float:
+        """Seconds until the flusher has written every scan waiting in the stream."""
+        started = time.monotonic()
+        while scan_log.waiting() and time.monotonic() - started < timeout:
+            time.sleep(0.1)
+        return time.monotonic() - started
+
     if args.warmup:
         run_wrk(wrk, script, paths, base, args, args.warmup)
+    drained()
     before_id = last_scan_id()
+    cards_before = card_count(args.redis_url, environment["CACHE_KEY_PREFIX"])
     load_before = os.getloadavg()
-    meter = CpuMeter(server, args.redis_url)
+    meter = CpuMeter(server, args.redis_url, flusher)
     before = meter.snapshot()
     scan = run_wrk(wrk, script, paths, base, args, args.duration)
+    backlog = scan_log.waiting()
+    drain_seconds = drained()
     scan_cpu = meter.spent(before, meter.snapshot())
+    cards_built = card_count(args.redis_url, environment["CACHE_KEY_PREFIX"]) - cards_before
     outcomes = outcome_counts(before_id)
     written = sum(outcomes.values())
     before = meter.snapshot()
@@ -751,12 +816,21 @@ def run(
     print(
         f"              migrated in {migrate_seconds:.1f} s, loaded in {load_seconds:.1f} s; "
         f"{len(public_ids):,} tokens signed in {token_seconds:.1f} s"
+        + (
+            f"; their scan cards built in {card_seconds:.1f} s, as notification builds them"
+            if card_seconds
+            else "; no scan card built before the run (cold)"
+        )
     )
     print(f"  server    : {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(command))}")
     print(
         f"              {gunicorn_version}: {workers} workers, class {args.worker_class}, "
         f"{args.threads} threads each; DEBUG=0, REDIS_URL set, CONN_MAX_AGE "
         f"{connection.settings_dict['CONN_MAX_AGE']}, DATABASE_SERVER_SIDE_BINDING={args.server_side_binding}"
+    )
+    print(
+        f"              SCAN_CARD_SECONDS={args.scan_card_seconds}, SCAN_LOG_STREAM={args.scan_log_stream}"
+        + ("; manage.py flush_scan_log beside it (a batch a second)" if args.scan_log_stream == "1" else "")
     )
     print(
         "              SCAN_RATE_LIMIT=100000000/m: all the load comes from one address, which the "
@@ -786,14 +860,15 @@ def run(
         )
     print()
     print(
-        f"  {'CPU ms per request':<34} {'gunicorn':>10} {'postgres':>9} {'redis':>7} {'wrk':>7} {'ours':>7} "
-        f"{'machine':>8}  machine busy"
+        f"  {'CPU ms per request':<34} {'gunicorn':>10} {'flusher':>8} {'postgres':>9} {'redis':>7} {'wrk':>7} "
+        f"{'ours':>7} {'machine':>8}  machine busy"
     )
     for label, figures, cpu in pages:
         n = max(figures["requests"], 1)
-        ours = cpu["gunicorn"] + cpu["postgres"] + cpu["redis"] + cpu["wrk"]
+        ours = cpu["gunicorn"] + cpu["flusher"] + cpu["postgres"] + cpu["redis"] + cpu["wrk"]
         print(
-            f"  {label:<34} {1000 * cpu['gunicorn'] / n:>10.2f} {1000 * cpu['postgres'] / n:>9.2f} "
+            f"  {label:<34} {1000 * cpu['gunicorn'] / n:>10.2f} {1000 * cpu['flusher'] / n:>8.2f} "
+            f"{1000 * cpu['postgres'] / n:>9.2f} "
             f"{1000 * cpu['redis'] / n:>7.2f} {1000 * cpu['wrk'] / n:>7.2f} {1000 * ours / n:>7.2f} "
             f"{1000 * cpu['busy'] / n:>8.2f}  {cpu['busy'] / cpu['elapsed']:.0%} "
             f"(others' work {max(cpu['busy'] - ours, 0) / cpu['elapsed']:.0%})"
@@ -805,12 +880,28 @@ def run(
         f"({', '.join(f'{k} {v:,}' for k, v in sorted(outcomes.items()))}); "
         f"in all, with the warm-up: {scans():,}"
     )
+    if args.scan_log_stream == "1":
+        print(
+            f"  scan log: {backlog:,} scans still in the stream when the load stopped, written by the flusher "
+            f"{drain_seconds:.1f} s later (its CPU until then is in the scan row)"
+        )
+    print(
+        f"  scan cards built (cache misses) during the measured run: {cards_built:,} of {scan['requests']:,} "
+        f"scans ({cards_built / max(scan['requests'], 1):.0%}); the rest read their card from the cache"
+    )
     if written < scan["requests"] * 0.9:
         print(
             f"  WARNING: {scan['requests']:,} scan requests but only {written:,} scans logged: the figures above "
             "did not measure the scan page (see the server log's answers)"
         )
-    return server
+
+
+def card_count(redis_url: str, prefix: str) -> int:
+    """Scan cards in the cache (inspections/scan_card.py): each was built by a scan that found none."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    return sum(1 for _ in client.scan_iter(f"{prefix}:*:scan-card:*", count=5000))
 
 
 def outcome_counts(after_id: int) -> dict[str, int]:

@@ -69,6 +69,37 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture
+def redis_cache(settings, _clear_cache):
+    """The cache in the real Redis (127.0.0.1:6379, database 12, keys under a prefix of the test's own), as
+    production has it, with the scan log's stream on. The keys are deleted by prefix afterwards, never with
+    `cache.clear()` (FLUSHDB would empty the database for everyone on it), and the cache is back in process
+    memory before `_clear_cache` clears it."""
+    import uuid
+
+    import redis
+    from django.core.cache import caches
+
+    prefix = f"jc-test-{uuid.uuid4().hex}"
+    url = "redis://127.0.0.1:6379/12"
+    original = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "jianchama.core.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    settings.SCAN_LOG_STREAM = True
+    yield caches["default"]
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    settings.CACHES = original
+
+
 @pytest.fixture(scope="session")
 def _signing_key_dir(tmp_path_factory):
     """One inspection code signing key for the whole run (key generation is cheap, but not free)."""

@@ -4,7 +4,8 @@ DATABASE_URL   database (default: SQLite file db.sqlite3 in the project root)
 SECRET_KEY     Django secret key (SECRET_KEY_FILE: a file holding it)
 DEBUG          "1" for development pages and errors
 ALLOWED_HOSTS  comma-separated host names
-REDIS_URL      cache (rate limits, lockouts) in Redis instead of process memory
+REDIS_URL      cache (rate limits, lockouts, scan cards) and the scan log's stream in Redis instead of process memory
+SCAN_LOG_STREAM  "0": write every scan at once even with Redis (inspections/scan_log.py)
 CACHE_KEY_PREFIX  prefix of this deployment's cache keys, where several share one Redis
 DATABASE_REPLICA_URL  a read replica for statistics, exports, public pages and open data (core/replica.py)
 DATABASE_SERVER_SIDE_BINDING  "1": PostgreSQL binds parameters and keeps often-run statements prepared
@@ -202,6 +203,18 @@ CODE_TOKEN_TTL_SECONDS = int(env("CODE_TOKEN_TTL_SECONDS", "300"))  # each token
 CODE_REFRESH_SECONDS = int(env("CODE_REFRESH_SECONDS", "60"))  # the inspector's phone shows a new one
 CODE_KEY_RETENTION_DAYS = int(env("CODE_KEY_RETENTION_DAYS", "30"))  # retired public keys stay published
 SCAN_RATE_LIMIT = env("SCAN_RATE_LIMIT", "60/m")  # scans per client address
+# The scan page's card (inspections/scan_card.py): what a code's page shows of its task, built when the task is
+# told to the enterprise, kept in the cache for at most this long (0: never kept; a week by default, so that a
+# card built at notification is there on the visit's day) and rebuilt as soon as the task, its inspectors or
+# their certificates change.
+SCAN_CARD_SECONDS = int(env("SCAN_CARD_SECONDS", str(7 * 24 * 3600)))
+# The scan log in batches (inspections/scan_log.py): with Redis, the scans that change nothing are appended to a
+# stream and written to the table by `manage.py flush_scan_log` every SCAN_LOG_FLUSH_SECONDS (and by the task
+# worker's minute schedule); entries a dead flusher left are taken over after SCAN_LOG_CLAIM_SECONDS. "0", or no
+# Redis: every scan is written at once.
+SCAN_LOG_STREAM = env("SCAN_LOG_STREAM", "1" if REDIS_URL else "0") == "1"
+SCAN_LOG_FLUSH_SECONDS = float(env("SCAN_LOG_FLUSH_SECONDS", "1"))
+SCAN_LOG_CLAIM_SECONDS = int(env("SCAN_LOG_CLAIM_SECONDS", "30"))
 # The field app (F-44): offline, the inspector's phone shows prefetched tokens, one per slot of
 # FIELD_CODE_SLOT_SECONDS (each valid only its slot, never longer than CODE_TOKEN_TTL_SECONDS), at most
 # FIELD_CODE_PREFETCH_COUNT of them and covering at most FIELD_CODE_PREFETCH_HOURS from the fetch (never past

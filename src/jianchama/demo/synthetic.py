@@ -560,6 +560,10 @@ def generate(
             )
         else:
             counts = _python_load(run, ref, log)
+    # Written past the models' signals (set-based SQL, queryset updates): no scan card cached before may stay.
+    from jianchama.inspections import scan_card
+
+    scan_card.forget_all()
     if postgres:
         _analyze(log)
     log(f"  共用时 {time.perf_counter() - started:.1f} 秒")

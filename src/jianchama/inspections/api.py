@@ -663,7 +663,9 @@ def list_scans(
     cursor: Query[str] = None,
     limit: Query[int] = 50,
 ):
-    """本单位参与的任务的扫码记录（时间与结果），按时间倒序，游标分页。不含扫码人的任何信息。"""
+    """本单位参与的任务的扫码记录（时间与结果），按时间倒序，游标分页。不含扫码人的任何信息。
+
+    多数核验通过的扫码批量写入，扫码后通常1秒内（至多约1分钟）才出现：按 since 轮询时请回退1分钟并去重。"""
     require(request, "scans:read")
     if not 1 <= limit <= MAX_PAGE:
         refuse("limit", f"limit 须在1至{MAX_PAGE}之间")

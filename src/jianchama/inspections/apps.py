@@ -21,6 +21,35 @@ class InspectionsConfig(AppConfig):
         for module in (field, frequency, triggers):
             audit.register_actions(getattr(module, "AUDIT_ACTIONS", {}))
         register_timeline_labels(audit)
+        connect_scan_card_signals()
+
+
+def connect_scan_card_signals() -> None:
+    """A cached scan card is stale as soon as what it shows changes (scan_card.py)."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from jianchama.registry.models import Certificate, EnforcementBody, Field, InspectionItem, Inspector
+
+    from . import scan_card
+    from .models import InspectionCode, Task, TaskBody
+
+    handlers = [
+        (Task, scan_card.on_task_saved),
+        (InspectionCode, scan_card.on_code_saved),
+        (TaskBody, scan_card.on_task_part_saved),
+        (Inspector, scan_card.on_inspector_saved),
+        (Certificate, scan_card.on_certificate_saved),
+        (EnforcementBody, scan_card.on_registry_saved),
+        (InspectionItem, scan_card.on_registry_saved),
+        (Field, scan_card.on_registry_saved),
+    ]
+    for model, handler in handlers:
+        for signal, name in ((post_save, "save"), (post_delete, "delete")):
+            signal.connect(handler, sender=model, dispatch_uid=f"scan-card-{model.__name__}-{name}")
+    for through in (Task.inspectors.through, Task.items.through):
+        m2m_changed.connect(
+            scan_card.on_task_links_changed, sender=through, dispatch_uid=f"scan-card-{through.__name__}"
+        )
 
 
 def frequency_finding_label(finding) -> str:

@@ -22,3 +22,11 @@ def release_evaluations() -> int:
     )
     bodies = EnforcementBody.objects.filter(pk__in=list(rated)).select_related("region").order_by("pk")
     return sum(1 for body in bodies if release("系统", body=body))
+
+
+def flush_scan_log() -> int:
+    """Every minute: write the scans waiting in the scan log's stream (scan_log.py), when the flusher service
+    (`manage.py flush_scan_log`) is not running or has fallen behind; returns how many were written."""
+    from . import scan_log
+
+    return scan_log.flush_pending()

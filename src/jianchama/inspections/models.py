@@ -332,11 +332,19 @@ class Scan(models.Model):
         help_text="登录的企业联系人所属企业",
     )
     client_hash = models.CharField("客户端标识（散列）", max_length=64)
+    # The scan log's entry for a scan written later in a batch (scan_log.py): a replayed batch finds its rows
+    # by it and adds none twice. Empty for a scan written at once.
+    log_id = models.CharField("扫码日志编号", max_length=40, null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "扫码记录"
         verbose_name_plural = "扫码记录"
         indexes = [models.Index(fields=["code", "scanned_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["log_id"], condition=Q(log_id__isnull=False), name="scan_log_id_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.scanned_at:%Y-%m-%d %H:%M}"

@@ -39,7 +39,7 @@ from jianchama.registry.models import (
 )
 from jianchama.registry.qualification import check_qualification
 
-from . import backfill, signing, workflow
+from . import backfill, scan_card, scan_log, signing, workflow
 from .models import (
     CodeReport,
     Evaluation,
@@ -696,6 +696,7 @@ def _notify(actor, task: Task) -> None:
     task.save(update_fields=["status", "notified_at"])
     _send_notice(task)
     workflow.record(actor, "task.notified", task, before)
+    scan_card.refresh_on_commit(task)  # the enterprise's first scan finds the card ready
 
 
 def _send_notice(task: Task) -> None:
@@ -802,6 +803,7 @@ def start_emergency(actor, *, task: Task) -> Task:
     workflow.record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
     _issue_code(actor, task)
     _send_notice(task)
+    scan_card.refresh_on_commit(task)
     return task
 
 
@@ -814,6 +816,7 @@ def _start(actor, task: Task, how: str, occurred_at: datetime.datetime | None = 
     task.save(update_fields=["status", "started_at", "started_received_at"])
     extra = {"occurred_at": occurred_at, "received_at": now} if occurred_at else {}
     workflow.record(actor, "task.started", task, before, how=how, **extra)
+    scan_card.refresh_on_commit(task)
 
 
 @transaction.atomic
@@ -865,6 +868,7 @@ class ScanResult:
     claims: signing.TokenClaims | None = None
     started_task: bool = False
     problems: list[str] = field(default_factory=list)
+    logged_later: bool = False  # the scan went to the scan log's stream; its row is written in a batch
 
 
 def client_hash(address: str) -> str:
@@ -896,62 +900,36 @@ def _judge(code: InspectionCode, claims: signing.TokenClaims, user, now: datetim
     return Outcome.GENUINE
 
 
-def _scanned_code(public_id: int) -> InspectionCode | None:
-    """The code with its task, in one query that is built once: compiling the ORM's query cost more than
-    everything else a scan does (bench/bench_scan.py). Rows become model instances as the ORM makes them,
-    through the database's converters."""
-    from django.db import connection
-    from django.db.models.expressions import Col
+_UNREAD: Any = object()
 
-    key = (connection.alias, connection.vendor)
-    plan = _SCANNED_CODE_SQL.get(key)
-    if plan is None:
-        quote = connection.ops.quote_name
-        code_meta, task_meta = InspectionCode._meta, Task._meta
-        code_fields, task_fields = code_meta.concrete_fields, task_meta.concrete_fields
-        columns = [f"c.{quote(f.column)}" for f in code_fields] + [
-            f"t.{quote(f.column)}" for f in task_fields
-        ]
-        sql = (
-            f"SELECT {', '.join(columns)} FROM {quote(code_meta.db_table)} c "
-            f"INNER JOIN {quote(task_meta.db_table)} t "
-            f"ON t.{quote(task_meta.pk.column)} = c.{quote(code_meta.get_field('task').column)} "
-            f"WHERE c.{quote(code_meta.get_field('public_id').column)} = %s"
-        )
-        converters = []
-        for index, model_field in enumerate([*code_fields, *task_fields]):
-            column = Col("", model_field)
-            functions = connection.ops.get_db_converters(column) + model_field.get_db_converters(connection)
-            if functions:
-                converters.append((index, functions, column))
-        plan = (sql, len(code_fields), converters)
-        _SCANNED_CODE_SQL[key] = plan
-    sql, split, converters = plan
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [public_id])
-        row = cursor.fetchone()
-    if row is None:
+# Outcomes whose page links to nothing signed with the scan's row (a report link, a "scan again" link), so
+# that their row may be written later, in a batch (scan_log.py), when the scan changes nothing else.
+LOGGED_LATER = (Scan.Outcome.GENUINE, Scan.Outcome.NOT_YET_VALID)
+
+
+def read_scanned_token(token: str) -> signing.TokenClaims | None:
+    """The claims of a scanned token, or None when it is not a genuine code (malformed, altered, unknown key)."""
+    try:
+        return signing.read_token(token)
+    except signing.TokenError:
         return None
-    values = list(row)
-    for index, functions, column in converters:
-        for function in functions:
-            values[index] = function(values[index], column, connection)
-    code = InspectionCode.from_db(
-        connection.alias, [f.attname for f in InspectionCode._meta.concrete_fields], values[:split]
-    )
-    code.task = Task.from_db(
-        connection.alias, [f.attname for f in Task._meta.concrete_fields], values[split:]
-    )
-    return code
-
-
-_SCANNED_CODE_SQL: dict[tuple[str, str], tuple[str, int, list]] = {}
 
 
 def scan_code(
-    token: str, *, user=None, client_address: str = "", now: datetime.datetime | None = None
+    token: str,
+    *,
+    user=None,
+    client_address: str = "",
+    now: datetime.datetime | None = None,
+    claims: signing.TokenClaims | None = _UNREAD,
+    code: InspectionCode | None = None,
 ) -> ScanResult:
-    """Verify a scanned token, log the scan, and start the task at the enterprise's first genuine scan."""
+    """Verify a scanned token, log the scan, and start the task at the enterprise's first genuine scan.
+
+    `claims`: the token as the caller has read it already (`read_scanned_token`; None: not genuine). `code`: the
+    scanned code with its task as the scan card holds it (scan_card.py), current by the card's versions;
+    otherwise it is read from the database. A scan that changes nothing and whose page links to nothing of its
+    row goes to the scan log's stream when there is one (`ScanResult.scan` is then not saved yet)."""
     now = now or timezone.now()
     enterprise_id = (
         user.enterprise_id
@@ -959,14 +937,15 @@ def scan_code(
         else None
     )
     digest = client_hash(client_address)
-    try:
-        claims = signing.read_token(token)
-    except signing.TokenError:
+    if claims is _UNREAD:
+        claims = read_scanned_token(token)
+    if claims is None:
         scan = Scan.objects.create(
             scanned_at=now, outcome=Scan.Outcome.FORGED, enterprise_id=enterprise_id, client_hash=digest
         )
         return ScanResult(Scan.Outcome.FORGED, scan)
-    code = _scanned_code(claims.code_id)
+    if code is None:
+        code = scan_card.code_with_task(claims.code_id)
     if code is None:
         # Signed by us but unknown: treated as forged, since no task stands behind it.
         scan = Scan.objects.create(
@@ -982,9 +961,21 @@ def scan_code(
     if not starts:
         # Nothing else is written, so the log row needs no transaction of its own (most scans: anyone's
         # but the enterprise's, and the enterprise's after the first).
-        scan = Scan.objects.create(
+        scan = Scan(
             code=code, scanned_at=now, outcome=outcome, enterprise_id=enterprise_id, client_hash=digest
         )
+        if outcome in LOGGED_LATER and settings.SCAN_LOG_STREAM:
+            scan.log_id = scan_log.new_key()
+            if scan_log.append(
+                key=scan.log_id,
+                code_id=code.pk,
+                scanned_at=now,
+                outcome=outcome,
+                enterprise_id=enterprise_id,
+                client_hash=digest,
+            ):
+                return ScanResult(outcome, scan, code=code, task=code.task, claims=claims, logged_later=True)
+        scan.save(force_insert=True)
         _scan_event(code.task, scan)
         return ScanResult(outcome, scan, code=code, task=code.task, claims=claims)
     started = False

@@ -62,6 +62,16 @@ def emit(event: str, task: Task, data: dict[str, Any]) -> None:
         listener(event, task, data)
 
 
+def listening(event: str) -> list[Callable[[str, Task, dict[str, Any]], None]]:
+    """The listeners that want `event` now: a listener may say so by a `wants(event)` attribute, so that a batch
+    of events (the scan log's, scan_log.py) asks once instead of once per event."""
+    return [
+        listener
+        for listener in LISTENERS
+        if getattr(listener, "wants", None) is None or listener.wants(event)
+    ]
+
+
 def record(actor, action: str, task: Task, before: dict | None, **extra: Any) -> None:
     after = audit.snapshot(task, TASK_FIELDS)
     after.update(extra)

@@ -64,6 +64,9 @@ def on_event(event: str, task, data: dict) -> None:
     )
 
 
+on_event.wants = lambda event: event in subscribed_events()
+
+
 def on_body_event(event: str, body_id: int, subject: dict, data: dict) -> None:
     """A body's event (core.events): to that body's webhooks that subscribe."""
     if event not in subscribed_events():

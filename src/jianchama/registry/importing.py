@@ -38,7 +38,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, cache
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.roles import Role
 from jianchama.core.sms import send_sms
@@ -1427,6 +1427,11 @@ def _write_inspectors(
         through(certificate_id=cid, field_id=f) for cid, field_ids in refield.items() for f in field_ids
     ]
     through.objects.bulk_create(links, batch_size=WRITE_BATCH)
+    if new_certificates or changed_certificates or changed_people:
+        # Written past the models' signals: whatever shows people and certificates (the scan page's cached
+        # cards) rebuilds, now and when this commits.
+        cache.bump([cache.REGISTRY_GENERATION_KEY])
+        transaction.on_commit(lambda: cache.bump([cache.REGISTRY_GENERATION_KEY]), robust=True)
 
     updated_certificates = len({c[-1] for c in changed_certificates} | set(refield))
     return {

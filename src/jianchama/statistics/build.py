@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from jianchama.core.models import AuditEvent
+from jianchama.inspections import scan_log
 from jianchama.inspections.frequency import COUNTED, WINDOW_SLACK
 from jianchama.inspections.models import (
     Evaluation,
@@ -345,9 +346,13 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
 def _heads() -> tuple[int, int, int]:
     from django.db.models import Max
 
+    # The scan log's batches draw their ids when inserted and show them when they commit: the highest scan id
+    # is read while none is under way, else a batch committed later below it would never be counted.
+    with scan_log.no_batch_in_flight():
+        scan_head = Scan.objects.aggregate(m=Max("pk"))["m"] or 0
     return (
         AuditEvent.objects.aggregate(m=Max("sequence"))["m"] or 0,
-        Scan.objects.aggregate(m=Max("pk"))["m"] or 0,
+        scan_head,
         Evaluation.objects.aggregate(m=Max("pk"))["m"] or 0,
     )
 

@@ -25,6 +25,7 @@ visit started (`started_at`, local time), and their month the month of that day.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import time
 from collections import defaultdict
@@ -59,6 +60,7 @@ from jianchama.core.formats import chinese_date
 from jianchama.core.models import AuditEvent
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
+from jianchama.inspections import scan_log
 from jianchama.inspections.models import (
     LACKING_REASON,
     UNPLANNED_KIND,
@@ -75,6 +77,8 @@ from jianchama.plans.services import SPECIAL_PUBLISH_MONTHS, add_months
 from jianchama.registry.models import Certificate, EnforcementBody, InspectionItem, Inspector, Region
 
 from .models import Finding, RuleRun, Severity
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["RULES", "Hit", "Rule", "may_run_rules", "rule", "rule_choices", "run_rules"]
 
@@ -1349,6 +1353,16 @@ def _incremental_context(
     return narrowed, {"scope": "incremental", "since": base, "tasks": len(changes.task_ids)}
 
 
+def _write_waiting_scans() -> None:
+    """The scans still waiting in the scan log's stream are written before the rules read them: a code scanned
+    a moment ago is not "never scanned". Redis or the database failing here does not stop the run (the rules
+    then see what is written, as they would have a second earlier)."""
+    try:
+        scan_log.flush_pending()
+    except Exception:
+        logger.exception("数据监督规则运行前写入待写扫码记录失败，规则按已写入的扫码记录运行")
+
+
 def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     """Run a started run's rules over all the data and record the new findings. The figures of each rule are
     saved as soon as it finishes, so the run list shows the progress. A rule that raises does not stop the
@@ -1362,6 +1376,7 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
         raise InvalidTransition(f"数据监督规则运行记录 {run.pk} 已{run.get_status_display()}，不能再次运行")
     finished = set(run.stats)
     actor = run.triggered_by or "系统"
+    _write_waiting_scans()
     codes = list(run.rules)
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
     changes: dict[int, Changes] = {}

@@ -26,8 +26,8 @@ from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.roles import Role
 from jianchama.registry.models import Certificate, Enterprise, InspectionItem
 
-from .. import field, forms, frequency, qr, services, signing, triggers
-from ..models import Evaluation, Evidence, Exemption, InspectionCode, Scan, Task
+from .. import field, forms, frequency, qr, scan_log, services, signing, triggers
+from ..models import Evaluation, Evidence, Exemption, InspectionCode, Task
 
 
 def _task(request, pk) -> Task:
@@ -347,7 +347,8 @@ def task_detail(request, pk):
         )
     ).order_by("sequence")
     record = getattr(task, "record", None)
-    scans = Scan.objects.filter(code__task=task).order_by("-scanned_at")[:20] if hasattr(task, "code") else []
+    # With the scans still waiting in the scan log's stream: the page looked at right after a scan shows it.
+    scans = scan_log.recent_scans(task.code.pk, 20) if hasattr(task, "code") else []
     context = {
         "task": task,
         "parts": parts,
