@@ -223,3 +223,149 @@ def test_the_body_hears_of_findings_once_warned_and_of_recommendations(api, worl
     assert issued["data"]["rectify_by"] == rec.rectify_by.isoformat() and issued["data"]["direct"] is False
     assert not WebhookDelivery.objects.exclude(webhook__client=w.client_obj).exists()
     # (The evaluation release's event: tests/inspections/test_evaluation_release.py.)
+
+
+def notified_task(api, world, **changes) -> str:
+    """A task created, submitted and approved through the API: its code issued, the enterprise told."""
+    number = api.post("/tasks", task_payload(world, **changes)).json()["number"]
+    assert api.post(f"/tasks/{number}/submit", {}).status_code == 200
+    approved = api.post(f"/tasks/{number}/approve")
+    assert approved.json()["status"] == "notified", approved.json()
+    return number
+
+
+def delivered(receiver, secret: str, event: str) -> dict[str, dict]:
+    """Send every pending delivery of `event` as the queue's job does; what the receiver got, by task number,
+    each checked against the webhook's secret."""
+    for delivery in WebhookDelivery.objects.filter(event=event, status="pending").order_by("pk"):
+        assert jobs.deliver_webhook(delivery.pk) == "sent"
+    documents = {}
+    for headers, body in receiver.received:
+        assert verify(secret, headers, body)
+        assert headers["X-Jianchama-Event"] == event
+        document = json.loads(body)
+        documents[document["task"]["number"]] = document
+    return documents
+
+
+def test_task_started_reaches_the_bodys_system_however_the_visit_began(api, world, receiver):
+    """task.started when an inspector checks in through the API, on the task's page or from the field app
+    (offline, with the real time), when the enterprise's first genuine scan starts the visit, and when an
+    emergency inspection starts before its approval."""
+    import datetime
+    import uuid
+
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from jianchama.core.roles import Role
+    from jianchama.inspections import services, signing
+    from jianchama.inspections.models import InspectionCode, Task
+    from tests.factories import user_for
+
+    created = api.post("/webhooks", {"url": receiver.url, "events": ["task.started"]})
+    secret = created.json()["secret"]
+    by_api, on_page, in_field, by_scan = (notified_task(api, world) for _ in range(4))
+    assert not WebhookDelivery.objects.exists()  # approving is not starting
+
+    inspector = world.inspectors[0]
+    answer = api.post(f"/tasks/{by_api}/check-in", {"inspector_certificate": inspector.number})
+    assert answer.status_code == 200, answer.json()
+    page = Client()
+    page.force_login(inspector.user)
+    page.post(reverse("inspections:task_action", args=[Task.objects.get(number=on_page).pk, "check_in"]))
+    arrived = timezone.now() - datetime.timedelta(hours=2)
+    synced = page.post(
+        reverse("inspections:field_sync"),
+        {
+            "client_id": str(uuid.uuid4()),
+            "kind": "check_in",
+            "task": str(Task.objects.get(number=in_field).pk),
+            "occurred_at": arrived.isoformat(),
+        },
+    )
+    assert synced.status_code == 200 and synced.json()["status"] == "accepted", synced.content
+    code = InspectionCode.objects.get(task__number=by_scan)
+    contact = user_for(Role.ENTERPRISE_CONTACT, enterprise=world.enterprise)
+    assert services.scan_code(signing.issue_token(code.public_id), user=contact).started_task
+    emergency = api.post("/tasks", task_payload(world, is_emergency=True)).json()["number"]
+    services.start_emergency(world.admin, task=Task.objects.get(number=emergency))
+
+    documents = delivered(receiver, secret, "task.started")
+    assert set(documents) == {by_api, on_page, in_field, by_scan, emergency}
+    assert {number: documents[number]["data"]["by"] for number in documents} == {
+        by_api: "check_in",
+        on_page: "check_in",
+        in_field: "check_in",
+        by_scan: "scan",
+        emergency: "emergency",
+    }
+    for number, document in documents.items():
+        task = Task.objects.get(number=number)
+        assert document["task"] == {"number": number, "status": "in_progress"}
+        assert datetime.datetime.fromisoformat(document["data"]["started_at"]) == task.started_at
+        assert document["data"]["emergency"] is (number == emergency)
+    # The field app's check-in happened two hours before the platform heard of it: both times are told.
+    field_data = documents[in_field]["data"]
+    assert datetime.datetime.fromisoformat(field_data["started_at"]) == arrived
+    assert datetime.datetime.fromisoformat(field_data["received_at"]) > arrived
+    assert documents[by_api]["data"]["received_at"] is None
+    assert documents[by_scan]["data"]["how"] == "企业扫码核验"
+    assert not WebhookDelivery.objects.exclude(webhook__client=world.client_obj).exists()
+
+
+def test_an_overdue_result_is_announced_once_per_task_by_the_daily_job(api, world, receiver, settings):
+    """result.overdue: a visit whose result is still not recorded after SUPERVISION_RECORD_WORKING_DAYS
+    working days is announced by the daily job, once; a result recorded in time, or a visit still within its
+    days, is not. A task found overdue while nobody listened is not announced later either."""
+    import datetime
+
+    from django.utils import timezone
+
+    from jianchama.core.workdays import add_working_days
+    from jianchama.inspections.models import Task
+    from jianchama.integrations.models import OverdueResult
+
+    settings.SUPERVISION_RECORD_WORKING_DAYS = 5
+    today = timezone.localdate()
+    late, recent, recorded, unheard = (notified_task(api, world) for _ in range(4))
+    for number in (late, recent, recorded, unheard):
+        checked_in = api.post(
+            f"/tasks/{number}/check-in", {"inspector_certificate": world.inspectors[0].number}
+        )
+        assert checked_in.status_code == 200
+
+    def visited(number: str, days_ago: int) -> datetime.date:
+        started = timezone.now() - datetime.timedelta(days=days_ago)
+        Task.objects.filter(number=number).update(started_at=started)
+        return timezone.localdate(started)
+
+    visited(unheard, 30)
+    assert jobs.announce_overdue_results(today=today) == 1  # nobody subscribed yet: found, not sent
+    assert not WebhookDelivery.objects.exists()
+
+    created = api.post("/webhooks", {"url": receiver.url, "events": ["result.overdue"]})
+    secret = created.json()["secret"]
+    visit = visited(late, 20)
+    visited(recent, 1)
+    visited(recorded, 20)
+    Task.objects.filter(number=recorded).update(status=Task.Status.RESULT_RECORDED)
+    assert jobs.announce_overdue_results(today=today) == 1
+    assert jobs.announce_overdue_results(today=today) == 0  # the next run announces nothing again
+
+    documents = delivered(receiver, secret, "result.overdue")
+    assert list(documents) == [late]
+    due = add_working_days(visit, 5)
+    assert documents[late]["data"] == {
+        "started_at": Task.objects.get(number=late).started_at.isoformat(),
+        "visit_date": visit.isoformat(),
+        "due": due.isoformat(),
+        "working_days": 5,
+    }
+    assert sorted(OverdueResult.objects.values_list("task__number", flat=True)) == sorted([late, unheard])
+    # The deadline's day itself is in time: the job run that day finds nothing for a visit due then.
+    visited(recent, (today - visit).days)
+    assert jobs.announce_overdue_results(today=due) == 0
+    schedule = Schedule.objects.get(name="integrations-overdue-results")
+    assert schedule.func == "jianchama.integrations.jobs.announce_overdue_results"

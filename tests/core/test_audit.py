@@ -373,3 +373,23 @@ def test_concurrent_appenders_keep_one_unbroken_chain():
         thread.join()
     assert errors == []
     assert audit.verify_chain() == (40, None)
+
+
+def test_a_change_whose_event_cannot_be_written_does_not_happen():
+    """`record` appends without a savepoint of its own (core/audit.py): an event the database refuses fails the
+    whole change it belongs to, and a caller that swallowed the error could not go on writing (PostgreSQL,
+    which enforces the column's length; SQLite stores the overlong text)."""
+    from django.db import DatabaseError, connection, transaction
+    from django.db.transaction import TransactionManagementError
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite does not enforce the column's length, so the event is written")
+    events = AuditEvent.objects.count()
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        enterprise = EnterpriseFactory(name="上海金山燃气供应站有限公司")
+        with pytest.raises(DatabaseError):
+            audit.record(actor="系统", action="test.change", obj=enterprise, object_type="x" * 101)
+        Enterprise.objects.count()  # the change's transaction is doomed: nothing more runs in it
+    assert not Enterprise.objects.filter(name="上海金山燃气供应站有限公司").exists()
+    assert AuditEvent.objects.count() == events
+    assert audit.verify_chain()[1] is None

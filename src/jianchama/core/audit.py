@@ -164,30 +164,138 @@ def record(
     """Append one event. Call inside the service's transaction, so the event and the change commit together.
 
     `actor` is a user, or a short text such as "系统" or "数据导入" for changes nobody made by hand.
+
+    Appending holds the chain's lock until the transaction ends (`_lock_chain`), so every audited
+    transaction in the system waits for the one before it to commit: call it last in the service, after
+    everything else it writes. Everything that does not depend on the chain's head is done before the lock.
     """
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)
-    with transaction.atomic():
-        _lock_chain()
-        last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
-        event = AuditEvent(
-            sequence=(last.sequence + 1) if last else 1,
-            occurred_at=timezone.now(),
-            actor=actor if isinstance(actor, models.Model) and actor.pk else None,
-            actor_label=_actor_label(actor)[:150],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            object_repr=object_repr[:255],
-            before=_normalise(before),
-            after=_normalise(after),
-            prev_hash=last.hash if last else GENESIS_HASH,
-        )
-        event.hash = _event_hash(event)
-        event.save(force_insert=True)
+    event = AuditEvent(
+        actor=actor if isinstance(actor, models.Model) and actor.pk else None,
+        actor_label=_actor_label(actor)[:150],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        object_repr=object_repr[:255],
+        before=_normalise(before),
+        after=_normalise(after),
+    )
+    # No savepoint of its own inside the service's transaction (two round trips, while the chain's lock is
+    # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
+    with transaction.atomic(savepoint=False):
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql":
+            _append_postgresql(connection, event)
+        else:
+            _lock_chain()
+            last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+            event.sequence = (last.sequence + 1) if last else 1
+            event.occurred_at = timezone.now()
+            event.prev_hash = last.hash if last else GENESIS_HASH
+            event.hash = _event_hash(event)
+            event.save(force_insert=True)
     return event
+
+
+def _hashed_middle(event: AuditEvent) -> str:
+    """What `compute_hash` serialises between the event's time and the previous hash, as it writes it: the
+    hashed list's items are written one after another, so the list's text is "[" + sequence + "," + time +
+    "," + this + "," + previous hash + "]"."""
+    return json.dumps(
+        [
+            event.actor_id,
+            event.actor_label,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.object_repr,
+            event.before,
+            event.after,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )[1:-1]
+
+
+# The append in one statement on PostgreSQL, once the lock is held: it reads the chain's head (a statement
+# after the lock's, so it sees what the previous holder committed), numbers and hashes the event the way
+# `compute_hash` does (sha256 over the same text: Python writes all of it but the sequence and the previous
+# hash, which only the head gives) and inserts it. Built once per process from the model.
+_APPEND_SQL: str | None = None
+
+
+def _append_sql(connection) -> str:
+    global _APPEND_SQL
+    if _APPEND_SQL is None:
+        quote = connection.ops.quote_name
+        table = quote(AuditEvent._meta.db_table)
+        columns = ", ".join(
+            quote(name)
+            for name in (
+                "sequence",
+                "occurred_at",
+                "actor_id",
+                "actor_label",
+                "action",
+                "object_type",
+                "object_id",
+                "object_repr",
+                "before",
+                "after",
+                "prev_hash",
+                "hash",
+            )
+        )
+        _APPEND_SQL = (
+            f"WITH head AS (SELECT {quote('sequence')} AS seq, {quote('hash')} AS digest FROM {table} "
+            f"ORDER BY {quote('sequence')} DESC LIMIT 1), "
+            "link AS (SELECT coalesce((SELECT seq FROM head), 0) + 1 AS seq, "
+            "coalesce((SELECT digest FROM head), %s::text) AS prev) "
+            f"INSERT INTO {table} ({columns}) "
+            "SELECT link.seq, %s, %s, %s, %s, %s, %s, %s, %s, %s, link.prev, "
+            "encode(sha256(convert_to('[' || link.seq::text || ',' || %s::text || ',' || %s::text || ',\"' "
+            "|| link.prev || '\"]', 'UTF8')), 'hex') FROM link "
+            f"RETURNING {quote('id')}, {quote('sequence')}, {quote('prev_hash')}, {quote('hash')}"
+        )
+    return _APPEND_SQL
+
+
+def _append_postgresql(connection, event: AuditEvent) -> None:
+    prepared = {
+        name: AuditEvent._meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
+        for name in ("before", "after")
+    }
+    middle = _hashed_middle(event)
+    sql = _append_sql(connection)
+    _lock_chain()
+    # From here to the commit every other audited transaction waits: only the time and one statement.
+    event.occurred_at = timezone.now()
+    occurred = json.dumps(event.occurred_at.astimezone(datetime.UTC).isoformat(timespec="microseconds"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                GENESIS_HASH,
+                event.occurred_at,
+                event.actor_id,
+                event.actor_label,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.object_repr,
+                prepared["before"],
+                prepared["after"],
+                occurred,
+                middle,
+            ],
+        )
+        event.pk, event.sequence, event.prev_hash, event.hash = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 @dataclass

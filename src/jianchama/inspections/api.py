@@ -12,7 +12,7 @@ import json
 from typing import Literal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Schema, Status
@@ -33,6 +33,7 @@ from .models import (
     InspectionRecord,
     Scan,
     Task,
+    TaskBody,
     TriggerSituation,
 )
 
@@ -262,8 +263,18 @@ class TaskFilters(Schema):
 # --- Helpers ---------------------------------------------------------------------------------------------
 
 
-def _task_out(task: Task) -> dict:
-    bodies = [tb.body for tb in task.task_bodies.all()]
+def _task_out(task: Task, *, bodies=None, inspectors=None, item_codes=None) -> dict:
+    """A task as the API shows it. `bodies` (code and name), `inspectors` (name and certificate) and
+    `item_codes`: its relations in the order a read gives them, when the caller has them (`_relations`, or a
+    task just created); otherwise they are taken from the task's prefetched relations (`RELATED`)."""
+    if bodies is None:
+        bodies = [tb.body for tb in task.task_bodies.all()]
+    if inspectors is None:
+        inspectors = [
+            _inspector_out(i.name, [c.number for c in i.certificates.all()]) for i in task.inspectors.all()
+        ]
+    if item_codes is None:
+        item_codes = [item.code for item in task.items.all()]
     return {
         "number": task.number,
         "status": task.status,
@@ -274,11 +285,8 @@ def _task_out(task: Task) -> dict:
         "enterprise_name": task.enterprise.name,
         "lead_body": task.lead_body,
         "bodies": bodies,
-        "inspectors": [
-            {"name": inspector.name, "certificate": _certificate(inspector)}
-            for inspector in task.inspectors.all()
-        ],
-        "item_codes": [item.code for item in task.items.all()],
+        "inspectors": inspectors,
+        "item_codes": item_codes,
         "legal_basis": task.legal_basis,
         "plan_number": task.plan.number if task.plan_id else None,
         "window_start": task.window_start,
@@ -297,26 +305,120 @@ def _task_out(task: Task) -> dict:
     }
 
 
-def _certificate(inspector) -> str:
-    numbers = sorted(c.number for c in inspector.certificates.all())
-    return numbers[-1] if numbers else ""
+def _inspector_out(name: str, certificates: list[str]) -> dict:
+    """An inspector by name and certificate: the latest-numbered of his certificates."""
+    numbers = sorted(certificates)
+    return {"name": name, "certificate": numbers[-1] if numbers else ""}
+
+
+# What an answer shows of a list's tasks' relations, read in four queries however many tasks (the bodies in the
+# order they joined, the lead first).
+RELATED = (
+    Prefetch("task_bodies", queryset=TaskBody.objects.select_related("body").order_by("pk")),
+    "inspectors__certificates",
+    "items",
+)
 
 
 def _with_related(queryset):
-    return queryset.select_related("enterprise", "lead_body", "plan").prefetch_related(
-        "task_bodies__body", "inspectors__certificates", "items"
-    )
+    return queryset.select_related("enterprise", "lead_body", "plan").prefetch_related(*RELATED)
 
 
-def _task(request, number: str) -> Task:
-    task = _with_related(Task.objects.visible_to(request.user)).filter(number=number[:20]).first()
+# One task's relations for its answer in one query, built once per database: the four prefetches of RELATED
+# took about 9 ms of CPU to build for a single task, most of a submission's answer. Each row: what it is (0 a
+# body, 1 an inspector's certificate, 2 an item), its position (the order the prefetches give: bodies as they
+# joined, inspectors in Inspector's order, items in InspectionItem's, ranked by the database so its collation
+# decides), an id, and two texts.
+_RELATIONS_SQL: dict[tuple[str, str], str] = {}
+
+
+def _relations_sql(connection) -> str:
+    key = (connection.alias, connection.vendor)
+    if key not in _RELATIONS_SQL:
+        from jianchama.registry.models import Field as ItemField
+        from jianchama.registry.models import Inspector
+
+        q = connection.ops.quote_name
+
+        def table(model) -> str:
+            return q(model._meta.db_table)
+
+        def column(model, name: str) -> str:
+            return q(model._meta.get_field(name).column)
+
+        inspectors, items = Task.inspectors.through, Task.items.through
+        _RELATIONS_SQL[key] = (
+            f"SELECT 0 AS kind, tb.{column(TaskBody, 'id')} AS position, b.{column(EnforcementBody, 'id')} AS ident, "
+            f"b.{column(EnforcementBody, 'code')} AS label, b.{column(EnforcementBody, 'name')} AS extra "
+            f"FROM {table(TaskBody)} tb INNER JOIN {table(EnforcementBody)} b "
+            f"ON b.{column(EnforcementBody, 'id')} = tb.{column(TaskBody, 'body')} "
+            f"WHERE tb.{column(TaskBody, 'task')} = %s "
+            "UNION ALL "
+            f"SELECT 1, dense_rank() OVER (ORDER BY b.{column(EnforcementBody, 'code')}, "
+            f"i.{column(Inspector, 'name')}, i.{column(Inspector, 'id')}), i.{column(Inspector, 'id')}, "
+            f"i.{column(Inspector, 'name')}, c.{column(Certificate, 'number')} "
+            f"FROM {table(inspectors)} ti INNER JOIN {table(Inspector)} i "
+            f"ON i.{column(Inspector, 'id')} = ti.{column(inspectors, 'inspector')} "
+            f"INNER JOIN {table(EnforcementBody)} b ON b.{column(EnforcementBody, 'id')} = i.{column(Inspector, 'body')} "
+            f"LEFT JOIN {table(Certificate)} c ON c.{column(Certificate, 'inspector')} = i.{column(Inspector, 'id')} "
+            f"WHERE ti.{column(inspectors, 'task')} = %s "
+            "UNION ALL "
+            f"SELECT 2, row_number() OVER (ORDER BY f.{column(ItemField, 'code')}, "
+            f"it.{column(InspectionItem, 'code')}, it.{column(InspectionItem, 'id')}), "
+            f"it.{column(InspectionItem, 'id')}, it.{column(InspectionItem, 'code')}, NULL "
+            f"FROM {table(items)} tt INNER JOIN {table(InspectionItem)} it "
+            f"ON it.{column(InspectionItem, 'id')} = tt.{column(items, 'inspectionitem')} "
+            f"INNER JOIN {table(ItemField)} f ON f.{column(ItemField, 'id')} = it.{column(InspectionItem, 'field')} "
+            f"WHERE tt.{column(items, 'task')} = %s"
+        )
+    return _RELATIONS_SQL[key]
+
+
+def _relations(task: Task) -> dict:
+    """`_task_out`'s bodies, inspectors and item codes of one task, as RELATED's prefetches give them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_relations_sql(connection), [task.pk] * 3)
+        rows = sorted(cursor.fetchall(), key=lambda row: (row[0], row[1]))
+    bodies, items = [], []
+    inspectors: dict[int, tuple[str, list[str]]] = {}
+    for kind, _position, ident, label, extra in rows:
+        if kind == 0:
+            bodies.append({"code": label, "name": extra})
+        elif kind == 1:
+            numbers = inspectors.setdefault(ident, (label, []))[1]
+            if extra is not None:
+                numbers.append(extra)
+        else:
+            items.append(label)
+    return {
+        "bodies": bodies,
+        "inspectors": [_inspector_out(name, numbers) for name, numbers in inspectors.values()],
+        "item_codes": items,
+    }
+
+
+def _task(request, number: str, *, related: bool = False) -> Task:
+    """The task by its number if the client may see it, with its enterprise, lead body and plan; `related`:
+    with its bodies, inspectors and their certificates and items too (for an act by one of its inspectors)."""
+    tasks = Task.objects.visible_to(request.user).select_related("enterprise", "lead_body", "plan")
+    if related:
+        tasks = tasks.prefetch_related(*RELATED)
+    task = tasks.filter(number=number[:20]).first()
     if task is None:
         raise Http404(f"任务{number[:20]}不存在，或不在本单位的范围内")
     return task
 
 
-def _fresh(task: Task) -> dict:
-    return _task_out(_with_related(Task.objects).get(pk=task.pk))
+def _answer(read: Task, changed: Task | None = None) -> dict:
+    """The answer about a task read by `_task`, after a step on it: its row as the service left it
+    (`changed`; its enterprise, lead body and plan as read unless the step changed them: setting an id drops
+    the related object read before) and its relations read in one query."""
+    if changed is not None:
+        for field in Task._meta.concrete_fields:
+            setattr(read, field.attname, getattr(changed, field.attname))
+    return _task_out(read, **_relations(read))
 
 
 def _acting_inspector(request, task: Task, certificate: str):
@@ -395,10 +497,11 @@ def create_task(request, payload: TaskIn):
     if missing:
         refuse("joint_body_codes", f"执法单位编码{'、'.join(c[:32] for c in missing)}不存在")
     bodies = [user.body_id, *(body.pk for body in joint)]
+    # In the order a task's inspectors are read (Inspector's ordering), so the answer below needs no read.
     certificates = list(
-        Certificate.objects.filter(
-            number__in=payload.inspector_certificates, inspector__body_id__in=bodies
-        ).select_related("inspector")
+        Certificate.objects.filter(number__in=payload.inspector_certificates, inspector__body_id__in=bodies)
+        .select_related("inspector")
+        .order_by("inspector__body__code", "inspector__name", "inspector_id", "number")
     )
     missing = sorted(set(payload.inspector_certificates) - {c.number for c in certificates})
     if missing:
@@ -423,11 +526,13 @@ def create_task(request, payload: TaskIn):
         situation = TriggerSituation.objects.filter(code=payload.trigger_situation_code).first()
         if situation is None:
             refuse("trigger_situation_code", f"触发情形代码{payload.trigger_situation_code}不存在")
+    inspectors = list(dict.fromkeys(c.inspector for c in certificates))
+    prefetch_related_objects(inspectors, "certificates")  # for the service's check and the answer
     task = services.create_task(
         user,
         enterprise=enterprise,
         items=items,
-        inspectors=list(dict.fromkeys(c.inspector for c in certificates)),
+        inspectors=inspectors,
         legal_basis=payload.legal_basis,
         kind=payload.kind,
         mode=payload.mode,
@@ -441,7 +546,19 @@ def create_task(request, payload: TaskIn):
         evidence=payload.evidence,
         is_emergency=payload.is_emergency,
     )
-    return Status(201, _fresh(task))
+    # Answered from what was written, nothing read again: the new task holds its enterprise, lead body and
+    # plan; its bodies are the lead's then the partners' (the order they joined), its items came in their
+    # read order (InspectionItem's), its inspectors in theirs (the certificates' query above).
+    bodies = [user.body, *(body for body in joint if body.pk != user.body_id)]
+    return Status(
+        201,
+        _task_out(
+            task,
+            bodies=bodies,
+            inspectors=[_inspector_out(i.name, [c.number for c in i.certificates.all()]) for i in inspectors],
+            item_codes=[item.code for item in items],
+        ),
+    )
 
 
 @router.post(
@@ -454,7 +571,7 @@ def submit_task(request, number: str, payload: SubmitIn):
     require(request, "tasks:write")
     task = _task(request, number)
     try:
-        services.submit_task(
+        submitted = services.submit_task(
             request.user, task=task, justification=payload.justification, exemption=payload.exemption
         )
     except PermissionDenied:
@@ -477,7 +594,7 @@ def submit_task(request, number: str, payload: SubmitIn):
                 422, "frequency-justification-required", error.message, lines, breaches=breaches
             ) from error
         raise
-    return _fresh(task)
+    return _answer(task, submitted)
 
 
 @router.post(
@@ -487,8 +604,7 @@ def approve_task(request, number: str):
     """执法单位负责人的批准，由本单位系统在其审批后提交；批准即签发检查码并告知企业。资格审查与频次复核同页面。"""
     require(request, "tasks:write")
     task = _task(request, number)
-    services.approve_task(request.user, task=task)
-    return _fresh(task)
+    return _answer(task, services.approve_task(request.user, task=task))
 
 
 @router.get("/tasks", response=TaskPage, summary="查询检查任务", operation_id="list_tasks")
@@ -522,7 +638,10 @@ def list_tasks(request, filters: Query[TaskFilters]):
         tasks = tasks.filter(changed)
     if filters.cursor:
         when, pk = _decode_cursor(filters.cursor)
-        tasks = tasks.filter(Q(created_at__lt=when) | Q(created_at=when, pk__lt=pk))
+        # `created_at <= when` repeats what the OR implies so that PostgreSQL starts the index scan at the cursor;
+        # with the OR alone it read the index from the newest task and filtered (at 1,000,000 tasks a page
+        # 5,000 tasks deep read 128,000 index entries, 670 ms).
+        tasks = tasks.filter(Q(created_at__lt=when) | Q(created_at=when, pk__lt=pk), created_at__lte=when)
     page = list(_with_related(tasks.order_by("-created_at", "-id"))[: filters.limit + 1])
     more = len(page) > filters.limit
     page = page[: filters.limit]
@@ -533,7 +652,7 @@ def list_tasks(request, filters: Query[TaskFilters]):
 @router.get("/tasks/{number}", response=TaskOut, summary="任务详情", operation_id="get_task")
 def get_task(request, number: str):
     require(request, "tasks:read")
-    return _task_out(_task(request, number))
+    return _answer(_task(request, number))
 
 
 @router.get("/tasks/{number}/code", response=CodeOut, summary="当前检查码", operation_id="get_code")
@@ -541,7 +660,7 @@ def get_code(request, number: str, inspector_certificate: Query[str] = None):
     """出示检查码的执法人员（须为本任务的执法人员）当前的令牌、网址与二维码（SVG 与 PNG）。令牌数分钟内有效，
     本单位的应用应按 expires_in 重新获取，截图因此会过期。"""
     require(request, "tasks:read")
-    task = _task(request, number)
+    task = _task(request, number, related=True)
     if not inspector_certificate:
         refuse(
             "inspector_certificate", "请在查询参数 inspector_certificate 中写明出示检查码的执法人员的执法证号"
@@ -565,13 +684,13 @@ def get_code(request, number: str, inspector_certificate: Query[str] = None):
 def check_in(request, number: str, payload: CheckInIn):
     """企业未扫码时由执法人员签到开始检查；离线后补录时带上现场的实际时间 occurred_at（补录规则见 docs/api.md）。"""
     require(request, "results:write")
-    task = _task(request, number)
+    task = _task(request, number, related=True)
     inspector = _acting_inspector(request, task, payload.inspector_certificate)
     with transaction.atomic():
         occurred_at = _utc(payload.occurred_at, "occurred_at") if payload.occurred_at else None
-        services.check_in(inspector.user, task=task, occurred_at=occurred_at)
+        started = services.check_in(inspector.user, task=task, occurred_at=occurred_at)
         _relayed(request, task, "check_in", inspector)
-    return _fresh(task)
+    return _answer(task, started)
 
 
 @router.post(
@@ -598,7 +717,7 @@ def record_result(
         raise NinjaValidationError(
             [{**e, "loc": ("form", "data", *e.get("loc", ()))} for e in error.errors(include_url=False)]
         ) from error
-    task = _task(request, number)
+    task = _task(request, number, related=True)
     inspector = _acting_inspector(request, task, payload.inspector_certificate)
     files = list(evidence or [])
     if len(files) != len(payload.evidence_kinds):
@@ -616,7 +735,7 @@ def record_result(
             services.FindingInput(item=item, entry=finding.entry, result=finding.result, note=finding.note)
         )
     with transaction.atomic():
-        services.record_result(
+        record = services.record_result(
             inspector.user,
             task=task,
             outcome=payload.outcome,
@@ -635,15 +754,14 @@ def record_result(
             occurred_at=_utc(payload.occurred_at, "occurred_at") if payload.occurred_at else None,
         )
         _relayed(request, task, "record_result", inspector)
-    return _fresh(task)
+    return _answer(task, record.task)
 
 
 @router.post("/tasks/{number}/close", response=TaskOut, summary="办结", operation_id="close_task")
 def close_task(request, number: str):
     require(request, "tasks:write")
     task = _task(request, number)
-    services.close_task(request.user, task=task)
-    return _fresh(task)
+    return _answer(task, services.close_task(request.user, task=task))
 
 
 @router.post("/tasks/{number}/cancel", response=TaskOut, summary="取消任务", operation_id="cancel_task")
@@ -651,8 +769,7 @@ def cancel_task(request, number: str, payload: CancelIn):
     """取消须写明原因；已签发的检查码随即作废，已告知的企业会收到取消通知。"""
     require(request, "tasks:write")
     task = _task(request, number)
-    services.cancel_task(request.user, task=task, reason=payload.reason)
-    return _fresh(task)
+    return _answer(task, services.cancel_task(request.user, task=task, reason=payload.reason))
 
 
 @router.get("/scans", response=ScanPage, summary="扫码记录", tags=["扫码与评议"], operation_id="list_scans")
@@ -678,7 +795,7 @@ def list_scans(
         scans = scans.filter(scanned_at__gte=since)
     if cursor:
         when, pk = _decode_cursor(cursor[:200])
-        scans = scans.filter(Q(scanned_at__lt=when) | Q(scanned_at=when, pk__lt=pk))
+        scans = scans.filter(Q(scanned_at__lt=when) | Q(scanned_at=when, pk__lt=pk), scanned_at__lte=when)
     page = list(scans.order_by("-scanned_at", "-id")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]

@@ -640,8 +640,8 @@ def join_task(actor, *, task: Task, into: Task) -> Task:
         )
     if problems:
         raise DomainError("不能并入联合检查：" + "；".join(problems), problems=problems)
-    before_target = audit.snapshot(target, workflow.TASK_FIELDS)
-    before_source = audit.snapshot(source, workflow.TASK_FIELDS)
+    before_target = workflow.snapshot(target)
+    before_source = workflow.snapshot(source)
     for part in parts:
         joined = TaskBody.objects.create(task=target, body=part.body)
         joined.items.set(part.items.all())
@@ -681,10 +681,10 @@ def set_mode(actor, *, task: Task, mode: str) -> Task:
         )
     if task.mode == mode:
         return task
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     task.mode = mode
     task.save(update_fields=["mode"])
-    workflow.record(actor, "task.mode_changed", task, before)
+    workflow.record(actor, "task.mode_changed", task, before, relations=before)
     return task
 
 

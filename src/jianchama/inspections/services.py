@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count, Exists, Min, OuterRef
+from django.db.models import Avg, Count, Exists, Min, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from jianchama.core import audit, events, files
@@ -299,7 +299,12 @@ def _plan_problems(
     covering = [plan] + [
         p for p in partner_plans if p.status in filed and p.body_id in body_ids and p.body_id != lead.pk
     ]
-    outside = [item.name for item in items if not any(p.items.filter(pk=item.pk).exists() for p in covering)]
+    planned = set(
+        Plan.items.through.objects.filter(
+            plan_id__in=[p.pk for p in covering], inspectionitem_id__in=[item.pk for item in items]
+        ).values_list("inspectionitem_id", flat=True)
+    )
+    outside = [item.name for item in items if item.pk not in planned]
     if outside:
         problems.append(f"检查事项{'、'.join(outside)}不在检查计划{plan}中")
     if window_start and window_end and (window_start < plan.period_start or window_end > plan.period_end):
@@ -329,19 +334,27 @@ def _assign_items(
 ) -> dict[EnforcementBody, list[InspectionItem]]:
     """Each item goes to the participating bodies allowed to check it; an item none of them may check
     stays with the lead body, so that the qualification gate names it."""
+    if len(bodies) == 1:  # one body takes every item, allowed or not: nothing to look up
+        return {bodies[0]: list(items)}
+    body_ids, item_ids = [body.pk for body in bodies], [item.pk for item in items]
+    allowed = set(
+        InspectionItem.bodies.through.objects.filter(
+            inspectionitem_id__in=item_ids, enforcementbody_id__in=body_ids
+        ).values_list("inspectionitem_id", "enforcementbody_id")
+    )
+    entrusted = [body.pk for body in bodies if body.body_type == EnforcementBody.Type.ENTRUSTED]
+    if entrusted:
+        allowed |= set(
+            EnforcementBody.entrusted_items.through.objects.filter(
+                inspectionitem_id__in=item_ids, enforcementbody_id__in=entrusted
+            ).values_list("inspectionitem_id", "enforcementbody_id")
+        )
     assignment: dict[EnforcementBody, list[InspectionItem]] = {body: [] for body in bodies}
     for item in items:
-        allowed = set(item.bodies.all())
-        takers = [body for body in bodies if body in allowed or _entrusted_with(body, item)]
+        takers = [body for body in bodies if (item.pk, body.pk) in allowed]
         for body in takers or [bodies[0]]:
             assignment[body].append(item)
     return assignment
-
-
-def _entrusted_with(body: EnforcementBody, item: InspectionItem) -> bool:
-    return (
-        body.body_type == EnforcementBody.Type.ENTRUSTED and body.entrusted_items.filter(pk=item.pk).exists()
-    )
 
 
 @transaction.atomic
@@ -411,12 +424,24 @@ def create_task(
     )
     task.number = f"JC{timezone.localdate().year}{task.pk:07d}"
     task.save(update_fields=["number"])
-    for body, body_items in _assign_items(bodies, items).items():
-        task_body = TaskBody.objects.create(task=task, body=body)
-        task_body.items.set(body_items)
-    task.inspectors.set(inspectors)
-    task.items.set(items)
-    workflow.record(actor, "task.created", task, None)
+    # A new task has no relations yet: each is written in one INSERT, without reading what is there.
+    assignment = _assign_items(bodies, items)
+    parts = TaskBody.objects.bulk_create(TaskBody(task=task, body=body) for body in assignment)
+    TaskBody.items.through.objects.bulk_create(
+        TaskBody.items.through(taskbody_id=part.pk, inspectionitem_id=item.pk)
+        for part, body_items in zip(parts, assignment.values(), strict=True)
+        for item in dict.fromkeys(body_items)
+    )
+    inspector_ids = sorted({inspector.pk for inspector in inspectors})
+    item_ids = sorted({item.pk for item in items})
+    Task.inspectors.through.objects.bulk_create(
+        Task.inspectors.through(task_id=task.pk, inspector_id=pk) for pk in inspector_ids
+    )
+    Task.items.through.objects.bulk_create(
+        Task.items.through(task_id=task.pk, inspectionitem_id=pk) for pk in item_ids
+    )
+    relations = {"bodies": sorted(body.pk for body in bodies), "inspectors": inspector_ids, "items": item_ids}
+    workflow.record(actor, "task.created", task, None, relations=relations)
     return task
 
 
@@ -431,7 +456,7 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
     task = workflow.locked(task)
     if not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.SUBMITTED)
     raise_if(sanctioned_inspector_problems(list(task.inspectors.all())), "该任务不能提交")
     exemption, justification = (exemption or "").strip(), (justification or "").strip()
@@ -463,7 +488,7 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
             "frequency_exemption",
         ]
     )
-    workflow.record(actor, "task.submitted", task, before, **audit_extras(task))
+    workflow.record(actor, "task.submitted", task, before, relations=before, **audit_extras(task))
     return task
 
 
@@ -475,12 +500,12 @@ def return_task(actor, *, task: Task, comment: str) -> Task:
         raise PermissionDenied("只有参与检查的执法单位负责人可以退回任务")
     if not comment.strip():
         raise DomainError("请写明退回原因")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.DRAFT)
     task.save(update_fields=["status"])
     # Whatever changes before resubmission, every body approves it again.
     task.task_bodies.update(approved_by=None, approved_at=None)
-    workflow.record(actor, "task.returned", task, before, comment=comment.strip())
+    workflow.record(actor, "task.returned", task, before, relations=before, comment=comment.strip())
     tell_task_team(
         actor,
         task=task,
@@ -509,7 +534,13 @@ def sanctioned_inspector_problems(inspectors: Iterable[Inspector]) -> list[str]:
 
     today = timezone.localdate()
     problems = []
-    for inspector in dict.fromkeys(inspectors):
+    inspectors = list(dict.fromkeys(inspectors))
+    # Every inspector's certificates in one query (unless the caller prefetched them).
+    prefetch_related_objects(
+        [i for i in inspectors if "certificates" not in getattr(i, "_prefetched_objects_cache", {})],
+        "certificates",
+    )
+    for inspector in inspectors:
         certificates = list(inspector.certificates.all())
         if any(c.status_on(today) == Certificate.Status.VALID for c in certificates):
             continue
@@ -621,7 +652,7 @@ def approve_task(actor, *, task: Task) -> Task:
     problems = approval_problems(task)
     problems += recheck_at_approval(task, emergency_running=emergency_running)
     raise_if(problems, "该任务不能批准")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     now = timezone.now()
     part.approved_by, part.approved_at = actor, now
     part.save(update_fields=["approved_by", "approved_at"])
@@ -641,6 +672,7 @@ def approve_task(actor, *, task: Task) -> Task:
         "task.approved",
         task,
         before,
+        relations=before,
         approved_body=part.body.name,
         waiting_for_others=waiting,
         **extras,
@@ -690,12 +722,12 @@ def _issue_code(actor, task: Task) -> InspectionCode:
 
 
 def _notify(actor, task: Task) -> None:
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.NOTIFIED)
     task.notified_at = timezone.now()
     task.save(update_fields=["status", "notified_at"])
     _send_notice(task)
-    workflow.record(actor, "task.notified", task, before)
+    workflow.record(actor, "task.notified", task, before, relations=before)
     scan_card.refresh_on_commit(task)  # the enterprise's first scan finds the card ready
 
 
@@ -793,30 +825,51 @@ def start_emergency(actor, *, task: Task) -> Task:
         )
     # Approval may follow, but the qualification gate may not: no code for an unqualified team.
     raise_if(approval_problems(task, on=timezone.localdate()), "紧急检查不能开始")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.IN_PROGRESS)
     now = timezone.now()
     task.started_at = now
     task.approval_due = add_working_days(timezone.localdate(now), 1)
     task.notified_at = now
     task.save(update_fields=["status", "started_at", "approval_due", "notified_at"])
-    workflow.record(actor, "task.emergency_started", task, before, approval_due=task.approval_due)
+    _started_event(task, by="emergency", how="紧急检查先行开始")
+    workflow.record(
+        actor, "task.emergency_started", task, before, relations=before, approval_due=task.approval_due
+    )
     _issue_code(actor, task)
     _send_notice(task)
     scan_card.refresh_on_commit(task)
     return task
 
 
-def _start(actor, task: Task, how: str, occurred_at: datetime.datetime | None = None) -> None:
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+def _start(actor, task: Task, how: str, occurred_at: datetime.datetime | None = None, *, by: str) -> None:
+    """The visit begins: `by` is "check_in" (the inspector, on the page, the field app or the API) or "scan"
+    (the enterprise's first genuine scan); `how` says it in Chinese."""
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.IN_PROGRESS)
     now = timezone.now()
     task.started_at = occurred_at or now
     task.started_received_at = now if occurred_at else None
     task.save(update_fields=["status", "started_at", "started_received_at"])
     extra = {"occurred_at": occurred_at, "received_at": now} if occurred_at else {}
-    workflow.record(actor, "task.started", task, before, how=how, **extra)
+    _started_event(task, by=by, how=how, received_at=now if occurred_at else None)
+    workflow.record(actor, "task.started", task, before, relations=before, how=how, **extra)
     scan_card.refresh_on_commit(task)
+
+
+def _started_event(task: Task, *, by: str, how: str, received_at: datetime.datetime | None = None) -> None:
+    """task.started for the bodies' systems (F-29): when the visit began on site and how."""
+    workflow.emit(
+        "task.started",
+        task,
+        {
+            "by": by,
+            "how": how,
+            "started_at": task.started_at.isoformat(),
+            "received_at": received_at.isoformat() if received_at else None,
+            "emergency": task.is_emergency,
+        },
+    )
 
 
 @transaction.atomic
@@ -844,7 +897,7 @@ def check_in(actor, *, task: Task, occurred_at: datetime.datetime | None = None)
     raise_if(
         sanctioned_inspector_problems(task.inspectors.prefetch_related("certificates")), "不能签到开始检查"
     )
-    _start(actor, task, "执法人员签到", occurred_at)
+    _start(actor, task, "执法人员签到", occurred_at, by="check_in")
     return task
 
 
@@ -985,7 +1038,7 @@ def scan_code(
         )
         task = workflow.locked(code.task)
         if task.status == Task.Status.NOTIFIED:
-            _start(user, task, "企业扫码核验")
+            _start(user, task, "企业扫码核验", by="scan")
             code.task = task
             started = True
         _scan_event(code.task, scan)
@@ -1138,7 +1191,7 @@ def record_result(
     if len(onsite_person_name) > 50:
         problems.append("现场负责人姓名不超过50个字")
     raise_if(problems, "检查结果未保存")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     record = InspectionRecord.objects.create(
         task=task,
         outcome=outcome,
@@ -1174,6 +1227,7 @@ def record_result(
         "task.result_recorded",
         task,
         before,
+        relations=before,
         outcome=outcome,
         rectify_by=rectify_by,
         findings=len(findings),
@@ -1198,11 +1252,11 @@ def close_task(actor, *, task: Task) -> Task:
     task = workflow.locked(task)
     if actor.role != Role.BODY_ADMIN or actor.body_id != task.lead_body_id:
         raise PermissionDenied("只有牵头执法单位负责人可以办结任务")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.CLOSED)
     task.closed_at = timezone.now()
     task.save(update_fields=["status", "closed_at"])
-    workflow.record(actor, "task.closed", task, before)
+    workflow.record(actor, "task.closed", task, before, relations=before)
     return task
 
 
@@ -1216,12 +1270,12 @@ def cancel_task(actor, *, task: Task, reason: str) -> Task:
         raise PermissionDenied("只有牵头执法单位负责人（或草稿的创建人）可以取消任务")
     if not reason.strip():
         raise DomainError("请写明取消原因")
-    before = audit.snapshot(task, workflow.TASK_FIELDS)
+    before = workflow.snapshot(task)
     workflow.transition(task, Task.Status.CANCELLED)
     task.cancelled_at = timezone.now()
     task.cancel_reason = reason.strip()
     task.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-    workflow.record(actor, "task.cancelled", task, before, reason=task.cancel_reason)
+    workflow.record(actor, "task.cancelled", task, before, relations=before, reason=task.cancel_reason)
     code = InspectionCode.objects.select_for_update().filter(task=task).first()
     if code and code.status == InspectionCode.Status.ACTIVE:
         code.status = InspectionCode.Status.REVOKED

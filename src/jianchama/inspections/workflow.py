@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
+
 from jianchama.core import audit
 from jianchama.core.errors import InvalidTransition
 from jianchama.core.roles import Role
 
-from .models import TRANSITIONS, Task
+from .models import TRANSITIONS, Task, TaskBody
 
 # A task's fields as the audit log records them before and after each step.
 TASK_FIELDS = [
@@ -33,6 +35,54 @@ TASK_FIELDS = [
     "inspectors",
     "items",
 ]
+
+
+# The many-to-many fields among them, recorded as sorted ids.
+RELATIONS = ("bodies", "inspectors", "items")
+_SCALAR_FIELDS = [name for name in TASK_FIELDS if name not in RELATIONS]
+
+
+# Built once per database: the ORM's union of three querysets cost more to build than to run.
+_RELATION_SQL: dict[tuple[str, str], str] = {}
+
+
+def _relation_sql(connection) -> str:
+    key = (connection.alias, connection.vendor)
+    if key not in _RELATION_SQL:
+        quote = connection.ops.quote_name
+        tables = (
+            (TaskBody, "body"),
+            (Task.inspectors.through, "inspector"),
+            (Task.items.through, "inspectionitem"),
+        )
+        _RELATION_SQL[key] = " UNION ALL ".join(
+            f"SELECT {n}, {quote(model._meta.get_field(column).column)} FROM {quote(model._meta.db_table)} "
+            f"WHERE {quote(model._meta.get_field('task').column)} = %s"
+            for n, (model, column) in enumerate(tables)
+        )
+    return _RELATION_SQL[key]
+
+
+def relation_ids(task: Task) -> dict[str, list[int]]:
+    """The task's bodies, inspectors and items as its audit snapshot records them, in one query (reading the
+    three relations through the ORM built every related row, three queries for a list of ids)."""
+    ids: dict[str, list[int]] = {name: [] for name in RELATIONS}
+    if task.pk is None:
+        return ids
+    connection = transaction.get_connection()
+    with connection.cursor() as cursor:
+        cursor.execute(_relation_sql(connection), [task.pk] * len(RELATIONS))
+        for relation, pk in cursor.fetchall():
+            ids[RELATIONS[relation]].append(pk)
+    return {name: sorted(values) for name, values in ids.items()}
+
+
+def snapshot(task: Task, relations: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """The task as the audit log records it before and after each step (`audit.snapshot` of TASK_FIELDS).
+    `relations`: the bodies', inspectors' and items' ids when the caller already has them."""
+    data = audit.snapshot(task, _SCALAR_FIELDS)
+    data.update(relation_ids(task) if relations is None else {name: relations[name] for name in RELATIONS})
+    return data
 
 
 def transition(task: Task, to: str) -> None:
@@ -72,13 +122,24 @@ def listening(event: str) -> list[Callable[[str, Task, dict[str, Any]], None]]:
     ]
 
 
-def record(actor, action: str, task: Task, before: dict | None, **extra: Any) -> None:
-    after = audit.snapshot(task, TASK_FIELDS)
+def record(
+    actor,
+    action: str,
+    task: Task,
+    before: dict | None,
+    *,
+    relations: dict[str, list[int]] | None = None,
+    **extra: Any,
+) -> None:
+    """The task's audit event. `relations`: its bodies', inspectors' and items' ids when the caller knows
+    them (a step that changes none of them passes `before`); read again otherwise."""
+    after = snapshot(task, relations)
     after.update(extra)
-    audit.record(actor=actor, action=action, obj=task, before=before, after=after)
     previous = (before or {}).get("status")
     if previous != task.status:
         emit("task.status_changed", task, {"from": previous, "to": task.status, "action": action})
+    # Last: from the audit event to the commit, every other audited transaction waits (core/audit.py).
+    audit.record(actor=actor, action=action, obj=task, before=before, after=after)
 
 
 def is_body_member(user, task: Task) -> bool:

@@ -28,8 +28,8 @@ class WebhookIn(Schema):
     url: str = Field(description="接收推送的网址（生产环境须 https）", max_length=500)
     events: list[str] = Field(
         description=(
-            "订阅的事件：task.status_changed、scan.recorded、result.recorded、evaluation.released、"
-            "finding.raised、recommendation.issued"
+            "订阅的事件：task.status_changed、task.started、scan.recorded、result.recorded、result.overdue、"
+            "evaluation.released、finding.raised、recommendation.issued"
         ),
         max_length=10,
     )

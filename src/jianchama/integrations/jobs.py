@@ -124,3 +124,60 @@ def delete_expired_idempotency(now=None) -> int:
     stale = (now or timezone.now()) - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
     deleted, _ = IdempotentRequest.objects.filter(created_at__lt=stale).delete()
     return deleted
+
+
+def announce_overdue_results(today=None) -> int:
+    """The daily job: every task still in progress whose result is past its deadline (the visit day plus
+    SUPERVISION_RECORD_WORKING_DAYS working days, by the official calendar: the data rule `late_record`'s
+    deadline) is announced once, as result.overdue to its bodies' webhooks. Returns how many were announced;
+    running it again the same day announces nothing more."""
+    import datetime
+
+    from django.db.models import Exists, OuterRef
+
+    from jianchama.core.workdays import add_working_days
+    from jianchama.inspections import workflow
+    from jianchama.inspections.models import Task
+
+    from .models import OverdueResult
+
+    today = today or timezone.localdate()
+    days = int(settings.SUPERVISION_RECORD_WORKING_DAYS)
+    # n working days are at least n calendar days: a visit on or after today - n cannot be overdue yet.
+    before = timezone.make_aware(
+        datetime.datetime.combine(today - datetime.timedelta(days=days), datetime.time.min)
+    )
+    candidates = (
+        Task.objects.filter(status=Task.Status.IN_PROGRESS, started_at__lt=before)
+        .exclude(Exists(OverdueResult.objects.filter(task_id=OuterRef("pk"))))
+        .order_by("pk")
+        .values_list("pk", "started_at")
+    )
+    deadlines: dict[datetime.date, datetime.date] = {}
+    announced = 0
+    for pk, started_at in candidates.iterator():
+        visit = timezone.localdate(started_at)
+        if visit not in deadlines:
+            deadlines[visit] = add_working_days(visit, days)
+        due = deadlines[visit]
+        if today <= due:
+            continue
+        with transaction.atomic():
+            task = Task.objects.select_for_update().filter(pk=pk, status=Task.Status.IN_PROGRESS).first()
+            if task is None:  # its result came in meanwhile
+                continue
+            _, new = OverdueResult.objects.get_or_create(task=task, defaults={"due_on": due})
+            if not new:  # another run got there first
+                continue
+            workflow.emit(
+                "result.overdue",
+                task,
+                {
+                    "started_at": task.started_at.isoformat(),
+                    "visit_date": visit.isoformat(),
+                    "due": due.isoformat(),
+                    "working_days": days,
+                },
+            )
+            announced += 1
+    return announced

@@ -11,7 +11,7 @@ import datetime
 import hashlib
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -42,6 +42,31 @@ def request_hash(request) -> str:
     return digest.hexdigest()
 
 
+def _claim(client_id: int, key: str, fingerprint: str) -> int | None:
+    """Mark the key as in progress for the client, in one statement that a taken key does not fail (no
+    transaction, savepoint or exception on the hot path): the new row's id, or None when the key is taken."""
+    meta, quote = IdempotentRequest._meta, connection.ops.quote_name
+    values = {
+        "client_id": client_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status": IN_PROGRESS,
+        "content_type": "",
+        "body": b"",
+        "created_at": timezone.now(),
+    }
+    params = [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(name) for name in values)}) "
+            f"VALUES ({', '.join(['%s'] * len(values))}) "
+            f"ON CONFLICT ({quote('client_id')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}",
+            params,
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -57,21 +82,17 @@ class IdempotencyMiddleware:
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             return problem(422, "validation", f"Idempotency-Key 须为 1 至 {MAX_KEY_LENGTH} 个可打印字符")
         fingerprint = request_hash(request)
-        now = timezone.now()
-        stale = now - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
-        IdempotentRequest.objects.filter(client=client, key=key, created_at__lt=stale).delete()
-        try:
-            with transaction.atomic():
-                record = IdempotentRequest.objects.create(
-                    client=client,
-                    key=key,
-                    request_hash=fingerprint,
-                    status=IN_PROGRESS,
-                    content_type="",
-                    body=b"",
-                )
-        except IntegrityError:
+        record_id = _claim(client.pk, key, fingerprint)
+        if record_id is None:
             first = IdempotentRequest.objects.filter(client=client, key=key).first()
+            stale = timezone.now() - datetime.timedelta(hours=settings.API_IDEMPOTENCY_HOURS)
+            if first is not None and first.created_at < stale:
+                # An answer older than the replay period: the key is free again (the hourly job removes
+                # the rest), so this request runs as new.
+                IdempotentRequest.objects.filter(pk=first.pk, created_at__lt=stale).delete()
+                record_id = _claim(client.pk, key, fingerprint)
+                first = None
+        if record_id is None:
             if first is None:  # removed meanwhile: a refused first request; try again as new
                 return problem(409, "idempotency-in-progress", "同一幂等键的请求刚刚结束，请重试")
             if first.request_hash != fingerprint:
@@ -88,14 +109,14 @@ class IdempotencyMiddleware:
         try:
             response = self.get_response(request)
         except BaseException:
-            IdempotentRequest.objects.filter(pk=record.pk).delete()
+            IdempotentRequest.objects.filter(pk=record_id).delete()
             raise
         if 200 <= response.status_code < 300 and not response.streaming:
-            IdempotentRequest.objects.filter(pk=record.pk).update(
+            IdempotentRequest.objects.filter(pk=record_id).update(
                 status=response.status_code,
                 content_type=response.get("Content-Type", "application/json"),
                 body=response.content,
             )
         else:
-            IdempotentRequest.objects.filter(pk=record.pk).delete()
+            IdempotentRequest.objects.filter(pk=record_id).delete()
         return response

@@ -154,8 +154,10 @@ class Webhook(models.Model):
 
     class Event(models.TextChoices):
         TASK_STATUS_CHANGED = "task.status_changed", "任务状态变化"
+        TASK_STARTED = "task.started", "开始检查（签到、企业扫码或紧急检查先行开始）"
         SCAN_RECORDED = "scan.recorded", "企业扫码"
         RESULT_RECORDED = "result.recorded", "录入检查结果"
+        RESULT_OVERDUE = "result.overdue", "检查结果逾期未录入"
         EVALUATION_RELEASED = "evaluation.released", "评议汇总发布"
         FINDING_RAISED = "finding.raised", "监督问题（已预警提醒本单位）"
         RECOMMENDATION_ISSUED = "recommendation.issued", "收到监督建议书"
@@ -216,3 +218,22 @@ class WebhookDelivery(models.Model):
     @property
     def event_label(self) -> str:
         return event_label(self.event)
+
+
+class OverdueResult(models.Model):
+    """A task whose result was not recorded within SUPERVISION_RECORD_WORKING_DAYS working days of its visit,
+    as the daily job (`jobs.announce_overdue_results`) found it: it announces result.overdue once per task,
+    whether or not a webhook listened that day, so a webhook registered later hears of new ones only."""
+
+    task = models.OneToOneField(
+        "inspections.Task", verbose_name="检查任务", on_delete=models.CASCADE, related_name="+"
+    )
+    due_on = models.DateField("录入期限")
+    found_at = models.DateTimeField("发现时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "逾期未录入结果"
+        verbose_name_plural = "逾期未录入结果"
+
+    def __str__(self) -> str:
+        return f"{self.task_id} → {self.due_on}"
