@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models.base import ModelState
-from django.db.models.expressions import Col
 from django.utils import timezone
 
 from jianchama.core import cache as core_cache
-from jianchama.core import ratelimit
+from jianchama.core import ratelimit, rows
 from jianchama.registry import photos
 from jianchama.registry.models import Certificate, EnforcementBody, Field, InspectionItem, Inspector
 
@@ -190,13 +189,7 @@ def code_with_task(public_id: int) -> InspectionCode | None:
             f"ON t.{quote(task_meta.pk.column)} = c.{quote(code_meta.get_field('task').column)} "
             f"WHERE c.{quote(code_meta.get_field('public_id').column)} = %s"
         )
-        converters = []
-        for index, model_field in enumerate([*code_fields, *task_fields]):
-            column = Col("", model_field)
-            functions = connection.ops.get_db_converters(column) + model_field.get_db_converters(connection)
-            if functions:
-                converters.append((index, functions, column))
-        plan = (sql, len(code_fields), converters)
+        plan = (sql, len(code_fields), rows.field_converters(connection, [*code_fields, *task_fields]))
         _CODE_SQL[key] = plan
     sql, split, converters = plan
     with connection.cursor() as cursor:
@@ -204,10 +197,7 @@ def code_with_task(public_id: int) -> InspectionCode | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for index, functions, column in converters:
-        for function in functions:
-            values[index] = function(values[index], column, connection)
+    values = rows.converted(connection, row, converters)
     code = InspectionCode.from_db(
         connection.alias, [f.attname for f in InspectionCode._meta.concrete_fields], values[:split]
     )
@@ -436,6 +426,10 @@ def forget_all() -> None:
 
 
 def on_task_saved(sender, instance, **kwargs) -> None:
+    # A task in draft or submitted has never had a code (codes are issued on approval or an emergency start,
+    # and neither status is reached again after that): no card to forget, no query on every draft's save.
+    if instance.status in (Task.Status.DRAFT, Task.Status.SUBMITTED):
+        return
     forget_tasks([instance.pk])
 
 

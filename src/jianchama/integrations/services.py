@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jianchama.core import audit
+from jianchama.core import audit, rows
 from jianchama.core.errors import DomainError, PermissionDenied, raise_if
 from jianchama.core.models import User
 from jianchama.core.roles import Role
@@ -278,8 +278,6 @@ def _key_chain():
 
 
 def _key_sql(connection) -> tuple[str, list, list]:
-    from django.db.models.expressions import Col
-
     key = (connection.alias, connection.vendor)
     if key not in _KEY_SQL:
         quote = connection.ops.quote_name
@@ -291,7 +289,7 @@ def _key_sql(connection) -> tuple[str, list, list]:
             ("b", Body, "LEFT", f"u.{quote(User._meta.get_field('body').column)}"),
             ("r", Region, "LEFT", f"b.{quote(Body._meta.get_field('region').column)}"),
         ]
-        columns, sources, converters, index = [], [], [], 0
+        columns, sources, fields = [], [], []
         for alias, model, join, pointer in joins:
             columns += [f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields]
             table = quote(model._meta.db_table)
@@ -300,14 +298,8 @@ def _key_sql(connection) -> tuple[str, list, list]:
                 if not join
                 else f"{join} JOIN {table} {alias} ON {alias}.{quote(model._meta.pk.column)} = {pointer}"
             )
-            for model_field in model._meta.concrete_fields:
-                column = Col("", model_field)
-                functions = connection.ops.get_db_converters(column) + model_field.get_db_converters(
-                    connection
-                )
-                if functions:
-                    converters.append((index, functions, column))
-                index += 1
+            fields += model._meta.concrete_fields
+        converters = rows.field_converters(connection, fields)
         sql = (
             f"SELECT {', '.join(columns)} FROM {' '.join(sources)} "
             f"WHERE k.{quote(ApiKey._meta.get_field('prefix').column)} = %s"
@@ -326,10 +318,7 @@ def _key_with_client(prefix: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for index, functions, column in converters:
-        for function in functions:
-            values[index] = function(values[index], column, connection)
+    values = rows.converted(connection, row, converters)
     instances, start = [], 0
     for model, width in zip(_key_chain(), widths, strict=True):
         part = values[start : start + width]
