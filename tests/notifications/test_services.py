@@ -225,3 +225,22 @@ def test_sms_backend_failure_is_recorded_and_retried(no_webhook, settings):
 class BrokenSms(sms.BaseBackend):
     def send(self, phone: str, text: str) -> None:
         raise ConnectionError("短信网关无响应")
+
+
+def test_every_notification_event_in_the_code_reads_in_chinese():
+    """The inbox and the timelines show a notification's event by its label (notifications/apps.py): every
+    event the code sends (`event="…"` in the services) has one, so no raw key reaches a page."""
+    import pathlib
+    import re
+
+    from jianchama.notifications.apps import event_label
+
+    source = pathlib.Path(__file__).resolve().parents[2] / "src" / "jianchama"
+    events = {
+        event
+        for path in source.rglob("*.py")
+        if "migrations" not in path.parts
+        for event in re.findall(r'\bevent="([a-z_]+\.[a-z_]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert len(events) > 20
+    assert not [event for event in sorted(events) if event_label(event) == event]

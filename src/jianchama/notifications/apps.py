@@ -29,6 +29,12 @@ EVENT_LABELS = {
     "supervision.decision": "收到执法监督决定书",
     "supervision.deadline": "执法监督期限提醒",
     "audit.checkpoint": "审计日志存证",
+    "complaints.lead_registered": "收到行政复议线索",
+    "supervision.bulletin": "收到典型案例或通报",
+    "supervision.guidance": "收到指导性意见",
+    "supervision.sampling_shortfall": "抽查评查未按期完成提醒",
+    "task.documents_signed": "现场检查文书已签署送达",
+    "api.webhook_disabled": "事件推送地址已停用",
 }
 
 
