@@ -5,14 +5,13 @@ not yet recorded; reconsideration leads not yet checked, for the supervisors and
 
 from __future__ import annotations
 
-import datetime
-
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
 from jianchama.core import todos
 from jianchama.core.roles import Role
+from jianchama.supervision.sampling import quarter_bounds, quarter_of
 
 from .models import Complaint, ObserverActivity, ReconsiderationLead
 
@@ -44,25 +43,16 @@ def reconsideration_leads_registered(user, today):
     return ReconsiderationLead.objects.visible_to(user).filter(status=ReconsiderationLead.Status.REGISTERED)
 
 
-def quarter_start(day: datetime.date) -> datetime.date:
-    return datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
-def quarter_end(day: datetime.date) -> datetime.date:
-    start = quarter_start(day)
-    next_start = datetime.date(start.year + (start.month == 10), (start.month + 2) % 12 + 1, 1)
-    return next_start - datetime.timedelta(days=1)
-
-
 def quarter_without_activity(user, today):
     """The observer himself, while he has recorded no visit or meeting this quarter (seed 003 二（一）2:
     定期召开座谈会…了解企业在接受行政检查过程中遇到的困难和问题): one item, due at the quarter's end."""
-    recorded = ObserverActivity.objects.visible_to(user).filter(held_on__gte=quarter_start(today))
+    start, _ = quarter_bounds(*quarter_of(today))
+    recorded = ObserverActivity.objects.visible_to(user).filter(held_on__gte=start)
     return get_user_model().objects.filter(pk=user.pk).exclude(pk__in=recorded.values("recorded_by"))
 
 
 def _quarter_end_of(items):
-    return quarter_end(timezone.localdate()) if items.exists() else None
+    return quarter_bounds(*quarter_of(timezone.localdate()))[1] if items.exists() else None
 
 
 def _new_activity(user) -> str:
