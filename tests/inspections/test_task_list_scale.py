@@ -104,3 +104,45 @@ def test_a_joint_task_is_listed_once(client, s):
     client.force_login(s.supervisor)
     _, page = queries_for(client, "/tasks/")
     assert page.count(f">{task.number}<") == 1 and "共 1 条" in page
+
+
+@pytest.mark.parametrize("common", [False, True], ids=["rare name", "common name"])
+def test_a_common_name_finds_the_same_tasks_as_a_rare_one(client, s, monkeypatch, common):
+    """A name shared by more than SEARCH_ENTERPRISES_COMMON enterprises is tested row by row in the list's
+    order instead of through the enterprises' ids: the same tasks, in scope, counted the same."""
+    from jianchama.inspections.views import tasks as task_views
+
+    if common:
+        monkeypatch.setattr(task_views, "SEARCH_ENTERPRISES_COMMON", 2)
+    mine = add_tasks(s, 2)
+    named = [
+        EnterpriseFactory(name=f"金山第{n}精细化工有限公司", region=s.jinshan, uscc=make_uscc(880 + n))
+        for n in range(3)
+    ]
+    found = [add_tasks(s, 1, start=70 + n, enterprise=e)[0] for n, e in enumerate(named)]
+    elsewhere = EnterpriseFactory(
+        name="闵行精细化工有限公司", region=s.minhang, uscc=make_uscc(889, "310112")
+    )
+    theirs = add_tasks(s, 1, start=90, body=s.other_body, enterprise=elsewhere)[0]
+    client.force_login(s.head)
+    _, page = queries_for(client, "/tasks/", q="精细化工")
+    assert all(t.number in page for t in found) and "共 3 条" in page
+    assert theirs.number not in page and mine[0].number not in page
+    # Newest first, as unsearched.
+    assert page.index(found[2].number) < page.index(found[0].number)
+    _, page = queries_for(client, "/tasks/", q=named[1].uscc.lower())
+    assert found[1].number in page and "共 1 条" in page
+    client.force_login(s.supervisor)
+    _, page = queries_for(client, "/tasks/", q="精细化工")
+    assert all(t.number in page for t in found) and theirs.number not in page
+
+
+def test_the_status_filter_lists_that_status_newest_first(client, s):
+    tasks = add_tasks(s, 4)
+    Task.objects.filter(pk__in=[tasks[0].pk, tasks[2].pk]).update(status=Task.Status.CLOSED)
+    client.force_login(s.supervisor)
+    _, page = queries_for(client, "/tasks/", status="closed")
+    assert "共 2 条" in page and tasks[1].number not in page and tasks[3].number not in page
+    assert page.index(tasks[2].number) < page.index(tasks[0].number)
+    _, page = queries_for(client, "/tasks/", status="draft")
+    assert "共 2 条" in page and tasks[1].number in page and tasks[0].number not in page
