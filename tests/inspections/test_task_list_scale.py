@@ -146,3 +146,25 @@ def test_the_status_filter_lists_that_status_newest_first(client, s):
     assert page.index(tasks[2].number) < page.index(tasks[0].number)
     _, page = queries_for(client, "/tasks/", status="draft")
     assert "共 2 条" in page and tasks[1].number in page and tasks[0].number not in page
+
+
+def test_a_bodys_list_is_its_participations_newest_first(client, s):
+    """A body's users read their list through their body's rows (TaskBody's index): every task the body takes
+    part in, a joint one once, another body's never, newest first by the task's creation."""
+    own = add_tasks(s, 3)
+    theirs = add_tasks(s, 1, start=40, body=s.other_body)[0]
+    joint = add_tasks(s, 1, start=50, body=s.other_body)[0]
+    TaskBody.objects.create(task=joint, body=s.body)
+    Task.objects.filter(pk=own[0].pk).update(created_at=timezone.now() + datetime.timedelta(hours=1))
+    part = TaskBody.objects.get(task=own[0], body=s.body)
+    assert part.task_created_at == own[0].created_at  # copied when the part was written, as services do
+    TaskBody.objects.filter(task=own[0]).update(task_created_at=timezone.now() + datetime.timedelta(hours=1))
+    client.force_login(s.head)
+    _, page = queries_for(client, "/tasks/")
+    assert "共 4 条" in page and theirs.number not in page
+    assert page.count(f">{joint.number}<") == 1
+    numbers = [own[0].number, joint.number, own[2].number, own[1].number]
+    assert [page.index(n) for n in numbers] == sorted(page.index(n) for n in numbers)
+    client.force_login(s.other_head)
+    _, page = queries_for(client, "/tasks/")
+    assert "共 2 条" in page and joint.number in page and own[0].number not in page

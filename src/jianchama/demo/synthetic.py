@@ -1098,6 +1098,7 @@ class _PostgresLoad:
                     "body": f"(%(body_ids)s::bigint[])[{body} + 1]",
                     "approved_by": f"case when {approved} then (%(admins)s::bigint[])[{body} + 1] end",
                     "approved_at": f"case when {approved} then least(s.created + interval '1 day', now()) end",
+                    "task_created_at": "s.created",
                 },
                 f"syn_task s {where}",
             )
@@ -1581,6 +1582,7 @@ def _python_load(run: Run, ref: Reference, log: Log) -> dict[str, int]:
                     "body": body.pk,
                     "approved_by": body.admin if is_approved else None,
                     "approved_at": later(created, days=1) if is_approved else None,
+                    "task_created_at": created,
                 }
             )
             first = rng.randrange(len(body.items))
