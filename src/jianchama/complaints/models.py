@@ -23,16 +23,25 @@ class ComplaintQuerySet(models.QuerySet):
         if user.role in (Role.SUPERVISOR, Role.DISTRICT_GOVERNMENT, Role.COMPLAINT_INTAKE):
             if user.region_id is None:
                 return self.none()
-            path = user.region.path
+            from jianchama.registry.models import EnforcementBody, Region
+
+            # The region's regions and bodies as lists of ids (a dozen regions, a few dozen bodies), not joins
+            # on the path prefix: PostgreSQL estimates one region for `path LIKE 'x%'` and, with four such
+            # joins under one OR, hashed the whole enterprise registry for a few thousand complaints (a
+            # district's ledger at ten million inspections: 630 ms; bench/README.md, pages).
+            regions = list(
+                Region.objects.filter(path__startswith=user.region.path).values_list("pk", flat=True)
+            )
+            bodies = list(EnforcementBody.objects.filter(region_id__in=regions).values_list("pk", flat=True))
             # A complaint naming neither body nor enterprise belongs to the region of whoever registered it
             # (an observer's); a forged code scanned anonymously, registered by the system, to every region,
             # or nobody would see it.
             return self.filter(
-                Q(body__region__path__startswith=path)
-                | Q(enterprise__region__path__startswith=path)
+                Q(body_id__in=bodies)
+                | Q(enterprise__region_id__in=regions)
                 | Q(registered_by=user)
                 | Q(
-                    Q(registered_by__region__path__startswith=path) | Q(registered_by__isnull=True),
+                    Q(registered_by__region_id__in=regions) | Q(registered_by__isnull=True),
                     body__isnull=True,
                     enterprise__isnull=True,
                 )
@@ -204,7 +213,13 @@ class Complaint(models.Model):
         verbose_name = "投诉举报"
         verbose_name_plural = "投诉举报台账"
         ordering = ["-received_on", "-id"]
-        indexes = [models.Index(fields=["status", "handle_by"]), models.Index(fields=["body", "status"])]
+        indexes = [
+            models.Index(fields=["status", "handle_by"]),
+            models.Index(fields=["body", "status"]),
+            # The ledger's order: a page reads its 50 rows from the newest, instead of joining every complaint
+            # in scope to its enterprise and task and sorting (4,657 at ten million inspections: 720 ms).
+            models.Index(fields=["-received_on", "-id"], name="complaint_received_desc"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_number"],
