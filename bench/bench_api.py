@@ -480,6 +480,11 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20, help="list pages walked from the first (20)")
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument(
+        "--database-name",
+        default="",
+        help="the name of the database it makes (default jc_bench_api_<pid>); it must not exist yet",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         default=0,
@@ -487,7 +492,7 @@ def main() -> None:
         help="first profile N create+submit calls in one thread (cProfile) and print where the time goes",
     )
     args = parser.parse_args()
-    name = f"jc_bench_api_{os.getpid()}"
+    name = args.database_name or f"jc_bench_api_{os.getpid()}"
     key_prefix = f"jc-bench-api-{os.getpid()}"
     admin_sql(args.database_url, f'CREATE DATABASE "{name}"')
     os.environ.update(
