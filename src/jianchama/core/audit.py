@@ -169,11 +169,59 @@ def record(
     transaction in the system waits for the one before it to commit: call it last in the service, after
     everything else it writes. Everything that does not depend on the chain's head is done before the lock.
     """
+    return record_all(
+        dict(
+            actor=actor,
+            action=action,
+            obj=obj,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr,
+            before=before,
+            after=after,
+        )
+    )[0]
+
+
+def record_all(*events: dict[str, Any]) -> list[AuditEvent]:
+    """Append several events in this order (each given as `record`'s arguments), taking the chain's lock once:
+    for a transaction of two steps (a task created and submitted at once)."""
+    made = [_new_event(**event) for event in events]
+    # No savepoint of its own inside the service's transaction (two round trips, while the chain's lock is
+    # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
+    with transaction.atomic(savepoint=False):
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql":
+            for n, event in enumerate(made):
+                _append_postgresql(connection, event, lock=n == 0)
+        else:
+            _lock_chain()
+            for event in made:
+                last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+                event.sequence = (last.sequence + 1) if last else 1
+                event.occurred_at = timezone.now()
+                event.prev_hash = last.hash if last else GENESIS_HASH
+                event.hash = _event_hash(event)
+                event.save(force_insert=True)
+    return made
+
+
+def _new_event(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)
-    event = AuditEvent(
+    return AuditEvent(
         actor=actor if isinstance(actor, models.Model) and actor.pk else None,
         actor_label=_actor_label(actor)[:150],
         action=action,
@@ -183,21 +231,6 @@ def record(
         before=_normalise(before),
         after=_normalise(after),
     )
-    # No savepoint of its own inside the service's transaction (two round trips, while the chain's lock is
-    # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
-    with transaction.atomic(savepoint=False):
-        connection = transaction.get_connection()
-        if connection.vendor == "postgresql":
-            _append_postgresql(connection, event)
-        else:
-            _lock_chain()
-            last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
-            event.sequence = (last.sequence + 1) if last else 1
-            event.occurred_at = timezone.now()
-            event.prev_hash = last.hash if last else GENESIS_HASH
-            event.hash = _event_hash(event)
-            event.save(force_insert=True)
-    return event
 
 
 def _hashed_middle(event: AuditEvent) -> str:
@@ -264,14 +297,16 @@ def _append_sql(connection) -> str:
     return _APPEND_SQL
 
 
-def _append_postgresql(connection, event: AuditEvent) -> None:
+def _append_postgresql(connection, event: AuditEvent, *, lock: bool = True) -> None:
+    """`lock`: take the chain's lock first (False: this transaction took it for an event before)."""
     prepared = {
         name: AuditEvent._meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
         for name in ("before", "after")
     }
     middle = _hashed_middle(event)
     sql = _append_sql(connection)
-    _lock_chain()
+    if lock:
+        _lock_chain()
     # From here to the commit every other audited transaction waits: only the time and one statement.
     event.occurred_at = timezone.now()
     occurred = json.dumps(event.occurred_at.astimezone(datetime.UTC).isoformat(timespec="microseconds"))
