@@ -3,7 +3,7 @@ transitions, the row lock, the audit record of a task, and who belongs to a task
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -162,15 +162,10 @@ def append(*events: dict[str, Any]) -> None:
     audit.record_all(*events)
 
 
-def is_body_member(user, task: Task, body_ids: Iterable[int] | None = None) -> bool:
-    """Whether the user is staff of one of the task's bodies (`body_ids` when the caller has them)."""
+def is_body_member(user, task: Task) -> bool:
     return (
         user.is_authenticated
         and user.role in (Role.INSPECTOR, Role.BODY_ADMIN)
         and user.body_id is not None
-        and (
-            task.task_bodies.filter(body_id=user.body_id).exists()
-            if body_ids is None
-            else user.body_id in body_ids
-        )
+        and task.task_bodies.filter(body_id=user.body_id).exists()
     )
