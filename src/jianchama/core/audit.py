@@ -191,9 +191,10 @@ def record_all(*events: dict[str, Any]) -> list[AuditEvent]:
     # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
     with transaction.atomic(savepoint=False):
         connection = transaction.get_connection()
-        if connection.vendor == "postgresql":
-            for n, event in enumerate(made):
-                _append_postgresql(connection, event, lock=n == 0)
+        if connection.vendor == "postgresql" and len(made) > 1:
+            _append_many_postgresql(connection, made)
+        elif connection.vendor == "postgresql":
+            _append_postgresql(connection, made[0])
         else:
             _lock_chain()
             for event in made:
@@ -297,16 +298,14 @@ def _append_sql(connection) -> str:
     return _APPEND_SQL
 
 
-def _append_postgresql(connection, event: AuditEvent, *, lock: bool = True) -> None:
-    """`lock`: take the chain's lock first (False: this transaction took it for an event before)."""
+def _append_postgresql(connection, event: AuditEvent) -> None:
     prepared = {
         name: AuditEvent._meta.get_field(name).get_db_prep_save(getattr(event, name), connection)
         for name in ("before", "after")
     }
     middle = _hashed_middle(event)
     sql = _append_sql(connection)
-    if lock:
-        _lock_chain()
+    _lock_chain()
     # From here to the commit every other audited transaction waits: only the time and one statement.
     event.occurred_at = timezone.now()
     occurred = json.dumps(event.occurred_at.astimezone(datetime.UTC).isoformat(timespec="microseconds"))
@@ -331,6 +330,99 @@ def _append_postgresql(connection, event: AuditEvent, *, lock: bool = True) -> N
         event.pk, event.sequence, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding = False
     event._state.db = connection.alias
+
+
+# Several events appended by one statement (`record_all`): the first as `_append_sql` does, each next one
+# numbered and hashed from the row the one before it inserted (a data-modifying CTE reads the one before's
+# RETURNING). One round trip while the lock is held instead of one per event. Built once per count.
+_APPEND_MANY_SQL: dict[int, str] = {}
+_APPENDED_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+)
+
+
+def _append_many_sql(connection, count: int) -> str:
+    if count not in _APPEND_MANY_SQL:
+        quote = connection.ops.quote_name
+        table = quote(AuditEvent._meta.db_table)
+        columns = ", ".join(quote(name) for name in ("sequence", *_APPENDED_COLUMNS, "prev_hash", "hash"))
+        values = ", ".join(["%s"] * len(_APPENDED_COLUMNS))
+        returning = f"{quote('id')}, {quote('sequence')}, {quote('prev_hash')}, {quote('hash')}"
+
+        def digest(seq: str, prev: str) -> str:
+            return (
+                f"encode(sha256(convert_to('[' || ({seq})::text || ',' || %s::text || ',' || %s::text || ',\"' "
+                f"|| {prev} || '\"]', 'UTF8')), 'hex')"
+            )
+
+        parts = [
+            f"head AS (SELECT {quote('sequence')} AS seq, {quote('hash')} AS digest FROM {table} "
+            f"ORDER BY {quote('sequence')} DESC LIMIT 1)",
+            "link AS (SELECT coalesce((SELECT seq FROM head), 0) + 1 AS seq, "
+            "coalesce((SELECT digest FROM head), %s::text) AS prev)",
+            f"e0 AS (INSERT INTO {table} ({columns}) SELECT link.seq, {values}, link.prev, "
+            f"{digest('link.seq', 'link.prev')} FROM link RETURNING {returning})",
+        ]
+        for n in range(1, count):
+            seq, prev = f"e{n - 1}.{quote('sequence')} + 1", f"e{n - 1}.{quote('hash')}"
+            parts.append(
+                f"e{n} AS (INSERT INTO {table} ({columns}) SELECT {seq}, {values}, {prev}, "
+                f"{digest(seq, prev)} FROM e{n - 1} RETURNING {returning})"
+            )
+        _APPEND_MANY_SQL[count] = (
+            "WITH "
+            + ", ".join(parts)
+            + " "
+            + " UNION ALL ".join(f"SELECT {returning} FROM e{n}" for n in range(count))
+        )
+    return _APPEND_MANY_SQL[count]
+
+
+def _append_many_postgresql(connection, events: list[AuditEvent]) -> None:
+    prepared = [
+        [
+            AuditEvent._meta.get_field(name).get_db_prep_save(getattr(e, name), connection)
+            for name in ("before", "after")
+        ]
+        for e in events
+    ]
+    middles = [_hashed_middle(event) for event in events]
+    sql = _append_many_sql(connection, len(events))
+    _lock_chain()
+    # From here to the commit every other audited transaction waits: only the time and one statement.
+    now = timezone.now()
+    occurred = json.dumps(now.astimezone(datetime.UTC).isoformat(timespec="microseconds"))
+    params: list[Any] = [GENESIS_HASH]
+    for event, (before, after), middle in zip(events, prepared, middles, strict=True):
+        event.occurred_at = now
+        params += [
+            now,
+            event.actor_id,
+            event.actor_label,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.object_repr,
+            before,
+            after,
+            occurred,
+            middle,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = sorted(cursor.fetchall(), key=lambda row: row[1])
+    for event, (pk, sequence, prev_hash, digest) in zip(events, rows, strict=True):
+        event.pk, event.sequence, event.prev_hash, event.hash = pk, sequence, prev_hash, digest
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 @dataclass
