@@ -206,7 +206,26 @@ def build_on_synthetic(preload: int, enterprises: int):
 # ---------------------------------------------------------------- the load
 
 
+ONE_REQUEST = False  # --one-request: POST /tasks with "submit": true (set in the parent, inherited by fork)
+
+
 def create_and_submit(client, headers: dict, payload: dict, n: int) -> tuple[float, float, int, int]:
+    """POST /tasks then POST /tasks/{number}/submit; with --one-request, POST /tasks with "submit": true
+    (its time counted as the creation's, the submission's status taken from the answer)."""
+    if ONE_REQUEST:
+        started = time.perf_counter()
+        created = client.post(
+            "/api/v1/tasks",
+            dict(payload, submit=True, justification=JUSTIFICATION),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=f"bench-{n}",
+            **headers,
+        )
+        ended = time.perf_counter()
+        submitted_status = (
+            200 if created.status_code == 201 and created.json()["status"] == "submitted" else 0
+        )
+        return (ended - started) * 1000, 0.0, created.status_code, submitted_status
     started = time.perf_counter()
     created = client.post(
         "/api/v1/tasks",
@@ -478,7 +497,17 @@ def main() -> None:
         help="DATABASE_SERVER_SIDE_BINDING as README.md sets it for production (1)",
     )
     parser.add_argument("--pages", type=int, default=20, help="list pages walked from the first (20)")
+    parser.add_argument(
+        "--one-request",
+        action="store_true",
+        help='create and submit each task in one request (POST /tasks with "submit": true)',
+    )
     parser.add_argument("--keep-database", action="store_true")
+    parser.add_argument(
+        "--database-name",
+        default="",
+        help="the name of the database it makes (default jc_bench_api_<pid>); it must not exist yet",
+    )
     parser.add_argument(
         "--profile",
         type=int,
@@ -487,7 +516,9 @@ def main() -> None:
         help="first profile N create+submit calls in one thread (cProfile) and print where the time goes",
     )
     args = parser.parse_args()
-    name = f"jc_bench_api_{os.getpid()}"
+    global ONE_REQUEST
+    ONE_REQUEST = args.one_request
+    name = args.database_name or f"jc_bench_api_{os.getpid()}"
     key_prefix = f"jc-bench-api-{os.getpid()}"
     admin_sql(args.database_url, f'CREATE DATABASE "{name}"')
     os.environ.update(
@@ -528,7 +559,7 @@ def main() -> None:
             label = f"create {created}" + (f" submit {submitted}" if submitted else "")
             outcomes[label] = outcomes.get(label, 0) + 1
         creates = [r[0] for r in results]
-        submits = [r[1] for r in results if r[3]]
+        submits = [r[1] for r in results if r[3] and not args.one_request]
         both = [r[0] + r[1] for r in results]
         elapsed, tasks = load["elapsed"], len(results)
         busy_share = load["busy"] / load["capacity"] if load["capacity"] else 0.0
@@ -544,11 +575,12 @@ def main() -> None:
             f"{len(uscc)} enterprises in turn"
         )
         print(
-            f"create+submit: {tasks} tasks over {args.connections} connections ({load['processes']} processes "
+            f"create+submit{' (one request each)' if args.one_request else ''}: {tasks} tasks over {args.connections} connections ({load['processes']} processes "
             f"of {'/'.join(map(str, load['threads']))} threads) in {elapsed:.1f} s = {tasks / elapsed:.1f} tasks/s; "
             f"outcomes {outcomes}"
         )
-        print(f"  create  p50 {statistics.median(creates):.1f} ms  p99 {percentile(creates, 99):.1f} ms")
+        label = "create+submit in one request" if args.one_request else "create"
+        print(f"  {label}  p50 {statistics.median(creates):.1f} ms  p99 {percentile(creates, 99):.1f} ms")
         if submits:
             print(f"  submit  p50 {statistics.median(submits):.1f} ms  p99 {percentile(submits, 99):.1f} ms")
         print(f"  both    p50 {statistics.median(both):.1f} ms  p99 {percentile(both, 99):.1f} ms")

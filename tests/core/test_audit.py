@@ -375,6 +375,53 @@ def test_concurrent_appenders_keep_one_unbroken_chain():
     assert audit.verify_chain() == (40, None)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appenders_of_several_events_at_once_keep_one_unbroken_chain():
+    """`record_all` (a task created and submitted at once) appends its events by one statement on PostgreSQL,
+    each hashed from the one before: racing single and multiple appends, the chain stays one, in order."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time (IMMEDIATE); the race needs PostgreSQL")
+    errors: list[Exception] = []
+    start = threading.Barrier(6)
+
+    def append(worker: int) -> None:
+        try:
+            start.wait()
+            for i in range(4):
+                with transaction.atomic():
+                    events = [
+                        dict(actor="系统", action="test.many", object_type="t", object_id=f"{worker}-{i}-{k}")
+                        for k in range(1 + worker % 3)
+                    ]
+                    audit.record_all(*events)
+        except Exception as error:  # collected and asserted on below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expected = sum(4 * (1 + worker % 3) for worker in range(6))
+    assert audit.verify_chain() == (expected, None)
+    # A transaction's events are consecutive links, in the order given.
+    for worker in range(6):
+        for i in range(4):
+            sequences = list(
+                AuditEvent.objects.filter(object_id__startswith=f"{worker}-{i}-")
+                .order_by("object_id")
+                .values_list("sequence", flat=True)
+            )
+            assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
+
+
 def test_a_change_whose_event_cannot_be_written_does_not_happen():
     """`record` appends without a savepoint of its own (core/audit.py): an event the database refuses fails the
     whole change it belongs to, and a caller that swallowed the error could not go on writing (PostgreSQL,

@@ -169,11 +169,60 @@ def record(
     transaction in the system waits for the one before it to commit: call it last in the service, after
     everything else it writes. Everything that does not depend on the chain's head is done before the lock.
     """
+    return record_all(
+        dict(
+            actor=actor,
+            action=action,
+            obj=obj,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr,
+            before=before,
+            after=after,
+        )
+    )[0]
+
+
+def record_all(*events: dict[str, Any]) -> list[AuditEvent]:
+    """Append several events in this order (each given as `record`'s arguments), taking the chain's lock once:
+    for a transaction of two steps (a task created and submitted at once)."""
+    made = [_new_event(**event) for event in events]
+    # No savepoint of its own inside the service's transaction (two round trips, while the chain's lock is
+    # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
+    with transaction.atomic(savepoint=False):
+        connection = transaction.get_connection()
+        if connection.vendor == "postgresql" and len(made) > 1:
+            _append_many_postgresql(connection, made)
+        elif connection.vendor == "postgresql":
+            _append_postgresql(connection, made[0])
+        else:
+            _lock_chain()
+            for event in made:
+                last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+                event.sequence = (last.sequence + 1) if last else 1
+                event.occurred_at = timezone.now()
+                event.prev_hash = last.hash if last else GENESIS_HASH
+                event.hash = _event_hash(event)
+                event.save(force_insert=True)
+    return made
+
+
+def _new_event(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)
-    event = AuditEvent(
+    return AuditEvent(
         actor=actor if isinstance(actor, models.Model) and actor.pk else None,
         actor_label=_actor_label(actor)[:150],
         action=action,
@@ -183,21 +232,6 @@ def record(
         before=_normalise(before),
         after=_normalise(after),
     )
-    # No savepoint of its own inside the service's transaction (two round trips, while the chain's lock is
-    # held): an event that fails to insert fails the change with it, which is what the log needs anyway.
-    with transaction.atomic(savepoint=False):
-        connection = transaction.get_connection()
-        if connection.vendor == "postgresql":
-            _append_postgresql(connection, event)
-        else:
-            _lock_chain()
-            last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
-            event.sequence = (last.sequence + 1) if last else 1
-            event.occurred_at = timezone.now()
-            event.prev_hash = last.hash if last else GENESIS_HASH
-            event.hash = _event_hash(event)
-            event.save(force_insert=True)
-    return event
 
 
 def _hashed_middle(event: AuditEvent) -> str:
@@ -296,6 +330,99 @@ def _append_postgresql(connection, event: AuditEvent) -> None:
         event.pk, event.sequence, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding = False
     event._state.db = connection.alias
+
+
+# Several events appended by one statement (`record_all`): the first as `_append_sql` does, each next one
+# numbered and hashed from the row the one before it inserted (a data-modifying CTE reads the one before's
+# RETURNING). One round trip while the lock is held instead of one per event. Built once per count.
+_APPEND_MANY_SQL: dict[int, str] = {}
+_APPENDED_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+)
+
+
+def _append_many_sql(connection, count: int) -> str:
+    if count not in _APPEND_MANY_SQL:
+        quote = connection.ops.quote_name
+        table = quote(AuditEvent._meta.db_table)
+        columns = ", ".join(quote(name) for name in ("sequence", *_APPENDED_COLUMNS, "prev_hash", "hash"))
+        values = ", ".join(["%s"] * len(_APPENDED_COLUMNS))
+        returning = f"{quote('id')}, {quote('sequence')}, {quote('prev_hash')}, {quote('hash')}"
+
+        def digest(seq: str, prev: str) -> str:
+            return (
+                f"encode(sha256(convert_to('[' || ({seq})::text || ',' || %s::text || ',' || %s::text || ',\"' "
+                f"|| {prev} || '\"]', 'UTF8')), 'hex')"
+            )
+
+        parts = [
+            f"head AS (SELECT {quote('sequence')} AS seq, {quote('hash')} AS digest FROM {table} "
+            f"ORDER BY {quote('sequence')} DESC LIMIT 1)",
+            "link AS (SELECT coalesce((SELECT seq FROM head), 0) + 1 AS seq, "
+            "coalesce((SELECT digest FROM head), %s::text) AS prev)",
+            f"e0 AS (INSERT INTO {table} ({columns}) SELECT link.seq, {values}, link.prev, "
+            f"{digest('link.seq', 'link.prev')} FROM link RETURNING {returning})",
+        ]
+        for n in range(1, count):
+            seq, prev = f"e{n - 1}.{quote('sequence')} + 1", f"e{n - 1}.{quote('hash')}"
+            parts.append(
+                f"e{n} AS (INSERT INTO {table} ({columns}) SELECT {seq}, {values}, {prev}, "
+                f"{digest(seq, prev)} FROM e{n - 1} RETURNING {returning})"
+            )
+        _APPEND_MANY_SQL[count] = (
+            "WITH "
+            + ", ".join(parts)
+            + " "
+            + " UNION ALL ".join(f"SELECT {returning} FROM e{n}" for n in range(count))
+        )
+    return _APPEND_MANY_SQL[count]
+
+
+def _append_many_postgresql(connection, events: list[AuditEvent]) -> None:
+    prepared = [
+        [
+            AuditEvent._meta.get_field(name).get_db_prep_save(getattr(e, name), connection)
+            for name in ("before", "after")
+        ]
+        for e in events
+    ]
+    middles = [_hashed_middle(event) for event in events]
+    sql = _append_many_sql(connection, len(events))
+    _lock_chain()
+    # From here to the commit every other audited transaction waits: only the time and one statement.
+    now = timezone.now()
+    occurred = json.dumps(now.astimezone(datetime.UTC).isoformat(timespec="microseconds"))
+    params: list[Any] = [GENESIS_HASH]
+    for event, (before, after), middle in zip(events, prepared, middles, strict=True):
+        event.occurred_at = now
+        params += [
+            now,
+            event.actor_id,
+            event.actor_label,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.object_repr,
+            before,
+            after,
+            occurred,
+            middle,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = sorted(cursor.fetchall(), key=lambda row: row[1])
+    for event, (pk, sequence, prev_hash, digest) in zip(events, rows, strict=True):
+        event.pk, event.sequence, event.prev_hash, event.hash = pk, sequence, prev_hash, digest
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 @dataclass

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime
 import json
 from typing import Literal
 
 from django.db import transaction
-from django.db.models import Prefetch, Q, prefetch_related_objects
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Schema, Status
@@ -20,7 +21,7 @@ from ninja.files import UploadedFile
 from pydantic import Field, ValidationError
 
 from jianchama.core import audit
-from jianchama.core.errors import DomainError, PermissionDenied
+from jianchama.core.errors import PermissionDenied
 from jianchama.registry import uscc as uscc_rules
 from jianchama.registry.models import Certificate, EnforcementBody, Enterprise, InspectionItem
 
@@ -28,7 +29,6 @@ from . import frequency, qr, services, signing
 from .models import (
     EvaluationRelease,
     Evidence,
-    Exemption,
     Finding,
     InspectionRecord,
     Scan,
@@ -85,6 +85,19 @@ class TaskIn(Schema):
     reason: str = Field("", description="无计划检查的启动理由", max_length=2000)
     evidence: str = Field("", description="无计划检查的证据材料说明", max_length=2000)
     is_emergency: bool = Field(False, description="紧急检查（可先行开始，事后一个工作日内补批）")
+    submit: bool = Field(
+        False,
+        description=(
+            "创建后随即提交审批（含频次检查），与 POST /tasks/{number}/submit 相同，在同一事务中完成："
+            "提交被频次规则拒绝时任务不创建，返回与提交接口相同的 422"
+        ),
+    )
+    justification: str = Field(
+        "", description="随即提交时：超频次检查的理由（频次规则要求时必填）", max_length=2000
+    )
+    exemption: str = Field(
+        "", description="随即提交时：主张的频次豁免情形代码（如 complaint）", max_length=20
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -99,7 +112,20 @@ class TaskIn(Schema):
                     "window_start": "2026-12-07",
                     "window_end": "2026-12-11",
                     "plan_number": "金山检计备〔2026〕3号",
-                }
+                },
+                {
+                    "enterprise_uscc": "91310116MA1JXXXX0X",
+                    "kind": "routine",
+                    "mode": "on_site",
+                    "item_codes": ["SC-001"],
+                    "inspector_certificates": ["31000000001", "31000000002"],
+                    "legal_basis": "《中华人民共和国安全生产法》第六十五条",
+                    "window_start": "2026-12-07",
+                    "window_end": "2026-12-11",
+                    "plan_number": "金山检计备〔2026〕3号",
+                    "submit": True,
+                    "justification": "",
+                },
             ]
         }
     }
@@ -421,6 +447,42 @@ def _answer(read: Task, changed: Task | None = None) -> dict:
     return _task_out(read, **_relations(read))
 
 
+def _with_certificates(certificates: list[Certificate]) -> list:
+    """The inspectors of `certificates` (read with their inspector), in their order, each holding his among
+    them as `inspector.certificates.all()` (as prefetch_related leaves them)."""
+    inspectors: dict[int, object] = {}
+    held: dict[int, list[Certificate]] = {}
+    for certificate in certificates:
+        inspector = inspectors.setdefault(certificate.inspector_id, certificate.inspector)
+        certificate.inspector = inspector
+        held.setdefault(inspector.pk, []).append(certificate)
+    for inspector in inspectors.values():
+        cached = Certificate.objects.none()  # never run: its result is set here
+        cached._result_cache, cached._prefetch_done = held[inspector.pk], True
+        inspector._prefetched_objects_cache = {"certificates": cached}
+    return list(inspectors.values())
+
+
+@contextlib.contextmanager
+def _frequency_answer():
+    """A submission the frequency rules refuse, as the API answers it: 422 `frequency-refused`, or
+    `frequency-justification-required` when a justification is missing, with the rules broken and the earlier
+    inspections they counted in `breaches` (waived ones too)."""
+    from jianchama.integrations.problems import Problem
+
+    try:
+        yield
+    except frequency.FrequencyRefusal as error:
+        lines = [{"field": "", "message": line} for line in error.problems or [error.message]]
+        breaches = [breach.as_json() for breach in error.check.breaches + error.check.exempted]
+        if not error.justification_required:
+            raise Problem(422, "frequency-refused", error.message, lines, breaches=breaches) from error
+        lines[-1]["field"] = "justification"
+        raise Problem(
+            422, "frequency-justification-required", error.message, lines, breaches=breaches
+        ) from error
+
+
 def _acting_inspector(request, task: Task, certificate: str):
     """The task's inspector holding `certificate`, and his platform account, for an act only he may do."""
     inspector = next(
@@ -478,10 +540,17 @@ def _decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
 # --- Operations ------------------------------------------------------------------------------------------
 
 
-@router.post("/tasks", response={201: TaskOut}, summary="创建检查任务（草稿）", operation_id="create_task")
+@router.post(
+    "/tasks",
+    response={201: TaskOut},
+    summary="创建检查任务（草稿，或随即提交审批）",
+    operation_id="create_task",
+)
 def create_task(request, payload: TaskIn):
     """按 F-20 的全部字段创建草稿任务；企业按统一社会信用代码、执法人员按执法证号、事项按编码、计划按备案编号指定。
-    与页面调用同一服务，校验规则相同。"""
+    与页面调用同一服务，校验规则相同。`submit` 为 true 时创建后随即提交审批（一次请求、一个事务），频次检查与
+    POST /tasks/{number}/submit 相同：通过时返回已提交的任务（`frequency` 列出提示和被豁免的规则）；违反“不予提交”
+    的规则或须说明理由而未填时返回与提交接口相同的 422，任务不创建。"""
     require(request, "tasks:write")
     user = request.user
     code = uscc_rules.normalise(payload.enterprise_uscc)
@@ -497,9 +566,13 @@ def create_task(request, payload: TaskIn):
     if missing:
         refuse("joint_body_codes", f"执法单位编码{'、'.join(c[:32] for c in missing)}不存在")
     bodies = [user.body_id, *(body.pk for body in joint)]
-    # In the order a task's inspectors are read (Inspector's ordering), so the answer below needs no read.
+    # Every certificate of the inspectors holding those named, in one query: the named ones say who the
+    # inspectors are, all of them what the service's check and the answer need (as a prefetch would give
+    # them, without its second query). In the order a task's inspectors are read (Inspector's ordering), so
+    # the answer below needs no read.
+    named = Certificate.objects.filter(number__in=payload.inspector_certificates).values("inspector_id")
     certificates = list(
-        Certificate.objects.filter(number__in=payload.inspector_certificates, inspector__body_id__in=bodies)
+        Certificate.objects.filter(inspector_id__in=named, inspector__body_id__in=bodies)
         .select_related("inspector")
         .order_by("inspector__body__code", "inspector__name", "inspector_id", "number")
     )
@@ -526,26 +599,29 @@ def create_task(request, payload: TaskIn):
         situation = TriggerSituation.objects.filter(code=payload.trigger_situation_code).first()
         if situation is None:
             refuse("trigger_situation_code", f"触发情形代码{payload.trigger_situation_code}不存在")
-    inspectors = list(dict.fromkeys(c.inspector for c in certificates))
-    prefetch_related_objects(inspectors, "certificates")  # for the service's check and the answer
-    task = services.create_task(
-        user,
-        enterprise=enterprise,
-        items=items,
-        inspectors=inspectors,
-        legal_basis=payload.legal_basis,
-        kind=payload.kind,
-        mode=payload.mode,
-        window_start=payload.window_start,
-        window_end=payload.window_end,
-        joint_bodies=joint,
-        plan=plan,
-        draw=draw,
-        trigger_situation=situation,
-        reason=payload.reason,
-        evidence=payload.evidence,
-        is_emergency=payload.is_emergency,
-    )
+    inspectors = _with_certificates(certificates)
+    with _frequency_answer():
+        task = services.create_task(
+            user,
+            enterprise=enterprise,
+            items=items,
+            inspectors=inspectors,
+            legal_basis=payload.legal_basis,
+            kind=payload.kind,
+            mode=payload.mode,
+            window_start=payload.window_start,
+            window_end=payload.window_end,
+            joint_bodies=joint,
+            plan=plan,
+            draw=draw,
+            trigger_situation=situation,
+            reason=payload.reason,
+            evidence=payload.evidence,
+            is_emergency=payload.is_emergency,
+            submit=payload.submit,
+            justification=payload.justification,
+            exemption=payload.exemption,
+        )
     # Answered from what was written, nothing read again: the new task holds its enterprise, lead body and
     # plan; its bodies are the lead's then the partners' (the order they joined), its items came in their
     # read order (InspectionItem's), its inspectors in theirs (the certificates' query above).
@@ -570,30 +646,10 @@ def submit_task(request, number: str, payload: SubmitIn):
     通过时返回任务，其 `frequency` 列出提示和被豁免的规则。"""
     require(request, "tasks:write")
     task = _task(request, number)
-    try:
+    with _frequency_answer():
         submitted = services.submit_task(
             request.user, task=task, justification=payload.justification, exemption=payload.exemption
         )
-    except PermissionDenied:
-        raise
-    except DomainError as error:
-        from jianchama.integrations.problems import Problem
-
-        task.refresh_from_db()
-        exemption = payload.exemption.strip()
-        if task.status != Task.Status.DRAFT or (exemption and exemption not in Exemption.values):
-            raise
-        check = frequency.check_frequency(task, exemption=exemption or None)
-        lines = [{"field": "", "message": line} for line in error.problems or [error.message]]
-        breaches = [breach.as_json() for breach in check.breaches + check.exempted]
-        if check.refusals:
-            raise Problem(422, "frequency-refused", error.message, lines, breaches=breaches) from error
-        if check.needs_justification and not payload.justification.strip():
-            lines[-1]["field"] = "justification"
-            raise Problem(
-                422, "frequency-justification-required", error.message, lines, breaches=breaches
-            ) from error
-        raise
     return _answer(task, submitted)
 
 

@@ -174,6 +174,18 @@ class FrequencyCheck:
         return [breach.as_json() for breach in self.breaches + self.exempted]
 
 
+class FrequencyRefusal(DomainError):
+    """A submission the frequency rules refuse, or let through only with a justification it lacks; `check`
+    is what the check found (the API lists its breaches), `justification_required` which of the two it is."""
+
+    def __init__(
+        self, message: str, *, problems: list[str], check: FrequencyCheck, justification_required: bool
+    ):
+        super().__init__(message, problems=problems)
+        self.check = check
+        self.justification_required = justification_required
+
+
 # --- The check --------------------------------------------------------------------------------------------
 
 

@@ -377,8 +377,13 @@ def create_task(
     draw=None,
     trigger_situation=None,
     partner_plans: Sequence = (),
+    submit: bool = False,
+    justification: str = "",
+    exemption: str = "",
 ) -> Task:
-    """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection."""
+    """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection. `submit`: submitted
+    for approval in the same transaction, as `submit_task` would (its frequency check, `justification` and
+    `exemption`), or not created at all if the submission is refused."""
     if not can_create_tasks(actor):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
     if not Enterprise.objects.visible_to(actor).filter(pk=enterprise.pk).exists():
@@ -443,7 +448,17 @@ def create_task(
         Task.items.through(task_id=task.pk, inspectionitem_id=pk) for pk in item_ids
     )
     relations = {"bodies": sorted(body.pk for body in bodies), "inspectors": inspector_ids, "items": item_ids}
-    workflow.record(actor, "task.created", task, None, relations=relations)
+    created = workflow.prepare(actor, "task.created", task, None, relations=relations)
+    if not submit:
+        workflow.append(created)
+        return task
+    # The actor's body leads the task, so he may submit it; its inspectors are those just checked.
+    before = created["after"]
+    _submit(task, inspectors=inspectors, justification=justification, exemption=exemption)
+    submitted = workflow.prepare(
+        actor, "task.submitted", task, before, relations=before, **_audit_extras(task)
+    )
+    workflow.append(created, submitted)
     return task
 
 
@@ -451,16 +466,31 @@ def create_task(
 def submit_task(actor, *, task: Task, justification: str = "", exemption: str = "") -> Task:
     """Submit for the head's approval, after the frequency check (F-21): a broken refuse-rule refuses it; a
     broken justify-rule needs `justification`; what was found (warnings too) is kept on the task.
-    `exemption` (an `Exemption`) claims an exemption; a complaint or report task has the complaint one."""
-    from .frequency import audit_extras, check_frequency, with_exemptions
-    from .models import Exemption
-
+    `exemption` (an `Exemption`) claims an exemption; a complaint or report task has the complaint one.
+    A refusal by the frequency rules is a `frequency.FrequencyRefusal`, with what the check found."""
     task = workflow.locked(task)
     if not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
     before = workflow.snapshot(task)
+    _submit(task, inspectors=list(task.inspectors.all()), justification=justification, exemption=exemption)
+    workflow.record(actor, "task.submitted", task, before, relations=before, **_audit_extras(task))
+    return task
+
+
+def _audit_extras(task: Task) -> dict[str, Any]:
+    from .frequency import audit_extras
+
+    return audit_extras(task)
+
+
+def _submit(task: Task, *, inspectors: list[Inspector], justification: str, exemption: str) -> None:
+    """The submission of a locked draft task (`submit_task`, or `create_task` with `submit`): its rules, the
+    frequency check and the change, all but the audit event."""
+    from .frequency import FrequencyRefusal, check_frequency, with_exemptions
+    from .models import Exemption
+
     workflow.transition(task, Task.Status.SUBMITTED)
-    raise_if(sanctioned_inspector_problems(list(task.inspectors.all())), "该任务不能提交")
+    raise_if(sanctioned_inspector_problems(inspectors), "该任务不能提交")
     exemption, justification = (exemption or "").strip(), (justification or "").strip()
     if exemption and exemption not in Exemption.values:
         raise DomainError(f"未知的豁免情形「{exemption}」，请从列表中选择")
@@ -470,13 +500,20 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
     check = check_frequency(task)
     if check.refusals:
         problems = [with_exemptions(breach) for breach in check.refusals]
-        raise_if(problems, "该任务超出检查频次规则，不予提交")
+        raise FrequencyRefusal(
+            "该任务超出检查频次规则，不予提交：" + "；".join(problems),
+            problems=problems,
+            check=check,
+            justification_required=False,
+        )
     if check.needs_justification and not justification:
         problems = [breach.message for breach in check.justifications]
-        raise DomainError(
+        raise FrequencyRefusal(
             "该任务超出检查频次规则，须填写超频次检查的理由，经执法单位负责人批准后方可检查："
             + "；".join(problems),
             problems=[*problems, "请填写超频次检查的理由"],
+            check=check,
+            justification_required=True,
         )
     task.frequency_findings = check.findings()
     task.frequency_justification = justification if check.needs_justification else ""
@@ -490,8 +527,6 @@ def submit_task(actor, *, task: Task, justification: str = "", exemption: str = 
             "frequency_exemption",
         ]
     )
-    workflow.record(actor, "task.submitted", task, before, relations=before, **audit_extras(task))
-    return task
 
 
 @transaction.atomic

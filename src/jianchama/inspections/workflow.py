@@ -133,13 +133,33 @@ def record(
 ) -> None:
     """The task's audit event. `relations`: its bodies', inspectors' and items' ids when the caller knows
     them (a step that changes none of them passes `before`); read again otherwise."""
+    append(prepare(actor, action, task, before, relations=relations, **extra))
+
+
+def prepare(
+    actor,
+    action: str,
+    task: Task,
+    before: dict | None,
+    *,
+    relations: dict[str, list[int]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A step's audit event as it stands now, its status change told to the listeners; `append` writes it.
+    Apart for a transaction of two steps (create and submit): both events are written last, together, so the
+    chain's lock is not held while the second step works."""
     after = snapshot(task, relations)
     after.update(extra)
     previous = (before or {}).get("status")
     if previous != task.status:
         emit("task.status_changed", task, {"from": previous, "to": task.status, "action": action})
-    # Last: from the audit event to the commit, every other audited transaction waits (core/audit.py).
-    audit.record(actor=actor, action=action, obj=task, before=before, after=after)
+    return {"actor": actor, "action": action, "obj": task, "before": before, "after": after}
+
+
+def append(*events: dict[str, Any]) -> None:
+    """Write prepared events to the audit log. Last: from the first event to the commit, every other audited
+    transaction waits (core/audit.py)."""
+    audit.record_all(*events)
 
 
 def is_body_member(user, task: Task) -> bool:
