@@ -61,6 +61,9 @@ def parse_args() -> argparse.Namespace:
         "--skip-warm", action="store_true", help="leave out the warm steady run (at 10,000,000: time)"
     )
     parser.add_argument(
+        "--skip-cold", action="store_true", help="leave out the cold full runs (at 10,000,000: time)"
+    )
+    parser.add_argument(
         "--full-only",
         action="store_true",
         help="full runs only (first, warm, cold): no day of changes, no incremental run, nothing written but "
@@ -180,7 +183,12 @@ def cpu_seconds() -> tuple[float, float]:
 
 
 def measure(
-    label: str, day_changes: int, skip_warm: bool = False, full_only: bool = False, compare: bool = False
+    label: str,
+    day_changes: int,
+    skip_warm: bool = False,
+    full_only: bool = False,
+    compare: bool = False,
+    skip_cold: bool = False,
 ) -> dict:
     from django.test.utils import override_settings
 
@@ -209,7 +217,7 @@ def measure(
             ),
         ]
     for key, what, cold, incremental in steps:
-        if key in ("warm", "warm per rule") and skip_warm:
+        if (key == "warm" and skip_warm) or (cold and not incremental and skip_cold):
             continue
         if key == "changes":
             result["changes"] = changes = day_of_changes(day_changes)
@@ -327,6 +335,7 @@ def run(args: argparse.Namespace) -> None:
                 args.skip_warm,
                 args.full_only,
                 args.compare,
+                args.skip_cold,
             )
         )
     else:
@@ -348,6 +357,7 @@ def run(args: argparse.Namespace) -> None:
                     args.skip_warm,
                     args.full_only,
                     args.compare,
+                    args.skip_cold,
                 )
             )
 
@@ -369,8 +379,10 @@ def run(args: argparse.Namespace) -> None:
         report(result)
     for result in results:
         if "incremental" not in result["runs"]:
-            cold, warm = result["runs"]["cold"]["seconds"], result["runs"].get("warm", {}).get("seconds", 0)
-            print(f"\n  {result['label']}: full run cold {cold:.1f} s, warm {warm:.1f} s")
+            print(
+                f"\n  {result['label']}: "
+                + ", ".join(f"{key} {run['seconds']:.1f} s" for key, run in result["runs"].items())
+            )
             continue
         cold = result["runs"]["cold"]["seconds"]
         warm = result["runs"].get("warm", {}).get("seconds", float("nan"))

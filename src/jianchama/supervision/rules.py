@@ -24,6 +24,7 @@ visit started (`started_at`, local time), and their month the month of that day.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
@@ -102,6 +103,34 @@ def record_working_days() -> int:
 def work_mem() -> str:
     """PostgreSQL's work_mem for each rule's transaction (default 256MB)."""
     return str(getattr(settings, "SUPERVISION_WORK_MEM", "256MB"))
+
+
+# PostgreSQL, for the queries that read a whole large table joined to another in the order of a unique index
+# (the one pass; body_unauthorised's task-body items): merge joins and group aggregates that stream, no hash
+# of ten million rows (more than work_mem: it spills to disk in batches) and no parallel workers (each would
+# read the whole inner side again). Measured, bench/README.md "data rules".
+STREAMING_SETTINGS = {
+    "enable_hashjoin": "off",
+    "enable_hashagg": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+@contextlib.contextmanager
+def streaming():
+    """STREAMING_SETTINGS for the queries made inside, within the current transaction (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("select " + ", ".join(f"current_setting('{name}')" for name in STREAMING_SETTINGS))
+        before = dict(zip(STREAMING_SETTINGS, cursor.fetchone(), strict=True))
+        for name, value in STREAMING_SETTINGS.items():
+            cursor.execute("select set_config(%s, %s, true)", [name, value])
+    yield  # (an error inside leaves them: its transaction is rolled back, with its local settings)
+    with connection.cursor() as cursor:
+        for name, value in before.items():
+            cursor.execute("select set_config(%s, %s, true)", [name, value])
 
 
 # --- The registry ------------------------------------------------------------------------------------------
@@ -511,7 +540,7 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     ]
     outside: dict[int, list[str]] = defaultdict(list)
     bodies: dict[int, tuple[int, str]] = {}
-    for row in (
+    outside_rows = (
         ctx.only(through.objects.all(), "taskbody__task_id")
         .annotate(pair=F("taskbody__body_id") * PAIR + F("inspectionitem_id"))
         .exclude(pair__in=allowed)
@@ -522,7 +551,12 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
             "inspectionitem_id",
             "inspectionitem__name",
         )
-    ):
+    )
+    # In a full run, the items merged with their task bodies in the order of the items' unique index rather
+    # than a hash of every task body (STREAMING_SETTINGS).
+    with streaming() if ctx.task_ids is None else contextlib.nullcontext():
+        outside_rows = list(outside_rows)
+    for row in outside_rows:
         taskbody_id, body_id, body_name, item_id, item_name = row
         bodies[taskbody_id] = (body_id, body_name)
         within = body_id in entrusted and (body_id, item_id) in authority
@@ -1183,17 +1217,6 @@ ONE_PASS_FLAGS: dict[str, str] = {
     ),
 }
 
-# PostgreSQL, for the one pass's transaction: every join and the inspectors' count stream in task order
-# through the primary key and the unique indexes on task_id (merge joins, a group aggregate), with no hash
-# of ten million rows spilling to disk; the codes never scanned (a merge anti-join of the codes' and the
-# scans' indexes, about one code in ten: the remote checks') are the one hash. No parallel workers: they
-# would each read the whole inner side again (measured, bench/README.md).
-ONE_PASS_SETTINGS = {
-    "enable_hashjoin": "off",
-    "enable_hashagg": "off",
-    "max_parallel_workers_per_gather": "0",
-}
-
 
 def _quoted(values: Iterable[str]) -> str:
     return ", ".join(f"'{value}'" for value in sorted(values))
@@ -1253,14 +1276,14 @@ def one_pass(codes: Iterable[str]) -> dict[str, frozenset[int]]:
     flagged: dict[str, set[int]] = {code: set() for code in codes}
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for name, value in {"work_mem": work_mem(), **ONE_PASS_SETTINGS}.items():
-                cursor.execute("select set_config(%s, %s, true)", [name, value])
-        cursor.execute(one_pass_sql(codes))
-        while rows := cursor.fetchmany(5000):
-            for task_id, *marks in rows:
-                for code, mark in zip(codes, marks, strict=True):
-                    if mark:
-                        flagged[code].add(task_id)
+            cursor.execute("select set_config('work_mem', %s, true)", [work_mem()])
+        with streaming():
+            cursor.execute(one_pass_sql(codes))
+            while rows := cursor.fetchmany(5000):
+                for task_id, *marks in rows:
+                    for code, mark in zip(codes, marks, strict=True):
+                        if mark:
+                            flagged[code].add(task_id)
     return {code: frozenset(ids) for code, ids in flagged.items()}
 
 
