@@ -61,6 +61,26 @@ def parse_args() -> argparse.Namespace:
         "--skip-warm", action="store_true", help="leave out the warm steady run (at 10,000,000: time)"
     )
     parser.add_argument(
+        "--skip-cold", action="store_true", help="leave out the cold full runs (at 10,000,000: time)"
+    )
+    parser.add_argument(
+        "--full-only",
+        action="store_true",
+        help="full runs only (first, warm, cold): no day of changes, no incremental run, nothing written but "
+        "findings and the runs' records (for a shared database, with --reuse-database)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also the full runs without the one pass (SUPERVISION_ONE_PASS off: each rule scans on its own)",
+    )
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="no parallel workers (max_parallel_workers_per_gather 0 for the session): the CPU figures are then "
+        "the whole of PostgreSQL's work (a parallel worker's CPU is not counted)",
+    )
+    parser.add_argument(
         "--day-changes",
         type=int,
         default=3000,
@@ -146,28 +166,58 @@ def day_of_changes(count: int) -> dict:
     return {"tasks": len(rows), "broken": len(broken), "seconds": time.perf_counter() - started}
 
 
-RUNS = ("first", "warm", "cold", "incremental", "after")
+RUNS = ("first", "warm", "cold", "incremental", "after", "warm per rule", "cold per rule")
 
 
-def measure(label: str, day_changes: int, skip_warm: bool = False) -> dict:
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds so far of this process and of its PostgreSQL backend (read from /proc: the server on this
+    machine; nan otherwise). A parallel worker's CPU is not the backend's (--serial)."""
+    backend = float("nan")
+    pid = scalar("select pg_backend_pid()")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return time.process_time(), backend
+
+
+def measure(
+    label: str,
+    day_changes: int,
+    skip_warm: bool = False,
+    full_only: bool = False,
+    compare: bool = False,
+    skip_cold: bool = False,
+) -> dict:
+    from django.test.utils import override_settings
+
     from jianchama.supervision.rules import run_rules
 
     result = {"label": label, "runs": {}, "loads": {}}
-    steps = (
+    steps = [
         ("first", "first run (finds and inserts)", False, False),
         ("warm", "steady full run, caches warm", False, False),
         ("cold", "steady full run, cold", True, False),
-        ("changes", "", False, False),
-        ("incremental", "incremental run after a day's changes, cold", True, True),
-        (
-            "after",
-            "full run after the incremental (its new findings: what the incremental missed)",
-            False,
-            False,
-        ),
-    )
+    ]
+    if compare:
+        steps += [
+            ("warm per rule", "steady full run without the one pass, caches warm", False, False),
+            ("cold per rule", "steady full run without the one pass, cold", True, False),
+        ]
+    if not full_only:
+        steps += [
+            ("changes", "", False, False),
+            ("incremental", "incremental run after a day's changes, cold", True, True),
+            (
+                "after",
+                "full run after the incremental (its new findings: what the incremental missed)",
+                False,
+                False,
+            ),
+        ]
     for key, what, cold, incremental in steps:
-        if key == "warm" and skip_warm:
+        if (key == "warm" and skip_warm) or (cold and not incremental and skip_cold):
             continue
         if key == "changes":
             result["changes"] = changes = day_of_changes(day_changes)
@@ -179,16 +229,21 @@ def measure(label: str, day_changes: int, skip_warm: bool = False) -> dict:
             continue
         cache = drop_caches() if cold else "caches as left by the previous run"
         result["loads"][key] = load_average()
-        run = run_rules("系统", incremental=incremental)
+        process, backend = cpu_seconds()
+        with override_settings(SUPERVISION_ONE_PASS="per rule" not in key):
+            run = run_rules("系统", incremental=incremental)
+        process_after, backend_after = cpu_seconds()
         result["runs"][key] = {
             "what": what,
             "stats": run.stats,
             "seconds": run.seconds,
             "new": run.new_findings,
+            "cpu": (process_after - process, backend_after - backend),
         }
         print(
             f"\n  {label}, {what}: {run.seconds:.1f} s, {run.new_findings:,} new findings ({cache}; load "
-            f"average before {result['loads'][key]})",
+            f"average before {result['loads'][key]}); CPU {process_after - process:.1f} s this process + "
+            f"{backend_after - backend:.1f} s its PostgreSQL backend",
             flush=True,
         )
         if run.error:
@@ -210,7 +265,7 @@ def report(result: dict) -> None:
     )
     for code in RULES:
         figures = [runs[key]["stats"].get(code, {}) for key in keys]
-        incremental = runs["incremental"]["stats"].get(code, {})
+        incremental = runs.get("incremental", {"stats": {}})["stats"].get(code, {})
         scope = (
             f"{incremental.get('tasks', 0):,} tasks" if incremental.get("scope") == "incremental" else "full"
         )
@@ -219,7 +274,20 @@ def report(result: dict) -> None:
             + "".join(f"{f.get('seconds', 0):>14.2f}" for f in figures)
             + f"{figures[0].get('hits', 0):>10,}{scope:>14}"
         )
+    print(
+        "    "
+        + f"{'(the one pass)':<28}"
+        + "".join(
+            f"{sum(f.get('one_pass_seconds', 0) for f in runs[key]['stats'].values()):>14.2f}" for key in keys
+        )
+    )
     print("    " + f"{'total':<28}" + "".join(f"{runs[key]['seconds']:>14.2f}" for key in keys))
+    print("    " + f"{'CPU s, this process':<28}" + "".join(f"{runs[key]['cpu'][0]:>14.1f}" for key in keys))
+    print(
+        "    "
+        + f"{'CPU s, PostgreSQL backend':<28}"
+        + "".join(f"{runs[key]['cpu'][1]:>14.1f}" for key in keys)
+    )
     print("    " + f"{'new findings':<28}" + "".join(f"{runs[key]['new']:>14,}" for key in keys))
     print(
         "    "
@@ -240,7 +308,11 @@ def run(args: argparse.Namespace) -> None:
     if args.only_first:
         sizes = sizes[:1]
     print("Data supervision rules benchmark (F-30)", flush=True)
-    call_command("migrate", verbosity=0)
+    if not args.reuse_database:
+        call_command("migrate", verbosity=0)  # a kept database is not migrated (a shared one must not be)
+    if args.serial:
+        with connection.cursor() as cursor:
+            cursor.execute("set max_parallel_workers_per_gather = 0")
     conditions = {
         "version": scalar("show server_version"),
         "settings": {
@@ -261,6 +333,9 @@ def run(args: argparse.Namespace) -> None:
                 f"{scalar('select count(*) from inspections_task'):,} tasks (kept database)",
                 args.day_changes,
                 args.skip_warm,
+                args.full_only,
+                args.compare,
+                args.skip_cold,
             )
         )
     else:
@@ -275,7 +350,16 @@ def run(args: argparse.Namespace) -> None:
             )
             loads.append((inspections, seconds))
             done_e, done_i = enterprises, inspections
-            results.append(measure(f"{inspections:,} inspections", args.day_changes, args.skip_warm))
+            results.append(
+                measure(
+                    f"{inspections:,} inspections",
+                    args.day_changes,
+                    args.skip_warm,
+                    args.full_only,
+                    args.compare,
+                    args.skip_cold,
+                )
+            )
 
     print("\n" + "=" * 100)
     print(f"  machine   : {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}")
@@ -294,6 +378,12 @@ def run(args: argparse.Namespace) -> None:
     for result in results:
         report(result)
     for result in results:
+        if "incremental" not in result["runs"]:
+            print(
+                f"\n  {result['label']}: "
+                + ", ".join(f"{key} {run['seconds']:.1f} s" for key, run in result["runs"].items())
+            )
+            continue
         cold = result["runs"]["cold"]["seconds"]
         warm = result["runs"].get("warm", {}).get("seconds", float("nan"))
         goal = ""

@@ -24,6 +24,7 @@ visit started (`started_at`, local time), and their month the month of that day.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
@@ -102,6 +103,34 @@ def record_working_days() -> int:
 def work_mem() -> str:
     """PostgreSQL's work_mem for each rule's transaction (default 256MB)."""
     return str(getattr(settings, "SUPERVISION_WORK_MEM", "256MB"))
+
+
+# PostgreSQL, for the queries that read a whole large table joined to another in the order of a unique index
+# (the one pass; body_unauthorised's task-body items): merge joins and group aggregates that stream, no hash
+# of ten million rows (more than work_mem: it spills to disk in batches) and no parallel workers (each would
+# read the whole inner side again). Measured, bench/README.md "data rules".
+STREAMING_SETTINGS = {
+    "enable_hashjoin": "off",
+    "enable_hashagg": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+@contextlib.contextmanager
+def streaming():
+    """STREAMING_SETTINGS for the queries made inside, within the current transaction (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("select " + ", ".join(f"current_setting('{name}')" for name in STREAMING_SETTINGS))
+        before = dict(zip(STREAMING_SETTINGS, cursor.fetchone(), strict=True))
+        for name, value in STREAMING_SETTINGS.items():
+            cursor.execute("select set_config(%s, %s, true)", [name, value])
+    yield  # (an error inside leaves them: its transaction is rolled back, with its local settings)
+    with connection.cursor() as cursor:
+        for name, value in before.items():
+            cursor.execute("select set_config(%s, %s, true)", [name, value])
 
 
 # --- The registry ------------------------------------------------------------------------------------------
@@ -511,7 +540,7 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
     ]
     outside: dict[int, list[str]] = defaultdict(list)
     bodies: dict[int, tuple[int, str]] = {}
-    for row in (
+    outside_rows = (
         ctx.only(through.objects.all(), "taskbody__task_id")
         .annotate(pair=F("taskbody__body_id") * PAIR + F("inspectionitem_id"))
         .exclude(pair__in=allowed)
@@ -522,7 +551,12 @@ def body_unauthorised(ctx: Context) -> Iterator[Hit]:
             "inspectionitem_id",
             "inspectionitem__name",
         )
-    ):
+    )
+    # In a full run, the items merged with their task bodies in the order of the items' unique index rather
+    # than a hash of every task body (STREAMING_SETTINGS).
+    with streaming() if ctx.task_ids is None else contextlib.nullcontext():
+        outside_rows = list(outside_rows)
+    for row in outside_rows:
         taskbody_id, body_id, body_name, item_id, item_name = row
         bodies[taskbody_id] = (body_id, body_name)
         within = body_id in entrusted and (body_id, item_id) in authority
@@ -1164,6 +1198,95 @@ def rectify_outside_range(ctx: Context) -> Iterator[Hit]:
         )
 
 
+# --- The one pass ------------------------------------------------------------------------------------------
+
+# The task-level test of the rules that each scanned the whole task table (issue 16): in a full run, one query
+# reads the visits once, with their code, their inspector count, their plan and whether the code was ever
+# scanned, and flags each visit for every rule it may break; each rule then runs its own query on its flagged
+# visits only, as an incremental run does on the changed ones (Context.task_ids). A flag is the rule's
+# condition, or looser (an unknown is flagged), never stricter: the rule's own query decides, so its findings,
+# their keys and descriptions are what a full scan of its own finds (tests/supervision/test_one_pass.py). A
+# rule not listed here, or with more flagged visits than one_pass_max_tasks(), runs its own full query.
+ONE_PASS_FLAGS: dict[str, str] = {
+    "no_code": "c.id is null",
+    "code_not_scanned": "t.mode = 'on_site' and c.id in ({unscanned})",
+    "too_few_inspectors": f"t.mode = 'on_site' and coalesce(i.n, 0) < {MIN_INSPECTORS}",
+    "outside_plan": (
+        "t.kind in ({planned}) and not coalesce(p.status in ({filed}) and p.body_id = t.lead_body_id"
+        " and t.window_start >= p.period_start and t.window_end <= p.period_end, false)"
+    ),
+}
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in sorted(values))
+
+
+def one_pass_sql(codes: Iterable[str]) -> str:
+    """The one query: each visit that some of `codes`' rules may find, with a 0/1 flag per rule."""
+    codes = [code for code in codes if code in ONE_PASS_FLAGS]
+    unscanned = (
+        "select c2.id from inspections_inspectioncode c2 where not exists (select 1 from inspections_scan s "
+        f"where s.code_id = c2.id and s.outcome = '{Scan.Outcome.GENUINE}')"
+    )
+    flags = [
+        ONE_PASS_FLAGS[code].format(
+            planned=_quoted(Task.PLANNED_KINDS), filed=_quoted(FILED), unscanned=unscanned
+        )
+        for code in codes
+    ]
+    columns = ", ".join(
+        f"case when {flag} then 1 else 0 end as {code}" for code, flag in zip(codes, flags, strict=True)
+    )
+    joins = ["left join inspections_inspectioncode c on c.task_id = t.id"]
+    if "too_few_inspectors" in codes:
+        joins.append(
+            "left join (select task_id, count(*) as n from inspections_task_inspectors group by task_id) i "
+            "on i.task_id = t.id"
+        )
+    if "outside_plan" in codes:
+        joins.append("left join plans_plan p on p.id = t.plan_id")
+    # The flags are computed once per visit in the inner query (PostgreSQL's "offset 0" keeps it from being
+    # merged into the outer one, which would build the never-scanned codes twice), then filtered.
+    fence = " offset 0" if connection.vendor == "postgresql" else ""
+    inner = (
+        f"select t.id, {columns} from inspections_task t {' '.join(joins)} "
+        f"where t.status in ({_quoted(VISITED)}){fence}"
+    )
+    return f"select * from ({inner}) flags where {' + '.join(codes)} > 0"
+
+
+def one_pass_enabled() -> bool:
+    """Full runs flag the visits of the task-table rules in one pass (default True)."""
+    return bool(getattr(settings, "SUPERVISION_ONE_PASS", True))
+
+
+def one_pass_max_tasks() -> int:
+    """Beyond this many flagged visits a rule runs its own full query rather than a list of ids (default
+    100,000 on PostgreSQL; SQLite: incremental_max_tasks(), its limit on a statement's parameters)."""
+    default = 100_000 if connection.vendor == "postgresql" else incremental_max_tasks()
+    return int(getattr(settings, "SUPERVISION_ONE_PASS_MAX_TASKS", default))
+
+
+def one_pass(codes: Iterable[str]) -> dict[str, frozenset[int]]:
+    """The visits each of `codes`' one-pass rules may find, read in one query ({} when none is listed)."""
+    codes = [code for code in codes if code in ONE_PASS_FLAGS]
+    if not codes:
+        return {}
+    flagged: dict[str, set[int]] = {code: set() for code in codes}
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("select set_config('work_mem', %s, true)", [work_mem()])
+        with streaming():
+            cursor.execute(one_pass_sql(codes))
+            while rows := cursor.fetchmany(5000):
+                for task_id, *marks in rows:
+                    for code, mark in zip(codes, marks, strict=True):
+                        if mark:
+                            flagged[code].add(task_id)
+    return {code: frozenset(ids) for code, ids in flagged.items()}
+
+
 # --- The run -----------------------------------------------------------------------------------------------
 
 
@@ -1381,6 +1504,16 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     ctx = Context(today=today or timezone.localdate(), now=timezone.now())
     changes: dict[int, Changes] = {}
     started = time.perf_counter()
+    # A full run reads the task table once for the rules that each scanned it (the one pass, above).
+    flagged: dict[str, frozenset[int]] = {}
+    one_pass_seconds = 0.0
+    if not run.incremental and one_pass_enabled():
+        began = time.perf_counter()
+        try:
+            flagged = one_pass(code for code in codes if code not in finished)
+        except Exception:  # the rules then scan on their own, as before
+            logger.exception("数据监督规则的合并扫描失败，各规则单独扫描")
+        one_pass_seconds = round(time.perf_counter() - began, 3)
     errors = []
     body_regions = None
     for code in codes:
@@ -1399,6 +1532,12 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                 rule_ctx = ctx
                 if run.incremental:
                     rule_ctx, scope = _incremental_context(code, run, ctx, changes)
+                elif code in flagged and len(flagged[code]) <= one_pass_max_tasks():
+                    rule_ctx = Context(today=ctx.today, now=ctx.now, task_ids=flagged[code])
+                    # Its flagged visits; the one pass's seconds are counted once, on its first rule (a full
+                    # run's figures carry no "scope": that is an incremental run's).
+                    scope = {"one_pass": len(flagged[code]), "one_pass_seconds": one_pass_seconds}
+                    one_pass_seconds = 0.0
                 hits = list(definition.find(rule_ctx))
                 queried = time.perf_counter() - began
                 new_findings = _store(code, definition.severity, definition.title, hits, run)
