@@ -268,22 +268,27 @@ def _gaps_update(enterprises: bool) -> str:
         kept += f" THEN {lagged} END"
         return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
 
+    order = "ORDER BY day, body_id, first_all, first_district"
     return f"""
     WITH w AS (
         SELECT id, day, tasks, first_all, first_district,
-               LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id ORDER BY day, body_id, first_all, first_district) AS pb,
-               LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all ORDER BY day, body_id, first_all, first_district) AS pa,
-               LAG(day) OVER (
-                   PARTITION BY enterprise_id, field_id, body_district_id, first_district ORDER BY day, body_id, first_all, first_district
-               ) AS pd
+               LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {order}) AS pb,
+               LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all {order}) AS pa,
+               LAG(day) OVER (PARTITION BY enterprise_id, field_id, body_district_id, first_district {order}) AS pd
         FROM {table}
         WHERE day BETWEEN %(wlo)s AND %(hi)s {only}
+    ), n AS (
+        SELECT id, {previous("w.pb", None)} AS b, {previous("w.pa", "first_all")} AS a,
+               {previous("w.pd", "first_district")} AS d
+        FROM w WHERE w.day BETWEEN %(lo)s AND %(hi)s
     )
-    UPDATE {table} SET prev_body_day = {previous("w.pb", None)},
-                       prev_all_day = {previous("w.pa", "first_all")},
-                       prev_district_day = {previous("w.pd", "first_district")}
-    FROM w
-    WHERE {table}.id = w.id AND w.day BETWEEN %(lo)s AND %(hi)s
+    UPDATE {table} SET prev_body_day = n.b, prev_all_day = n.a, prev_district_day = n.d
+    FROM n
+    WHERE {table}.id = n.id
+      -- Only the rows that change: an unchanged row rewritten would cost its page's all-visible bit, and the
+      -- figures' index-only scans would read the heap again until the next vacuum.
+      AND ({table}.prev_body_day IS DISTINCT FROM n.b OR {table}.prev_all_day IS DISTINCT FROM n.a
+           OR {table}.prev_district_day IS DISTINCT FROM n.d)
     """
 
 

@@ -129,15 +129,19 @@ class VisitFact(models.Model):
                     "first_all",
                     "first_district",
                     "tasks",
+                    # The repeated inspections' previous-visit days, so they too read the index alone.
+                    "prev_body_day",
+                    "prev_all_day",
+                    "prev_district_day",
                 ],
-                name="visitfact_field_day_cover",
+                name="visitfact_field_day_gaps",
             ),
             models.Index(fields=["day"], name="visitfact_day"),
             # A body's repeated inspections and most inspected enterprises read only its own visits.
             models.Index(
                 fields=["body_id", "field_id", "day"],
-                include=["enterprise_id", "tasks", "first_all"],
-                name="visitfact_body_field_day",
+                include=["enterprise_id", "tasks", "first_all", "prev_body_day"],
+                name="visitfact_body_field_day_gap",
             ),
             # The incremental refresh recomputes the previous-visit days of the enterprises it touched.
             models.Index(fields=["enterprise_id", "day"], name="visitfact_enterprise_day"),

@@ -4,29 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('statistics', '0005_body_indexes'),
+        ("statistics", "0005_body_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='visitfact',
-            name='prev_all_day',
-            field=models.DateField(null=True, verbose_name='上次检查日'),
+            model_name="visitfact",
+            name="prev_all_day",
+            field=models.DateField(null=True, verbose_name="上次检查日"),
         ),
         migrations.AddField(
-            model_name='visitfact',
-            name='prev_body_day',
-            field=models.DateField(null=True, verbose_name='同一单位上次检查日'),
+            model_name="visitfact",
+            name="prev_body_day",
+            field=models.DateField(null=True, verbose_name="同一单位上次检查日"),
         ),
         migrations.AddField(
-            model_name='visitfact',
-            name='prev_district_day',
-            field=models.DateField(null=True, verbose_name='同区单位上次检查日'),
+            model_name="visitfact",
+            name="prev_district_day",
+            field=models.DateField(null=True, verbose_name="同区单位上次检查日"),
         ),
         migrations.AddIndex(
-            model_name='visitfact',
-            index=models.Index(fields=['enterprise_id', 'day'], name='visitfact_enterprise_day'),
+            model_name="visitfact",
+            index=models.Index(fields=["enterprise_id", "day"], name="visitfact_enterprise_day"),
         ),
     ]
