@@ -4,6 +4,7 @@ district's supervisor and one body's administrator (median, p99 and query count)
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/jcm_stats .venv/bin/python bench/bench_stats.py
     .venv/bin/python bench/bench_stats.py --skip-rebuild --runs 15       # pages only (facts already built)
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --live --runs 5 # repeated, most_inspected, live views
 
 The database: a copy of one filled by `generate_synthetic`, migrated (`manage.py migrate`). The 10,000 new
 inspections are copies of existing tasks (their bodies and items), submitted, dated over the next 30 days,
@@ -151,12 +152,92 @@ def figure_times(user, runs: int) -> None:
     print("    figures (median ms): " + ", ".join(parts))
 
 
+def _backend_cpu(cursor) -> float:
+    """The PostgreSQL backend's CPU seconds so far (user + system, from /proc: the server is on this host)."""
+    cursor.execute("SELECT pg_backend_pid()")
+    (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def live_views(today: datetime.date, user) -> list[tuple[str, object, object]]:
+    """Views no snapshot serves: an earlier quarter, a field, a custom range, a body chosen."""
+    from jianchama.inspections.models import TaskBody
+    from jianchama.statistics.scope import Filters, Period, scope_for
+
+    scope = scope_for(user)
+    body = (
+        TaskBody.objects.filter(body_id__in=scope.body_ids).values_list("body_id", flat=True).first()
+        if (scope.level == "bodies")
+        else None
+    )
+    if body is None:
+        body = TaskBody.objects.values_list("body_id", flat=True).order_by("body_id").first()
+    year = Period.of("year", today)
+    return [
+        ("this year", year, Filters()),
+        ("last year, Q2", Period.of("quarter", today, year=today.year - 1, number=2), Filters()),
+        ("this year, field 1", year, Filters(field_id=1)),
+        (
+            "custom, last 200 days",
+            Period(today - datetime.timedelta(days=199), today, "custom"),
+            Filters(),
+        ),
+        ("this year, one body", year, Filters(body_id=body)),
+    ]
+
+
+def live_figures(runs: int) -> None:
+    """`repeated` and `most_inspected` computed live (what a page does when no snapshot serves the view):
+    median and slowest wall ms, and CPU ms per call of this process and of the PostgreSQL backend."""
+    from bench_pages import users
+    from django.db import connection
+    from django.utils import timezone
+
+    from jianchama.statistics import figures
+
+    today = timezone.localdate()
+    print(f"  live figures: {runs} calls each; wall median / slowest ms; CPU ms per call: python + backend")
+    for role, user in users():
+        print(f"  as {role}")
+        for name, period, filters in live_views(today, user):
+            from jianchama.statistics.scope import scope_for
+
+            scope = scope_for(user)
+            parts = []
+            for code in ("repeated", "most_inspected"):
+                walls = []
+                with connection.cursor() as cursor:
+                    backend = _backend_cpu(cursor)
+                process = time.process_time()
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    figures.FIGURES[code].compute(scope, period, filters)
+                    walls.append(time.perf_counter() - started)
+                process = (time.process_time() - process) / runs
+                with connection.cursor() as cursor:
+                    backend = (_backend_cpu(cursor) - backend) / runs
+                parts.append(
+                    f"{code} {1000 * statistics.median(walls):.0f} / {1000 * max(walls):.0f}"
+                    f" (cpu {1000 * process:.0f} + {1000 * backend:.0f})"
+                )
+            print(f"    {name:<24} " + "; ".join(parts), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="requests per page and user (9)")
     parser.add_argument("--new", type=int, default=10_000, help="new inspections for the refresh (10,000)")
     parser.add_argument("--skip-rebuild", action="store_true", help="do not time the full rebuild")
     parser.add_argument("--only", default="", help="only pages whose name contains this")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="only time repeated and most_inspected on views no snapshot serves (no pages, no refresh)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jianchama.settings")
     import django
@@ -197,6 +278,11 @@ def main() -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE statistics_dailyfact; ANALYZE statistics_visitfact")
+    if args.live:
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        live_figures(args.runs)
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     if args.new:
         bench_refresh(args.new)
     print(f"  pages    : Django test client in-process, {args.runs} requests each; median, p99 (the slowest")

@@ -5,6 +5,7 @@ move a window), refreshed incrementally after each batch, and rebuilt in full.""
 from __future__ import annotations
 
 import datetime
+import itertools
 import random
 
 import pytest
@@ -77,6 +78,58 @@ def assert_facts_equal_raw(s, period: Period) -> None:
             assert {e.name: e.count for e in report.enterprises} == expected
             assert report.total == sum(expected.values())
             assert {e.name: len(e.tasks) for e in report.enterprises} == expected
+
+
+def _district(region) -> int:
+    district = region.district() if region is not None else None
+    return district.pk if district is not None else 0
+
+
+def raw_repeated(user, period: Period, body_id: int | None = None) -> list[list]:
+    """The repeated inspections counted over the raw tasks: per enterprise (and per enterprise and body) the
+    sorted days of the counted tasks the user may see in the period; an enterprise counts for a window when
+    two consecutive ones are that close."""
+    scope = scope_for(user)
+    any_days: dict[int, list] = {}
+    body_days: dict[tuple[int, int], list] = {}
+    for t in raw_tasks(user, period):
+        if t.status not in frequency.COUNTED:
+            continue
+        parts = [tb for tb in t.task_bodies.select_related("body__region") if body_id in (None, tb.body_id)]
+        if not parts:
+            continue
+        day = inspection_day(t)
+        any_days.setdefault(t.enterprise_id, []).append(day)
+        for tb in parts:
+            if scope.level == "bodies" and tb.body_id not in scope.body_ids:
+                continue
+            if scope.level == "district" and scope.district_id not in (
+                _district(tb.body.region),
+                _district(t.enterprise.region),
+            ):
+                continue
+            body_days.setdefault((t.enterprise_id, tb.body_id), []).append(day)
+
+    def count(groups: dict, within: int) -> int:
+        found = set()
+        for key, days in groups.items():
+            days = sorted(days)
+            if any((b - a).days <= within for a, b in itertools.pairwise(days)):
+                found.add(key[0] if isinstance(key, tuple) else key)
+        return len(found)
+
+    return [
+        [label, count(body_days, within), count(any_days, within)] for within, label in figures.REPEAT_WINDOWS
+    ]
+
+
+def assert_repeated_equal_raw(s, period: Period) -> None:
+    for user in (s.admin, s.supervisor, s.mh_supervisor, s.head, s.partner_head, s.other_head):
+        got = figures.FIGURES["repeated"].compute(scope_for(user), period, Filters()).rows
+        assert got == raw_repeated(user, period), user
+    # A body chosen by the city: its own visits (the precomputed same-body column serves both columns).
+    got = figures.FIGURES["repeated"].compute(scope_for(s.admin), period, Filters(body_id=s.body.pk)).rows
+    assert got == raw_repeated(s.admin, period, body_id=s.body.pk)
 
 
 def snapshot() -> tuple[list, list]:
@@ -189,15 +242,48 @@ def test_facts_equal_direct_counts_after_random_operations(s, seed, settings):
             step(s, rng, tasks)
         build.refresh()
         assert_facts_equal_raw(s, period)
+        assert_repeated_equal_raw(s, period)
         # This month, read from MonthlyFact.
         assert_facts_equal_raw(s, Period.of("month", today))
+        assert_repeated_equal_raw(s, Period.of("month", today))
     incremental = snapshot()
     build.rebuild_all()
     assert snapshot() == incremental
     assert_facts_equal_raw(s, period)
+    assert_repeated_equal_raw(s, period)
     assert DailyFact.objects.exists() and VisitFact.objects.exists()
     # The run reached every kind of figure, so the comparison above compared something.
     totals = figures._totals(figures.tasks(scope_for(s.admin), period, Filters()))
     print(seed, totals, sorted(set(Task.objects.values_list("status", flat=True))))
     assert all(totals[name] > 0 for name in ("inspections", "joint", "with_code", "scanned", "completed"))
     assert totals["cancelled"] > 0 and totals["findings"] > 0
+
+
+def test_repeated_follows_added_and_cancelled_visits_and_the_periods_first_day(s):
+    """The previous-visit days kept by the refresh: a visit added between two, then cancelled (the next
+    visit's gap changes each time), and a period starting between two visits (the earlier is not counted)."""
+    s.admin = user_for("platform_admin")
+    today = timezone.localdate()
+    year = Period(today, today + 365 * DAY, "custom")
+
+    def visit(offset: int) -> Task:
+        start = today + offset * DAY
+        return s.submitted(window_start=start, window_end=start + 10 * DAY)
+
+    def shown(period: Period = year) -> list:
+        build.refresh()
+        assert_repeated_equal_raw(s, period)
+        return figures.FIGURES["repeated"].compute(scope_for(s.admin), period, Filters()).rows
+
+    visit(0)
+    visit(60)
+    assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]
+    middle = visit(55)
+    assert shown() == [["7日内", 1, 1], ["30日内", 1, 1], ["90日内", 1, 1], ["一年内", 1, 1]]
+    # From day 30 the period holds the visits of days 55 and 60 only; from day 56, one visit.
+    assert shown(Period(today + 30 * DAY, today + 365 * DAY, "custom"))[0] == ["7日内", 1, 1]
+    assert shown(Period(today + 56 * DAY, today + 365 * DAY, "custom"))[3] == ["一年内", 0, 0]
+    services.cancel_task(s.head, task=middle, reason="计划调整，取消本次检查")
+    assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]
+    build.rebuild_all()
+    assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]

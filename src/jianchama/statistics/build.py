@@ -45,6 +45,10 @@ POOR_AT_MOST = 2
 MERGE_GAP_DAYS = 7
 TEMP = "statistics_parts"
 DATED = "statistics_dated"
+GAPPED = "statistics_gapped"
+# VisitFact's previous-visit days (models.py) look back this far: the longest gap the repeated inspections
+# count (figures.REPEAT_WINDOWS' year).
+GAP_LOOK_BACK_DAYS = 366
 
 
 def _day_expression() -> str:
@@ -243,8 +247,66 @@ def _date(value: datetime.date):
     return connection.ops.adapt_datefield_value(value)
 
 
+def _days_between(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"({later} - {earlier})"
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+def _gaps_update(enterprises: bool) -> str:
+    """Set VisitFact's previous-visit days of the rows dated [lo, hi] from the rows dated [wlo, hi] (wlo =
+    lo - GAP_LOOK_BACK_DAYS), of the enterprises in GAPPED only when `enterprises`. A previous visit further
+    back than GAP_LOOK_BACK_DAYS is left out (null). Rows of one day are ordered by body and flags:
+    the later one's previous visit is the same day, as the window over the period's rows saw it."""
+    table = VisitFact._meta.db_table
+    only = f"AND enterprise_id IN (SELECT enterprise_id FROM {GAPPED})" if enterprises else ""
+
+    def previous(lagged: str, flag: str | None) -> str:
+        kept = (
+            f"CASE WHEN w.tasks > 1 THEN w.day WHEN {_days_between('w.day', lagged)} <= {GAP_LOOK_BACK_DAYS}"
+        )
+        kept += f" THEN {lagged} END"
+        return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
+
+    order = "ORDER BY day, body_id, first_all, first_district"
+    return f"""
+    WITH w AS (
+        SELECT id, day, tasks, first_all, first_district,
+               LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {order}) AS pb,
+               LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all {order}) AS pa,
+               LAG(day) OVER (PARTITION BY enterprise_id, field_id, body_district_id, first_district {order}) AS pd
+        FROM {table}
+        WHERE day BETWEEN %(wlo)s AND %(hi)s {only}
+    ), n AS (
+        SELECT id, {previous("w.pb", None)} AS b, {previous("w.pa", "first_all")} AS a,
+               {previous("w.pd", "first_district")} AS d
+        FROM w WHERE w.day BETWEEN %(lo)s AND %(hi)s
+    )
+    UPDATE {table} SET prev_body_day = n.b, prev_all_day = n.a, prev_district_day = n.d
+    FROM n
+    WHERE {table}.id = n.id
+      -- Only the rows that change: an unchanged row rewritten would cost its page's all-visible bit, and the
+      -- figures' index-only scans would read the heap again until the next vacuum.
+      AND ({table}.prev_body_day IS DISTINCT FROM n.b OR {table}.prev_all_day IS DISTINCT FROM n.a
+           OR {table}.prev_district_day IS DISTINCT FROM n.d)
+    """
+
+
+def update_gaps(lo: datetime.date, hi: datetime.date, *, enterprises: bool = False) -> None:
+    """Recompute the previous-visit days of VisitFact's rows dated [lo, hi] (see `_gaps_update`)."""
+    params = {
+        "lo": _date(lo),
+        "hi": _date(hi),
+        "wlo": _date(lo - datetime.timedelta(days=GAP_LOOK_BACK_DAYS)),
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_gaps_update(enterprises), params)
+
+
 @transaction.atomic
-def rebuild(lo: datetime.date, hi: datetime.date) -> int:
+def rebuild(lo: datetime.date, hi: datetime.date, *, gaps: bool = True) -> int:
     """Replace the facts of the days [lo, hi] by a fresh count of the raw rows; returns the participations
     counted. One transaction: a reader sees the old facts or the new ones, never a half."""
     params = {
@@ -264,10 +326,24 @@ def rebuild(lo: datetime.date, hi: datetime.date) -> int:
         cursor.execute(_dated_sql(), params)
         cursor.execute(f"ANALYZE {DATED}")
         cursor.execute(_parts_sql(), params)
+        if gaps:
+            # The enterprises visited in the range before and after: their visits' previous-visit days from
+            # lo to a look-back after hi may change (the next visit's previous one is an added, moved or
+            # cancelled one).
+            cursor.execute(f"DROP TABLE IF EXISTS {GAPPED}")
+            cursor.execute(
+                f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {TEMP} UNION "
+                f"SELECT enterprise_id FROM {VisitFact._meta.db_table} WHERE day BETWEEN %(lo)s AND %(hi)s",
+                params,
+            )
+            cursor.execute(f"ANALYZE {GAPPED}")
         DailyFact.objects.filter(day__range=(lo, hi)).delete()
         VisitFact.objects.filter(day__range=(lo, hi)).delete()
         cursor.execute(_daily_insert())
         cursor.execute(_visit_insert())
+        if gaps:
+            update_gaps(lo, hi + datetime.timedelta(days=GAP_LOOK_BACK_DAYS), enterprises=True)
+            cursor.execute(f"DROP TABLE {GAPPED}")
         # The months the range touches, summed again from their days (the other days are unchanged).
         first, last = _month_bounds(lo, hi)
         MonthlyFact.objects.filter(month__range=(first, last)).delete()
@@ -322,7 +398,7 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         chunks = list(_quarters(*bounds))
         for number, (lo, hi) in enumerate(chunks, 1):
             started = time.perf_counter()
-            total += rebuild(lo, hi)
+            total += rebuild(lo, hi, gaps=False)
             if progress:
                 progress(
                     f"{lo:%Y-%m-%d}至{hi:%Y-%m-%d}：第{number}/{len(chunks)}段，累计{total}条参与记录，"
@@ -331,6 +407,12 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         DailyFact.objects.exclude(day__range=bounds).delete()
         VisitFact.objects.exclude(day__range=bounds).delete()
         MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
+        # The previous-visit days of every visit at once (one pass over VisitFact, not one per quarter).
+        started = time.perf_counter()
+        with transaction.atomic():
+            update_gaps(*bounds)
+        if progress:
+            progress(f"上次检查日：{time.perf_counter() - started:.1f}秒")
     else:
         DailyFact.objects.all().delete()
         VisitFact.objects.all().delete()

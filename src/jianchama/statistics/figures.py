@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 
 from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
@@ -455,6 +456,25 @@ def _gap_sql(vendor: str) -> str:
     return "CAST(julianday(day) - julianday(LAG(day) OVER (PARTITION BY {part} ORDER BY day)) AS INTEGER)"
 
 
+def _previous_day(scope: Scope, filters: Filters, key: str) -> str | None:
+    """The VisitFact column (or expression) holding, for the rows `repeated` partitions by enterprise, the
+    previous visit's day of the same partition; None when no precomputed column matches (a city-level
+    reviewer's several bodies without a body filter: the window is used)."""
+    if key == "body" or filters.body_id or (scope.level == "bodies" and len(scope.body_ids) == 1):
+        # One body's visits of an enterprise (the scope and the filters keep or drop them whole).
+        return "prev_body_day"
+    if scope.level == "city":
+        return "prev_all_day"
+    if scope.level == "district" and scope.district_id is not None:
+        # counting(): the first_all rows at the district's enterprises, the district's bodies' first_district
+        # rows elsewhere.
+        return (
+            f"CASE WHEN enterprise_district_id = {int(scope.district_id)} THEN prev_all_day "
+            "ELSE prev_district_day END"
+        )
+    return None
+
+
 @figure(
     "repeated",
     "重复检查",
@@ -462,29 +482,51 @@ def _gap_sql(vendor: str) -> str:
     "的两次检查；「所有执法单位合计」指不论哪个单位的任意两次检查（一次联合检查算一次）。",
 )
 def repeated(scope: Scope, period: Period, filters: Filters) -> Table:
+    """Counted over the period's visits only (a visit before the period's first day is not a previous one).
+    Read from VisitFact's previous-visit days (build.update_gaps): a row counts when its previous visit is in
+    the period too and the gap is within the window — the same consecutive pairs the window over the
+    period's rows sees, since the period is a range of days."""
     base = (
         VisitFact.objects.filter(day__range=(period.start, period.end))
         .filter(filters.visit_q())
         .filter(scope.rows)
     )
-    gap = _gap_sql(connection.vendor)
+    vendor = connection.vendor
+    gap = _gap_sql(vendor)
     results = {}
     for key, q, part in (
         ("body", Q(), "enterprise_id, body_id"),
         ("any", counting(scope, filters), "enterprise_id"),
     ):
-        inner_sql, params = (
-            base.filter(q).values("enterprise_id", "body_id", "day", "tasks").query.sql_with_params()
-        )
+        previous = _previous_day(scope, filters, key)
+        if previous is None:
+            inner_sql, params = (
+                base.filter(q).values("enterprise_id", "body_id", "day", "tasks").query.sql_with_params()
+            )
+            inner = (
+                f"SELECT enterprise_id, CASE WHEN tasks > 1 THEN 0 ELSE {gap.format(part=part)} END AS gap "
+                f"FROM ({inner_sql}) v"
+            )
+        else:
+            inner_sql, params = (
+                base.filter(q)
+                .annotate(previous=RawSQL(previous, ()))
+                .values("enterprise_id", "day", "previous")
+                .query.sql_with_params()
+            )
+            days = (
+                "(day - previous)"
+                if vendor == "postgresql"
+                else "CAST(julianday(day) - julianday(previous) AS INTEGER)"
+            )
+            # Kept when the previous visit lies in the period.
+            inner = f"SELECT enterprise_id, {days} AS gap FROM ({inner_sql}) v WHERE previous >= %s"
+            params = (*params, connection.ops.adapt_datefield_value(period.start))
         columns = ", ".join(
             f"COUNT(DISTINCT CASE WHEN gap <= {days} THEN enterprise_id END)" for days, _ in REPEAT_WINDOWS
         )
-        sql = (
-            f"SELECT {columns} FROM (SELECT enterprise_id, CASE WHEN tasks > 1 THEN 0 ELSE "
-            f"{gap.format(part=part)} END AS gap FROM ({inner_sql}) v) g"
-        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(f"SELECT {columns} FROM ({inner}) g", params)
             results[key] = cursor.fetchone()
     rows = [
         [label, results["body"][i] or 0, results["any"][i] or 0]

@@ -106,6 +106,13 @@ class VisitFact(models.Model):
     first_all = models.BooleanField("任务首个单位")
     first_district = models.BooleanField("任务在本区的首个单位")
     tasks = models.IntegerField("检查次数")
+    # The day of the previous visit within GAP_LOOK_BACK_DAYS (build.py; the row's own day when `tasks` > 1):
+    # of the same enterprise by the same body (field), of its `first_all` rows (its tasks, field) and of its
+    # `first_district` rows from the same district's bodies. Null: none, or not such a row. The repeated
+    # inspections read these instead of window functions over the period's visits.
+    prev_body_day = models.DateField("同一单位上次检查日", null=True)
+    prev_all_day = models.DateField("上次检查日", null=True)
+    prev_district_day = models.DateField("同区单位上次检查日", null=True)
 
     class Meta:
         verbose_name = "企业检查统计"
@@ -122,16 +129,22 @@ class VisitFact(models.Model):
                     "first_all",
                     "first_district",
                     "tasks",
+                    # The repeated inspections' previous-visit days, so they too read the index alone.
+                    "prev_body_day",
+                    "prev_all_day",
+                    "prev_district_day",
                 ],
-                name="visitfact_field_day_cover",
+                name="visitfact_field_day_gaps",
             ),
             models.Index(fields=["day"], name="visitfact_day"),
             # A body's repeated inspections and most inspected enterprises read only its own visits.
             models.Index(
                 fields=["body_id", "field_id", "day"],
-                include=["enterprise_id", "tasks", "first_all"],
-                name="visitfact_body_field_day",
+                include=["enterprise_id", "tasks", "first_all", "prev_body_day"],
+                name="visitfact_body_field_day_gap",
             ),
+            # The incremental refresh recomputes the previous-visit days of the enterprises it touched.
+            models.Index(fields=["enterprise_id", "day"], name="visitfact_enterprise_day"),
         ]
 
     def __str__(self) -> str:
