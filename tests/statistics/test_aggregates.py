@@ -287,3 +287,22 @@ def test_repeated_follows_added_and_cancelled_visits_and_the_periods_first_day(s
     assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]
     build.rebuild_all()
     assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_rebuild_leaves_the_fact_tables_vacuumed(world):
+    """Outside a transaction, as the schedule runs it, the rebuild ends with VACUUM (ANALYZE) of the facts on
+    PostgreSQL (their index-only scans read the heap until then); SQLite has nothing to do."""
+    from django.db import connection
+
+    build.rebuild_all()
+    assert VisitFact.objects.exists()
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM and its statistics are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relname IN ('statistics_dailyfact', 'statistics_monthlyfact', 'statistics_visitfact')"
+        )
+        done = {name: (vacuumed, analysed) for name, vacuumed, analysed in cursor.fetchall()}
+    assert done == {name: (True, True) for name in done} and len(done) == 3
