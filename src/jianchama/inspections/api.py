@@ -63,6 +63,20 @@ ResultLiteral = Literal[tuple(Finding.Result.values)]  # type: ignore[valid-type
 EvidenceKindLiteral = Literal[tuple(Evidence.Kind.values)]  # type: ignore[valid-type]
 
 
+# The task of the operation's examples: as created, and created and submitted in one request.
+_TASK_EXAMPLE = {
+    "enterprise_uscc": "91310116MA1JXXXX0X",
+    "kind": "routine",
+    "mode": "on_site",
+    "item_codes": ["SC-001"],
+    "inspector_certificates": ["31000000001", "31000000002"],
+    "legal_basis": "《中华人民共和国安全生产法》第六十五条",
+    "window_start": "2026-12-07",
+    "window_end": "2026-12-11",
+    "plan_number": "金山检计备〔2026〕3号",
+}
+
+
 class TaskIn(Schema):
     enterprise_uscc: str = Field(
         description="检查对象的统一社会信用代码（18位）", min_length=1, max_length=30
@@ -101,32 +115,7 @@ class TaskIn(Schema):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [
-                {
-                    "enterprise_uscc": "91310116MA1JXXXX0X",
-                    "kind": "routine",
-                    "mode": "on_site",
-                    "item_codes": ["SC-001"],
-                    "inspector_certificates": ["31000000001", "31000000002"],
-                    "legal_basis": "《中华人民共和国安全生产法》第六十五条",
-                    "window_start": "2026-12-07",
-                    "window_end": "2026-12-11",
-                    "plan_number": "金山检计备〔2026〕3号",
-                },
-                {
-                    "enterprise_uscc": "91310116MA1JXXXX0X",
-                    "kind": "routine",
-                    "mode": "on_site",
-                    "item_codes": ["SC-001"],
-                    "inspector_certificates": ["31000000001", "31000000002"],
-                    "legal_basis": "《中华人民共和国安全生产法》第六十五条",
-                    "window_start": "2026-12-07",
-                    "window_end": "2026-12-11",
-                    "plan_number": "金山检计备〔2026〕3号",
-                    "submit": True,
-                    "justification": "",
-                },
-            ]
+            "examples": [_TASK_EXAMPLE, {**_TASK_EXAMPLE, "submit": True, "justification": ""}]
         }
     }
 
