@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jianchama.core import pages
+from jianchama.inspections import services
 from jianchama.inspections.models import Task, TaskBody
 from tests.factories import EnterpriseFactory, make_uscc
 
@@ -137,10 +138,15 @@ def test_a_common_name_finds_the_same_tasks_as_a_rare_one(client, s, monkeypatch
     assert all(t.number in page for t in found) and theirs.number not in page
 
 
-def test_the_status_filter_lists_that_status_newest_first(client, s):
+@pytest.mark.parametrize("who", ["head", "supervisor"])
+def test_the_status_filter_lists_that_status_newest_first(client, s, who):
+    """A supervisor's filter reads the task's status; a body's users read its copy on their body's rows
+    (TaskBody.task_status), which the task's save keeps."""
     tasks = add_tasks(s, 4)
-    Task.objects.filter(pk__in=[tasks[0].pk, tasks[2].pk]).update(status=Task.Status.CLOSED)
-    client.force_login(s.supervisor)
+    for task in (tasks[0], tasks[2]):
+        task.status = Task.Status.CLOSED
+        task.save(update_fields=["status"])
+    client.force_login(getattr(s, who))
     _, page = queries_for(client, "/tasks/", status="closed")
     assert "共 2 条" in page and tasks[1].number not in page and tasks[3].number not in page
     assert page.index(tasks[2].number) < page.index(tasks[0].number)
@@ -168,3 +174,46 @@ def test_a_bodys_list_is_its_participations_newest_first(client, s):
     client.force_login(s.other_head)
     _, page = queries_for(client, "/tasks/")
     assert "共 2 条" in page and joint.number in page and own[0].number not in page
+
+
+def _listed(client, user, status: str) -> str:
+    client.force_login(user)
+    return queries_for(client, "/tasks/", status=status)[1]
+
+
+def test_every_step_of_a_joint_task_keeps_its_status_on_both_bodies_lists(client, s):
+    """The status copied on each body's row follows the task through the services, so that each body's list
+    filtered by a status shows the task exactly under its status: draft to closed, joined and cancelled."""
+    seen = []
+
+    def check(task: Task) -> None:
+        task = Task.objects.get(pk=task.pk)
+        copies = set(TaskBody.objects.filter(task=task).values_list("body_id", "task_status"))
+        assert copies == {(s.body.pk, task.status), (s.partner.pk, task.status)}
+        seen.append(task.status)
+        for user in (s.head, s.partner_head):
+            assert task.number in _listed(client, user, task.status)
+            other = Task.Status.DRAFT if task.status != Task.Status.DRAFT else Task.Status.CLOSED
+            assert task.number not in _listed(client, user, other)
+
+    joint = s.joint_draft()
+    check(joint)
+    check(s.submitted(joint))
+    check(services.approve_task(s.head, task=Task.objects.get(pk=joint.pk)))
+    for step in (s.notified, s.in_progress, s.recorded, s.closed):
+        check(step(joint))
+    assert seen == [
+        Task.Status.DRAFT,
+        Task.Status.SUBMITTED,
+        Task.Status.SUBMITTED,  # approved by one of its two bodies: still waiting for the other
+        Task.Status.NOTIFIED,
+        Task.Status.IN_PROGRESS,
+        Task.Status.RESULT_RECORDED,
+        Task.Status.CLOSED,
+    ]
+    cancelled = services.cancel_task(s.head, task=s.submitted(), reason="企业已停产")
+    assert set(TaskBody.objects.filter(task=cancelled).values_list("task_status", flat=True)) == {
+        Task.Status.CANCELLED
+    }
+    assert cancelled.number in _listed(client, s.head, Task.Status.CANCELLED)
+    assert cancelled.number not in _listed(client, s.head, Task.Status.SUBMITTED)

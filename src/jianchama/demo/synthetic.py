@@ -1099,6 +1099,7 @@ class _PostgresLoad:
                     "approved_by": f"case when {approved} then (%(admins)s::bigint[])[{body} + 1] end",
                     "approved_at": f"case when {approved} then least(s.created + interval '1 day', now()) end",
                     "task_created_at": "s.created",
+                    "task_status": "s.status",
                 },
                 f"syn_task s {where}",
             )
@@ -1583,6 +1584,7 @@ def _python_load(run: Run, ref: Reference, log: Log) -> dict[str, int]:
                     "approved_by": body.admin if is_approved else None,
                     "approved_at": later(created, days=1) if is_approved else None,
                     "task_created_at": created,
+                    "task_status": status,
                 }
             )
             first = rng.randrange(len(body.items))

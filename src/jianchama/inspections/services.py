@@ -432,7 +432,8 @@ def create_task(
     # A new task has no relations yet: each is written in one INSERT, without reading what is there.
     assignment = _assign_items(bodies, items)
     parts = TaskBody.objects.bulk_create(
-        TaskBody(task=task, body=body, task_created_at=task.created_at) for body in assignment
+        TaskBody(task=task, body=body, task_created_at=task.created_at, task_status=task.status)
+        for body in assignment
     )
     TaskBody.items.through.objects.bulk_create(
         TaskBody.items.through(taskbody_id=part.pk, inspectionitem_id=item.pk)
