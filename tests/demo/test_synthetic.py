@@ -79,6 +79,10 @@ def test_writes_enterprises_with_valid_usccs_and_inspections_with_their_bodies_i
     assert set(tasks.values_list("body_count", flat=True)) == {1, 2}  # some joint inspections
     assert min(tasks.values_list("item_count", flat=True)) >= 1
     assert not TaskBody.objects.annotate(n=Count("items")).filter(n=0).exists()
+    # Each body's row carries its task's creation and status, as the services copy them (the lists' indexes).
+    assert not TaskBody.objects.exclude(task_created_at=F("task__created_at")).exists()
+    assert not TaskBody.objects.exclude(task_status=F("task__status")).exists()
+    assert TaskBody.objects.filter(task_status=Task.Status.CLOSED).exists()
     # A record exactly for the inspected and recorded; a code once the enterprise was told.
     recorded = Task.objects.filter(status__in=["result_recorded", "closed"])
     assert InspectionRecord.objects.count() == recorded.count()
