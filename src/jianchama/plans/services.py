@@ -232,9 +232,10 @@ def plan_pool(plan: Plan) -> QuerySet[Enterprise]:
     return enterprises
 
 
-def describe_scope(plan: Plan, *, public: bool = False) -> str:
+def describe_scope(plan: Plan, *, public: bool = False, regions: Sequence[Region] | None = None) -> str:
     """The target scope in words. `public`: for the announcement, a list of enterprises is given by its size
-    only, so that no enterprise learns from the public page that it is to be inspected."""
+    only, so that no enterprise learns from the public page that it is to be inspected. `regions`: the plan's
+    target regions when the caller has read them already."""
     if plan.pk is None:
         return ""
     # A list read for the public (views.plans._published) arrives with the size of its enterprise list.
@@ -253,7 +254,7 @@ def describe_scope(plan: Plan, *, public: bool = False) -> str:
     parts = []
     if plan.target_industries:
         parts.append("行业：" + "、".join(plan.target_industries))
-    regions = list(plan.target_regions.all())
+    regions = list(plan.target_regions.all()) if regions is None else regions
     if regions:
         parts.append("区域：" + "、".join(r.name for r in regions))
     if plan.target_risk_grades:

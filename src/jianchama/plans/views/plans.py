@@ -7,6 +7,7 @@ Reading goes through `visible_to` (out of scope is 404); every change is a POST 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from jianchama.core.pages import page_view, paginate, submit_form
 from jianchama.core.replica import replica_reads
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
-from jianchama.registry.models import Enterprise
+from jianchama.registry.models import Enterprise, InspectionItem, Region
 
 from .. import forms, services
 from ..models import CoordinationProposal, CoordinationResponse, Plan, PlanReview
@@ -416,7 +417,16 @@ def _published(request):
     plans = (
         Plan.objects.filter(status=Plan.Status.PUBLISHED)
         .select_related("body", "body__region", "body__region__parent")
-        .prefetch_related("items", "target_regions")
+        # As plain lists (to_attr): `plan.items.all()` on a prefetched relation still builds a manager and
+        # clones a queryset per call, a third of the open data's time for the city's 968 plans.
+        .prefetch_related(
+            Prefetch(
+                "items", queryset=InspectionItem.objects.only("pk", "code", "name"), to_attr="open_items"
+            ),
+            Prefetch(
+                "target_regions", queryset=Region.objects.only("pk", "code", "name"), to_attr="open_regions"
+            ),
+        )
         .annotate(listed_count=Coalesce(Subquery(listed), 0))
         .order_by("-published_at", "-pk")
     )
@@ -469,8 +479,17 @@ OPEN_DATA_COLUMNS = [
 ]
 
 
-def _open_record(request, plan: Plan) -> dict:
-    items = list(plan.items.all())
+def _detail_url(request) -> Callable[[int], str]:
+    """The public page of a plan by its id, the URL resolved once (reverse and build_absolute_uri per plan
+    were a tenth of the open data's time)."""
+    marker = 987654321
+    template = request.build_absolute_uri(reverse("plans:public_detail", args=[marker]))
+    head, tail = template.rsplit(str(marker), 1)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def _open_record(plan: Plan, detail_url: Callable[[int], str]) -> dict:
+    items = plan.open_items
     return {
         "number": plan.number,
         "body": {"code": plan.body.code, "name": plan.body.name},
@@ -480,17 +499,17 @@ def _open_record(request, plan: Plan) -> dict:
         "period_start": plan.period_start.isoformat(),
         "period_end": plan.period_end.isoformat(),
         "items": [{"code": item.code, "name": item.name} for item in items],
-        "target_scope": services.describe_scope(plan, public=True),
+        "target_scope": services.describe_scope(plan, public=True, regions=plan.open_regions),
         "target": {
             "industries": list(plan.target_industries),
-            "regions": [{"code": r.code, "name": r.name} for r in plan.target_regions.all()],
+            "regions": [{"code": r.code, "name": r.name} for r in plan.open_regions],
             "risk_grades": list(plan.target_risk_grades),
             "listed_enterprises": plan.listed_count,
         },
         "expected_count": plan.expected_count,
         "filed_at": timezone.localtime(plan.filed_at).isoformat() if plan.filed_at else None,
         "published_at": timezone.localtime(plan.published_at).isoformat() if plan.published_at else None,
-        "url": request.build_absolute_uri(reverse("plans:public_detail", args=[plan.pk])),
+        "url": detail_url(plan.pk),
     }
 
 
@@ -500,9 +519,11 @@ def public_csv(request):
         return rate_limited(request)
     plans, _ = _published(request)
 
+    detail_url = _detail_url(request)
+
     def rows():
         for plan in plans.iterator(chunk_size=500):
-            record = _open_record(request, plan)
+            record = _open_record(plan, detail_url)
             yield [
                 record["number"],
                 record["body"]["name"],
@@ -528,13 +549,15 @@ def public_json(request):
         return rate_limited(request)
     plans, _ = _published(request)
     count = plans.count()
+    detail_url = _detail_url(request)
 
     def chunks():
-        # Streamed record by record, so memory stays flat however many plans are published.
+        # Streamed record by record, so memory stays flat however many plans are published; one plan a line,
+        # each compact (an indented dump runs json's pure-Python encoder: a quarter of the time, for 968 plans).
         head = {"generated_at": timezone.localtime().isoformat(), "count": count}
-        yield json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "plans": ['
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "plans": ['
         for n, plan in enumerate(plans.iterator(chunk_size=500)):
-            record = json.dumps(_open_record(request, plan), ensure_ascii=False, indent=1)
+            record = json.dumps(_open_record(plan, detail_url), ensure_ascii=False)
             yield ("," if n else "") + "\n" + record
         yield "\n]}\n"
 
