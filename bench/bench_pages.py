@@ -36,6 +36,8 @@ def pages(task_number: str, name_fragment: str) -> list[tuple[str, str, dict]]:
     return [
         ("task list", "inspections:task_list", {}),
         ("task list, status closed", "inspections:task_list", {"status": "closed"}),
+        # A rare status: few tasks of it among the newest, the hardest case for an index in another order.
+        ("task list, status submitted", "inspections:task_list", {"status": "submitted"}),
         ("task list, page 20 (the last counted)", "inspections:task_list", {"page": "20"}),
         ("task list, search enterprise name", "inspections:task_list", {"q": name_fragment}),
         ("task list, search task number", "inspections:task_list", {"q": task_number}),
