@@ -60,8 +60,9 @@ def add_inspections(count: int) -> list[int]:
         made = cursor.fetchall()
         cursor.execute(
             """
-            INSERT INTO inspections_taskbody (task_id, body_id, approved_at, approved_by_id, task_created_at)
-            SELECT n.id, tb.body_id, NULL, NULL, n.created_at
+            INSERT INTO inspections_taskbody (task_id, body_id, approved_at, approved_by_id, task_created_at,
+                                              task_status)
+            SELECT n.id, tb.body_id, NULL, NULL, n.created_at, n.status
             FROM inspections_task n JOIN inspections_taskbody tb ON tb.task_id = CAST(substr(n.number, 2) AS bigint)
             WHERE n.number LIKE 'B%%'
             """
