@@ -217,3 +217,25 @@ def test_every_step_of_a_joint_task_keeps_its_status_on_both_bodies_lists(client
     }
     assert cancelled.number in _listed(client, s.head, Task.Status.CANCELLED)
     assert cancelled.number not in _listed(client, s.head, Task.Status.SUBMITTED)
+
+
+def test_a_common_names_matches_are_counted_to_a_smaller_cap_and_say_so(client, s, monkeypatch):
+    """A common name's count stops at SEARCH_COMMON_COUNT_CAP (it walks the list testing each task's
+    enterprise); the page says how far it counted and shows the newest matches; a rare name is counted as
+    any list is."""
+    from jianchama.inspections.views import tasks as task_views
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    monkeypatch.setattr(task_views, "SEARCH_ENTERPRISES_COMMON", 2)
+    monkeypatch.setattr(task_views, "SEARCH_COMMON_COUNT_CAP", 4)
+    named = [
+        EnterpriseFactory(name=f"金山第{n}精细化工有限公司", region=s.jinshan, uscc=make_uscc(870 + n))
+        for n in range(3)
+    ]
+    found = [add_tasks(s, 1, start=70 + n, enterprise=named[n % 3])[0] for n in range(6)]
+    client.force_login(s.head)
+    _, page = queries_for(client, "/tasks/", q="精细化工")
+    assert "共 4+ 条（只计前 4 条，请用筛选缩小范围）" in page and "第 1 / 2 页" in page
+    assert found[5].number in page and found[4].number in page and found[0].number not in page
+    _, page = queries_for(client, "/tasks/", q="第1精细化工")  # names one enterprise: not common
+    assert "共 2 条" in page and found[1].number in page and found[4].number in page

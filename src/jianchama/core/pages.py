@@ -84,7 +84,9 @@ class CappedPaginator(Paginator):
         return super().num_pages
 
 
-def paginate(request, queryset, per_page: int | None = None, *, count_in_order: bool = False):
-    """The page of `queryset` the request asks for (`?page=`), counted up to `LIST_COUNT_CAP`."""
-    paginator = CappedPaginator(queryset, per_page or PAGE_SIZE, count_in_order=count_in_order)
+def paginate(
+    request, queryset, per_page: int | None = None, *, count_in_order: bool = False, cap: int | None = None
+):
+    """The page of `queryset` the request asks for (`?page=`), counted up to `cap` (`LIST_COUNT_CAP`)."""
+    paginator = CappedPaginator(queryset, per_page or PAGE_SIZE, cap=cap, count_in_order=count_in_order)
     return paginator.get_page(request.GET.get("page"))
