@@ -71,7 +71,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the header built once per process (core/csp.py).
+    "jianchama.core.csp.CSPMiddleware",
+    # A scan from a client without a session skips the rest of the list (portal/middleware.py).
+    "jianchama.portal.middleware.ScanFastPathMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -496,3 +496,21 @@ def test_docs_worked_example_is_real(tmp_path, settings):
         "lifetime": 300,
     }
     assert run_verifier(jwks_file, token, str(1772415000 + 300 + 60)).returncode == 1
+
+
+def test_a_key_made_by_another_process_verifies_at_once_on_the_scan_path(key_dir, monkeypatch):
+    """read_token trusts a key ring read within KEY_RECHECK_SECONDS without looking at the directory; a token
+    signed by a key made since (another process rotated, this one was not told) makes it look at once."""
+    signing.rotate_key(key_dir)
+    old = signing.issue_token(5, now=NOW)
+    assert signing.read_token(old).code_id == 5  # the ring is now read and trusted for a second
+    monkeypatch.setattr(signing, "clear_key_cache", lambda: None)  # as in another process: nobody tells us
+    new_kid = signing.rotate_key(key_dir).new_kid
+    monkeypatch.undo()
+    ring = signing._load_keyring(key_dir)
+    header = signing._HEADER.pack(
+        signing.TOKEN_VERSION, new_kid, (6).to_bytes(6, "big"), int(NOW.timestamp()), 300
+    )
+    token = forge(header, ring.private_key)
+    assert signing.read_token(token).key_id == new_kid
+    assert signing.read_token(old).code_id == 5  # the retired key still verifies

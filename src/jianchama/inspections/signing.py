@@ -74,6 +74,9 @@ CLOCK_SKEW_SECONDS = 60
 # A cached key ring is re-read at least this often even if nothing in the directory seems to change:
 # coarse file-system timestamps can hide a prune done within the same tick as the last read.
 _CACHE_MAX_AGE_SECONDS = 60
+# A scan trusts the key ring read this recently without looking at the directory again: a key removed by hand
+# (rotation retires keys, and `published` judges their retention on every call) stops verifying within it.
+KEY_RECHECK_SECONDS = 1.0
 
 _KID_FILE = re.compile(r"^([0-9]{1,3})\.(pem|pub\.pem|retired)$")
 
@@ -227,7 +230,14 @@ def decode_token(token: str) -> TokenClaims:
 def read_token(token: str) -> TokenClaims:
     """Claims of a genuine token (format and signature checked, by any published key); time NOT judged."""
     data, claims = _parse(token)
-    public_key = _keyring().published().get(claims.key_id)
+    ring = _keyring(recheck_seconds=KEY_RECHECK_SECONDS)
+    if claims.key_id != ring.current_kid and claims.key_id not in ring.public_keys:
+        ring = _keyring()  # a key made since the last look (another process rotated): look now
+    # The current key always verifies (`published`): nearly every scan's, found without judging retention.
+    if claims.key_id == ring.current_kid:
+        public_key = ring.current_public_key
+    else:
+        public_key = ring.published().get(claims.key_id)
     if public_key is None:
         raise TokenError("unknown_key", f"no published key {claims.key_id}")
     try:
@@ -324,6 +334,7 @@ def clear_key_cache() -> None:
     global _cache
     with _cache_lock:
         _cache = None
+        _checked[0], _checked[1] = 0.0, None
 
 
 def _dir_signature(directory: Path) -> tuple:
@@ -340,16 +351,40 @@ def _dir_signature(directory: Path) -> tuple:
     return tuple(sig)
 
 
-def _keyring() -> KeyRing:
+# When the key directory was last looked at by `_keyring` (monotonic seconds), and with which settings.
+_checked: list = [0.0, None]
+
+
+def _keyring(recheck_seconds: float = 0.0) -> KeyRing:
+    """The key ring, re-read when the directory changed. `recheck_seconds`: trust a ring whose directory was
+    looked at that recently without looking again (the scan page: two stat calls a scan cost a twentieth of it;
+    `read_token` looks again at once when a token names a key the ring does not know)."""
     global _cache
+    settings_key = (
+        settings.CODE_SIGNING_KEY or "",
+        settings.CODE_SIGNING_KEY_ID or "",
+        settings.CODE_SIGNING_KEY_DIR,
+    )
+    now = time.monotonic()
+    if recheck_seconds > 0:
+        with _cache_lock:
+            if (
+                _cache
+                and _checked[1] == settings_key
+                and now - _checked[0] < recheck_seconds
+                and now - _cache[1] < _CACHE_MAX_AGE_SECONDS
+            ):
+                return _cache[2]
     directory = Path(settings.CODE_SIGNING_KEY_DIR)
     key = (settings.CODE_SIGNING_KEY or "", settings.CODE_SIGNING_KEY_ID or "", _dir_signature(directory))
     with _cache_lock:
-        if _cache and _cache[0] == key and time.monotonic() - _cache[1] < _CACHE_MAX_AGE_SECONDS:
+        if _cache and _cache[0] == key and now - _cache[1] < _CACHE_MAX_AGE_SECONDS:
+            _checked[0], _checked[1] = now, settings_key
             return _cache[2]
     ring = _load_keyring(directory)
     with _cache_lock:
         _cache = (key, time.monotonic(), ring)
+        _checked[0], _checked[1] = now, settings_key
     return ring
 
 
