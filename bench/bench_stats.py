@@ -87,7 +87,7 @@ def add_inspections(count: int) -> list[int]:
 
 
 def bench_refresh(count: int) -> None:
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from jianchama.statistics import build
 
@@ -97,12 +97,17 @@ def bench_refresh(count: int) -> None:
             started = time.perf_counter()
             ids = add_inspections(count)
             made = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor)
             started = time.perf_counter()
             done = build.refresh()
             seconds = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor) - backend
             print(
                 f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
-                f"({done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
+                f"(PostgreSQL backend CPU {backend:.2f} s, load average {os.getloadavg()[0]:.2f}; "
+                f"{done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
                 f"{done['rows']:,} participations recounted; making them took {made:.1f} s)"
             )
             started = time.perf_counter()
