@@ -554,7 +554,8 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         chunks = list(_quarters(*bounds))
         for number, (lo, hi) in enumerate(chunks, 1):
             started = time.perf_counter()
-            total += rebuild(lo, hi, gaps=False)
+            # In order: a quarter's previous-visit days are computed from the quarters before it, rebuilt.
+            total += rebuild(lo, hi, following=False)
             if progress:
                 progress(
                     f"{lo:%Y-%m-%d}至{hi:%Y-%m-%d}：第{number}/{len(chunks)}段，累计{total}条参与记录，"
@@ -563,12 +564,6 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         DailyFact.objects.exclude(day__range=bounds).delete()
         VisitFact.objects.exclude(day__range=bounds).delete()
         MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
-        # The previous-visit days of every visit at once (one pass over VisitFact, not one per quarter).
-        started = time.perf_counter()
-        with transaction.atomic():
-            update_gaps(*bounds)
-        if progress:
-            progress(f"上次检查日：{time.perf_counter() - started:.1f}秒")
         _vacuum(progress)
     else:
         DailyFact.objects.all().delete()
