@@ -5,6 +5,7 @@ district's supervisor and one body's administrator (median, p99 and query count)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/jcm_stats .venv/bin/python bench/bench_stats.py
     .venv/bin/python bench/bench_stats.py --skip-rebuild --runs 15       # pages only (facts already built)
     .venv/bin/python bench/bench_stats.py --skip-rebuild --live --runs 5 # repeated, most_inspected, live views
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --quarter 2026-01-01  # one nightly quarter, rolled back
 
 The database: a copy of one filled by `generate_synthetic`, migrated (`manage.py migrate`). The 10,000 new
 inspections are copies of existing tasks (their bodies and items), submitted, dated over the next 30 days,
@@ -88,7 +89,7 @@ def add_inspections(count: int) -> list[int]:
 
 
 def bench_refresh(count: int) -> None:
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from jianchama.statistics import build
 
@@ -98,12 +99,17 @@ def bench_refresh(count: int) -> None:
             started = time.perf_counter()
             ids = add_inspections(count)
             made = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor)
             started = time.perf_counter()
             done = build.refresh()
             seconds = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor) - backend
             print(
                 f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
-                f"({done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
+                f"(PostgreSQL backend CPU {backend:.2f} s, load average {os.getloadavg()[0]:.2f}; "
+                f"{done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
                 f"{done['rows']:,} participations recounted; making them took {made:.1f} s)"
             )
             started = time.perf_counter()
@@ -111,6 +117,48 @@ def bench_refresh(count: int) -> None:
             print(
                 f"  incremental refresh with nothing changed: {1000 * (time.perf_counter() - started):.0f} ms {nothing}"
             )
+            raise Rollback
+    except Rollback:
+        pass
+
+
+def bench_quarter(first: str) -> None:
+    """One quarter of the nightly rebuild (from `first`, in order: its previous-visit days from the quarters
+    before it), each statement of 0.2 s or more timed, in a transaction rolled back: on a shared database it
+    leaves the facts as they were (and writes nothing at all when they are current)."""
+    from django.db import connection, transaction
+
+    from jianchama.statistics import build
+
+    lo = datetime.date.fromisoformat(first)
+    hi = next(build._quarters(lo, lo + datetime.timedelta(days=92)))[1]
+    timed = []
+
+    def timing(execute, sql, params, many, context):
+        started = time.perf_counter()
+        result = execute(sql, params, many, context)
+        timed.append(
+            (time.perf_counter() - started, context["cursor"].cursor.rowcount, " ".join(sql.split()))
+        )
+        return result
+
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor)
+            started = time.perf_counter()
+            with connection.execute_wrapper(timing):
+                rows = build.rebuild(lo, hi, following=False)
+            seconds = time.perf_counter() - started
+            with connection.cursor() as cursor:
+                backend = _backend_cpu(cursor) - backend
+            print(
+                f"  one quarter {lo}..{hi} of the nightly rebuild: {seconds:.1f} s (backend CPU {backend:.1f} s, "
+                f"load average {os.getloadavg()[0]:.2f}), {rows:,} participations; rolled back"
+            )
+            for spent, count, sql in timed:
+                if spent >= 0.2:
+                    print(f"    {spent:7.1f} s {count:>10,} rows  {sql[:90]}")
             raise Rollback
     except Rollback:
         pass
@@ -235,6 +283,11 @@ def main() -> None:
     parser.add_argument("--skip-rebuild", action="store_true", help="do not time the full rebuild")
     parser.add_argument("--only", default="", help="only pages whose name contains this")
     parser.add_argument(
+        "--quarter",
+        default="",
+        help="only time the nightly rebuild of the quarter starting on this day (YYYY-MM-DD), rolled back",
+    )
+    parser.add_argument(
         "--live",
         action="store_true",
         help="only time repeated and most_inspected on views no snapshot serves (no pages, no refresh)",
@@ -270,6 +323,9 @@ def main() -> None:
     print(f"  machine  : {os.cpu_count()} cores, {platform.machine()}, load average {os.getloadavg()[0]:.2f}")
     print(f"  database : PostgreSQL {version}, {size}, shared_buffers {shared_buffers}")
     print(f"  data     : {tasks:,} tasks")
+    if args.quarter:
+        bench_quarter(args.quarter)
+        return
     if not args.skip_rebuild:
         started = time.perf_counter()
         rows = build.rebuild_all(progress=lambda line: print(f"    {line}", flush=True))

@@ -275,7 +275,7 @@ AUDIT_CHECKPOINT_BACKENDS = [
 PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
 # The heavy statistics figures of the standard views (city or district; year, quarter, month) are computed ahead
 # every STATISTICS_SNAPSHOT_MINUTES by the job queue; one older than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is
-# ignored and the page computes live (statistics/snapshots.py).
+# shown with its age while the job queue computes its view again (statistics/snapshots.py).
 STATISTICS_SNAPSHOT_MINUTES = int(env("STATISTICS_SNAPSHOT_MINUTES", "10"))
 STATISTICS_SNAPSHOT_MAX_AGE_MINUTES = int(env("STATISTICS_SNAPSHOT_MAX_AGE_MINUTES", "30"))
 PARTITION_ARCHIVE_DIR = Path(env("PARTITION_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))

@@ -52,9 +52,9 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
     assert Schedule.objects.filter(func="jianchama.statistics.jobs.refresh_snapshots").exists()
 
 
-def test_a_planted_snapshot_shows_only_in_the_standard_view_and_only_while_fresh(client, world):
+def test_a_planted_snapshot_shows_only_in_the_standard_view(client, world):
     """The page reads the snapshot for the district's year; a filter, a custom period or a body's scope
-    compute live; a snapshot older than the setting is ignored."""
+    compute live."""
     today = timezone.localdate()
     year = Period.of("year", today)
     planted = {
@@ -67,7 +67,7 @@ def test_a_planted_snapshot_shows_only_in_the_standard_view_and_only_while_fresh
         "links": [],
         "extra": {},
     }
-    snapshot = FigureSnapshot.objects.create(
+    FigureSnapshot.objects.create(
         scope_key=f"district:{world.jinshan.pk}",
         code="most_inspected",
         start=year.start,
@@ -86,10 +86,65 @@ def test_a_planted_snapshot_shows_only_in_the_standard_view_and_only_while_fresh
     )
     assert "快照里的企业" not in page(client, world.head)
     assert "快照里的企业" not in page(client, world.mh_supervisor)
-    snapshot.computed_at = timezone.now() - datetime.timedelta(minutes=31)
-    snapshot.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_snapshot_past_its_age_is_shown_with_its_age_and_its_view_queued(client, world, settings):
+    """Past STATISTICS_SNAPSHOT_MAX_AGE_MINUTES the page still shows the snapshot, saying when it was computed
+    and how long ago, and queues its view (once, however often the page is opened) instead of computing it in
+    the request; once the worker has run the job, the page shows the figures of the facts, which equal the raw
+    counts (test_aggregates)."""
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from tests.notifications.conftest import run_queued_jobs
+
+    cache.clear()
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    today = timezone.localdate()
+    year = Period.of("year", today)
+    snapshots.refresh_snapshots(today)
+    jinshan = region_scope(world.jinshan)
+    planted = FigureSnapshot.objects.get(
+        scope_key=f"district:{world.jinshan.pk}", code="most_inspected", start=year.start, end=year.end
+    )
+    planted.table = {**planted.table, "rows": [["快照里的企业", 99, 9]]}
+    planted.computed_at = timezone.now() - datetime.timedelta(minutes=45)
+    planted.save()
     shown = page(client, world.supervisor)
-    assert "快照里的企业" not in shown and world.enterprise.name in shown
+    assert "快照里的企业" in shown
+    stamp = timezone.localtime(planted.computed_at)
+    assert f"数据更新于{stamp.year}年{stamp.month}月{stamp.day}日{stamp:%H:%M}，45分钟前" in shown
+    assert "正在重新计算" in shown
+    # The other figures of the view are fresh: said as before.
+    assert "本项数据截至" in shown
+    jobs = [SignedPackage.loads(job.payload) for job in OrmQ.objects.all()]
+    assert [(job["func"], job["args"]) for job in jobs] == [
+        (
+            snapshots.VIEW_JOB,
+            (f"district:{world.jinshan.pk}", "year", year.start.isoformat(), year.end.isoformat()),
+        )
+    ]
+    page(client, world.supervisor)  # opened again while queued: not queued twice
+    assert OrmQ.objects.count() == 1
+    assert run_queued_jobs() == 1
+    shown = page(client, world.supervisor)
+    assert "快照里的企业" not in shown and "正在重新计算" not in shown
+    live = FIGURES["most_inspected"].compute(jinshan, year, Filters()).rows
+    assert table(shown, "most_inspected") == [[str(cell) for cell in row] for row in live]
+    assert snapshots.compute("most_inspected", jinshan, year, Filters()).rows == [list(r) for r in live]
+    assert OrmQ.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_view_without_any_snapshot_is_computed_live_and_nothing_queued(client, world):
+    from django_q.models import OrmQ
+
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    shown = page(client, world.supervisor)
+    assert world.enterprise.name in shown and "数据更新于" not in shown and "本项数据截至" not in shown
+    assert OrmQ.objects.count() == 0
 
 
 def test_the_frequency_report_reads_the_snapshot_for_a_calendar_period_of_all_fields(client, world):

@@ -21,3 +21,12 @@ def refresh_snapshots() -> int:
     from .snapshots import refresh_snapshots as run
 
     return run()
+
+
+def refresh_view(key: str, kind: str, start: str, end: str) -> int:
+    """One standard view's snapshots, queued by a page that found them past their age."""
+    import datetime
+
+    from .snapshots import refresh_view as run
+
+    return run(key, kind, datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
