@@ -84,6 +84,12 @@ class Scenario(SimpleNamespace):
             task = services.approve_task(heads[part.body], task=task)
         return task
 
+    def told_yesterday(self, task: Task | None = None, **overrides) -> Task:
+        """Notified, its window and code valid since yesterday (tests.factories.valid_since_yesterday)."""
+        from tests.factories import valid_since_yesterday
+
+        return valid_since_yesterday(self.notified(task, **overrides))
+
     def in_progress(self, task: Task | None = None, **overrides) -> Task:
         task = self.notified(task, **overrides)
         if task.status == Task.Status.NOTIFIED:

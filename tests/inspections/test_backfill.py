@@ -25,7 +25,7 @@ def at_local(day: datetime.date, hour: int) -> datetime.datetime:
 
 
 def test_check_in_keeps_the_time_on_site_and_the_arrival(s):
-    task = s.notified()
+    task = s.told_yesterday()
     on_site = timezone.now() - 2 * HOUR
     services.check_in(s.inspector_user, task=task, occurred_at=on_site)
     task = Task.objects.get(pk=task.pk)
@@ -47,7 +47,7 @@ def test_check_in_online_has_no_arrival_time(s):
 
 
 def test_a_result_recorded_offline_is_marked_backfilled_with_its_real_time(s):
-    task = s.notified()
+    task = s.told_yesterday()
     services.check_in(s.inspector_user, task=task, occurred_at=timezone.now() - 3 * HOUR)
     made = timezone.now() - 2 * HOUR
     record = services.record_result(
@@ -107,7 +107,7 @@ def test_a_time_without_a_zone_is_refused(s):
 
 
 def test_a_result_made_before_the_check_in_is_refused(s):
-    task = s.notified()
+    task = s.told_yesterday()
     services.check_in(s.inspector_user, task=task, occurred_at=timezone.now() - HOUR)
     with pytest.raises(DomainError, match="早于开始检查的时间"):
         services.record_result(
@@ -122,7 +122,7 @@ def test_a_result_made_before_the_check_in_is_refused(s):
 
 
 def test_the_task_page_shows_a_backfilled_result(s, client):
-    task = s.notified()
+    task = s.told_yesterday()
     services.check_in(s.inspector_user, task=task, occurred_at=timezone.now() - 3 * HOUR)
     services.record_result(
         s.inspector_user,

@@ -180,7 +180,7 @@ def test_a_cancelled_tasks_prefetched_tokens_fail_at_the_scan_page(s, client):
 
 
 def test_offline_check_in_and_result_keep_their_real_times(s, client):
-    task = s.notified()
+    task = s.told_yesterday()
     client_of(client, s.inspector_user)
     arrived = timezone.now() - 3 * HOUR
     response = post_act(
@@ -361,7 +361,7 @@ def test_the_record_signed_offline_is_made_with_its_signing_time_and_its_arrival
     from jianchama.inspections.models import DocumentSignature, OnsiteDocument
     from tests.inspections.test_onsite_documents import flat, image_count
 
-    task = s.notified()
+    task = s.told_yesterday()
     client_of(client, s.inspector_user)
     assert post_act(client, task, "check_in", occurred_at=timezone.now() - 3 * HOUR).status_code == 200
     task = offline_result(client, task, timezone.now() - 2 * HOUR)
