@@ -1,9 +1,11 @@
 """The one pass of a full run (issue 16): the rules that each scanned the whole task table (no code, code never
-scanned, outside a plan, too few inspectors) have their visits flagged by one query, then each rule runs on its
+scanned, outside a plan, too few inspectors, result recorded late) have their visits flagged by one query, then each rule runs on its
 flagged visits only. A full run with it finds exactly the findings a full run without it finds (the rules'
 own queries over every visit): same rules, keys, bodies, months, descriptions and evidence."""
 
 from __future__ import annotations
+
+import datetime
 
 import pytest
 from django.db import connection, transaction
@@ -83,6 +85,19 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(s, settings):
     Task.objects.filter(pk=no_plan.pk).update(plan=None)
     Plan.objects.filter(pk=draft_plan.plan_id).update(status=Plan.Status.BUREAU_REVIEW)
     s.submitted()  # not visited: no visit rule looks at it
+    # late_record: a result recorded 20 days after the visit, a visit 60 days ago still without one, and a
+    # result recorded a few minutes more than 5 days after the visit (the flag compares times: looser than days)
+    tz = timezone.get_current_timezone()
+    long_ago = datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=60), datetime.time(23, 58))
+    late, waiting, edge = scanned(s.recorded()), scanned(s.in_progress()), scanned(s.recorded())
+    Task.objects.filter(pk=late.pk).update(
+        started_at=long_ago.replace(tzinfo=tz), result_recorded_at=(long_ago + datetime.timedelta(days=20)).replace(tzinfo=tz)
+    )
+    Task.objects.filter(pk=waiting.pk).update(started_at=long_ago.replace(tzinfo=tz))
+    Task.objects.filter(pk=edge.pk).update(
+        started_at=long_ago.replace(tzinfo=tz),
+        result_recorded_at=(long_ago + datetime.timedelta(days=5, minutes=4)).replace(tzinfo=tz),
+    )
     assert not one_pass([])
 
     flagged = one_pass(ONE_PASS_FLAGS)
@@ -91,11 +106,13 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(s, settings):
     assert flagged["too_few_inspectors"] == {one.pk, none.pk}
     # The draft plan is every planned visit's of its body and year in the scenario: all of them are flagged.
     assert {no_plan.pk, draft_plan.pk} <= flagged["outside_plan"]
+    assert flagged["late_record"] == {late.pk, waiting.pk, edge.pk}
     assert not {remote.pk} & set().union(*flagged.values())
     assert clean
 
     run = assert_same_findings_and_each_flag_used(settings)
     assert run.stats["no_code"]["hits"] == 1 and run.stats["too_few_inspectors"]["hits"] == 2
+    assert run.stats["late_record"]["hits"] >= 2  # late and waiting; edge depends on the calendar
 
 
 def test_a_rule_with_more_flagged_visits_than_the_limit_runs_its_own_full_query(s, settings):

@@ -1215,7 +1215,20 @@ ONE_PASS_FLAGS: dict[str, str] = {
         "t.kind in ({planned}) and not coalesce(p.status in ({filed}) and p.body_id = t.lead_body_id"
         " and t.window_start >= p.period_start and t.window_end <= p.period_end, false)"
     ),
+    # Late only if its result's day is more than n days after the visit's (n working days are at least n
+    # calendar days), so more than n - 1 days after it in time whatever the time zone; or not recorded yet
+    # (the rule adds those from its partial index anyway). Looser than the rule: it decides with the calendar.
+    "late_record": (
+        "t.started_at is not null and (t.result_recorded_at is null or {recorded_late})"
+    ),
 }
+
+
+def _recorded_late_sql() -> str:
+    days = max(record_working_days() - 1, 0)
+    if connection.vendor == "postgresql":
+        return f"t.result_recorded_at > t.started_at + interval '{days} days'"
+    return f"julianday(t.result_recorded_at) - julianday(t.started_at) > {days}"
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -1231,7 +1244,10 @@ def one_pass_sql(codes: Iterable[str]) -> str:
     )
     flags = [
         ONE_PASS_FLAGS[code].format(
-            planned=_quoted(Task.PLANNED_KINDS), filed=_quoted(FILED), unscanned=unscanned
+            planned=_quoted(Task.PLANNED_KINDS),
+            filed=_quoted(FILED),
+            unscanned=unscanned,
+            recorded_late=_recorded_late_sql(),
         )
         for code in codes
     ]
