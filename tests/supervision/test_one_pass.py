@@ -1,5 +1,5 @@
 """The one pass of a full run (issue 16): the rules that each scanned the whole task table (no code, code never
-scanned, outside a plan, too few inspectors, result recorded late) have their visits flagged by one query, then each rule runs on its
+scanned, outside a plan, too few inspectors, result recorded late, frequency breach) have their visits flagged by one query, then each rule runs on its
 flagged visits only. A full run with it finds exactly the findings a full run without it finds (the rules'
 own queries over every visit): same rules, keys, bodies, months, descriptions and evidence."""
 
@@ -88,16 +88,36 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(s, settings):
     # late_record: a result recorded 20 days after the visit, a visit 60 days ago still without one, and a
     # result recorded a few minutes more than 5 days after the visit (the flag compares times: looser than days)
     tz = timezone.get_current_timezone()
-    long_ago = datetime.datetime.combine(timezone.localdate() - datetime.timedelta(days=60), datetime.time(23, 58))
+    long_ago = datetime.datetime.combine(
+        timezone.localdate() - datetime.timedelta(days=60), datetime.time(23, 58)
+    )
     late, waiting, edge = scanned(s.recorded()), scanned(s.in_progress()), scanned(s.recorded())
     Task.objects.filter(pk=late.pk).update(
-        started_at=long_ago.replace(tzinfo=tz), result_recorded_at=(long_ago + datetime.timedelta(days=20)).replace(tzinfo=tz)
+        started_at=long_ago.replace(tzinfo=tz),
+        result_recorded_at=(long_ago + datetime.timedelta(days=20)).replace(tzinfo=tz),
     )
     Task.objects.filter(pk=waiting.pk).update(started_at=long_ago.replace(tzinfo=tz))
     Task.objects.filter(pk=edge.pk).update(
         started_at=long_ago.replace(tzinfo=tz),
         result_recorded_at=(long_ago + datetime.timedelta(days=5, minutes=4)).replace(tzinfo=tz),
     )
+
+    # frequency_breach (reads the approved and notified tasks too): refused, unjustified, exempted, a warning;
+    # a notified task refused; a draft refused (no inspection: not read)
+    def breach(action: str, exempted_by: str = "") -> list[dict]:
+        return [{"rule": 1, "name": "同一企业每年不超过2次", "action": action, "exempted_by": exempted_by}]
+
+    refused, unjustified, exempted, warned = (scanned(s.recorded()) for _ in range(4))
+    notified, draft = s.notified(), s.draft()
+    for task, findings in (
+        (refused, breach("refuse")),
+        (unjustified, breach("justify")),
+        (exempted, breach("refuse", "complaint")),
+        (warned, breach("warn")),
+        (notified, breach("refuse")),
+        (draft, breach("refuse")),
+    ):
+        Task.objects.filter(pk=task.pk).update(frequency_findings=findings)
     assert not one_pass([])
 
     flagged = one_pass(ONE_PASS_FLAGS)
@@ -107,11 +127,16 @@ def test_one_pass_finds_what_each_rule_finds_on_its_own(s, settings):
     # The draft plan is every planned visit's of its body and year in the scenario: all of them are flagged.
     assert {no_plan.pk, draft_plan.pk} <= flagged["outside_plan"]
     assert flagged["late_record"] == {late.pk, waiting.pk, edge.pk}
-    assert not {remote.pk} & set().union(*flagged.values())
+    assert flagged["frequency_breach"] == {refused.pk, unjustified.pk, exempted.pk, warned.pk, notified.pk}
+    # the other rules read the visits only: a notified task is not flagged for them
+    assert not {remote.pk, notified.pk, draft.pk} & set().union(
+        *(ids for code, ids in flagged.items() if code != "frequency_breach")
+    )
     assert clean
 
     run = assert_same_findings_and_each_flag_used(settings)
     assert run.stats["no_code"]["hits"] == 1 and run.stats["too_few_inspectors"]["hits"] == 2
+    assert run.stats["frequency_breach"]["hits"] == 3  # refused, unjustified, notified
     assert run.stats["late_record"]["hits"] >= 2  # late and waiting; edge depends on the calendar
 
 

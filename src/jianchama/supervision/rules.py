@@ -85,6 +85,7 @@ __all__ = ["RULES", "Hit", "Rule", "may_run_rules", "rule", "rule_choices", "run
 
 S = Task.Status
 VISITED = (S.IN_PROGRESS, S.RESULT_RECORDED, S.CLOSED)
+FREQUENCY_COUNTED = (*VISITED, S.APPROVED, S.NOTIFIED)  # the tasks frequency_breach reads
 FILED = (Plan.Status.FILED, Plan.Status.PUBLISHED)
 MIN_INSPECTORS = 2
 TASK = "inspections.Task"
@@ -386,7 +387,7 @@ def unplanned_without_reason(ctx: Context) -> Iterator[Hit]:
 @rule(code="frequency_breach", title="违反检查频次规则", severity=Severity.MEDIUM, incremental=True)
 def frequency_breach(ctx: Context) -> Iterator[Hit]:
     """检查提交或批准时的频次检查发现超出“不予提交”的规则而未豁免，或超出“须说明理由”的规则而未说明理由。"""
-    counted = ctx.only(Task.objects.filter(status__in=(*VISITED, S.APPROVED, S.NOTIFIED)).order_by())
+    counted = ctx.only(Task.objects.filter(status__in=FREQUENCY_COUNTED).order_by())
     refused = _json_array_has(counted, "frequency_findings", {"action": "refuse", "exempted_by": ""})
     unjustified = _json_array_has(
         counted.filter(frequency_justification=""),
@@ -1218,10 +1219,12 @@ ONE_PASS_FLAGS: dict[str, str] = {
     # Late only if its result's day is more than n days after the visit's (n working days are at least n
     # calendar days), so more than n - 1 days after it in time whatever the time zone; or not recorded yet
     # (the rule adds those from its partial index anyway). Looser than the rule: it decides with the calendar.
-    "late_record": (
-        "t.started_at is not null and (t.result_recorded_at is null or {recorded_late})"
-    ),
+    "late_record": ("t.started_at is not null and (t.result_recorded_at is null or {recorded_late})"),
+    # Any frequency finding at all (the rule looks for an unexempted "refuse", or an unjustified "justify").
+    "frequency_breach": "t.frequency_findings <> {empty_array}",
 }
+# The tasks a one-pass rule reads, when not the visits (VISITED): the flag applies to these statuses only.
+ONE_PASS_STATUSES: dict[str, tuple[str, ...]] = {"frequency_breach": FREQUENCY_COUNTED}
 
 
 def _recorded_late_sql() -> str:
@@ -1248,8 +1251,16 @@ def one_pass_sql(codes: Iterable[str]) -> str:
             filed=_quoted(FILED),
             unscanned=unscanned,
             recorded_late=_recorded_late_sql(),
+            empty_array="'[]'::jsonb" if connection.vendor == "postgresql" else "'[]'",
         )
         for code in codes
+    ]
+    statuses = sorted({status for code in codes for status in ONE_PASS_STATUSES.get(code, VISITED)})
+    flags = [
+        flag
+        if set(ONE_PASS_STATUSES.get(code, VISITED)) == set(statuses)
+        else f"t.status in ({_quoted(ONE_PASS_STATUSES.get(code, VISITED))}) and {flag}"
+        for code, flag in zip(codes, flags, strict=True)
     ]
     columns = ", ".join(
         f"case when {flag} then 1 else 0 end as {code}" for code, flag in zip(codes, flags, strict=True)
@@ -1267,7 +1278,7 @@ def one_pass_sql(codes: Iterable[str]) -> str:
     fence = " offset 0" if connection.vendor == "postgresql" else ""
     inner = (
         f"select t.id, {columns} from inspections_task t {' '.join(joins)} "
-        f"where t.status in ({_quoted(VISITED)}){fence}"
+        f"where t.status in ({_quoted(statuses)}){fence}"
     )
     return f"select * from ({inner}) flags where {' + '.join(codes)} > 0"
 
