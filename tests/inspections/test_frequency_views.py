@@ -232,7 +232,14 @@ def test_the_supervisor_sees_its_regions_most_inspected_enterprises_by_body_and_
     assert "金山区建设和管理委员会 2次" in page and "金山区市场监督管理局 1次" in page
     assert "燃气管理 2次" in page and "市场监管 1次" in page
     for task in s.busy:
-        assert f'href="/tasks/{task.pk}/"' in page
+        task.refresh_from_db()
+        day = timezone.localdate(task.started_at) if task.started_at else task.window_start
+        # Each inspection a line: its number linked, its day, its bodies, its kind and status.
+        assert f'<a href="/tasks/{task.pk}/">{task.number}</a> {day.month}月{day.day}日 ' in page
+    assert (
+        f'<span class="muted">{s.busy[0].get_kind_display()} · {s.busy[0].get_status_display()}</span>'
+        in page
+    )
     assert "共4次检查" in page
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.functional import cached_property
 
 from .errors import DomainError, PermissionDenied
@@ -46,6 +47,17 @@ def submit_form(form, call: Callable):
         for problem in error.problems or [error.message]:
             form.add_error(None, problem)
         return None
+
+
+def pk_url(name: str, request=None) -> Callable[[int], str]:
+    """The URL named `name` (a path with one integer argument) of each pk, reversed once for a list's
+    thousand rows (a `reverse` or `{% url %}` costs about 50 µs each); absolute when `request` is given."""
+    marker = 987654321
+    url = reverse(name, args=[marker])
+    if request is not None:
+        url = request.build_absolute_uri(url)
+    head, tail = url.rsplit(str(marker), 1)
+    return lambda pk: f"{head}{int(pk)}{tail}"
 
 
 class CappedPaginator(Paginator):

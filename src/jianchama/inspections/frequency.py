@@ -849,11 +849,16 @@ class ReportTask:
 
     @property
     def kind_label(self) -> str:
-        return Task.Kind(self.kind).label if self.kind in Task.Kind.values else self.kind
+        return KIND_LABELS.get(self.kind, self.kind)
 
     @property
     def status_label(self) -> str:
-        return Task.Status(self.status).label if self.status in Task.Status.values else self.status
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+# Looked up once per listed inspection (a thousand on a report): a dict, not the enum's choices rebuilt.
+KIND_LABELS = dict(Task.Kind.choices)
+STATUS_LABELS = dict(Task.Status.choices)
 
 
 @dataclass

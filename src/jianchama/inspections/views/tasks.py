@@ -16,13 +16,14 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from jianchama.core import files, todos
 from jianchama.core.errors import DomainError, PermissionDenied
 from jianchama.core.models import AuditEvent
-from jianchama.core.pages import page_view, paginate, submit_form
+from jianchama.core.pages import page_view, paginate, pk_url, submit_form
 from jianchama.core.roles import Role
 from jianchama.registry.models import Certificate, Enterprise, InspectionItem
 
@@ -590,6 +591,25 @@ def frequency_report(request):
         return response
     query = request.GET.copy()
     query["format"] = "xlsx"
+    # Each listed enterprise's inspections, up to a thousand rows on a page: built here in one pass rather
+    # than by the template's loop and `{% url %}` per row, which took 0.8 of the page's 0.9 s (profiled).
+    task_url = pk_url("inspections:task_detail")
+    for enterprise in report.enterprises:
+        enterprise.details = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {} {} <span class="muted">{} · {}</span></li>',
+            (
+                (
+                    task_url(t.pk),
+                    t.number,
+                    f"{t.date.month}月{t.date.day}日",
+                    "、".join(t.bodies),
+                    t.kind_label,
+                    t.status_label,
+                )
+                for t in enterprise.tasks
+            ),
+        )
     return render(
         request,
         "inspections/frequency_report.html",

@@ -23,7 +23,7 @@ from django_ratelimit.core import get_usage
 
 from jianchama.core import audit, spreadsheets, todos
 from jianchama.core.errors import DomainError, PermissionDenied
-from jianchama.core.pages import page_view, paginate, submit_form
+from jianchama.core.pages import page_view, paginate, pk_url, submit_form
 from jianchama.core.replica import replica_reads
 from jianchama.core.roles import Role
 from jianchama.core.views import rate_limited
@@ -479,15 +479,6 @@ OPEN_DATA_COLUMNS = [
 ]
 
 
-def _detail_url(request) -> Callable[[int], str]:
-    """The public page of a plan by its id, the URL resolved once (reverse and build_absolute_uri per plan
-    were a tenth of the open data's time)."""
-    marker = 987654321
-    template = request.build_absolute_uri(reverse("plans:public_detail", args=[marker]))
-    head, tail = template.rsplit(str(marker), 1)
-    return lambda pk: f"{head}{pk}{tail}"
-
-
 def _open_record(plan: Plan, detail_url: Callable[[int], str]) -> dict:
     items = plan.open_items
     return {
@@ -519,7 +510,7 @@ def public_csv(request):
         return rate_limited(request)
     plans, _ = _published(request)
 
-    detail_url = _detail_url(request)
+    detail_url = pk_url("plans:public_detail", request)
 
     def rows():
         for plan in plans.iterator(chunk_size=500):
@@ -549,7 +540,7 @@ def public_json(request):
         return rate_limited(request)
     plans, _ = _published(request)
     count = plans.count()
-    detail_url = _detail_url(request)
+    detail_url = pk_url("plans:public_detail", request)
 
     def chunks():
         # Streamed record by record, so memory stays flat however many plans are published; one plan a line,
