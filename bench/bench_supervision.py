@@ -81,6 +81,13 @@ def parse_args() -> argparse.Namespace:
         "the whole of PostgreSQL's work (a parallel worker's CPU is not counted)",
     )
     parser.add_argument(
+        "--rule-workers",
+        type=int,
+        default=None,
+        help="database connections a full run's rules use at once (SUPERVISION_RULE_WORKERS; default: the "
+        "setting's, 2); the CPU figures add up every connection's backend",
+    )
+    parser.add_argument(
         "--day-changes",
         type=int,
         default=3000,
@@ -166,20 +173,38 @@ def day_of_changes(count: int) -> dict:
     return {"tasks": len(rows), "broken": len(broken), "seconds": time.perf_counter() - started}
 
 
+RULE_WORKERS: list[int | None] = [None]  # --rule-workers
 RUNS = ("first", "warm", "cold", "incremental", "after", "warm per rule", "cold per rule")
 
 
-def cpu_seconds() -> tuple[float, float]:
-    """CPU seconds so far of this process and of its PostgreSQL backend (read from /proc: the server on this
-    machine; nan otherwise). A parallel worker's CPU is not the backend's (--serial)."""
-    backend = float("nan")
-    pid = scalar("select pg_backend_pid()")
+def backend_cpu(connection) -> float:
+    """CPU seconds so far of `connection`'s PostgreSQL backend (read from /proc: the server on this machine;
+    nan otherwise)."""
+    with connection.cursor() as cursor:
+        cursor.execute("select pg_backend_pid()")
+        pid = cursor.fetchone()[0]
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except OSError:
-        pass
-    return time.process_time(), backend
+        return float("nan")
+
+
+# The CPU of the backends of the rules' other connections (threads: SUPERVISION_RULE_WORKERS), each added as
+# its thread ends; a connection is opened by its thread, so the whole of its backend's CPU is the run's.
+WORKER_CPU = [0.0]
+
+
+def add_worker_cpu(connection) -> None:
+    WORKER_CPU[0] += backend_cpu(connection)
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds so far of this process and of the PostgreSQL backends of its run's connections. A parallel
+    worker's CPU is not the backend's (--serial)."""
+    from django.db import connection
+
+    return time.process_time(), backend_cpu(connection) + WORKER_CPU[0]
 
 
 def measure(
@@ -192,7 +217,11 @@ def measure(
 ) -> dict:
     from django.test.utils import override_settings
 
+    from jianchama.supervision import rules
     from jianchama.supervision.rules import run_rules
+
+    rules.on_worker_done = add_worker_cpu
+    workers = {} if RULE_WORKERS[0] is None else {"SUPERVISION_RULE_WORKERS": RULE_WORKERS[0]}
 
     result = {"label": label, "runs": {}, "loads": {}}
     steps = [
@@ -230,7 +259,7 @@ def measure(
         cache = drop_caches() if cold else "caches as left by the previous run"
         result["loads"][key] = load_average()
         process, backend = cpu_seconds()
-        with override_settings(SUPERVISION_ONE_PASS="per rule" not in key):
+        with override_settings(SUPERVISION_ONE_PASS="per rule" not in key, **workers):
             run = run_rules("系统", incremental=incremental)
         process_after, backend_after = cpu_seconds()
         result["runs"][key] = {
@@ -310,7 +339,12 @@ def run(args: argparse.Namespace) -> None:
     print("Data supervision rules benchmark (F-30)", flush=True)
     if not args.reuse_database:
         call_command("migrate", verbosity=0)  # a kept database is not migrated (a shared one must not be)
+    RULE_WORKERS[0] = args.rule_workers
     if args.serial:
+        # every connection of the run, its worker threads' too
+        os.environ["PGOPTIONS"] = (
+            f"{os.environ.get('PGOPTIONS', '')} -c max_parallel_workers_per_gather=0".strip()
+        )
         with connection.cursor() as cursor:
             cursor.execute("set max_parallel_workers_per_gather = 0")
     conditions = {

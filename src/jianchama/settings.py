@@ -294,6 +294,8 @@ SUPERVISION_REMINDER_WORKING_DAYS = int(env("SUPERVISION_REMINDER_WORKING_DAYS",
 SUPERVISION_WORK_MEM = env("SUPERVISION_WORK_MEM", "256MB")  # PostgreSQL work_mem for the rules' run
 # A full run flags the task rules' visits in one pass over the tasks (docs/supervision-rules.md); 0: each its own.
 SUPERVISION_ONE_PASS = env("SUPERVISION_ONE_PASS", "1") not in ("0", "false", "False")
+# A full run on PostgreSQL runs its rules on this many database connections at once (threads; 1: one by one).
+SUPERVISION_RULE_WORKERS = int(env("SUPERVISION_RULE_WORKERS", "2"))
 SAMPLING_RATIO = env("SAMPLING_RATIO", "0.1")  # share of bodies sampled each quarter; never below 10%
 SAMPLING_PASS_SCORE = int(env("SAMPLING_PASS_SCORE", "60"))  # % of a score sheet's full marks
 SAMPLING_PUBLIC_RATE_LIMIT = env("SAMPLING_PUBLIC_RATE_LIMIT", "60/m")

@@ -160,3 +160,41 @@ def test_one_pass_on_the_generated_data(db, settings):
     run = assert_same_findings_and_each_flag_used(settings)
     assert sum(figures["hits"] for figures in run.stats.values()) > 100
     assert set(run.stats) == set(RULES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_run_on_two_connections_finds_what_a_run_on_one_finds(settings, monkeypatch):
+    """SUPERVISION_RULE_WORKERS: a full run outside a transaction runs its rules on two connections at once
+    (the one pass and its rules on one, the others on a thread's); the findings and each rule's figures are
+    those of a run on one connection, the progress saved holds every rule. PostgreSQL only."""
+    from jianchama.demo import synthetic
+    from jianchama.supervision import rules
+
+    if connection.vendor != "postgresql":
+        pytest.skip("one connection only on SQLite (and the generator's supervision data is PostgreSQL's)")
+    synthetic.generate(enterprises=300, inspections=3000, seed=11, supervision=True, log=lambda line: None)
+    threads: list[object] = []
+    monkeypatch.setattr(rules, "on_worker_done", threads.append)
+
+    def findings_of(workers: int) -> tuple[set[tuple], RuleRun]:
+        settings.SUPERVISION_RULE_WORKERS = workers
+        Finding.objects.all().delete()
+        run = run_rules("系统")
+        found = {
+            (f.rule, f.key, f.body_id, f.period, f.description, f.task_id, str(f.evidence))
+            for f in Finding.objects.filter(run=run)
+        }
+        return found, run
+
+    alone, one = findings_of(1)
+    assert threads == []
+    together, two = findings_of(2)
+    assert len(threads) == 1  # the second connection's thread ran and closed
+    assert two.status == one.status == RuleRun.Status.DONE, two.error
+    assert together == alone and len(together) > 20
+    assert set(two.stats) == set(one.stats) == set(RULES)
+    assert {code: figures["hits"] for code, figures in two.stats.items()} == {
+        code: figures["hits"] for code, figures in one.stats.items()
+    }
+    saved = RuleRun.objects.get(pk=two.pk)
+    assert saved.stats == two.stats and saved.new_findings == two.new_findings == len(together)

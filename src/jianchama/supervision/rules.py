@@ -28,6 +28,7 @@ import contextlib
 import datetime
 import logging
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -1533,19 +1534,27 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
     started = time.perf_counter()
     # A full run reads the task table once for the rules that each scanned it (the one pass, above).
     flagged: dict[str, frozenset[int]] = {}
-    one_pass_seconds = 0.0
-    if not run.incremental and one_pass_enabled():
+    one_pass_first = [0.0]  # its seconds, counted once, on the first flagged rule
+    passing = not run.incremental and one_pass_enabled()
+
+    def first_the_one_pass() -> None:
+        if not passing:
+            return
         began = time.perf_counter()
         try:
-            flagged = one_pass(code for code in codes if code not in finished)
+            flagged.update(one_pass(code for code in codes if code not in finished))
         except Exception:  # the rules then scan on their own, as before
             logger.exception("数据监督规则的合并扫描失败，各规则单独扫描")
-        one_pass_seconds = round(time.perf_counter() - began, 3)
-    errors = []
-    body_regions = None
-    for code in codes:
-        if code in finished:
-            continue
+        one_pass_first[0] = round(time.perf_counter() - began, 3)
+
+    errors: list[str] = []
+    pending = [code for code in codes if code not in finished]
+    body_regions: dict[int, int] = {}
+    if pending:
+        body_regions = dict(EnforcementBody.objects.values_list("pk", "region_id"))
+    progress = threading.Lock()  # one rule's figures saved at a time, each save holding all so far
+
+    def run_one(code: str) -> None:
         definition = RULES[code]
         began = time.perf_counter()
         scope: dict[str, Any] = {}
@@ -1563,19 +1572,21 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                     rule_ctx = Context(today=ctx.today, now=ctx.now, task_ids=flagged[code])
                     # Its flagged visits; the one pass's seconds are counted once, on its first rule (a full
                     # run's figures carry no "scope": that is an incremental run's).
-                    scope = {"one_pass": len(flagged[code]), "one_pass_seconds": one_pass_seconds}
-                    one_pass_seconds = 0.0
+                    with progress:
+                        scope = {"one_pass": len(flagged[code]), "one_pass_seconds": one_pass_first[0]}
+                        one_pass_first[0] = 0.0
                 hits = list(definition.find(rule_ctx))
                 queried = time.perf_counter() - began
                 new_findings = _store(code, definition.severity, definition.title, hits, run)
                 new = len(new_findings)
-                if body_regions is None:
-                    body_regions = dict(EnforcementBody.objects.values_list("pk", "region_id"))
                 regions = _by_region(hits, new_findings, body_regions)
         except Exception as error:  # a broken rule is reported on the run, the others still run
-            errors.append(f"{definition.title}（{code}）：{type(error).__name__}: {error}")
-            run.stats[code] = {"error": str(error), "seconds": round(time.perf_counter() - began, 3)}
-        else:
+            with progress:
+                errors.append(f"{definition.title}（{code}）：{type(error).__name__}: {error}")
+                run.stats[code] = {"error": str(error), "seconds": round(time.perf_counter() - began, 3)}
+                RuleRun.objects.filter(pk=run.pk).update(stats=dict(run.stats), new_findings=run.new_findings)
+            return
+        with progress:
             run.stats[code] = {
                 "hits": len(hits),
                 "new": new,
@@ -1585,7 +1596,21 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
                 **scope,
             }
             run.new_findings += new
-        RuleRun.objects.filter(pk=run.pk).update(stats=run.stats, new_findings=run.new_findings)
+            RuleRun.objects.filter(pk=run.pk).update(stats=dict(run.stats), new_findings=run.new_findings)
+
+    workers = rule_workers() if not run.incremental else 1
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block and pending:
+        # The one pass and its rules on this connection, the other rules meanwhile on the others.
+        own = [code for code in pending if passing and code in ONE_PASS_FLAGS]
+        shared = sorted(
+            (code for code in pending if code not in own),
+            key=lambda code: HEAVY.index(code) if code in HEAVY else len(HEAVY),
+        )
+        _run_on_connections(first_the_one_pass, own, shared, run_one, workers)
+    else:
+        first_the_one_pass()
+        for code in pending:
+            run_one(code)
     run.status = RuleRun.Status.FAILED if errors else RuleRun.Status.DONE
     run.error = "\n".join(errors)
     run.finished_at = timezone.now()
@@ -1605,6 +1630,65 @@ def execute_run(run: RuleRun, *, today: datetime.date | None = None) -> RuleRun:
             },
         )
     return run
+
+
+def rule_workers() -> int:
+    """How many database connections a full run's rules use at once (SUPERVISION_RULE_WORKERS, default 2;
+    PostgreSQL only, and not inside a transaction: another connection would not see its rows)."""
+    return max(int(getattr(settings, "SUPERVISION_RULE_WORKERS", 2)), 1)
+
+
+# The rules a parallel full run starts first (the longest at ten million tasks, bench/README.md).
+HEAVY = ("body_unauthorised", "check_in_far_away", "uncertified_inspector", "standard_departure")
+
+
+# Called in a worker thread with its connection before that closes (the benchmark adds up its backend's CPU).
+on_worker_done: Callable[[Any], None] | None = None
+
+
+def _run_on_connections(
+    first: Callable[[], None], own: list[str], shared: list[str], run_one: Callable[[str], None], workers: int
+) -> None:
+    """`first()` then `run_one` for each of `own` on this thread's connection, while `workers - 1` threads,
+    each on a connection of its own, take `shared` in order; this thread then helps with what is left."""
+    from django.db import connections
+
+    queue = list(shared)
+    taking = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with taking:
+                if not queue:
+                    return
+                code = queue.pop(0)
+            run_one(code)
+
+    failed: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            drain()
+        except BaseException as error:  # raised again on this thread, as a serial run would
+            failed.append(error)
+        finally:
+            if on_worker_done is not None:
+                on_worker_done(connection)
+            connections.close_all()  # this thread's connections only
+
+    threads = [threading.Thread(target=worker, name=f"rules-{n}", daemon=True) for n in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        first()
+        for code in own:
+            run_one(code)
+        drain()
+    finally:
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
 
 
 def run_rules(
