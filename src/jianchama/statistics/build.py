@@ -223,6 +223,27 @@ def _visits_sql() -> str:
     """
 
 
+# Each visit's previous visits in the window over an enterprise's visit facts: by the same body, by any body
+# (first_all), by a body of the same district (first_district). Rows of one day are ordered by body and flags:
+# the later one's previous visit is the same day. Shared by the refresh's new rows (`_lagged_sql`) and the
+# update of stored rows (`_gaps_update`), which must agree.
+_GAP_ORDER = "ORDER BY day, body_id, first_all, first_district"
+_GAP_LAGS = (
+    f"LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {_GAP_ORDER}) AS pb, "
+    f"LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all {_GAP_ORDER}) AS pa, "
+    f"LAG(day) OVER (PARTITION BY enterprise_id, field_id, body_district_id, first_district {_GAP_ORDER}) AS pd"
+)
+
+
+def _previous_day(lagged: str, flag: str | None) -> str:
+    """SQL: the previous-visit day kept for window row `w` from the window's `lagged` day: the same day when
+    the row counts several tasks, the lagged day within GAP_LOOK_BACK_DAYS, else null; only for rows with
+    `flag` when given."""
+    kept = f"CASE WHEN w.tasks > 1 THEN w.day WHEN {_days_between('w.day', lagged)} <= {GAP_LOOK_BACK_DAYS}"
+    kept += f" THEN {lagged} END"
+    return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
+
+
 def _lagged_sql(following: bool, fields: list[int]) -> str:
     """The previous-visit days (see `_gaps_update` for their meaning) of the range's new rows, and, when
     `following`, of the rows after the range whose previous visit may have been added, moved or cancelled:
@@ -257,14 +278,6 @@ def _lagged_sql(following: bool, fields: list[int]) -> str:
             WHERE {ours} AND day > %(hi)s AND day <= %(ahi)s
         ) later WHERE cb = 1 OR ca = 1 OR cd = 1"""
 
-    def previous(lagged: str, flag: str | None) -> str:
-        kept = (
-            f"CASE WHEN w.tasks > 1 THEN w.day WHEN {_days_between('w.day', lagged)} <= {GAP_LOOK_BACK_DAYS}"
-        )
-        kept += f" THEN {lagged} END"
-        return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
-
-    order = "ORDER BY day, body_id, first_all, first_district"
     return f"""
     CREATE TEMP TABLE {LAGGED} AS
     WITH v AS (
@@ -277,16 +290,13 @@ def _lagged_sql(following: bool, fields: list[int]) -> str:
         WHERE field_id IN ({", ".join(str(int(f)) for f in fields)}) AND {ours} AND day >= %(wlo)s AND day < %(lo)s
         {after}
     ), w AS (
-        SELECT v.*,
-               LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {order}) AS pb,
-               LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all {order}) AS pa,
-               LAG(day) OVER (PARTITION BY enterprise_id, field_id, body_district_id, first_district {order}) AS pd
+        SELECT v.*, {_GAP_LAGS}
         FROM v
     )
     SELECT vid, id,
-           CASE WHEN cb = 1 THEN {previous("w.pb", None)} ELSE ob END AS b,
-           CASE WHEN ca = 1 THEN {previous("w.pa", "first_all")} ELSE oa END AS a,
-           CASE WHEN cd = 1 THEN {previous("w.pd", "first_district")} ELSE od END AS d
+           CASE WHEN cb = 1 THEN {_previous_day("w.pb", None)} ELSE ob END AS b,
+           CASE WHEN ca = 1 THEN {_previous_day("w.pa", "first_all")} ELSE oa END AS a,
+           CASE WHEN cd = 1 THEN {_previous_day("w.pd", "first_district")} ELSE od END AS d
     FROM w
     WHERE day >= %(lo)s
     """
@@ -375,25 +385,14 @@ def _gaps_update(enterprises: bool) -> str:
     table = VisitFact._meta.db_table
     only = f"AND enterprise_id IN (SELECT enterprise_id FROM {GAPPED})" if enterprises else ""
 
-    def previous(lagged: str, flag: str | None) -> str:
-        kept = (
-            f"CASE WHEN w.tasks > 1 THEN w.day WHEN {_days_between('w.day', lagged)} <= {GAP_LOOK_BACK_DAYS}"
-        )
-        kept += f" THEN {lagged} END"
-        return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
-
-    order = "ORDER BY day, body_id, first_all, first_district"
     return f"""
     WITH w AS (
-        SELECT id, day, tasks, first_all, first_district,
-               LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {order}) AS pb,
-               LAG(day) OVER (PARTITION BY enterprise_id, field_id, first_all {order}) AS pa,
-               LAG(day) OVER (PARTITION BY enterprise_id, field_id, body_district_id, first_district {order}) AS pd
+        SELECT id, day, tasks, first_all, first_district, {_GAP_LAGS}
         FROM {table}
         WHERE day BETWEEN %(wlo)s AND %(hi)s {only}
     ), n AS (
-        SELECT id, {previous("w.pb", None)} AS b, {previous("w.pa", "first_all")} AS a,
-               {previous("w.pd", "first_district")} AS d
+        SELECT id, {_previous_day("w.pb", None)} AS b, {_previous_day("w.pa", "first_all")} AS a,
+               {_previous_day("w.pd", "first_district")} AS d
         FROM w WHERE w.day BETWEEN %(lo)s AND %(hi)s
     )
     UPDATE {table} SET prev_body_day = n.b, prev_all_day = n.a, prev_district_day = n.d
