@@ -1,21 +1,23 @@
 """The heavy figures computed ahead (statistics/snapshots.py): the city's and each district's year, quarter and
 month read repeated inspections and the most inspected enterprises from a snapshot the job queue writes; any
-other view computes live; a snapshot past its age is never shown."""
+other view computes live; a snapshot past its age is shown with its age and its view queued."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
+from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 
+from jianchama.registry.models import EnforcementBody
 from jianchama.statistics import snapshots
 from jianchama.statistics.build import refresh
 from jianchama.statistics.figures import FIGURES
 from jianchama.statistics.figures import frequency_counts as live_frequency_counts
 from jianchama.statistics.models import FigureSnapshot
-from jianchama.statistics.scope import Filters, Period, region_scope, scope_for
+from jianchama.statistics.scope import Filters, Period, Scope, region_scope, scope_for
 from tests.statistics.test_views import table
 
 URL = "/statistics/"
@@ -32,8 +34,16 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
     today = timezone.localdate()
     written = snapshots.refresh_snapshots(today)
     periods = snapshots.standard_periods(today)
-    # The city and its two districts, each standard period, the heavy figures and the frequency counts.
-    assert written == FigureSnapshot.objects.count() == 3 * len(periods) * (len(snapshots.HEAVY) + 1)
+    # The city and its two districts, each standard period, the heavy figures and the frequency counts; each
+    # body's heavy figures (a body has no frequency report).
+    bodies = EnforcementBody.objects.count()
+    assert bodies >= 2
+    assert (
+        written
+        == FigureSnapshot.objects.count()
+        == 3 * len(periods) * (len(snapshots.HEAVY) + 1) + (bodies * len(periods) * len(snapshots.HEAVY))
+    )
+    assert not FigureSnapshot.objects.filter(scope_key__startswith="body:", code=snapshots.FREQUENCY).exists()
     city, jinshan = region_scope(world.city), region_scope(world.jinshan)
     year = Period.of("year", today)
     for scope in (city, jinshan):
@@ -48,6 +58,19 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
     assert table(shown, "repeated") == [
         [str(cell) for cell in row] for row in FIGURES["repeated"].compute(jinshan, year, Filters()).rows
     ]
+    assert "本项数据截至" in shown
+    # A body's admin reads its body's snapshot, equal to its figures computed now.
+    gas = scope_for(world.head)
+    assert snapshots.scope_key(gas) == f"body:{world.body.pk}"
+    for code in snapshots.HEAVY:
+        stored = snapshots.compute(code, gas, year, Filters())
+        live = FIGURES[code].compute(gas, year, Filters())
+        assert stored.rows == [list(row) for row in live.rows] and "本项数据截至" in stored.note
+    shown = page(client, world.head)
+    assert table(shown, "most_inspected") == [
+        [str(cell) for cell in row] for row in FIGURES["most_inspected"].compute(gas, year, Filters()).rows
+    ]
+    assert world.enterprise.name in table(shown, "most_inspected")[0][0]
     assert "本项数据截至" in shown
     assert Schedule.objects.filter(func="jianchama.statistics.jobs.refresh_snapshots").exists()
 
@@ -86,6 +109,77 @@ def test_a_planted_snapshot_shows_only_in_the_standard_view(client, world):
     )
     assert "快照里的企业" not in page(client, world.head)
     assert "快照里的企业" not in page(client, world.mh_supervisor)
+
+
+def test_a_bodys_snapshot_shows_to_its_own_staff_only(client, world):
+    """A snapshot planted for the gas body's year shows on its admin's and its inspector's page; not to the
+    district's supervisor, nor to the other body's staff, nor under a filter."""
+    year = Period.of("year", timezone.localdate())
+    FigureSnapshot.objects.create(
+        scope_key=f"body:{world.body.pk}",
+        code="most_inspected",
+        start=year.start,
+        end=year.end,
+        table={
+            "columns": ["企业", "检查次数", "执法单位数"],
+            "rows": [["本单位快照里的企业", 99, 1]],
+            "chart": "bar",
+            "series": [1],
+            "note": "",
+            "link": "",
+            "links": [],
+            "extra": {},
+        },
+        computed_at=timezone.now(),
+    )
+    assert "本单位快照里的企业" in page(client, world.head)
+    assert "本单位快照里的企业" in page(client, world.inspector_user)
+    assert "本单位快照里的企业" not in page(client, world.head, kind="complaint")
+    assert "本单位快照里的企业" not in page(client, world.supervisor)
+    assert "本单位快照里的企业" not in page(client, world.other_inspector_user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bodys_stale_view_is_queued_and_its_job_computes_it(client, world):
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+
+    from tests.notifications.conftest import run_queued_jobs
+
+    cache.clear()
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    year = Period.of("year", timezone.localdate())
+    key = f"body:{world.body.pk}"
+    FigureSnapshot.objects.create(
+        scope_key=key,
+        code="most_inspected",
+        start=year.start,
+        end=year.end,
+        table={
+            "columns": ["企业", "检查次数", "执法单位数"],
+            "rows": [["旧快照里的企业", 1, 1]],
+            "chart": "bar",
+            "series": [1],
+            "note": "",
+            "link": "",
+            "links": [],
+            "extra": {},
+        },
+        computed_at=timezone.now() - datetime.timedelta(hours=2),
+    )
+    shown = page(client, world.head)
+    assert "旧快照里的企业" in shown and "120分钟前" in shown and "正在重新计算" in shown
+    jobs = [SignedPackage.loads(job.payload) for job in OrmQ.objects.all()]
+    assert [job["args"] for job in jobs] == [(key, "year", year.start.isoformat(), year.end.isoformat())]
+    assert run_queued_jobs() == 1
+    shown = page(client, world.head)
+    assert "旧快照里的企业" not in shown and "正在重新计算" not in shown
+    live = FIGURES["most_inspected"].compute(scope_for(world.head), year, Filters()).rows
+    assert table(shown, "most_inspected") == [[str(cell) for cell in row] for row in live]
+    assert set(FigureSnapshot.objects.filter(scope_key=key).values_list("code", flat=True)) == set(
+        snapshots.HEAVY
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -167,6 +261,44 @@ def test_the_frequency_report_reads_the_snapshot_for_a_calendar_period_of_all_fi
         "/tasks/frequency/", {"start": year.start.isoformat(), "end": year.end.isoformat()}
     ).content.decode()
     assert "快照里的执法单位" in shown
+    stamp = timezone.localtime(FigureSnapshot.objects.get(code=snapshots.FREQUENCY).computed_at)
+    assert f"检查次数截至{stamp:%H:%M}" in shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_frequency_reports_stale_counts_are_shown_with_their_age_and_queued(client, world):
+    """Past its age the frequency report's snapshot is still shown, with when it was computed, and its view
+    queued once; after the job the report's counts are the facts' again."""
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+
+    from tests.notifications.conftest import run_queued_jobs
+
+    cache.clear()
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    year = Period.of("year", timezone.localdate())
+    computed = timezone.now() - datetime.timedelta(minutes=75)
+    FigureSnapshot.objects.create(
+        scope_key=f"district:{world.jinshan.pk}",
+        code=snapshots.FREQUENCY,
+        start=year.start,
+        end=year.end,
+        table={"top": [], "by_body": [["旧快照里的执法单位", 77, 7]], "by_field": [], "total": 77},
+        computed_at=computed,
+    )
+    client.force_login(world.supervisor)
+    params = {"start": year.start.isoformat(), "end": year.end.isoformat()}
+    shown = client.get("/tasks/frequency/", params).content.decode()
+    stamp = timezone.localtime(computed)
+    assert "旧快照里的执法单位" in shown and "共77次检查" in shown
+    assert f"数据更新于{stamp.year}年{stamp.month}月{stamp.day}日{stamp:%H:%M}，75分钟前" in shown
+    client.get("/tasks/frequency/", params)
+    assert OrmQ.objects.count() == 1
+    assert run_queued_jobs() == 1
+    shown = client.get("/tasks/frequency/", params).content.decode()
+    live = live_frequency_counts(region_scope(world.jinshan), year.start, year.end)
+    assert "旧快照里的执法单位" not in shown and "正在重新计算" not in shown
+    assert f"共{live.total}次检查" in shown and live.total != 77
 
 
 def test_a_snapshot_lags_until_the_next_run_then_follows_the_facts(world):
@@ -189,7 +321,12 @@ def test_only_the_standard_views_are_snapshotted(world, kind):
     period = Period.of(kind, today)
     assert snapshots.is_standard(region_scope(world.city), period, Filters())
     assert snapshots.is_standard(scope_for(world.supervisor), period, Filters())
-    assert not snapshots.is_standard(scope_for(world.head), period, Filters())
+    assert snapshots.is_standard(scope_for(world.head), period, Filters())
+    assert snapshots.is_standard(scope_for(world.inspector_user), period, Filters())
+    # A city-level reviewer's several bodies compute live.
+    reviewer = Scope("审核", Q(), Q(), "bodies", body_ids=(world.body.pk, world.other_body.pk))
+    assert not snapshots.is_standard(reviewer, period, Filters())
+    assert not snapshots.is_standard(scope_for(world.head), period, Filters(kind="complaint"))
     assert not snapshots.is_standard(region_scope(world.city), period, Filters(field_id=world.gas.pk))
     custom = Period.of("custom", today, start=period.start, end=period.end)
     assert not snapshots.is_standard(region_scope(world.city), custom, Filters())

@@ -880,6 +880,7 @@ class FrequencyReport:
     by_body: list[tuple[str, int, int]]  # body, inspections, enterprises
     by_field: list[tuple[str, int, int]]
     total: int
+    note: str = ""  # when the counts were computed, if not now
 
 
 def _dated(queryset):
@@ -967,6 +968,7 @@ def frequency_report(
         by_body=counts.by_body,
         by_field=counts.by_field,
         total=counts.total,
+        note=counts.note,
     )
 
 

@@ -642,6 +642,8 @@ class FrequencyCounts:
     by_body: list[tuple[str, int, int]]  # body name, inspections, enterprises
     by_field: list[tuple[str, int, int]]  # field name, inspections, enterprises
     total: int
+    # When the counts were computed, if not now (a snapshot's time and age, snapshots.frequency_counts).
+    note: str = field(default="", compare=False)
 
 
 def frequency_counts(

@@ -58,8 +58,7 @@ def scope_for(user) -> Scope:
         if district is not None:
             return region_scope(district, live_evaluations=live)
     if user.role in (Role.INSPECTOR, Role.BODY_ADMIN) and user.body_id:
-        body = Q(body_id=user.body_id)
-        return Scope(user.body.name, body, body, "bodies", body_ids=(user.body_id,))
+        return body_scope(user.body)
     if user.role == Role.CITY_REVIEWER and user.body_id:
         ids = tuple(
             EnforcementBody.objects.filter(Q(pk=user.body_id) | Q(city_counterpart_id=user.body_id))
@@ -89,6 +88,12 @@ def region_scope(region: Region, *, live_evaluations: bool = True) -> Scope:
         district_id=d,
         live_evaluations=Q(body_district_id=d) if live_evaluations else None,
     )
+
+
+def body_scope(body: EnforcementBody) -> Scope:
+    """The figures of one body as its inspectors and admin see them: its own participations, one per task."""
+    rows = Q(body_id=body.pk)
+    return Scope(body.name, rows, rows, "bodies", body_ids=(body.pk,))
 
 
 def can_view_statistics(user) -> bool:
