@@ -273,7 +273,11 @@ AUDIT_CHECKPOINT_BACKENDS = [
 # Append-only tables partitioned by month on PostgreSQL (core/partitions.py, docs/scaling.md): months kept
 # ready ahead (daily job), and where `manage.py archive_audit` writes the months it moves out of the database.
 PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
-# The heavy statistics figures of the standard views (city or district; year, quarter, month) are computed ahead
+# The nightly rebuild of the statistics' facts runs its ranges on this many database connections at once
+# (PostgreSQL; 1: one by one; statistics/build.py's rebuild_all).
+STATISTICS_REBUILD_WORKERS = int(env("STATISTICS_REBUILD_WORKERS", "2"))
+# The heavy statistics figures of the standard views (city, district or body; year, quarter, month) are computed
+# ahead
 # every STATISTICS_SNAPSHOT_MINUTES by the job queue; one older than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is
 # shown with its age while the job queue computes its view again (statistics/snapshots.py).
 STATISTICS_SNAPSHOT_MINUTES = int(env("STATISTICS_SNAPSHOT_MINUTES", "10"))

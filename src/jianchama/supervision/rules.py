@@ -60,6 +60,7 @@ from jianchama.core import audit
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
 from jianchama.core.formats import chinese_date
 from jianchama.core.models import AuditEvent
+from jianchama.core.parallel import run_on_connections
 from jianchama.core.roles import Role
 from jianchama.core.workdays import WorkingCalendar
 from jianchama.inspections import scan_log
@@ -1649,46 +1650,8 @@ on_worker_done: Callable[[Any], None] | None = None
 def _run_on_connections(
     first: Callable[[], None], own: list[str], shared: list[str], run_one: Callable[[str], None], workers: int
 ) -> None:
-    """`first()` then `run_one` for each of `own` on this thread's connection, while `workers - 1` threads,
-    each on a connection of its own, take `shared` in order; this thread then helps with what is left."""
-    from django.db import connections
-
-    queue = list(shared)
-    taking = threading.Lock()
-
-    def drain() -> None:
-        while True:
-            with taking:
-                if not queue:
-                    return
-                code = queue.pop(0)
-            run_one(code)
-
-    failed: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            drain()
-        except BaseException as error:  # raised again on this thread, as a serial run would
-            failed.append(error)
-        finally:
-            if on_worker_done is not None:
-                on_worker_done(connection)
-            connections.close_all()  # this thread's connections only
-
-    threads = [threading.Thread(target=worker, name=f"rules-{n}", daemon=True) for n in range(1, workers)]
-    for thread in threads:
-        thread.start()
-    try:
-        first()
-        for code in own:
-            run_one(code)
-        drain()
-    finally:
-        for thread in threads:
-            thread.join()
-    if failed:
-        raise failed[0]
+    """core.parallel's, with this module's `on_worker_done` as it is when the run starts."""
+    run_on_connections(first, own, shared, run_one, workers, on_done=on_worker_done)
 
 
 def run_rules(
