@@ -306,3 +306,54 @@ def test_the_nightly_rebuild_leaves_the_fact_tables_vacuumed(world):
         )
         done = {name: (vacuumed, analysed) for name, vacuumed, analysed in cursor.fetchall()}
     assert done == {name: (True, True) for name in done} and len(done) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_rebuild_on_two_connections_writes_what_one_does(s, settings, monkeypatch):
+    """On PostgreSQL outside a transaction, as the schedule runs it, the rebuild's two phases run on two
+    connections at once. Visits over five quarters, each within a year of others: the facts written on two
+    connections equal those written on one, and from empty tables too; they equal the raw counts (the
+    previous-visit days crossed quarters, read from the other quarters' stage tables); no stage table is left."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("other connections see the rows only on PostgreSQL outside a transaction")
+    s.admin = user_for("platform_admin")
+    today = timezone.localdate()
+    for offset in (0, 40, 95, 130, 200, 290, 300, 355):
+        start = today + offset * DAY
+        s.submitted(window_start=start, window_end=start + 10 * DAY)
+    threads: set[int] = set()
+    meet = threading.Barrier(2, timeout=30)
+    real = build._rebuild_days
+
+    def spied(*args, **kwargs):
+        first = threading.get_ident() not in threads
+        threads.add(threading.get_ident())
+        if settings.STATISTICS_REBUILD_WORKERS == 2 and first:
+            meet.wait()  # each thread's first range waits for the other's: both connections at work at once
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "_rebuild_days", spied)
+    settings.STATISTICS_REBUILD_WORKERS = 1
+    build.rebuild_all()
+    one = snapshot()
+    assert len(threads) == 1 and len(one[1]) >= 8
+    threads.clear()
+    settings.STATISTICS_REBUILD_WORKERS = 2
+    build.rebuild_all()
+    assert len(threads) == 2 and snapshot() == one
+    for model in (DailyFact, VisitFact, MonthlyFact):
+        model.objects.all().delete()
+    build.rebuild_all()
+    assert snapshot() == one
+    period = Period(today, today + 400 * DAY, "custom")
+    assert_facts_equal_raw(s, period)
+    assert_repeated_equal_raw(s, period)
+    # Every gap (40 to 90 days, several across quarters) is within the year.
+    assert figures.FIGURES["repeated"].compute(scope_for(s.admin), period, Filters()).rows[3][1] > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'statistics_stage_%%'")
+        assert cursor.fetchone() == (0,)
