@@ -607,6 +607,10 @@ def _rebuild_visits(lo: datetime.date, hi: datetime.date, stage: str, earlier: l
     params = {"lo": _date(lo), "hi": _date(hi), "wlo": _date(lo - look_back), "ahi": _date(hi + look_back)}
     with connection.cursor() as cursor:
         _settle(cursor)
+        if connection.vendor == "postgresql":
+            # The look-back's hash aggregates hold a few million groups at 10 M inspections (a quarter's
+            # statement 26.5 s with 64 MB, spilling to disk; 23.4 s with 256 MB).
+            cursor.execute(f"SET LOCAL work_mem = '{settings.STATISTICS_REBUILD_WORK_MEM}'")
         cursor.execute(f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {stage}")
         cursor.execute(f"ANALYZE {GAPPED}")
         cursor.execute(_seeded_lagged_sql(stage, earlier), params)
