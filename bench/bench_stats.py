@@ -123,15 +123,19 @@ def bench_refresh(count: int) -> None:
 
 
 def bench_quarter(first: str) -> None:
-    """One quarter of the nightly rebuild (from `first`, in order: its previous-visit days from the quarters
-    before it), each statement of 0.2 s or more timed, in a transaction rolled back: on a shared database it
-    leaves the facts as they were (and writes nothing at all when they are current)."""
+    """One quarter of the nightly rebuild, both phases (build._rebuild_days, then build._rebuild_visits with
+    the look-back's stage tables, whose quarters' first phase runs first, untimed), each statement of 0.2 s or
+    more timed, in a transaction rolled back: on a shared database it leaves the facts as they were (and
+    writes nothing at all when they are current). One connection: the nightly runs two such at once."""
     from django.db import connection, transaction
 
     from jianchama.statistics import build
 
     lo = datetime.date.fromisoformat(first)
-    hi = next(build._quarters(lo, lo + datetime.timedelta(days=92)))[1]
+    since = lo - datetime.timedelta(days=build.GAP_LOOK_BACK_DAYS)
+    chunks = [c for c in build._quarters(*build.data_range()) if c[1] >= since and c[0] <= lo]
+    hi = next(c for c in chunks if c[0] <= lo <= c[1])[1]
+    stages = {c: build.STAGE.format(f"bench_{n}") for n, c in enumerate(chunks)}
     timed = []
 
     def timing(execute, sql, params, many, context):
@@ -142,23 +146,35 @@ def bench_quarter(first: str) -> None:
         )
         return result
 
+    def phase(name: str, run) -> None:
+        timed.clear()
+        with connection.cursor() as cursor:
+            backend = _backend_cpu(cursor)
+        started = time.perf_counter()
+        with connection.execute_wrapper(timing):
+            run()
+        seconds = time.perf_counter() - started
+        with connection.cursor() as cursor:
+            backend = _backend_cpu(cursor) - backend
+        print(
+            f"  {name} {lo}..{hi}: {seconds:.1f} s (backend CPU {backend:.1f} s, "
+            f"load average {os.getloadavg()[0]:.2f})"
+        )
+        for spent, count, sql in timed:
+            if spent >= 0.2:
+                print(f"    {spent:7.1f} s {count:>10,} rows  {sql[:90]}")
+
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                backend = _backend_cpu(cursor)
-            started = time.perf_counter()
-            with connection.execute_wrapper(timing):
-                rows = build.rebuild(lo, hi, following=False)
-            seconds = time.perf_counter() - started
-            with connection.cursor() as cursor:
-                backend = _backend_cpu(cursor) - backend
-            print(
-                f"  one quarter {lo}..{hi} of the nightly rebuild: {seconds:.1f} s (backend CPU {backend:.1f} s, "
-                f"load average {os.getloadavg()[0]:.2f}), {rows:,} participations; rolled back"
+            for chunk in chunks:
+                if chunk[0] < lo:
+                    build._rebuild_days(*chunk, stages[chunk])
+            phase(
+                "first phase (daily, monthly, staged visits)",
+                lambda: build._rebuild_days(lo, hi, stages[(lo, hi)]),
             )
-            for spent, count, sql in timed:
-                if spent >= 0.2:
-                    print(f"    {spent:7.1f} s {count:>10,} rows  {sql[:90]}")
+            earlier = [stages[c] for c in chunks if c[0] < lo]
+            phase("second phase (visits)", lambda: build._rebuild_visits(lo, hi, stages[(lo, hi)], earlier))
             raise Rollback
     except Rollback:
         pass
