@@ -247,9 +247,9 @@ def _previous_day(lagged: str, flag: str | None) -> str:
     return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
 
 
-def _lagged_sql(following: bool, fields: list[int]) -> str:
-    """The previous-visit days (see `_gaps_update` for their meaning) of the range's new rows, and, when
-    `following`, of the rows after the range whose previous visit may have been added, moved or cancelled:
+def _lagged_sql(fields: list[int]) -> str:
+    """The previous-visit days (see `_gaps_update` for their meaning) of the range's new rows, and of the rows
+    after the range whose previous visit may have been added, moved or cancelled:
     the first after the range in each partition, known by its stored previous day (null or not after hi).
     The window reads the new rows, the rows of the same enterprises in the look-back before the range and
     those candidates; a candidate's value in a partition it is not first of is kept as stored (the rows
@@ -265,14 +265,12 @@ def _lagged_sql(following: bool, fields: list[int]) -> str:
         test = f"({column} IS NULL OR {column} <= %(hi)s)"
         return f"CASE WHEN {test if flag is None else f'{flag} AND {test}'} THEN 1 ELSE 0 END"
 
-    after = ""
-    if following:
-        cb, ca, cd = (
-            candidate("prev_body_day", None),
-            candidate("prev_all_day", "first_all"),
-            candidate("prev_district_day", "first_district"),
-        )
-        after = f"""
+    cb, ca, cd = (
+        candidate("prev_body_day", None),
+        candidate("prev_all_day", "first_all"),
+        candidate("prev_district_day", "first_district"),
+    )
+    after = f"""
         UNION ALL
         SELECT * FROM (
             SELECT CAST(NULL AS bigint) AS vid, id, {cols}, {cb} AS cb, {ca} AS ca, {cd} AS cd,
@@ -468,11 +466,11 @@ def update_gaps(lo: datetime.date, hi: datetime.date, *, enterprises: bool = Fal
 
 
 @transaction.atomic
-def rebuild(lo: datetime.date, hi: datetime.date, *, gaps: bool = True, following: bool = True) -> int:
-    """Make the facts of the days [lo, hi] equal to a fresh count of the raw rows; returns the participations
-    counted. One transaction: a reader sees the old facts or the new ones, never a half. `gaps`: compute the
-    new VisitFact rows' previous-visit days (from the rows before lo: the nightly rebuild goes in order) and,
-    when `following`, those of the rows after hi that the change may have moved (the incremental refresh)."""
+def rebuild(lo: datetime.date, hi: datetime.date) -> int:
+    """Make the facts of the days [lo, hi] equal to a fresh count of the raw rows, with the previous-visit days
+    of the range's VisitFact rows and of the rows after it that the change may have moved (the incremental
+    refresh; the nightly rebuild is `rebuild_all`'s two phases); returns the participations counted. One
+    transaction: a reader sees the old facts or the new ones, never a half."""
     params = _range_params(lo, hi)
     look_back = datetime.timedelta(days=GAP_LOOK_BACK_DAYS)
     gap_params = {
@@ -485,44 +483,33 @@ def rebuild(lo: datetime.date, hi: datetime.date, *, gaps: bool = True, followin
         _settle(cursor)
         _count_days(cursor, lo, hi, params)
         cursor.execute(_visits_sql())
-        key = ", ".join(VISIT_KEY)
-        if gaps:
-            # The enterprises visited in the range after (and, when `following`, before) the change: their
-            # rows' previous-visit days are computed from their rows of the look-back before lo.
-            old = (
-                f" UNION SELECT enterprise_id FROM {VisitFact._meta.db_table} WHERE day BETWEEN %(lo)s AND %(hi)s"
-                if following
-                else ""
-            )
-            cursor.execute(
-                f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {VISITS}{old}", params
-            )
-            cursor.execute(f"ANALYZE {GAPPED}")
-            cursor.execute(f"ANALYZE {VISITS}")
-            fields = sorted({0, *InspectionItem.objects.values_list("field_id", flat=True)})
-            cursor.execute(_lagged_sql(following, fields), gap_params)
-            cursor.execute(
-                f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {', '.join(f'v.{c}' for c in VISIT_KEY)}, v.tasks, "
-                f"l.b AS prev_body_day, l.a AS prev_all_day, l.d AS prev_district_day "
-                f"FROM {VISITS} v JOIN {LAGGED} l ON l.vid = v.vid"
-            )
-        else:
-            cursor.execute(
-                f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {key}, tasks, CAST(NULL AS date) AS prev_body_day, "
-                f"CAST(NULL AS date) AS prev_all_day, CAST(NULL AS date) AS prev_district_day FROM {VISITS}"
-            )
+        # The enterprises visited in the range after and before the change: their rows' previous-visit days are
+        # computed from their rows of the look-back before lo.
+        cursor.execute(
+            f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {VISITS} "
+            f"UNION SELECT enterprise_id FROM {VisitFact._meta.db_table} WHERE day BETWEEN %(lo)s AND %(hi)s",
+            params,
+        )
+        cursor.execute(f"ANALYZE {GAPPED}")
+        cursor.execute(f"ANALYZE {VISITS}")
+        fields = sorted({0, *InspectionItem.objects.values_list("field_id", flat=True)})
+        cursor.execute(_lagged_sql(fields), gap_params)
+        cursor.execute(
+            f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {', '.join(f'v.{c}' for c in VISIT_KEY)}, v.tasks, "
+            f"l.b AS prev_body_day, l.a AS prev_all_day, l.d AS prev_district_day "
+            f"FROM {VISITS} v JOIN {LAGGED} l ON l.vid = v.vid"
+        )
         _write_diff(cursor, VisitFact, NEW_VISITS, "day", lo, hi)
-        if gaps and following:
-            table = VisitFact._meta.db_table
-            cursor.execute(
-                f"""
-                UPDATE {table} SET prev_body_day = l.b, prev_all_day = l.a, prev_district_day = l.d
-                FROM {LAGGED} l
-                WHERE l.id IS NOT NULL AND {table}.id = l.id
-                  AND ({table}.prev_body_day {_distinct()} l.b OR {table}.prev_all_day {_distinct()} l.a
-                       OR {table}.prev_district_day {_distinct()} l.d)
-                """
-            )
+        table = VisitFact._meta.db_table
+        cursor.execute(
+            f"""
+            UPDATE {table} SET prev_body_day = l.b, prev_all_day = l.a, prev_district_day = l.d
+            FROM {LAGGED} l
+            WHERE l.id IS NOT NULL AND {table}.id = l.id
+              AND ({table}.prev_body_day {_distinct()} l.b OR {table}.prev_all_day {_distinct()} l.a
+                   OR {table}.prev_district_day {_distinct()} l.d)
+            """
+        )
         rows = _count_months(cursor, lo, hi)
     return rows
 
