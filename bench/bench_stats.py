@@ -89,7 +89,7 @@ def add_inspections(count: int) -> list[int]:
 
 
 def bench_refresh(count: int) -> None:
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from jianchama.statistics import build
 
@@ -99,13 +99,7 @@ def bench_refresh(count: int) -> None:
             started = time.perf_counter()
             ids = add_inspections(count)
             made = time.perf_counter() - started
-            with connection.cursor() as cursor:
-                backend = _backend_cpu(cursor)
-            started = time.perf_counter()
-            done = build.refresh()
-            seconds = time.perf_counter() - started
-            with connection.cursor() as cursor:
-                backend = _backend_cpu(cursor) - backend
+            done, seconds, backend = _timed(build.refresh)
             print(
                 f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
                 f"(PostgreSQL backend CPU {backend:.2f} s, load average {os.getloadavg()[0]:.2f}; "
@@ -148,14 +142,8 @@ def bench_quarter(first: str) -> None:
 
     def phase(name: str, run) -> None:
         timed.clear()
-        with connection.cursor() as cursor:
-            backend = _backend_cpu(cursor)
-        started = time.perf_counter()
         with connection.execute_wrapper(timing):
-            run()
-        seconds = time.perf_counter() - started
-        with connection.cursor() as cursor:
-            backend = _backend_cpu(cursor) - backend
+            _, seconds, backend = _timed(run)
         print(
             f"  {name} {lo}..{hi}: {seconds:.1f} s (backend CPU {backend:.1f} s, "
             f"load average {os.getloadavg()[0]:.2f})"
@@ -215,6 +203,20 @@ def figure_times(user, runs: int) -> None:
             seconds.append(time.perf_counter() - started)
         parts.append(f"{code} {1000 * statistics.median(seconds):.0f}")
     print("    figures (median ms): " + ", ".join(parts))
+
+
+def _timed(run):
+    """`run()`'s result, wall seconds and the PostgreSQL backend's CPU seconds spent meanwhile."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        backend = _backend_cpu(cursor)
+    started = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        backend = _backend_cpu(cursor) - backend
+    return result, seconds, backend
 
 
 def _backend_cpu(cursor) -> float:

@@ -30,6 +30,27 @@ def page(client, user, **params) -> str:
     return response.content.decode()
 
 
+def plant_most_inspected(key: str, period: Period, enterprise: str, *, computed_at=None) -> FigureSnapshot:
+    """A snapshot of `most_inspected` for the view, naming one enterprise no real count would."""
+    return FigureSnapshot.objects.create(
+        scope_key=key,
+        code="most_inspected",
+        start=period.start,
+        end=period.end,
+        table={
+            "columns": ["企业", "检查次数", "执法单位数"],
+            "rows": [[enterprise, 99, 1]],
+            "chart": "bar",
+            "series": [1],
+            "note": "",
+            "link": "",
+            "links": [],
+            "extra": {},
+        },
+        computed_at=computed_at or timezone.now(),
+    )
+
+
 def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
     today = timezone.localdate()
     written = snapshots.refresh_snapshots(today)
@@ -76,28 +97,11 @@ def test_the_job_writes_each_standard_view_and_the_page_reads_it(client, world):
 
 
 def test_a_planted_snapshot_shows_only_in_the_standard_view(client, world):
-    """The page reads the snapshot for the district's year; a filter, a custom period or a body's scope
-    compute live."""
+    """The page reads the snapshot for the district's year; under a filter or a custom period it computes live,
+    and another scope (a body's, another district's) reads its own."""
     today = timezone.localdate()
     year = Period.of("year", today)
-    planted = {
-        "columns": ["企业", "检查次数", "执法单位数"],
-        "rows": [["快照里的企业", 99, 9]],
-        "chart": "bar",
-        "series": [1],
-        "note": "",
-        "link": "",
-        "links": [],
-        "extra": {},
-    }
-    FigureSnapshot.objects.create(
-        scope_key=f"district:{world.jinshan.pk}",
-        code="most_inspected",
-        start=year.start,
-        end=year.end,
-        table=planted,
-        computed_at=timezone.now(),
-    )
+    plant_most_inspected(f"district:{world.jinshan.pk}", year, "快照里的企业")
     assert "快照里的企业" in page(client, world.supervisor)
     assert "快照里的企业" not in page(client, world.supervisor, field=world.gas.pk)
     assert "快照里的企业" not in page(
@@ -115,23 +119,7 @@ def test_a_bodys_snapshot_shows_to_its_own_staff_only(client, world):
     """A snapshot planted for the gas body's year shows on its admin's and its inspector's page; not to the
     district's supervisor, nor to the other body's staff, nor under a filter."""
     year = Period.of("year", timezone.localdate())
-    FigureSnapshot.objects.create(
-        scope_key=f"body:{world.body.pk}",
-        code="most_inspected",
-        start=year.start,
-        end=year.end,
-        table={
-            "columns": ["企业", "检查次数", "执法单位数"],
-            "rows": [["本单位快照里的企业", 99, 1]],
-            "chart": "bar",
-            "series": [1],
-            "note": "",
-            "link": "",
-            "links": [],
-            "extra": {},
-        },
-        computed_at=timezone.now(),
-    )
+    plant_most_inspected(f"body:{world.body.pk}", year, "本单位快照里的企业")
     assert "本单位快照里的企业" in page(client, world.head)
     assert "本单位快照里的企业" in page(client, world.inspector_user)
     assert "本单位快照里的企业" not in page(client, world.head, kind="complaint")
@@ -151,22 +139,8 @@ def test_a_bodys_stale_view_is_queued_and_its_job_computes_it(client, world):
     OrmQ.objects.all().delete()  # the scenario's notifications
     year = Period.of("year", timezone.localdate())
     key = f"body:{world.body.pk}"
-    FigureSnapshot.objects.create(
-        scope_key=key,
-        code="most_inspected",
-        start=year.start,
-        end=year.end,
-        table={
-            "columns": ["企业", "检查次数", "执法单位数"],
-            "rows": [["旧快照里的企业", 1, 1]],
-            "chart": "bar",
-            "series": [1],
-            "note": "",
-            "link": "",
-            "links": [],
-            "extra": {},
-        },
-        computed_at=timezone.now() - datetime.timedelta(hours=2),
+    plant_most_inspected(
+        key, year, "旧快照里的企业", computed_at=timezone.now() - datetime.timedelta(hours=2)
     )
     shown = page(client, world.head)
     assert "旧快照里的企业" in shown and "120分钟前" in shown and "正在重新计算" in shown
