@@ -68,20 +68,29 @@ def _day_expression() -> str:
 def _dated_sql() -> str:
     """The tasks counted on the days [lo, hi], with their day: a table of its own, analysed before the parts are
     joined to it, so that PostgreSQL plans those joins for the real number of tasks (estimated from the
-    COALESCE of two columns it guessed 0.5% of them, and chose nested loops that took minutes per quarter)."""
+    COALESCE of two columns it guessed 0.5% of them, and chose nested loops that took minutes per quarter).
+    Two narrow index ranges: the tasks not started whose window starts on those days, and the tasks started
+    on them (between their first day's local midnight and the next after the last). Reading the windows of
+    the days ± WINDOW_SLACK instead cost 12.8 s of a refresh of 30 days at 10 M inspections (210 days of
+    tasks read for 30)."""
     task = Task._meta.db_table
     counted = ", ".join(f"'{status}'" for status in COUNTED)
+    kept = f"(t.status IN ({counted}) OR (t.status = 'cancelled' AND t.submitted_at IS NOT NULL))"
+
+    def columns(day: str) -> str:
+        return (
+            f"t.id, t.enterprise_id, t.kind, t.mode, {day} AS day, "
+            f"CASE WHEN t.status IN ({counted}) THEN 1 ELSE 0 END AS counted, "
+            f"CASE WHEN t.status = 'cancelled' THEN 1 ELSE 0 END AS cancelled"
+        )
+
     return f"""
     CREATE TEMP TABLE {DATED} AS
-        SELECT * FROM (
-            SELECT t.id, t.enterprise_id, t.kind, t.mode, {_day_expression()} AS day,
-                   CASE WHEN t.status IN ({counted}) THEN 1 ELSE 0 END AS counted,
-                   CASE WHEN t.status = 'cancelled' THEN 1 ELSE 0 END AS cancelled
-            FROM {task} t
-            WHERE t.window_start BETWEEN %(wlo)s AND %(whi)s
-              AND (t.status IN ({counted}) OR (t.status = 'cancelled' AND t.submitted_at IS NOT NULL))
-        ) x
-        WHERE x.day BETWEEN %(lo)s AND %(hi)s
+        SELECT {columns("t.window_start")} FROM {task} t
+        WHERE t.started_at IS NULL AND t.window_start BETWEEN %(lo)s AND %(hi)s AND {kept}
+        UNION ALL
+        SELECT {columns(_day_expression())} FROM {task} t
+        WHERE t.started_at >= %(tlo)s AND t.started_at < %(thi)s AND {kept}
     """
 
 
@@ -559,13 +568,15 @@ STAGE = "statistics_stage_{}"
 
 
 def _range_params(lo: datetime.date, hi: datetime.date) -> dict:
-    # A task's day lies within WINDOW_SLACK of its window's start (services.MAX_WINDOW_DAYS), so the tasks are
-    # found through the index on window_start.
+    def midnight(day: datetime.date):
+        moment = datetime.datetime.combine(day, datetime.time(), tzinfo=timezone.get_current_timezone())
+        return connection.ops.adapt_datetimefield_value(moment)
+
     return {
         "lo": _date(lo),
         "hi": _date(hi),
-        "wlo": _date(lo - WINDOW_SLACK),
-        "whi": _date(hi + WINDOW_SLACK),
+        "tlo": midnight(lo),
+        "thi": midnight(hi + datetime.timedelta(days=1)),
     }
 
 
