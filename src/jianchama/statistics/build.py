@@ -481,13 +481,7 @@ def rebuild(lo: datetime.date, hi: datetime.date) -> int:
     refresh; the nightly rebuild is `rebuild_all`'s two phases); returns the participations counted. One
     transaction: a reader sees the old facts or the new ones, never a half."""
     params = _range_params(lo, hi)
-    look_back = datetime.timedelta(days=GAP_LOOK_BACK_DAYS)
-    gap_params = {
-        "lo": _date(lo),
-        "hi": _date(hi),
-        "wlo": _date(lo - look_back),
-        "ahi": _date(hi + look_back),
-    }
+    gap_params = _gap_params(lo, hi)
     with connection.cursor() as cursor:
         _settle(cursor)
         _count_days(cursor, lo, hi, params)
@@ -503,11 +497,7 @@ def rebuild(lo: datetime.date, hi: datetime.date) -> int:
         cursor.execute(f"ANALYZE {VISITS}")
         fields = sorted({0, *InspectionItem.objects.values_list("field_id", flat=True)})
         cursor.execute(_lagged_sql(fields), gap_params)
-        cursor.execute(
-            f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {', '.join(f'v.{c}' for c in VISIT_KEY)}, v.tasks, "
-            f"l.b AS prev_body_day, l.a AS prev_all_day, l.d AS prev_district_day "
-            f"FROM {VISITS} v JOIN {LAGGED} l ON l.vid = v.vid"
-        )
+        cursor.execute(_new_visits_sql(VISITS))
         _write_diff(cursor, VisitFact, NEW_VISITS, "day", lo, hi)
         table = VisitFact._meta.db_table
         cursor.execute(
@@ -567,6 +557,21 @@ def _count_months(cursor, lo: datetime.date, hi: datetime.date) -> int:
 STAGE = "statistics_stage_{}"
 
 
+def _gap_params(lo: datetime.date, hi: datetime.date) -> dict:
+    """The previous-visit days' bounds: the range, the look-back year before it (wlo) and after it (ahi)."""
+    look_back = datetime.timedelta(days=GAP_LOOK_BACK_DAYS)
+    return {"lo": _date(lo), "hi": _date(hi), "wlo": _date(lo - look_back), "ahi": _date(hi + look_back)}
+
+
+def _new_visits_sql(visits: str) -> str:
+    """The range's VisitFact rows as they are to be written: `visits`' numbered rows with LAGGED's days."""
+    return (
+        f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {', '.join(f'v.{c}' for c in VISIT_KEY)}, v.tasks, "
+        f"l.b AS prev_body_day, l.a AS prev_all_day, l.d AS prev_district_day "
+        f"FROM {visits} v JOIN {LAGGED} l ON l.vid = v.vid"
+    )
+
+
 def _range_params(lo: datetime.date, hi: datetime.date) -> dict:
     def midnight(day: datetime.date):
         moment = datetime.datetime.combine(day, datetime.time(), tzinfo=timezone.get_current_timezone())
@@ -601,8 +606,7 @@ def _rebuild_visits(lo: datetime.date, hi: datetime.date, stage: str, earlier: l
     days made equal to the range's stage rows with their previous-visit days, computed from them and the rows
     of the look-back in the `earlier` ranges' stage tables. Reads no VisitFact row: the ranges' second phases
     are independent of each other, and run at once on several connections."""
-    look_back = datetime.timedelta(days=GAP_LOOK_BACK_DAYS)
-    params = {"lo": _date(lo), "hi": _date(hi), "wlo": _date(lo - look_back), "ahi": _date(hi + look_back)}
+    params = _gap_params(lo, hi)
     with connection.cursor() as cursor:
         _settle(cursor)
         if connection.vendor == "postgresql":
@@ -612,11 +616,7 @@ def _rebuild_visits(lo: datetime.date, hi: datetime.date, stage: str, earlier: l
         cursor.execute(f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {stage}")
         cursor.execute(f"ANALYZE {GAPPED}")
         cursor.execute(_seeded_lagged_sql(stage, earlier), params)
-        cursor.execute(
-            f"CREATE TEMP TABLE {NEW_VISITS} AS SELECT {', '.join(f'v.{c}' for c in VISIT_KEY)}, v.tasks, "
-            f"l.b AS prev_body_day, l.a AS prev_all_day, l.d AS prev_district_day "
-            f"FROM {stage} v JOIN {LAGGED} l ON l.vid = v.vid"
-        )
+        cursor.execute(_new_visits_sql(stage))
         _write_diff(cursor, VisitFact, NEW_VISITS, "day", lo, hi)
         for name in TEMPS:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")

@@ -123,14 +123,20 @@ def is_stale(snapshot: FigureSnapshot, now=None) -> bool:
     return snapshot.computed_at < (now or timezone.now()) - max_age()
 
 
+def _queued_marker(key: str, start: datetime.date, end: datetime.date) -> str:
+    """The cache entry saying a view's job is queued (`queue_view`), deleted once it has run."""
+    return f"statistics-view-queued:{key}:{start.isoformat()}:{end.isoformat()}"
+
+
 def queue_view(key: str, kind: str, start: datetime.date, end: datetime.date) -> bool:
     """Queue the job that computes the view's snapshots again, unless it is queued already (a cache entry for
     as long as a scheduled run takes to come round); after the request's transaction commits. Returns whether
     it queued it."""
     from django_q.tasks import async_task
 
-    marker = f"statistics-view-queued:{key}:{start.isoformat()}:{end.isoformat()}"
-    if not cache.add(marker, True, timeout=60 * max(1, settings.STATISTICS_SNAPSHOT_MINUTES)):
+    if not cache.add(
+        _queued_marker(key, start, end), True, timeout=60 * max(1, settings.STATISTICS_SNAPSHOT_MINUTES)
+    ):
         return False
 
     def send() -> None:
@@ -260,20 +266,24 @@ def refresh_view_of(scope: Scope, period: Period) -> int:
                 defaults={"table": _data(table), "computed_at": timezone.now()},
             )
         written += 1
-    if scope.level == "bodies":
-        cache.delete(f"statistics-view-queued:{key}:{period.start.isoformat()}:{period.end.isoformat()}")
-        return written
-    counts = live_frequency_counts(scope, period.start, period.end, limit=FREQUENCY_LIMIT)
-    data = {"top": counts.top, "by_body": counts.by_body, "by_field": counts.by_field, "total": counts.total}
-    FigureSnapshot.objects.update_or_create(
-        scope_key=key,
-        code=FREQUENCY,
-        start=period.start,
-        end=period.end,
-        defaults={"table": data, "computed_at": timezone.now()},
-    )
-    cache.delete(f"statistics-view-queued:{key}:{period.start.isoformat()}:{period.end.isoformat()}")
-    return written + 1
+    if scope.level != "bodies":
+        counts = live_frequency_counts(scope, period.start, period.end, limit=FREQUENCY_LIMIT)
+        data = {
+            "top": counts.top,
+            "by_body": counts.by_body,
+            "by_field": counts.by_field,
+            "total": counts.total,
+        }
+        FigureSnapshot.objects.update_or_create(
+            scope_key=key,
+            code=FREQUENCY,
+            start=period.start,
+            end=period.end,
+            defaults={"table": data, "computed_at": timezone.now()},
+        )
+        written += 1
+    cache.delete(_queued_marker(key, period.start, period.end))
+    return written
 
 
 def refresh_view(key: str, kind: str, start: datetime.date, end: datetime.date) -> int:
