@@ -15,7 +15,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.inspections import frequency, services, signing
 from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task
 from jianchama.statistics import build, figures
-from jianchama.statistics.models import DailyFact, MonthlyFact, VisitFact
+from jianchama.statistics.models import DailyFact, MonthlyFact, ParticipationFact, VisitFact
 from jianchama.statistics.scope import Filters, Period, scope_for
 from tests.factories import user_for
 
@@ -132,14 +132,11 @@ def assert_repeated_equal_raw(s, period: Period) -> None:
     assert got == raw_repeated(s.admin, period, body_id=s.body.pk)
 
 
-def snapshot() -> tuple[list, list]:
-    fields = [f.attname for f in DailyFact._meta.fields if f.attname != "id"]
-    visit = [f.attname for f in VisitFact._meta.fields if f.attname != "id"]
-    monthly = [f.attname for f in MonthlyFact._meta.fields if f.attname != "id"]
-    return (
-        sorted(DailyFact.objects.values_list(*fields)),
-        sorted(VisitFact.objects.values_list(*visit)),
-        sorted(MonthlyFact.objects.values_list(*monthly)),
+def snapshot() -> tuple[list, ...]:
+    """Every fact table's rows but their ids, sorted."""
+    return tuple(
+        sorted(model.objects.values_list(*(f.attname for f in model._meta.fields if f.attname != "id")))
+        for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact)
     )
 
 
@@ -289,6 +286,59 @@ def test_repeated_follows_added_and_cancelled_visits_and_the_periods_first_day(s
     assert shown() == [["7日内", 0, 0], ["30日内", 0, 0], ["90日内", 1, 1], ["一年内", 1, 1]]
 
 
+def test_the_refresh_counts_the_changed_tasks_alone(s):
+    """Three tasks on one day of one enterprise, one of them cancelled: the refresh counts that task's one
+    participation and rebuilds its enterprise's visits, not the day's other tasks (its cost grows with the
+    tasks changed). What it leaves equals a full count: the cancelled task's day, month and visits summed again,
+    the next visit's gap moved."""
+    s.admin = user_for("platform_admin")
+    today = timezone.localdate()
+    start = today + 3 * DAY
+    tasks = [s.submitted(window_start=start, window_end=start + 10 * DAY) for _ in range(3)]
+    later = s.submitted(window_start=start + 20 * DAY, window_end=start + 30 * DAY)
+    build.rebuild_all()
+    assert build.refresh() == {"tasks": 0, "participations": 0, "enterprises": 0}
+    services.cancel_task(s.head, task=tasks[0], reason="计划调整，取消本次检查")
+    assert build.refresh() == {"tasks": 1, "participations": 1, "enterprises": 1}
+    refreshed = snapshot()
+    build.rebuild_all()
+    assert snapshot() == refreshed
+    period = Period(today, today + 60 * DAY, "custom")
+    assert_facts_equal_raw(s, period)
+    assert_repeated_equal_raw(s, period)
+    # The two visits left on the first day are one row of two tasks; the later visit's previous day is theirs.
+    rows = VisitFact.objects.filter(enterprise_id=s.enterprise.pk, field_id=0, first_all=True).order_by("day")
+    assert [(r.day, r.tasks, r.prev_all_day) for r in rows] == [
+        (start, 2, start),
+        (later.window_start, 1, start),
+    ]
+
+
+def test_facts_built_before_participations_are_rebuilt_by_the_next_refresh(s):
+    """A database whose facts were counted before ParticipationFact existed (migration 0009 marks its
+    watermark): the next refresh cannot sum a cell from participations that are not there, and rebuilds
+    everything once; then it counts changed tasks alone again."""
+    from jianchama.statistics.models import Watermark
+
+    today = timezone.localdate()
+    task = s.submitted(window_start=today + DAY, window_end=today + 10 * DAY)
+    s.submitted(window_start=today + DAY, window_end=today + 10 * DAY)
+    build.rebuild_all()
+    counted = snapshot()
+    ParticipationFact.objects.all().delete()
+    Watermark.objects.update(participations_built=False)
+    services.cancel_task(s.head, task=task, reason="计划调整，取消本次检查")
+    done = build.refresh()
+    assert done["rebuilt"] == 1 and done["participations"] == 2
+    assert Watermark.objects.get().participations_built
+    assert len(snapshot()[3]) == len(counted[3])
+    assert snapshot() != counted  # the cancellation is counted
+    refreshed = snapshot()
+    build.rebuild_all()
+    assert snapshot() == refreshed
+    assert build.refresh() == {"tasks": 0, "participations": 0, "enterprises": 0}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_nightly_rebuild_leaves_the_fact_tables_vacuumed(world):
     """Outside a transaction, as the schedule runs it, the rebuild ends with VACUUM (ANALYZE) of the facts on
@@ -302,10 +352,11 @@ def test_the_nightly_rebuild_leaves_the_fact_tables_vacuumed(world):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL FROM pg_stat_user_tables "
-            "WHERE relname IN ('statistics_dailyfact', 'statistics_monthlyfact', 'statistics_visitfact')"
+            "WHERE relname IN ('statistics_dailyfact', 'statistics_monthlyfact', 'statistics_visitfact', "
+            "'statistics_participationfact')"
         )
         done = {name: (vacuumed, analysed) for name, vacuumed, analysed in cursor.fetchall()}
-    assert done == {name: (True, True) for name in done} and len(done) == 3
+    assert done == {name: (True, True) for name in done} and len(done) == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -345,7 +396,7 @@ def test_the_nightly_rebuild_on_two_connections_writes_what_one_does(s, settings
     settings.STATISTICS_REBUILD_WORKERS = 2
     build.rebuild_all()
     assert len(threads) == 2 and snapshot() == one
-    for model in (DailyFact, VisitFact, MonthlyFact):
+    for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact):
         model.objects.all().delete()
     build.rebuild_all()
     assert snapshot() == one

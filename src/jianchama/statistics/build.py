@@ -1,13 +1,17 @@
-"""Building the fact tables (models.py) from the raw rows: set-based, a range of days at a time.
+"""Building the fact tables (models.py) from the raw rows: set-based, no query per row.
 
-`rebuild(lo, hi)` deletes the facts of the days [lo, hi] and inserts them again in one transaction: one
-`CREATE TEMP TABLE … AS SELECT` of the range's participations (task × body × field, with the per-task
-measures joined once per task), then one `INSERT … SELECT … GROUP BY` per fact table. No query per row.
+Every count starts from one `CREATE TEMP TABLE … AS SELECT` of some tasks' participations (task × body × field,
+with the per-task measures joined once per task: `_parts_sql`), each with its own measures
+(`_participations_sql`): ParticipationFact's rows. DailyFact's rows are their sums, MonthlyFact's DailyFact's.
+
+`rebuild_all()` is the nightly rebuild: every quarter of days counted afresh, the facts made equal to the count
+(`_write_diff`: an unchanged row is not written), in two phases on several connections (`_rebuild_ranges`).
 
 `refresh()` is the incremental step the job queue runs: it reads what changed since its watermark (audit
-events of tasks — every task service writes one —, new scans, new evaluations), finds the days those tasks
-count on now and counted on before (a task's day is its start's local date, else its window's first day; an
-edit's audit row keeps the old window), and rebuilds those days only.
+events of tasks — every task service writes one —, new scans, new evaluations), counts those tasks alone,
+replaces their ParticipationFact rows, sums again the DailyFact and MonthlyFact cells their old and new rows
+are in, and rebuilds their enterprises' VisitFact rows from those enterprises' participations. Its cost grows
+with the tasks changed, not with the other tasks of their days.
 
 An inspection's day and what counts as one are frequency.py's (`inspection_date`, `COUNTED`).
 """
@@ -37,14 +41,18 @@ from jianchama.inspections.models import (
 )
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Region
 
-from .models import DailyFact, MonthlyFact, VisitFact, Watermark
+from .models import DailyFact, MonthlyFact, ParticipationFact, VisitFact, Watermark
 
 DIMENSIONS = ("overall", "certificate_shown", "rights_told", "conduct", "efficiency", "integrity")
 # A rating at or below this overall score is a poor one (不满意、非常不满意).
 POOR_AT_MOST = 2
 # Changed days closer than this are rebuilt as one range (one statement instead of several).
-MERGE_GAP_DAYS = 7
 TEMP = "statistics_parts"
+PARTICIPATIONS = "statistics_participations"
+CHANGED = "statistics_changed"
+OLD = "statistics_old"
+CELLS = "statistics_cells"
+MONTHS = "statistics_months"
 DATED = "statistics_dated"
 GAPPED = "statistics_gapped"
 VISITS = "statistics_visits"
@@ -52,6 +60,23 @@ LAGGED = "statistics_lagged"
 # VisitFact's previous-visit days (models.py) look back this far: the longest gap the repeated inspections
 # count (figures.REPEAT_WINDOWS' year).
 GAP_LOOK_BACK_DAYS = 366
+
+
+# The facts' dimensions and measures (models.Facts): each fact table sums the measures of the one below it by
+# its period and these.
+DIMENSION_COLUMNS = [
+    "body_id",
+    "body_district_id",
+    "enterprise_region_id",
+    "enterprise_district_id",
+    "field_id",
+    "kind",
+    "first_all",
+    "first_district",
+]
+MEASURES = [
+    f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month", *DIMENSION_COLUMNS)
+]
 
 
 def _day_expression() -> str:
@@ -65,14 +90,14 @@ def _day_expression() -> str:
     return f"COALESCE(date(t.started_at, '{hours:+d} hours'), t.window_start)"
 
 
-def _dated_sql() -> str:
+def _dated_sql(changed: bool = False) -> str:
     """The tasks counted on the days [lo, hi], with their day: a table of its own, analysed before the parts are
     joined to it, so that PostgreSQL plans those joins for the real number of tasks (estimated from the
     COALESCE of two columns it guessed 0.5% of them, and chose nested loops that took minutes per quarter).
     Two narrow index ranges: the tasks not started whose window starts on those days, and the tasks started
     on them (between their first day's local midnight and the next after the last). Reading the windows of
     the days ± WINDOW_SLACK instead cost 12.8 s of a refresh of 30 days at 10 M inspections (210 days of
-    tasks read for 30)."""
+    tasks read for 30). When `changed`, the refresh's tasks instead: those listed in CHANGED, whatever day."""
     task = Task._meta.db_table
     counted = ", ".join(f"'{status}'" for status in COUNTED)
     kept = f"(t.status IN ({counted}) OR (t.status = 'cancelled' AND t.submitted_at IS NOT NULL))"
@@ -84,6 +109,11 @@ def _dated_sql() -> str:
             f"CASE WHEN t.status = 'cancelled' THEN 1 ELSE 0 END AS cancelled"
         )
 
+    if changed:
+        return (
+            f"CREATE TEMP TABLE {DATED} AS SELECT {columns(_day_expression())} FROM {task} t "
+            f"WHERE t.id IN (SELECT id FROM {CHANGED}) AND {kept}"
+        )
     return f"""
     CREATE TEMP TABLE {DATED} AS
         SELECT {columns("t.window_start")} FROM {task} t
@@ -179,32 +209,44 @@ MONTHLY = "statistics_monthly"
 NEW_VISITS = "statistics_visits_new"
 
 
-def _daily_sql() -> str:
-    sums = ", ".join(
-        f"SUM(CASE WHEN counted = 1 THEN COALESCE({n}, 0) ELSE 0 END) AS {n}_sum" for n in DIMENSIONS
+def _participations_sql() -> str:
+    """TEMP's rows as ParticipationFact has them: the dimensions, and each measure of the one participation
+    (what DailyFact sums)."""
+    scores = ", ".join(
+        f"CASE WHEN counted = 1 THEN COALESCE({n}, 0) ELSE 0 END AS {n}_sum" for n in DIMENSIONS
     )
-    outcome = "SUM(CASE WHEN counted = 1 AND outcome = '{}' THEN 1 ELSE 0 END)"
+    outcome = "CASE WHEN counted = 1 AND outcome = '{0}' THEN 1 ELSE 0 END AS {0}"
     return f"""
-    CREATE TEMP TABLE {DAILY} AS
-    SELECT day, body_id, body_district_id, enterprise_region_id, enterprise_district_id, field_id, kind,
-           first_all, first_district,
-           SUM(counted) AS inspections,
-           SUM(CASE WHEN counted = 1 AND mode = 'remote' THEN 1 ELSE 0 END) AS remote,
-           SUM(CASE WHEN counted = 1 AND n_bodies > 1 THEN 1 ELSE 0 END) AS joint,
-           SUM(counted * with_code) AS with_code,
-           SUM(counted * scanned) AS scanned,
-           SUM(CASE WHEN counted = 1 AND outcome IS NOT NULL THEN 1 ELSE 0 END) AS completed,
-           {outcome.format("no_problem")} AS no_problem, {outcome.format("rectify")} AS rectify,
-           {outcome.format("case_opened")} AS case_opened, {outcome.format("referred")} AS referred,
-           -- bigint as DailyFact's column (a sum of COUNT(*)s is numeric, which the diff would cast row by row)
-           CAST(SUM(counted * findings) AS bigint) AS findings,
-           SUM(counted * evaluated) AS evaluations,
-           {sums},
-           SUM(CASE WHEN counted = 1 AND overall <= {POOR_AT_MOST} THEN 1 ELSE 0 END) AS poor,
-           SUM(cancelled) AS cancelled
+    CREATE TEMP TABLE {PARTICIPATIONS} AS
+    SELECT day, id AS task_id, enterprise_id, {", ".join(DIMENSION_COLUMNS)},
+           counted AS inspections,
+           CASE WHEN counted = 1 AND mode = 'remote' THEN 1 ELSE 0 END AS remote,
+           CASE WHEN counted = 1 AND n_bodies > 1 THEN 1 ELSE 0 END AS joint,
+           counted * with_code AS with_code,
+           counted * scanned AS scanned,
+           CASE WHEN counted = 1 AND outcome IS NOT NULL THEN 1 ELSE 0 END AS completed,
+           {outcome.format("no_problem")}, {outcome.format("rectify")},
+           {outcome.format("case_opened")}, {outcome.format("referred")},
+           -- integer as the column (a COUNT(*) is bigint, and the sums of bigints numeric)
+           CAST(counted * findings AS integer) AS findings,
+           counted * evaluated AS evaluations,
+           {scores},
+           CASE WHEN counted = 1 AND overall <= {POOR_AT_MOST} THEN 1 ELSE 0 END AS poor,
+           cancelled
     FROM {TEMP}
-    GROUP BY day, body_id, body_district_id, enterprise_region_id, enterprise_district_id, field_id, kind,
-             first_all, first_district
+    """
+
+
+def _rollup_sql(target: str, source: str, period: str, name: str, alias: str) -> str:
+    """A fact table's rows summed by `period` (an expression over `source`'s alias `alias`, named `name`) and the
+    dimensions: DailyFact from participations, MonthlyFact from DailyFact. `source` is the FROM clause's rest."""
+    dims = ", ".join(f"{alias}.{c}" for c in DIMENSION_COLUMNS)
+    sums = ", ".join(f"SUM({alias}.{m}) AS {m}" for m in MEASURES)
+    return f"""
+    CREATE TEMP TABLE {target} AS
+    SELECT {period} AS {name}, {dims}, {sums}
+    FROM {source}
+    GROUP BY {period}, {dims}
     """
 
 
@@ -221,24 +263,24 @@ VISIT_KEY = [
 PREVIOUS = ["prev_body_day", "prev_all_day", "prev_district_day"]
 
 
-def _visits_sql(table: str = VISITS, kind: str = "TEMP") -> str:
-    """The range's VisitFact rows, numbered, in a temp table (or the nightly rebuild's stage table): their
-    previous-visit days are computed (from the rows before the range and each other) before they are written,
-    so each is written once."""
+def _visits_sql(table: str = VISITS, kind: str = "TEMP", source: str = PARTICIPATIONS) -> str:
+    """The VisitFact rows of `source`'s participations (the range's; the refresh's enterprises'), numbered, in a
+    temp table (or the nightly rebuild's stage table): their previous-visit days are computed before they are
+    written, so each is written once."""
     key = ", ".join(VISIT_KEY)
     return f"""
     CREATE {kind} TABLE {table} AS
     SELECT ROW_NUMBER() OVER (ORDER BY {key}) AS vid, {key}, COUNT(*) AS tasks
-    FROM {TEMP}
-    WHERE counted = 1
+    FROM {source}
+    WHERE inspections = 1
     GROUP BY {key}
     """
 
 
 # Each visit's previous visits in the window over an enterprise's visit facts: by the same body, by any body
 # (first_all), by a body of the same district (first_district). Rows of one day are ordered by body and flags:
-# the later one's previous visit is the same day. Shared by the refresh's new rows (`_lagged_sql`) and the
-# update of stored rows (`_gaps_update`), which must agree.
+# the later one's previous visit is the same day. Shared by the rows to be written (`_seeded_lagged_sql`) and the
+# update of stored rows (`_gaps_update`, migration 0008), which must agree.
 _GAP_ORDER = "ORDER BY day, body_id, first_all, first_district"
 _GAP_LAGS = (
     f"LAG(day) OVER (PARTITION BY enterprise_id, body_id, field_id {_GAP_ORDER}) AS pb, "
@@ -256,68 +298,13 @@ def _previous_day(lagged: str, flag: str | None) -> str:
     return kept if flag is None else f"CASE WHEN w.{flag} THEN {kept} END"
 
 
-def _lagged_sql(fields: list[int]) -> str:
-    """The previous-visit days (see `_gaps_update` for their meaning) of the range's new rows, and of the rows
-    after the range whose previous visit may have been added, moved or cancelled:
-    the first after the range in each partition, known by its stored previous day (null or not after hi).
-    The window reads the new rows, the rows of the same enterprises in the look-back before the range and
-    those candidates; a candidate's value in a partition it is not first of is kept as stored (the rows
-    between it and the range are not read). The look-back's rows are read from the covering index on
-    (field_id, day), every field listed (`fields`): an index-only scan, 1.0 s → 0.3 s for 20,000 enterprises'
-    year at 1 M inspections."""
-    table = VisitFact._meta.db_table
-    cols = "day, enterprise_id, body_id, body_district_id, field_id, first_all, first_district, tasks"
-    nulls = "CAST(NULL AS date), CAST(NULL AS date), CAST(NULL AS date)"
-    ours = f"enterprise_id IN (SELECT enterprise_id FROM {GAPPED})"
-
-    def candidate(column: str, flag: str | None) -> str:
-        test = f"({column} IS NULL OR {column} <= %(hi)s)"
-        return f"CASE WHEN {test if flag is None else f'{flag} AND {test}'} THEN 1 ELSE 0 END"
-
-    cb, ca, cd = (
-        candidate("prev_body_day", None),
-        candidate("prev_all_day", "first_all"),
-        candidate("prev_district_day", "first_district"),
-    )
-    after = f"""
-        UNION ALL
-        SELECT * FROM (
-            SELECT CAST(NULL AS bigint) AS vid, id, {cols}, {cb} AS cb, {ca} AS ca, {cd} AS cd,
-                   prev_body_day AS ob, prev_all_day AS oa, prev_district_day AS od
-            FROM {table}
-            WHERE {ours} AND day > %(hi)s AND day <= %(ahi)s
-        ) later WHERE cb = 1 OR ca = 1 OR cd = 1"""
-
-    return f"""
-    CREATE TEMP TABLE {LAGGED} AS
-    WITH v AS (
-        SELECT CAST(vid AS bigint) AS vid, CAST(NULL AS bigint) AS id, {cols}, 1 AS cb, 1 AS ca, 1 AS cd,
-               CAST(NULL AS date) AS ob, CAST(NULL AS date) AS oa, CAST(NULL AS date) AS od
-        FROM {VISITS}
-        UNION ALL
-        SELECT CAST(NULL AS bigint), CAST(NULL AS bigint), {cols}, 0, 0, 0, {nulls}
-        FROM {table}
-        WHERE field_id IN ({", ".join(str(int(f)) for f in fields)}) AND {ours} AND day >= %(wlo)s AND day < %(lo)s
-        {after}
-    ), w AS (
-        SELECT v.*, {_GAP_LAGS}
-        FROM v
-    )
-    SELECT vid, id,
-           CASE WHEN cb = 1 THEN {_previous_day("w.pb", None)} ELSE ob END AS b,
-           CASE WHEN ca = 1 THEN {_previous_day("w.pa", "first_all")} ELSE oa END AS a,
-           CASE WHEN cd = 1 THEN {_previous_day("w.pd", "first_district")} ELSE od END AS d
-    FROM w
-    WHERE day >= %(lo)s
-    """
-
-
 def _seeded_lagged_sql(stage: str, earlier: list[str]) -> str:
-    """The nightly rebuild's previous-visit days of a range's stage rows: the window over the range's rows
-    alone, each partition's first row taking the last day of its partition in the look-back (the `earlier`
-    stages' rows of the same enterprises dated [wlo, lo)), grouped by hashing instead of sorted into the
-    window: the same days as `_lagged_sql` over all those rows (the look-back's rows are all before the
-    range's), at a fifth of the sorting (a year's look-back is four quarters)."""
+    """The previous-visit days of the numbered visit rows in `stage`: the window over those rows alone, each
+    partition's first row taking the last day of its partition in the look-back (the `earlier` stages' rows of
+    the same enterprises dated [wlo, lo)), grouped by hashing instead of sorted into the window: the same days
+    as one window over all those rows (the look-back's rows are all before the range's), at a fifth of the
+    sorting (a year's look-back is four quarters). The nightly rebuild's ranges have earlier stages; the
+    refresh's rows are all of its enterprises' visits and have none."""
     cols = "enterprise_id, body_id, body_district_id, field_id, first_all, first_district, day"
     back = (
         " UNION ALL ".join(
@@ -355,67 +342,64 @@ def _same(left: str, right: str, columns: list[str], nullable: list[str]) -> str
     return " AND ".join(f"{left}.{c} {null_safe if c in nullable else '='} {right}.{c}" for c in columns)
 
 
-def _write_diff(cursor, model, new_table: str, column: str, lo: datetime.date, hi: datetime.date) -> None:
-    """Make the `model`'s rows dated [lo, hi] (by `column`) equal to `new_table`'s: delete the rows that are
-    no longer there, insert the new ones, leave the unchanged ones alone (an unchanged row is neither
-    rewritten nor loses its page's all-visible bit, and costs no index entries: the nightly rebuild of
-    unchanged data writes nothing)."""
+def _write_diff(
+    cursor,
+    model,
+    new_table: str,
+    scope: Callable[[str], str],
+    params: dict | None = None,
+    *,
+    hashed: bool = True,
+) -> None:
+    """Make the `model`'s rows in `scope` (an SQL condition on the table named by its argument) equal to
+    `new_table`'s: delete the rows that are no longer there, insert the new ones, leave the unchanged ones
+    alone (an unchanged row is neither rewritten nor loses its page's all-visible bit, and costs no index
+    entries: the nightly rebuild of unchanged data writes nothing). `hashed`: the nightly's ranges of days,
+    where both sides are large; the refresh's few cells are found by index instead."""
     table = model._meta.db_table
     columns = [f.column for f in model._meta.concrete_fields if f.column != "id"]
     nullable = [f.column for f in model._meta.concrete_fields if f.null]
     listed = ", ".join(columns)
-    params = {"lo": _date(lo), "hi": _date(hi)}
     cursor.execute(f"ANALYZE {new_table}")
-    if connection.vendor == "postgresql":
+    hashed = hashed and connection.vendor == "postgresql"
+    if hashed:
         # Hash joins: PostgreSQL merged on every column, sorting both sides by all thirty of them (DailyFact's
         # quarter at 1 M: 3.5 s for the DELETE) or looked each new row up by index (1.4 s for the INSERT);
         # hashed, 0.5 s each.
         cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute("SET LOCAL enable_nestloop = off")
     cursor.execute(
-        f"DELETE FROM {table} WHERE {column} BETWEEN %(lo)s AND %(hi)s AND NOT EXISTS "
+        f"DELETE FROM {table} WHERE {scope(table)} AND NOT EXISTS "
         f"(SELECT 1 FROM {new_table} n WHERE {_same('n', table, columns, nullable)})",
         params,
     )
     cursor.execute(
         f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {new_table} n WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} f WHERE f.{column} BETWEEN %(lo)s AND %(hi)s "
-        f"AND {_same('n', 'f', columns, nullable)})",
+        f"(SELECT 1 FROM {table} f WHERE {scope('f')} AND {_same('n', 'f', columns, nullable)})",
         params,
     )
-    if connection.vendor == "postgresql":
+    if hashed:
         cursor.execute("SET LOCAL enable_mergejoin = on")
         cursor.execute("SET LOCAL enable_nestloop = on")
 
 
-# DailyFact's dimensions and measures, as MonthlyFact has them too.
-ROLLED = [f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month")]
-DIMENSION_COLUMNS = [
-    "body_id",
-    "body_district_id",
-    "enterprise_region_id",
-    "enterprise_district_id",
-    "field_id",
-    "kind",
-    "first_all",
-    "first_district",
-]
+def _dated(column: str) -> Callable[[str], str]:
+    """`_write_diff`'s scope of the nightly's range of days: the rows whose `column` is in [lo, hi]."""
+    return lambda table: f"{table}.{column} BETWEEN %(lo)s AND %(hi)s"
+
+
+def _month_of(day: str, following: bool = False) -> str:
+    """SQL: the first day of the month of `day` (of the month after it when `following`)."""
+    if connection.vendor == "postgresql":
+        later = " + interval '1 month'" if following else ""
+        return f"CAST(date_trunc('month', {day}){later} AS date)"
+    later = ", '+1 month'" if following else ""
+    return f"date({day}, 'start of month'{later})"
 
 
 def _monthly_sql() -> str:
-    month = (
-        "CAST(date_trunc('month', day) AS date)"
-        if connection.vendor == "postgresql"
-        else "date(day, 'start of month')"
-    )
-    measures = [column for column in ROLLED if column not in DIMENSION_COLUMNS]
-    return f"""
-    CREATE TEMP TABLE {MONTHLY} AS
-    SELECT {month} AS month, {", ".join(DIMENSION_COLUMNS)}, {", ".join(f"SUM({m}) AS {m}" for m in measures)}
-    FROM {DailyFact._meta.db_table}
-    WHERE day BETWEEN %(lo)s AND %(hi)s
-    GROUP BY {month}, {", ".join(DIMENSION_COLUMNS)}
-    """
+    source = f"{DailyFact._meta.db_table} d WHERE d.day BETWEEN %(lo)s AND %(hi)s"
+    return _rollup_sql(MONTHLY, source, _month_of("d.day"), "month", "d")
 
 
 def _month_bounds(lo: datetime.date, hi: datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -474,46 +458,96 @@ def update_gaps(lo: datetime.date, hi: datetime.date, *, enterprises: bool = Fal
         cursor.execute(_gaps_update(enterprises), params)
 
 
-@transaction.atomic
-def rebuild(lo: datetime.date, hi: datetime.date) -> int:
-    """Make the facts of the days [lo, hi] equal to a fresh count of the raw rows, with the previous-visit days
-    of the range's VisitFact rows and of the rows after it that the change may have moved (the incremental
-    refresh; the nightly rebuild is `rebuild_all`'s two phases); returns the participations counted. One
-    transaction: a reader sees the old facts or the new ones, never a half."""
-    params = _range_params(lo, hi)
-    gap_params = _gap_params(lo, hi)
-    with connection.cursor() as cursor:
-        _settle(cursor)
-        _count_days(cursor, lo, hi, params)
-        cursor.execute(_visits_sql())
-        # The enterprises visited in the range after and before the change: their rows' previous-visit days are
-        # computed from their rows of the look-back before lo.
-        cursor.execute(
-            f"CREATE TEMP TABLE {GAPPED} AS SELECT DISTINCT enterprise_id FROM {VISITS} "
-            f"UNION SELECT enterprise_id FROM {VisitFact._meta.db_table} WHERE day BETWEEN %(lo)s AND %(hi)s",
-            params,
-        )
-        cursor.execute(f"ANALYZE {GAPPED}")
-        cursor.execute(f"ANALYZE {VISITS}")
-        fields = sorted({0, *InspectionItem.objects.values_list("field_id", flat=True)})
-        cursor.execute(_lagged_sql(fields), gap_params)
-        cursor.execute(_new_visits_sql(VISITS))
-        _write_diff(cursor, VisitFact, NEW_VISITS, "day", lo, hi)
-        table = VisitFact._meta.db_table
-        cursor.execute(
-            f"""
-            UPDATE {table} SET prev_body_day = l.b, prev_all_day = l.a, prev_district_day = l.d
-            FROM {LAGGED} l
-            WHERE l.id IS NOT NULL AND {table}.id = l.id
-              AND ({table}.prev_body_day {_distinct()} l.b OR {table}.prev_all_day {_distinct()} l.a
-                   OR {table}.prev_district_day {_distinct()} l.d)
-            """
-        )
-        rows = _count_months(cursor, lo, hi)
-    return rows
+def _recount_tasks(cursor) -> dict[str, int]:
+    """The refresh's count of the tasks listed in CHANGED (see the module's docstring): their ParticipationFact
+    rows replaced, the DailyFact and MonthlyFact cells of their old and new rows summed again, the VisitFact
+    rows of their enterprises rebuilt from those enterprises' participations. Returns what it counted."""
+    facts = ParticipationFact._meta.db_table
+    daily = DailyFact._meta.db_table
+    columns = ", ".join(f.column for f in ParticipationFact._meta.concrete_fields if f.column != "id")
+    cursor.execute(f"ANALYZE {CHANGED}")
+    cursor.execute(_dated_sql(changed=True))
+    cursor.execute(f"ANALYZE {DATED}")
+    cursor.execute(_parts_sql())
+    cursor.execute(_participations_sql())
+    cursor.execute(
+        f"CREATE TEMP TABLE {OLD} AS SELECT * FROM {facts} WHERE task_id IN (SELECT id FROM {CHANGED})"
+    )
+    cursor.execute(f"DELETE FROM {facts} WHERE task_id IN (SELECT id FROM {CHANGED})")
+    cursor.execute(f"INSERT INTO {facts} ({columns}) SELECT {columns} FROM {PARTICIPATIONS}")
+
+    # The days' cells the tasks were in and are in now, summed again from all their participations.
+    key = ["day", *DIMENSION_COLUMNS]
+    listed = ", ".join(key)
+    cursor.execute(
+        f"CREATE TEMP TABLE {CELLS} AS SELECT {listed} FROM {OLD} UNION SELECT {listed} FROM {PARTICIPATIONS}"
+    )
+    cursor.execute(f"ANALYZE {CELLS}")
+    cursor.execute(
+        _rollup_sql(DAILY, f"{facts} p JOIN {CELLS} c ON {_same('p', 'c', key, [])}", "p.day", "day", "p")
+    )
+    _write_diff(
+        cursor,
+        DailyFact,
+        DAILY,
+        lambda table: f"EXISTS (SELECT 1 FROM {CELLS} c WHERE {_same(table, 'c', key, [])})",
+        hashed=False,
+    )
+    # Their months, summed again from the days of each month's body and field.
+    cursor.execute(
+        f"CREATE TEMP TABLE {MONTHS} AS SELECT DISTINCT {_month_of('day')} AS month, "
+        f"{_month_of('day', following=True)} AS following, body_id, field_id FROM {CELLS}"
+    )
+    cursor.execute(f"ANALYZE {MONTHS}")
+    source = (
+        f"{daily} d JOIN {MONTHS} m ON m.body_id = d.body_id AND m.field_id = d.field_id "
+        f"AND d.day >= m.month AND d.day < m.following"
+    )
+    cursor.execute(_rollup_sql(MONTHLY, source, _month_of("d.day"), "month", "d"))
+    _write_diff(
+        cursor,
+        MonthlyFact,
+        MONTHLY,
+        lambda table: (
+            f"EXISTS (SELECT 1 FROM {MONTHS} m WHERE m.body_id = {table}.body_id "
+            f"AND m.field_id = {table}.field_id AND m.month = {table}.month)"
+        ),
+        hashed=False,
+    )
+    # Their enterprises' visits, all of them: each row's previous visit is the row before it in its partition.
+    cursor.execute(
+        f"CREATE TEMP TABLE {GAPPED} AS SELECT enterprise_id FROM {OLD} "
+        f"UNION SELECT enterprise_id FROM {PARTICIPATIONS}"
+    )
+    cursor.execute(f"ANALYZE {GAPPED}")
+    ours = f"enterprise_id IN (SELECT enterprise_id FROM {GAPPED})"
+    cursor.execute(_visits_sql(source=f"(SELECT * FROM {facts} WHERE {ours}) p"))
+    cursor.execute(f"ANALYZE {VISITS}")
+    cursor.execute(_seeded_lagged_sql(VISITS, []))
+    cursor.execute(_new_visits_sql(VISITS))
+    _write_diff(cursor, VisitFact, NEW_VISITS, lambda table: f"{table}.{ours}", hashed=False)
+    cursor.execute(f"SELECT COUNT(*) FROM {PARTICIPATIONS} WHERE field_id = 0")
+    (participations,) = cursor.fetchone()
+    cursor.execute(f"SELECT COUNT(*) FROM {GAPPED}")
+    (enterprises,) = cursor.fetchone()
+    return {"participations": participations, "enterprises": enterprises}
 
 
-TEMPS = (TEMP, DATED, DAILY, VISITS, GAPPED, LAGGED, NEW_VISITS, MONTHLY)
+TEMPS = (
+    TEMP,
+    DATED,
+    PARTICIPATIONS,
+    DAILY,
+    VISITS,
+    GAPPED,
+    LAGGED,
+    NEW_VISITS,
+    MONTHLY,
+    CHANGED,
+    OLD,
+    CELLS,
+    MONTHS,
+)
 
 
 def _settle(cursor) -> None:
@@ -530,23 +564,26 @@ def _settle(cursor) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _count_days(cursor, lo: datetime.date, hi: datetime.date, params: dict) -> None:
-    """The participations of the days [lo, hi] counted afresh (TEMP) and DailyFact's rows of those days made
-    equal to their sums."""
+def _count_days(cursor, params: dict) -> None:
+    """The participations of the days [lo, hi] counted afresh (PARTICIPATIONS), and ParticipationFact's and
+    DailyFact's rows of those days made equal to them and their sums."""
     cursor.execute(_dated_sql(), params)
     cursor.execute(f"ANALYZE {DATED}")
     cursor.execute(_parts_sql(), params)
-    cursor.execute(_daily_sql())
-    _write_diff(cursor, DailyFact, DAILY, "day", lo, hi)
+    cursor.execute(_participations_sql())
+    _write_diff(cursor, ParticipationFact, PARTICIPATIONS, _dated("day"), params)
+    cursor.execute(_rollup_sql(DAILY, f"{PARTICIPATIONS} p", "p.day", "day", "p"))
+    _write_diff(cursor, DailyFact, DAILY, _dated("day"), params)
 
 
 def _count_months(cursor, lo: datetime.date, hi: datetime.date) -> int:
     """The months the range touches summed again from their days (the other days are unchanged); the temp
     tables dropped. Returns the participations counted (TEMP's rows of all fields)."""
     first, last = _month_bounds(lo, hi)
-    cursor.execute(_monthly_sql(), {"lo": _date(first), "hi": _date(last)})
-    _write_diff(cursor, MonthlyFact, MONTHLY, "month", first, last)
-    cursor.execute(f"SELECT COUNT(*) FROM {TEMP} WHERE field_id = 0")
+    months = {"lo": _date(first), "hi": _date(last)}
+    cursor.execute(_monthly_sql(), months)
+    _write_diff(cursor, MonthlyFact, MONTHLY, _dated("month"), months)
+    cursor.execute(f"SELECT COUNT(*) FROM {PARTICIPATIONS} WHERE field_id = 0")
     (rows,) = cursor.fetchone()
     for name in TEMPS:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
@@ -558,9 +595,9 @@ STAGE = "statistics_stage_{}"
 
 
 def _gap_params(lo: datetime.date, hi: datetime.date) -> dict:
-    """The previous-visit days' bounds: the range, the look-back year before it (wlo) and after it (ahi)."""
+    """The previous-visit days' bounds: the range and the look-back year before it (wlo)."""
     look_back = datetime.timedelta(days=GAP_LOOK_BACK_DAYS)
-    return {"lo": _date(lo), "hi": _date(hi), "wlo": _date(lo - look_back), "ahi": _date(hi + look_back)}
+    return {"lo": _date(lo), "hi": _date(hi), "wlo": _date(lo - look_back)}
 
 
 def _new_visits_sql(visits: str) -> str:
@@ -593,7 +630,7 @@ def _rebuild_days(lo: datetime.date, hi: datetime.date, stage: str) -> int:
     Returns the participations counted."""
     with connection.cursor() as cursor:
         _settle(cursor)
-        _count_days(cursor, lo, hi, _range_params(lo, hi))
+        _count_days(cursor, _range_params(lo, hi))
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         cursor.execute(_visits_sql(stage, "UNLOGGED" if connection.vendor == "postgresql" else ""))
         cursor.execute(f"ANALYZE {stage}")
@@ -617,7 +654,7 @@ def _rebuild_visits(lo: datetime.date, hi: datetime.date, stage: str, earlier: l
         cursor.execute(f"ANALYZE {GAPPED}")
         cursor.execute(_seeded_lagged_sql(stage, earlier), params)
         cursor.execute(_new_visits_sql(stage))
-        _write_diff(cursor, VisitFact, NEW_VISITS, "day", lo, hi)
+        _write_diff(cursor, VisitFact, NEW_VISITS, _dated("day"), params)
         for name in TEMPS:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -667,18 +704,18 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
     total = 0
     if bounds is not None:
         total = _rebuild_ranges(list(_quarters(*bounds)), progress)
-        DailyFact.objects.exclude(day__range=bounds).delete()
-        VisitFact.objects.exclude(day__range=bounds).delete()
+        for model in (ParticipationFact, DailyFact, VisitFact):
+            model.objects.exclude(day__range=bounds).delete()
         MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
         _vacuum(progress)
     else:
-        DailyFact.objects.all().delete()
-        VisitFact.objects.all().delete()
-        MonthlyFact.objects.all().delete()
+        for model in (ParticipationFact, DailyFact, VisitFact, MonthlyFact):
+            model.objects.all().delete()
     with transaction.atomic():
         mark = _watermark()
         mark.audit_sequence, mark.scan_id, mark.evaluation_id = heads
         mark.rebuilt_at = mark.refreshed_at = timezone.now()
+        mark.participations_built = True
         mark.save()
     return total
 
@@ -750,7 +787,7 @@ def _vacuum(progress: Callable[[str], None] | None = None) -> None:
         return
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for model in (DailyFact, MonthlyFact, VisitFact):
+        for model in (ParticipationFact, DailyFact, MonthlyFact, VisitFact):
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     if progress:
         progress(f"整理汇总表（VACUUM ANALYZE）：{time.perf_counter() - started:.1f}秒")
@@ -770,63 +807,60 @@ def _heads() -> tuple[int, int, int]:
     )
 
 
-def _ranges(days: set[datetime.date]) -> list[tuple[datetime.date, datetime.date]]:
-    ranges: list[list[datetime.date]] = []
-    for day in sorted(days):
-        if ranges and (day - ranges[-1][1]).days <= MERGE_GAP_DAYS:
-            ranges[-1][1] = day
-        else:
-            ranges.append([day, day])
-    return [(lo, hi) for lo, hi in ranges]
+def _changed_sql() -> str:
+    """The tasks changed since the watermark, listed in CHANGED: of the task audit events (every task service
+    writes one), the new scans of their codes and the new evaluations."""
+    if connection.vendor == "postgresql":
+        number = "object_id ~ '^[0-9]{1,18}$'"
+    else:
+        number = "object_id <> '' AND length(object_id) <= 18 AND object_id NOT GLOB '*[^0-9]*'"
+    return f"""
+    CREATE TEMP TABLE {CHANGED} AS
+    SELECT CAST(object_id AS bigint) AS id FROM {AuditEvent._meta.db_table}
+    WHERE sequence > %(audit_from)s AND sequence <= %(audit_to)s AND object_type = %(task)s AND {number}
+    UNION
+    SELECT c.task_id FROM {Scan._meta.db_table} s JOIN {InspectionCode._meta.db_table} c ON c.id = s.code_id
+    WHERE s.id > %(scan_from)s AND s.id <= %(scan_to)s
+    UNION
+    SELECT task_id FROM {Evaluation._meta.db_table} WHERE id > %(evaluation_from)s AND id <= %(evaluation_to)s
+    """
 
 
-def _parse_day(value) -> datetime.date | None:
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
+def refresh() -> dict[str, int]:
+    """Count again the tasks changed since the last run (see the module's docstring). Cheap when nothing
+    changed: three index range reads. On facts built before ParticipationFact existed, the nightly rebuild
+    instead, once. Returns what it did."""
+    with transaction.atomic():
+        built = _watermark().participations_built
+    if not built:
+        return {"tasks": 0, "participations": rebuild_all(), "enterprises": 0, "rebuilt": 1}
+    return _refresh()
 
 
 @transaction.atomic
-def refresh() -> dict[str, int]:
-    """Rebuild the days touched since the last run (see the module's docstring). Cheap when nothing changed:
-    three index range reads. Returns what it did."""
+def _refresh() -> dict[str, int]:
     mark = _watermark()
     heads = _heads()
-    task_ids: set[int] = set()
-    days: set[datetime.date] = set()
-    events = AuditEvent.objects.filter(
-        sequence__gt=mark.audit_sequence, sequence__lte=heads[0], object_type=Task._meta.label
-    ).values_list("object_id", "before")
-    for object_id, before in events.iterator():
-        if object_id.isdigit():
-            task_ids.add(int(object_id))
-        day = _parse_day((before or {}).get("window_start"))
-        if day:
-            days.add(day)
-    task_ids.update(
-        Scan.objects.filter(pk__gt=mark.scan_id, pk__lte=heads[1], code__isnull=False).values_list(
-            "code__task_id", flat=True
-        )
-    )
-    task_ids.update(
-        Evaluation.objects.filter(pk__gt=mark.evaluation_id, pk__lte=heads[2]).values_list(
-            "task_id", flat=True
-        )
-    )
-    ids = sorted(task_ids)
-    for chunk in range(0, len(ids), 5000):
-        for window_start, started_at in Task.objects.filter(pk__in=ids[chunk : chunk + 5000]).values_list(
-            "window_start", "started_at"
-        ):
-            days.add(window_start)
-            if started_at:
-                days.add(timezone.localdate(started_at))
-    ranges = _ranges(days)
-    rows = sum(rebuild(lo, hi) for lo, hi in ranges)
+    params = {
+        "audit_from": mark.audit_sequence,
+        "audit_to": heads[0],
+        "task": Task._meta.label,
+        "scan_from": mark.scan_id,
+        "scan_to": heads[1],
+        "evaluation_from": mark.evaluation_id,
+        "evaluation_to": heads[2],
+    }
+    done = {"tasks": 0, "participations": 0, "enterprises": 0}
+    with connection.cursor() as cursor:
+        _settle(cursor)
+        cursor.execute(_changed_sql(), params)
+        cursor.execute(f"SELECT COUNT(*) FROM {CHANGED}")
+        (done["tasks"],) = cursor.fetchone()
+        if done["tasks"]:
+            done.update(_recount_tasks(cursor))
+        for name in TEMPS:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
     mark.audit_sequence, mark.scan_id, mark.evaluation_id = heads
     mark.refreshed_at = timezone.now()
     mark.save()
-    return {"tasks": len(ids), "days": len(days), "ranges": len(ranges), "rows": rows}
+    return done
