@@ -103,8 +103,8 @@ def bench_refresh(count: int) -> None:
             print(
                 f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
                 f"(PostgreSQL backend CPU {backend:.2f} s, load average {os.getloadavg()[0]:.2f}; "
-                f"{done['tasks']:,} tasks changed, {done['days']} days in {done['ranges']} range(s), "
-                f"{done['rows']:,} participations recounted; making them took {made:.1f} s)"
+                f"{done['tasks']:,} tasks changed, {done['participations']:,} participations counted, "
+                f"{done['enterprises']:,} enterprises' visits rebuilt; making them took {made:.1f} s)"
             )
             started = time.perf_counter()
             nothing = build.refresh()

@@ -96,7 +96,20 @@ class ParticipationFact(Facts):
                 fields=["day", "body_id", "field_id", "enterprise_region_id", "kind"],
                 name="participationfact_cell",
             ),
-            models.Index(fields=["enterprise_id"], name="participationfact_enterprise"),
+            # An enterprise's visits from a day on (the refresh rebuilds them), from the index alone.
+            models.Index(
+                fields=["enterprise_id", "day"],
+                include=[
+                    "enterprise_district_id",
+                    "body_id",
+                    "body_district_id",
+                    "field_id",
+                    "first_all",
+                    "first_district",
+                    "inspections",
+                ],
+                name="participationfact_enterprise",
+            ),
         ]
 
     def __str__(self) -> str:

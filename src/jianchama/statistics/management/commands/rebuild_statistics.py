@@ -1,5 +1,5 @@
 """Rebuild the statistics' fact tables now, as the nightly schedule does: `manage.py rebuild_statistics`
-(everything, a month per transaction, a progress line each), or `--refresh` for the incremental step only."""
+(everything, a month per transaction, a progress line each), or `--refresh` for the incremental step only (the tasks changed since the last)."""
 
 import time
 
@@ -9,7 +9,7 @@ from jianchama.statistics.build import rebuild_all, refresh
 
 
 class Command(BaseCommand):
-    help = "重建统计汇总表（全部，逐月一个事务），或 --refresh 只刷新上次以来变动的日期"
+    help = "重建统计汇总表（全部，逐月一个事务），或 --refresh 只重新统计上次以来变动的任务"
 
     def add_arguments(self, parser):
         parser.add_argument("--refresh", action="store_true", help="只做增量刷新")
@@ -19,8 +19,8 @@ class Command(BaseCommand):
         if options.get("refresh"):
             done = refresh()
             self.stdout.write(
-                f"增量刷新：{done['tasks']}个任务变动，重建{done['days']}天（{done['ranges']}段），"
-                f"{done['rows']}条参与记录，用时{time.perf_counter() - started:.2f}秒"
+                f"增量刷新：{done['tasks']}个任务变动，重新统计{done['participations']}条参与记录、"
+                f"{done['enterprises']}家企业的检查间隔，用时{time.perf_counter() - started:.2f}秒"
             )
             return
         total = rebuild_all(progress=lambda line: self.stdout.write(f"  {line}", ending="\n"))
