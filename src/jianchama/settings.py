@@ -285,6 +285,10 @@ STATISTICS_REBUILD_WORK_MEM = env(
 # shown with its age while the job queue computes its view again (statistics/snapshots.py).
 STATISTICS_SNAPSHOT_MINUTES = int(env("STATISTICS_SNAPSHOT_MINUTES", "10"))
 STATISTICS_SNAPSHOT_MAX_AGE_MINUTES = int(env("STATISTICS_SNAPSHOT_MAX_AGE_MINUTES", "30"))
+# Past this many visit facts (about 2 per inspection), a city's or district's statistics view that no standard
+# snapshot serves (a filter, a custom or earlier period) is computed by the job queue, not in the request
+# (statistics/snapshots.py's `defers`); below it, in the request.
+STATISTICS_LIVE_MAX_VISIT_FACTS = int(env("STATISTICS_LIVE_MAX_VISIT_FACTS", "1000000"))  # -1: always
 PARTITION_ARCHIVE_DIR = Path(env("PARTITION_ARCHIVE_DIR", str(BASE_DIR / "var" / "archive")))
 
 # Notifications (F-23): channels to the enterprise, run on the task queue.

@@ -304,3 +304,65 @@ def test_only_the_standard_views_are_snapshotted(world, kind):
     assert not snapshots.is_standard(region_scope(world.city), period, Filters(field_id=world.gas.pk))
     custom = Period.of("custom", today, start=period.start, end=period.end)
     assert not snapshots.is_standard(region_scope(world.city), custom, Filters())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_filtered_view_past_the_live_limit_is_computed_by_the_job_queue(client, world, settings):
+    """Past STATISTICS_LIVE_MAX_VISIT_FACTS (here -1: always), a district's view that no standard snapshot
+    serves — a field chosen — is not computed in the request: the page shows its evaluations, says how many
+    figures are being computed and reloads itself, and the view is queued once with its filters. The Excel
+    export computes them (a file asked for). After the worker has run the job, the page shows the figures of
+    the view, equal to the live ones; a body's view of the same field computes live."""
+    import io
+
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+    from django_q.signing import SignedPackage
+    from openpyxl import load_workbook
+
+    from tests.notifications.conftest import run_queued_jobs
+
+    cache.clear()
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    settings.STATISTICS_LIVE_MAX_VISIT_FACTS = -1
+    year = Period.of("year", timezone.localdate())
+    field = world.item.field_id
+    chosen = Filters(field_id=field)
+    jinshan = region_scope(world.jinshan)
+    live = {code: FIGURES[code].compute(jinshan, year, chosen).rows for code in snapshots.HEAVY}
+    assert live["most_inspected"] and live["summary"]
+
+    shown = page(client, world.supervisor, field=field)
+    assert 'http-equiv="refresh"' in shown and 'id="statistics-pending"' in shown
+    assert f"{len(snapshots.HEAVY)}项指标正由后台计算" in shown
+    assert shown.count("data-pending=") == len(snapshots.HEAVY)
+    assert 'data-table="evaluations"' in shown and 'data-table="most_inspected"' not in shown
+    jobs = [SignedPackage.loads(job.payload) for job in OrmQ.objects.all()]
+    assert [(job["func"], job["args"][:4]) for job in jobs] == [
+        (
+            snapshots.VIEW_JOB,
+            (f"district:{world.jinshan.pk}", "year", year.start.isoformat(), year.end.isoformat()),
+        )
+    ]
+    assert jobs[0]["args"][4]["field_id"] == field
+    page(client, world.supervisor, field=field)  # opened again while queued: not queued twice
+    assert OrmQ.objects.count() == 1
+
+    response = client.get(URL, {"field": field, "figure": "most_inspected", "format": "xlsx"})
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(min_row=2, values_only=True))
+    assert [list(row) for row in rows] == [list(row) for row in live["most_inspected"]]
+    assert OrmQ.objects.count() == 1
+
+    assert run_queued_jobs() == 1
+    stored = FigureSnapshot.objects.filter(scope_key=f"district:{world.jinshan.pk}", filters=f"field={field}")
+    assert stored.count() == len(snapshots.HEAVY)
+    shown = page(client, world.supervisor, field=field)
+    assert 'http-equiv="refresh"' not in shown and "data-pending=" not in shown
+    assert "本项数据截至" in shown
+    for code in ("most_inspected", "summary", "repeated"):
+        assert table(shown, code) == [[str(cell) for cell in row] for row in live[code]], code
+    assert OrmQ.objects.count() == 0
+    # A body's own rows are few: its view of the field is computed in the request.
+    shown = page(client, world.head, field=field)
+    assert "data-pending=" not in shown and 'data-table="most_inspected"' in shown
+    assert OrmQ.objects.count() == 0

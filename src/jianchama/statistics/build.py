@@ -578,6 +578,7 @@ TEMPS = (
     OLD,
     CELLS,
     MONTHS,
+    CURRENT,
 )
 
 

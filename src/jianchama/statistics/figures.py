@@ -53,6 +53,8 @@ class Table:
     links: list[int | None] = field(default_factory=list)
     # What the chart needs besides the table (the calendar's range of days).
     extra: dict[str, Any] = field(default_factory=dict)
+    # Not computed yet: the job queue is computing its view (snapshots.compute); the page says so and reloads.
+    pending: bool = False
 
     def chart_data(self) -> dict[str, Any]:
         """What the page's script hands to ECharts: categories (the first column; a date in ISO) and one

@@ -23,10 +23,11 @@ def refresh_snapshots() -> int:
     return run()
 
 
-def refresh_view(key: str, kind: str, start: str, end: str) -> int:
-    """One standard view's snapshots, queued by a page that found them past their age."""
+def refresh_view(key: str, kind: str, start: str, end: str, filters: dict | None = None) -> int:
+    """One view's snapshots, queued by a page that found them past their age, or none at a scale where the
+    request does not compute them (snapshots.defers)."""
     import datetime
 
     from .snapshots import refresh_view as run
 
-    return run(key, kind, datetime.date.fromisoformat(start), datetime.date.fromisoformat(end))
+    return run(key, kind, datetime.date.fromisoformat(start), datetime.date.fromisoformat(end), filters)

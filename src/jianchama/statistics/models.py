@@ -217,7 +217,10 @@ class FigureSnapshot(models.Model):
     a standard view: the city's or a district's scope, a calendar year, quarter or month, no other filter. The
     page reads it instead of grouping a year of visit facts per request (statistics/snapshots.py)."""
 
-    scope_key = models.CharField("统计范围", max_length=32)  # "city" or "district:<region id>"
+    scope_key = models.CharField("统计范围", max_length=32)  # "city", "district:<region id>" or "body:<id>"
+    # A view with filters or a custom period (snapshots.filters_key, e.g. "field=3&kind=planned"): computed by the
+    # job queue when a page asks for it at a scale where the request could not (snapshots.defers).
+    filters = models.CharField("筛选条件", max_length=100, blank=True, default="")
     code = models.CharField("指标", max_length=32)
     start = models.DateField("期间起")
     end = models.DateField("期间止")
@@ -229,9 +232,9 @@ class FigureSnapshot(models.Model):
         verbose_name_plural = "指标快照"
         constraints = [
             models.UniqueConstraint(
-                fields=["scope_key", "code", "start", "end"], name="one_snapshot_per_view"
+                fields=["scope_key", "filters", "code", "start", "end"], name="one_snapshot_per_filtered_view"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.scope_key} {self.code} {self.start}—{self.end}"
+        return f"{self.scope_key} {self.filters} {self.code} {self.start}—{self.end}".replace("  ", " ")

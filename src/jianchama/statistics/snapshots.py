@@ -10,8 +10,14 @@ everyone opens — the city's, a district's or a body's scope, a calendar year, 
 filter — the job queue computes every figure but the evaluations every STATISTICS_SNAPSHOT_MINUTES minutes
 (this and last year, quarter and month) into FigureSnapshot, and the pages read the rows, saying when they were
 computed; a body's view costs about a fortieth of the city's at forty bodies (its rows are its own), so the
-bodies' views together cost about one city view. Any other view (a city-level reviewer's several bodies, an
-earlier period, a custom one, a filter) computes live, as before. A snapshot older than
+bodies' views together cost about one city view.
+
+Any other view of the city or a district (an earlier period, a custom one, a filter) is computed live while the
+facts are small; past STATISTICS_LIVE_MAX_VISIT_FACTS visit facts (`defers`) the page queues it instead, shows
+its light figures and says the others are being computed, and reloads itself until the job has stored them
+(with its filters in `FigureSnapshot.filters`): at ten million inspections such a view's heavy figures took
+0.14–2.6 s each in the request. A body's views and a city-level reviewer's several bodies compute live (their
+rows are their own: under 150 ms at ten million). A snapshot older than
 STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is still shown, with its time and age on the page (数据更新于…，N分钟前),
 and that view's figures are queued for the job queue to compute again (once per view while queued): at ten
 million inspections computing them in the request took 22–35 s. Only a view with no snapshot at all computes
@@ -65,6 +71,67 @@ def is_standard(scope: Scope, period: Period, filters: Filters) -> bool:
     return scope_key(scope) is not None and period.kind in STANDARD_KINDS and filters == Filters()
 
 
+def filters_key(filters: Filters) -> str:
+    """The filters as part of a snapshot's key: "" for none, else e.g. "region=12&field=3&kind=planned" (a
+    region stands for its subtree, `Filters.region_ids`)."""
+    parts = [
+        ("region", filters.region_id),
+        ("field", filters.field_id or None),
+        ("body", filters.body_id),
+        ("kind", filters.kind or None),
+    ]
+    return "&".join(f"{name}={value}" for name, value in parts if value is not None)
+
+
+def _filters_args(filters: Filters) -> dict:
+    """The filters as the queued job's argument (JSON), and back (`_filters_of`)."""
+    return {
+        "region_ids": list(filters.region_ids),
+        "region_id": filters.region_id,
+        "field_id": filters.field_id,
+        "body_id": filters.body_id,
+        "kind": filters.kind,
+    }
+
+
+def _filters_of(args: dict | None) -> Filters:
+    if not args:
+        return Filters()
+    return Filters(
+        region_ids=tuple(int(r) for r in args.get("region_ids") or ()),
+        region_id=args.get("region_id"),
+        field_id=int(args.get("field_id") or 0),
+        body_id=args.get("body_id"),
+        kind=args.get("kind") or "",
+    )
+
+
+def _visit_facts() -> int:
+    """About how many VisitFact rows there are: PostgreSQL's estimate (kept by ANALYZE and autovacuum), else the
+    highest id. Both cost an index or catalogue read, not a count."""
+    from django.db import connection
+
+    from .models import VisitFact
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [VisitFact._meta.db_table]
+            )
+        else:
+            cursor.execute(f"SELECT MAX(id) FROM {VisitFact._meta.db_table}")
+        row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def defers(scope: Scope) -> bool:
+    """Whether the city's or a district's views that no standard snapshot serves are computed by the job queue
+    rather than in the request: when the visit facts are more than STATISTICS_LIVE_MAX_VISIT_FACTS."""
+    if scope.level not in ("city", "district") or scope_key(scope) is None:
+        return False
+    return _visit_facts() > settings.STATISTICS_LIVE_MAX_VISIT_FACTS
+
+
 def _encode(value):
     if isinstance(value, datetime.date):
         return {"date": value.isoformat()}
@@ -111,9 +178,11 @@ def _data(table: Table) -> dict:
     }
 
 
-def _latest(key: str, code: str, start: datetime.date, end: datetime.date) -> FigureSnapshot | None:
+def _latest(
+    key: str, code: str, start: datetime.date, end: datetime.date, filters: str = ""
+) -> FigureSnapshot | None:
     return (
-        FigureSnapshot.objects.filter(scope_key=key, code=code, start=start, end=end)
+        FigureSnapshot.objects.filter(scope_key=key, filters=filters, code=code, start=start, end=end)
         .only("table", "computed_at")
         .first()
     )
@@ -123,30 +192,35 @@ def is_stale(snapshot: FigureSnapshot, now=None) -> bool:
     return snapshot.computed_at < (now or timezone.now()) - max_age()
 
 
-def _queued_marker(key: str, start: datetime.date, end: datetime.date) -> str:
+def _queued_marker(key: str, start: datetime.date, end: datetime.date, filters: str = "") -> str:
     """The cache entry saying a view's job is queued (`queue_view`), deleted once it has run."""
-    return f"statistics-view-queued:{key}:{start.isoformat()}:{end.isoformat()}"
+    return f"statistics-view-queued:{key}:{start.isoformat()}:{end.isoformat()}:{filters}"
 
 
-def queue_view(key: str, kind: str, start: datetime.date, end: datetime.date) -> bool:
+def queue_view(
+    key: str, kind: str, start: datetime.date, end: datetime.date, filters: Filters | None = None
+) -> bool:
     """Queue the job that computes the view's snapshots again, unless it is queued already (a cache entry for
     as long as a scheduled run takes to come round); after the request's transaction commits. Returns whether
     it queued it."""
     from django_q.tasks import async_task
 
+    filters = filters or Filters()
+    said = filters_key(filters)
     if not cache.add(
-        _queued_marker(key, start, end), True, timeout=60 * max(1, settings.STATISTICS_SNAPSHOT_MINUTES)
+        _queued_marker(key, start, end, said),
+        True,
+        timeout=60 * max(1, settings.STATISTICS_SNAPSHOT_MINUTES),
     ):
         return False
+
+    args = [key, kind, start.isoformat(), end.isoformat()] + ([_filters_args(filters)] if said else [])
 
     def send() -> None:
         async_task(
             VIEW_JOB,
-            key,
-            kind,
-            start.isoformat(),
-            end.isoformat(),
-            task_name=f"statistics-view-{key}-{start.isoformat()}-{end.isoformat()}",
+            *args,
+            task_name=f"statistics-view-{key}-{start.isoformat()}-{end.isoformat()}-{said}"[:100],
         )
 
     transaction.on_commit(send)
@@ -198,23 +272,43 @@ def frequency_counts(
     return live_frequency_counts(scope, start, end, field_id=field_id, limit=limit)
 
 
-def compute(code: str, scope: Scope, period: Period, filters: Filters, *, now=None) -> Table:
-    """The figure `code` as the page shows it: from the snapshot for a standard view of a heavy figure (one past
-    its age with its age said, and the view queued to be computed again), else computed now."""
+PENDING_NOTE = "数据量较大，本项正由后台计算，完成后页面自动刷新显示。"
+
+
+def compute(
+    code: str, scope: Scope, period: Period, filters: Filters, *, now=None, defer: bool | None = None
+) -> Table:
+    """The figure `code` as the page shows it: from the snapshot of its view for a heavy figure (a standard
+    view's, or one the job queue computed when asked; one past its age with its age said, and the view queued
+    to be computed again); a view the request should not compute (`defer`, by default `defers(scope)`)
+    queued, and shown as pending (`Table.pending`); else computed now."""
     figure = FIGURES[code]
-    if code in HEAVY and is_standard(scope, period, filters):
-        key = scope_key(scope)
-        snapshot = _latest(key, code, period.start, period.end)
-        if snapshot is not None:
-            table = _table(snapshot.table)
-            if is_stale(snapshot, now):
-                queue_view(key, period.kind, period.start, period.end)
-                said = _age_note(snapshot, now)
-            else:
-                stamp = timezone.localtime(snapshot.computed_at)
-                said = f"本项数据截至{stamp:%H:%M}（每{settings.STATISTICS_SNAPSHOT_MINUTES}分钟更新）。"
-            table.note = " ".join(part for part in (table.note, said) if part)
-            return table
+    key = scope_key(scope)
+    if code in HEAVY and key is not None:
+        standard = is_standard(scope, period, filters)
+        if not standard and defer is None:
+            defer = defers(scope)
+        if standard or defer:
+            said_filters = filters_key(filters)
+            snapshot = _latest(key, code, period.start, period.end, said_filters)
+            if snapshot is not None:
+                table = _table(snapshot.table)
+                if is_stale(snapshot, now):
+                    queue_view(key, period.kind, period.start, period.end, filters)
+                    said = _age_note(snapshot, now)
+                else:
+                    stamp = timezone.localtime(snapshot.computed_at)
+                    every = (
+                        f"每{settings.STATISTICS_SNAPSHOT_MINUTES}分钟更新"
+                        if standard
+                        else f"超过{settings.STATISTICS_SNAPSHOT_MAX_AGE_MINUTES}分钟后再次打开时重新计算"
+                    )
+                    said = f"本项数据截至{stamp:%H:%M}（{every}）。"
+                table.note = " ".join(part for part in (table.note, said) if part)
+                return table
+            if defer:
+                queue_view(key, period.kind, period.start, period.end, filters)
+                return Table(columns=[], rows=[], series=[], note=PENDING_NOTE, pending=True)
     return figure.compute(scope, period, filters)
 
 
@@ -250,23 +344,26 @@ def standard_scopes() -> list[Scope]:
     return [region_scope(region) for region in regions] + [body_scope(body) for body in bodies]
 
 
-def refresh_view_of(scope: Scope, period: Period) -> int:
-    """Compute one standard view's heavy figures and (but for a body, which has no frequency report) frequency
-    counts now; returns how many were written."""
+def refresh_view_of(scope: Scope, period: Period, filters: Filters | None = None) -> int:
+    """Compute one view's heavy figures and, for a standard view (but a body's, which has no frequency report),
+    the frequency counts now; returns how many were written."""
     key = scope_key(scope)
+    filters = filters or Filters()
+    said = filters_key(filters)
     written = 0
     for code in HEAVY:
-        table = FIGURES[code].compute(scope, period, Filters())
+        table = FIGURES[code].compute(scope, period, filters)
         with transaction.atomic():
             FigureSnapshot.objects.update_or_create(
                 scope_key=key,
+                filters=said,
                 code=code,
                 start=period.start,
                 end=period.end,
                 defaults={"table": _data(table), "computed_at": timezone.now()},
             )
         written += 1
-    if scope.level != "bodies":
+    if scope.level != "bodies" and not said and period.kind in STANDARD_KINDS:
         counts = live_frequency_counts(scope, period.start, period.end, limit=FREQUENCY_LIMIT)
         data = {
             "top": counts.top,
@@ -282,24 +379,28 @@ def refresh_view_of(scope: Scope, period: Period) -> int:
             defaults={"table": data, "computed_at": timezone.now()},
         )
         written += 1
-    cache.delete(_queued_marker(key, period.start, period.end))
+    cache.delete(_queued_marker(key, period.start, period.end, said))
     return written
 
 
-def refresh_view(key: str, kind: str, start: datetime.date, end: datetime.date) -> int:
-    """The queued job of one stale view (`queue_view`): its scope from the key, its period from the dates."""
+def refresh_view(
+    key: str, kind: str, start: datetime.date, end: datetime.date, filters: dict | None = None
+) -> int:
+    """The queued job of one view (`queue_view`): its scope from the key, its period from the dates, its filters
+    from their arguments."""
+    chosen = _filters_of(filters)
     if key == "city":
         region = Region.objects.filter(level=Region.Level.CITY).first()
     elif key.startswith("district:"):
         region = Region.objects.filter(pk=int(key.split(":", 1)[1]), level=Region.Level.DISTRICT).first()
     elif key.startswith("body:"):
         body = EnforcementBody.objects.filter(pk=int(key.split(":", 1)[1])).first()
-        return refresh_view_of(body_scope(body), Period(start, end, kind)) if body else 0
+        return refresh_view_of(body_scope(body), Period(start, end, kind), chosen) if body else 0
     else:
         region = None
     if region is None:
         return 0
-    return refresh_view_of(region_scope(region), Period(start, end, kind))
+    return refresh_view_of(region_scope(region), Period(start, end, kind), chosen)
 
 
 def refresh_snapshots(
@@ -317,4 +418,7 @@ def refresh_snapshots(
             if progress:
                 progress(f"{scope.label} {period.label}")
     FigureSnapshot.objects.filter(computed_at__lt=timezone.now() - datetime.timedelta(days=40)).delete()
+    # The views computed when a page asked for them (a filter, a custom period) are kept a day.
+    asked = FigureSnapshot.objects.filter(computed_at__lt=timezone.now() - datetime.timedelta(days=1))
+    asked.exclude(filters="").delete()
     return written

@@ -122,6 +122,10 @@ def read_filters(params, offered: dict) -> tuple[Filters, list[str]]:
     return filters, problems
 
 
+# How often a page with figures still being computed by the job queue reloads itself.
+PENDING_RELOAD_SECONDS = 5
+
+
 @page_view
 @replica_reads
 def statistics(request):
@@ -135,8 +139,14 @@ def statistics(request):
     problems += more
     wanted = request.GET.get("figure")
     codes = [wanted] if wanted in figures.PAGE_FIGURES else figures.PAGE_FIGURES
-    results = [(figures.FIGURES[code], snapshots.compute(code, scope, period, filters)) for code in codes]
-    if request.GET.get("format") == "xlsx":
+    export = request.GET.get("format") == "xlsx"
+    # An export is a file asked for, not a page: it computes what the page may still be waiting for.
+    defer = False if export else None
+    results = [
+        (figures.FIGURES[code], snapshots.compute(code, scope, period, filters, defer=defer))
+        for code in codes
+    ]
+    if export:
         sheets = [
             spreadsheets.Sheet(figure.name[:31], table.columns, table.rows, widths=[24] * len(table.columns))
             for figure, table in results
@@ -186,5 +196,7 @@ def statistics(request):
             "body_query": without["body"].urlencode(),
             "region_query": without["region"].urlencode(),
             "refreshed_at": mark.refreshed_at if mark else None,
+            "pending": sum(1 for _figure, table in results if table.pending),
+            "pending_reload_seconds": PENDING_RELOAD_SECONDS,
         },
     )
