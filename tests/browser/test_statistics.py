@@ -119,3 +119,40 @@ def test_the_charts_show_the_tables_numbers_and_follow_the_filters(live_server, 
     phone.goto(f"{live_server.url}/statistics/")
     assert_charts_equal_tables(phone)
     assert no_horizontal_scroll(phone)
+
+
+def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_there(
+    live_server, browser, phone, settings
+):
+    """At a scale where a district's filtered view is not computed in the request (the limit set to always),
+    the page says its figures are being computed, draws only the evaluations and fits a phone; once the
+    worker has run the queued job, the page reloads itself and draws every chart, equal to its table."""
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+
+    from tests.notifications.conftest import run_queued_jobs
+
+    s = build_scenario()
+    s.closed()
+    s.closed(s.joint_draft())
+    user_for(Role.SUPERVISOR, region=s.jinshan, username="tongji")
+    rebuild_all()
+    cache.clear()
+    OrmQ.objects.all().delete()  # the scenario's notifications
+    settings.STATISTICS_LIVE_MAX_VISIT_FACTS = -1
+
+    staff_login(phone, live_server.url, "tongji")
+    phone.goto(f"{live_server.url}/statistics/?field={s.item.field_id}")
+    assert "项指标正由后台计算" in phone.locator("#statistics-pending").inner_text()
+    assert phone.locator("[data-pending]").count() > 5
+    # The evaluations (read live: a few rows whoever reads them) are the one chart drawn.
+    assert phone.eval_on_selector_all("[data-chart]", "charts => charts.map(c => c.dataset.chart)") == [
+        "evaluations"
+    ]
+    assert no_horizontal_scroll(phone)
+    assert run_queued_jobs() == 1
+    # The page's own reload (every 5 s) brings the figures.
+    phone.wait_for_selector("#statistics-pending", state="detached", timeout=15_000)
+    series = assert_charts_equal_tables(phone)
+    assert sum(series["by_kind"][0]) == 2
+    assert phone.locator("[data-pending]").count() == 0
