@@ -294,6 +294,77 @@ def live_figures(runs: int) -> None:
             print(f"    {name:<24} " + "; ".join(parts), flush=True)
 
 
+def _query(period, filters) -> dict:
+    """The page's query string for a view of `live_views`."""
+    if period.kind == "custom":
+        query = {"period": "custom", "start": period.start.isoformat(), "end": period.end.isoformat()}
+    else:
+        query = {"period": period.kind, "year": str(period.start.year)}
+        if period.kind != "year":
+            months = 3 if period.kind == "quarter" else 1
+            query["number"] = str((period.start.month - 1) // months + 1)
+    if filters.field_id:
+        query["field"] = str(filters.field_id)
+    if filters.body_id:
+        query["body"] = str(filters.body_id)
+    return query
+
+
+def deferred_views(runs: int) -> None:
+    """The views no standard snapshot serves, as the city's and a district's supervisor, where the page does
+    not compute them (snapshots.defers): the first open (pending: it queues the view), the queued job
+    (snapshots.refresh_view_of) and the page after it (`runs` requests: median and slowest). The view's
+    snapshots are deleted first, and the jobs the pages queued taken off the queue after."""
+    from bench_pages import users
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+    from django_q.models import OrmQ
+
+    from jianchama.statistics import snapshots
+    from jianchama.statistics.models import FigureSnapshot
+    from jianchama.statistics.scope import scope_for
+
+    today = timezone.localdate()
+    url = reverse("statistics:index")
+    queued = OrmQ.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    print(f"  views computed by the job queue: {runs} requests after the job; ms")
+    for role, user in users():
+        scope = scope_for(user)
+        if not snapshots.defers(scope):
+            print(f"  as {role}: computed in the request (snapshots.defers is false)")
+            continue
+        client = Client()
+        client.force_login(user)
+        print(f"  as {role}")
+        for name, period, filters in live_views(today, user)[1:]:
+            FigureSnapshot.objects.filter(
+                scope_key=snapshots.scope_key(scope),
+                filters=snapshots.filters_key(filters),
+                start=period.start,
+                end=period.end,
+            ).delete()
+            query = _query(period, filters)
+            started = time.perf_counter()
+            response = client.get(url, query)
+            first = time.perf_counter() - started
+            pending = response.content.decode().count("data-pending=")
+            _, job, backend = _timed(lambda: snapshots.refresh_view_of(scope, period, filters))  # noqa: B023
+            after = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get(url, query)
+                after.append(time.perf_counter() - started)
+            left = response.content.decode().count("data-pending=")
+            print(
+                f"    {name:<24} first open {1000 * first:.0f} ({pending} pending); job {job:.1f} s "
+                f"(backend CPU {backend:.1f} s); after {1000 * statistics.median(after):.0f} / "
+                f"{1000 * max(after):.0f} ({left} pending)",
+                flush=True,
+            )
+    OrmQ.objects.filter(id__gt=queued).delete()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="requests per page and user (9)")
@@ -309,6 +380,11 @@ def main() -> None:
         "--live",
         action="store_true",
         help="only time repeated and most_inspected on views no snapshot serves (no pages, no refresh)",
+    )
+    parser.add_argument(
+        "--deferred",
+        action="store_true",
+        help="only time the views the job queue computes: first open, the job, the page after (no refresh)",
     )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jianchama.settings")
@@ -353,6 +429,11 @@ def main() -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE statistics_dailyfact; ANALYZE statistics_visitfact")
+    if args.deferred:
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        deferred_views(args.runs)
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     if args.live:
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         live_figures(args.runs)

@@ -352,28 +352,48 @@ def _write_diff(
     nullable = [f.column for f in model._meta.concrete_fields if f.null]
     listed = ", ".join(columns)
     cursor.execute(f"ANALYZE {new_table}")
-    hashed = connection.vendor == "postgresql"
-    if hashed:
-        # Hash joins: PostgreSQL merged on every column, sorting both sides by all thirty of them (DailyFact's
-        # quarter at 1 M: 3.5 s for the DELETE) or looked each new row up by index (1.4 s for the INSERT);
-        # hashed, 0.5 s each.
-        cursor.execute("SET LOCAL enable_mergejoin = off")
-        cursor.execute("SET LOCAL enable_nestloop = off")
+    if connection.vendor != "postgresql":
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {scope(table)} AND NOT EXISTS "
+            f"(SELECT 1 FROM {new_table} n WHERE {_same('n', table, columns, nullable)})",
+            params,
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {new_table} n WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} f WHERE {scope('f')} AND {_same('n', 'f', columns, nullable)})",
+            params,
+        )
+        return
+
+    # PostgreSQL: one pass over the stored rows, a hash full join with the new ones, keeps the rows on either
+    # side alone (the two anti-joins read the range twice: ParticipationFact's quarter at 10 M, 9.0 + 7.1 s).
+    # Hash joins only: PostgreSQL merged on every column, sorting both sides by all thirty of them (DailyFact's
+    # quarter at 1 M: 3.5 s for the DELETE). A nullable column (the previous-visit days) is compared through
+    # COALESCE: a full join needs plain equalities.
+    def same(column: str) -> str:
+        if column in nullable:
+            return f"COALESCE(o.{column}, DATE '0001-01-01') = COALESCE(n.{column}, DATE '0001-01-01')"
+        return f"o.{column} = n.{column}"
+
+    present = next(column for column in columns if column not in nullable)
+    cursor.execute("SET LOCAL enable_mergejoin = off")
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    cursor.execute(f"DROP TABLE IF EXISTS {DIFF}")
     cursor.execute(
-        f"DELETE FROM {table} WHERE {scope(table)} AND NOT EXISTS "
-        f"(SELECT 1 FROM {new_table} n WHERE {_same('n', table, columns, nullable)})",
+        f"CREATE TEMP TABLE {DIFF} AS SELECT o.id AS old_id, {', '.join(f'n.{c}' for c in columns)} "
+        f"FROM (SELECT * FROM {table} t WHERE {scope('t')}) o FULL JOIN {new_table} n "
+        f"ON {' AND '.join(same(c) for c in columns)} "
+        f"WHERE o.id IS NULL OR n.{present} IS NULL",
         params,
     )
-    cursor.execute(
-        f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {new_table} n WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} f WHERE {scope('f')} AND {_same('n', 'f', columns, nullable)})",
-        params,
-    )
-    if hashed:
-        cursor.execute("SET LOCAL enable_mergejoin = on")
-        cursor.execute("SET LOCAL enable_nestloop = on")
+    cursor.execute("SET LOCAL enable_mergejoin = on")
+    cursor.execute("SET LOCAL enable_nestloop = on")
+    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT old_id FROM {DIFF} WHERE old_id IS NOT NULL)")
+    cursor.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {DIFF} WHERE old_id IS NULL")
+    cursor.execute(f"DROP TABLE {DIFF}")
 
 
+DIFF = "statistics_diff"
 CURRENT = "statistics_current"
 
 
@@ -579,6 +599,7 @@ TEMPS = (
     CELLS,
     MONTHS,
     CURRENT,
+    DIFF,
 )
 
 
