@@ -290,7 +290,7 @@ def test_the_refresh_counts_the_changed_tasks_alone(s):
     """Three tasks on one day of one enterprise, one of them cancelled: the refresh counts that task's one
     participation and rebuilds its enterprise's visits, not the day's other tasks (its cost grows with the
     tasks changed). What it leaves equals a full count: the cancelled task's day, month and visits summed again,
-    the next visit's gap moved."""
+    the next visit's gap moved; and the nightly's diff puts right a row changed in each fact table."""
     s.admin = user_for("platform_admin")
     today = timezone.localdate()
     start = today + 3 * DAY
@@ -301,6 +301,19 @@ def test_the_refresh_counts_the_changed_tasks_alone(s):
     services.cancel_task(s.head, task=tasks[0], reason="计划调整，取消本次检查")
     assert build.refresh() == {"tasks": 1, "participations": 1, "enterprises": 1}
     refreshed = snapshot()
+    # Rows the nightly must put right, one changed in each table (a previous-visit day set to null too).
+    from django.db.models import F
+
+    for model, change in (
+        (DailyFact, {"inspections": F("inspections") + 1}),
+        (ParticipationFact, {"findings": F("findings") + 5}),
+        (MonthlyFact, {"scanned": F("scanned") + 1}),
+        (VisitFact, {"prev_all_day": None}),
+    ):
+        model.objects.filter(pk=model.objects.filter(field_id=0).order_by("-pk").values("pk")[:1]).update(
+            **change
+        )
+    assert snapshot() != refreshed
     build.rebuild_all()
     assert snapshot() == refreshed
     period = Period(today, today + 60 * DAY, "custom")
