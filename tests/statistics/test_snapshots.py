@@ -5,6 +5,7 @@ other view computes live; a snapshot past its age is shown with its age and its 
 from __future__ import annotations
 
 import datetime
+import itertools
 
 import pytest
 from django.db.models import Q
@@ -366,3 +367,39 @@ def test_a_filtered_view_past_the_live_limit_is_computed_by_the_job_queue(client
     shown = page(client, world.head, field=field)
     assert "data-pending=" not in shown and 'data-table="most_inspected"' in shown
     assert OrmQ.objects.count() == 0
+    # A standard view the job has no snapshot of (an earlier year's quarter) is deferred alike.
+    shown = page(client, world.supervisor, period="quarter", year=year.start.year - 1, number=2)
+    assert shown.count("data-pending=") == len(snapshots.HEAVY)
+    assert OrmQ.objects.count() == 1
+
+
+def test_a_custom_range_sums_its_whole_months_and_its_other_days(world):
+    """`figures.sums` reads a custom range as its whole months (MonthlyFact) and the days around them
+    (DailyFact): the parts are contiguous and cover the range, and the sums equal one sum of the daily rows."""
+    from django.db.models import Sum
+
+    from jianchama.statistics import figures
+    from jianchama.statistics.models import DailyFact
+
+    today = timezone.localdate()
+    period = Period(today - datetime.timedelta(days=75), today + datetime.timedelta(days=40), "custom")
+    parts = figures.month_split(period)
+    assert parts[0].start == period.start and parts[-1].end == period.end and len(parts) in (2, 3)
+    for before, after in itertools.pairwise(parts):
+        assert after.start == before.end + datetime.timedelta(days=1)
+    assert sum(figures.whole_months(part) for part in parts) == 1
+    scope = region_scope(world.jinshan)
+    named = {"n": Sum("inspections"), "scanned": Sum("scanned"), "findings": Sum("findings")}
+    got = figures.sums(scope, period, Filters(), Q(), **named)
+    daily = (
+        DailyFact.objects.filter(day__range=(period.start, period.end))
+        .filter(Filters().q())  # every field's row
+        .filter(scope.rows)
+        .filter(figures.counting(scope, Filters()))
+        .aggregate(**named)
+    )
+    assert got == {name: value or 0 for name, value in daily.items()} and got["n"] > 0
+    # A range inside one month, and whole months, are read in one part.
+    assert figures.month_split(Period(today, today, "custom")) == [Period(today, today, "custom")]
+    year = Period.of("year", today)
+    assert figures.month_split(year) == [year]

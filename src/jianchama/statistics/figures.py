@@ -123,6 +123,39 @@ def facts(scope: Scope, period: Period, filters: Filters):
     return rows.filter(filters.q()).filter(scope.rows)
 
 
+def month_split(period: Period) -> list[Period]:
+    """The period as its whole months (one part, read from MonthlyFact) and the days before and after them
+    (DailyFact); the period itself when it holds no whole month or is whole months."""
+    if whole_months(period):
+        return [period]
+    first = (
+        period.start
+        if period.start.day == 1
+        else (period.start.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+    )
+    following = period.end + datetime.timedelta(days=1)
+    last = period.end if following.day == 1 else period.end.replace(day=1) - datetime.timedelta(days=1)
+    if first > last:
+        return [period]
+    parts = [Period(first, last, "custom")]
+    if period.start < first:
+        parts.insert(0, Period(period.start, first - datetime.timedelta(days=1), "custom"))
+    if last < period.end:
+        parts.append(Period(last + datetime.timedelta(days=1), period.end, "custom"))
+    return parts
+
+
+def sums(scope: Scope, period: Period, filters: Filters, q: Q, **named) -> dict[str, int]:
+    """`aggregate(**named)` of Sums over the period's task rows (`tasks`) narrowed by `q`, a custom range read as
+    its whole months and its other days (`month_split`): 200 days of a district at 10 M inspections read
+    about 740,000 daily rows (280 ms) where their months are a few thousand."""
+    total: dict[str, int] = {}
+    for part in month_split(period):
+        for name, value in tasks(scope, part, filters).filter(q).aggregate(**named).items():
+            total[name] = total.get(name, 0) + (value or 0)
+    return total
+
+
 def tasks(scope: Scope, period: Period, filters: Filters):
     """The same, one row per task (see scope.py)."""
     return facts(scope, period, filters).filter(counting(scope, filters))
@@ -578,14 +611,14 @@ def most_inspected(scope: Scope, period: Period, filters: Filters) -> Table:
 def evaluations(scope: Scope, period: Period, filters: Filters) -> Table:
     if scope.live_evaluations is None:
         return _released(scope)
-    got = (
-        tasks(scope, period, filters)
-        .filter(scope.live_evaluations)
-        .aggregate(
-            n=Sum("evaluations"),
-            poor=Sum("poor"),
-            **{name: Sum(f"{name}_sum") for name, _ in EVALUATION_DIMENSIONS},
-        )
+    got = sums(
+        scope,
+        period,
+        filters,
+        scope.live_evaluations,
+        n=Sum("evaluations"),
+        poor=Sum("poor"),
+        **{name: Sum(f"{name}_sum") for name, _ in EVALUATION_DIMENSIONS},
     )
     n = got["n"] or 0
     if n < MIN_RATINGS:

@@ -15,6 +15,7 @@ bodies' views together cost about one city view.
 Any other view of the city or a district (an earlier period, a custom one, a filter) is computed live while the
 facts are small; past STATISTICS_LIVE_MAX_VISIT_FACTS visit facts (`defers`) the page queues it instead, shows
 its light figures and says the others are being computed, and reloads itself until the job has stored them
+(a standard view with no snapshot yet alike)
 (with its filters in `FigureSnapshot.filters`): at ten million inspections such a view's heavy figures took
 0.14–2.6 s each in the request. A body's views and a city-level reviewer's several bodies compute live (their
 rows are their own: under 150 ms at ten million). A snapshot older than
@@ -306,6 +307,10 @@ def compute(
                     said = f"本项数据截至{stamp:%H:%M}（{every}）。"
                 table.note = " ".join(part for part in (table.note, said) if part)
                 return table
+            # A standard view without any snapshot yet (the job has not run since the period began, or an
+            # earlier year's quarter) is deferred alike at scale.
+            if defer is None:
+                defer = defers(scope)
             if defer:
                 queue_view(key, period.kind, period.start, period.end, filters)
                 return Table(columns=[], rows=[], series=[], note=PENDING_NOTE, pending=True)
