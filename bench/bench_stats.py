@@ -242,7 +242,11 @@ def live_views(today: datetime.date, user) -> list[tuple[str, object, object]]:
         else None
     )
     if body is None:
-        body = TaskBody.objects.values_list("body_id", flat=True).order_by("body_id").first()
+        # One the page offers this user (a district's supervisor: its district's bodies).
+        from jianchama.statistics.views import choices
+
+        offered = choices(scope)["bodies"]
+        body = offered[0].pk if offered else None
     year = Period.of("year", today)
     return [
         ("this year", year, Filters()),
