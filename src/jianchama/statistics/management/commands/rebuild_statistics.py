@@ -1,5 +1,6 @@
 """Rebuild the statistics' fact tables now, as the nightly schedule does: `manage.py rebuild_statistics`
-(everything, a month per transaction, a progress line each), or `--refresh` for the incremental step only (the tasks changed since the last)."""
+(everything, a quarter per transaction in two phases, a progress line each), or `--refresh` for the incremental
+step only (the tasks changed since the last run)."""
 
 import time
 
@@ -9,7 +10,7 @@ from jianchama.statistics.build import rebuild_all, refresh
 
 
 class Command(BaseCommand):
-    help = "重建统计汇总表（全部，逐月一个事务），或 --refresh 只重新统计上次以来变动的任务"
+    help = "重建统计汇总表（全部，逐季度一个事务，分两阶段），或 --refresh 只重新统计上次以来变动的任务"
 
     def add_arguments(self, parser):
         parser.add_argument("--refresh", action="store_true", help="只做增量刷新")
