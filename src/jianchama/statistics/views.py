@@ -140,8 +140,9 @@ def statistics(request):
     wanted = request.GET.get("figure")
     codes = [wanted] if wanted in figures.PAGE_FIGURES else figures.PAGE_FIGURES
     export = request.GET.get("format") == "xlsx"
-    # An export is a file asked for, not a page: it computes what the page may still be waiting for.
-    defer = False if export else None
+    # An export is a file asked for, not a page: it computes what the page may still be waiting for. Asked once
+    # for the page, not once per figure (a catalogue read each).
+    defer = False if export else snapshots.defers(scope)
     results = [
         (figures.FIGURES[code], snapshots.compute(code, scope, period, filters, defer=defer))
         for code in codes
