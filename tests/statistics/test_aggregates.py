@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import random
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -15,7 +16,7 @@ from jianchama.core.errors import DomainError, InvalidTransition, PermissionDeni
 from jianchama.inspections import frequency, services, signing
 from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task
 from jianchama.statistics import build, figures
-from jianchama.statistics.models import DailyFact, MonthlyFact, ParticipationFact, VisitFact
+from jianchama.statistics.models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact
 from jianchama.statistics.scope import Filters, Period, scope_for
 from tests.factories import user_for
 
@@ -80,6 +81,55 @@ def assert_facts_equal_raw(s, period: Period) -> None:
             assert {e.name: len(e.tasks) for e in report.enterprises} == expected
 
 
+def raw_inspectors(body, period: Period, evaluated: bool) -> dict[str, list]:
+    """The per-inspector figure counted over the raw tasks of `body` in the period: per inspector of the body on
+    a counted task, its inspections, results, findings per 100, scan rate (and its evaluations)."""
+    sums: dict[str, list[int]] = {}
+    for task in Task.objects.filter(task_bodies__body=body, status__in=frequency.COUNTED).distinct():
+        if not period.start <= inspection_day(task) <= period.end:
+            continue
+        record = InspectionRecord.objects.filter(task=task).first()
+        findings = (
+            record.findings.filter(result=Finding.Result.NOT_COMPLIANT).count() if record is not None else 0
+        )
+        evaluation = Evaluation.objects.filter(task=task).first()
+        counts = [
+            1,
+            int(record is not None),
+            findings,
+            int(hasattr(task, "code")),
+            int(Scan.objects.filter(code__task=task, outcome=Scan.Outcome.GENUINE).exists()),
+            int(evaluation is not None),
+            evaluation.overall if evaluation else 0,
+            int(evaluation is not None and evaluation.overall <= build.POOR_AT_MOST),
+        ]
+        for inspector in task.inspectors.filter(body=body):
+            into = sums.setdefault(inspector.name, [0] * len(counts))
+            for i, n in enumerate(counts):
+                into[i] += n
+    shown = {}
+    for name, (n, completed, findings, with_code, scanned, rated, overall, poor) in sums.items():
+        row = [n, completed, figures._ratio(findings, completed), figures._ratio(scanned, with_code)]
+        if evaluated:
+            row += (
+                [rated, round(Decimal(overall) / rated, 2), poor]
+                if rated >= figures.MIN_RATINGS
+                else [figures.SUPPRESSED] * 3
+            )
+        shown[name] = row
+    return shown
+
+
+def assert_inspectors_equal_raw(s, period: Period) -> None:
+    """The per-inspector figure of each body, as the city sees it (a body chosen) and as the body does."""
+    for body, head in ((s.body, s.head), (s.partner, s.partner_head), (s.other_body, s.other_head)):
+        for scope, filters in ((scope_for(s.admin), Filters(body_id=body.pk)), (scope_for(head), Filters())):
+            evaluated = scope.live_evaluations is not None
+            table = figures.FIGURES["by_inspector"].compute(scope, period, filters)
+            got = {row[0]: row[1:-1] for row in table.rows if row[1]}
+            assert got == raw_inspectors(body, period, evaluated), (body, evaluated)
+
+
 def _district(region) -> int:
     district = region.district() if region is not None else None
     return district.pk if district is not None else 0
@@ -136,7 +186,7 @@ def snapshot() -> tuple[list, ...]:
     """Every fact table's rows but their ids, sorted."""
     return tuple(
         sorted(model.objects.values_list(*(f.attname for f in model._meta.fields if f.attname != "id")))
-        for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact)
+        for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact, InspectorFact)
     )
 
 
@@ -240,15 +290,18 @@ def test_facts_equal_direct_counts_after_random_operations(s, seed, settings):
         build.refresh()
         assert_facts_equal_raw(s, period)
         assert_repeated_equal_raw(s, period)
-        # This month, read from MonthlyFact.
+        assert_inspectors_equal_raw(s, period)
+        # This month, read from MonthlyFact (InspectorFact).
         assert_facts_equal_raw(s, Period.of("month", today))
         assert_repeated_equal_raw(s, Period.of("month", today))
+        assert_inspectors_equal_raw(s, Period.of("month", today))
     incremental = snapshot()
     build.rebuild_all()
     assert snapshot() == incremental
     assert_facts_equal_raw(s, period)
     assert_repeated_equal_raw(s, period)
-    assert DailyFact.objects.exists() and VisitFact.objects.exists()
+    assert_inspectors_equal_raw(s, period)
+    assert DailyFact.objects.exists() and VisitFact.objects.exists() and InspectorFact.objects.exists()
     # The run reached every kind of figure, so the comparison above compared something.
     totals = figures._totals(figures.tasks(scope_for(s.admin), period, Filters()))
     print(seed, totals, sorted(set(Task.objects.values_list("status", flat=True))))

@@ -2,7 +2,8 @@
 
 Every count starts from one `CREATE TEMP TABLE … AS SELECT` of some tasks' participations (task × body × field,
 with the per-task measures joined once per task: `_parts_sql`), each with its own measures
-(`_participations_sql`): ParticipationFact's rows. DailyFact's rows are their sums, MonthlyFact's DailyFact's.
+(`_participations_sql`): ParticipationFact's rows. DailyFact's rows are their sums, MonthlyFact's DailyFact's;
+InspectorFact's are their sums per inspector and month (each participation keeps its inspectors).
 
 `rebuild_all()` is the nightly rebuild: every quarter of days counted afresh, the facts made equal to the count
 (`_write_diff`: an unchanged row is not written), in two phases on several connections (`_rebuild_ranges`).
@@ -10,7 +11,8 @@ with the per-task measures joined once per task: `_parts_sql`), each with its ow
 `refresh()` is the incremental step the job queue runs: it reads what changed since its watermark (audit
 events of tasks — every task service writes one —, new scans, new evaluations), counts those tasks alone,
 replaces their ParticipationFact rows, sums again the DailyFact and MonthlyFact cells their old and new rows
-are in, and rebuilds their enterprises' VisitFact rows from those enterprises' participations. Its cost grows
+are in, and rebuilds their enterprises' VisitFact rows from those enterprises' participations; their
+inspectors' InspectorFact cells change by the difference of their new and old participations. Its cost grows
 with the tasks changed, not with the other tasks of their days.
 
 An inspection's day and what counts as one are frequency.py's (`inspection_date`, `COUNTED`).
@@ -39,9 +41,9 @@ from jianchama.inspections.models import (
     Task,
     TaskBody,
 )
-from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Region
+from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector, Region
 
-from .models import DailyFact, MonthlyFact, ParticipationFact, VisitFact, Watermark
+from .models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact, Watermark
 
 DIMENSIONS = ("overall", "certificate_shown", "rights_told", "conduct", "efficiency", "integrity")
 # A rating at or below this overall score is a poor one (不满意、非常不满意).
@@ -76,6 +78,23 @@ DIMENSION_COLUMNS = [
 MEASURES = [
     f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month", *DIMENSION_COLUMNS)
 ]
+# InspectorFact's: a participation's dimensions but the two flags, and some of its measures, per inspector.
+INSPECTOR_DIMENSIONS = [
+    "inspector_id",
+    "body_id",
+    "body_district_id",
+    "enterprise_region_id",
+    "enterprise_district_id",
+    "field_id",
+    "kind",
+]
+INSPECTOR_MEASURES = [
+    f.column
+    for f in InspectorFact._meta.concrete_fields
+    if f.column not in ("id", "month", *INSPECTOR_DIMENSIONS)
+]
+INSPECTORS = "statistics_inspectors"
+INSPECTOR_DELTA = "statistics_inspector_delta"
 
 
 def _day_expression() -> str:
@@ -137,8 +156,32 @@ def _parts_sql() -> str:
         "record": InspectionRecord._meta.db_table,
         "finding": Finding._meta.db_table,
         "evaluation": Evaluation._meta.db_table,
+        "inspectors": Task.inspectors.through._meta.db_table,
+        "inspector": Inspector._meta.db_table,
     }
     dims = ", ".join(f"ev.{name}" for name in DIMENSIONS)
+    # Each participation's inspectors (the task's of its body), "12,45" ascending: grouped once on PostgreSQL;
+    # SQLite (no ordered aggregate in 3.40) concatenates an ordered subquery per participation.
+    if connection.vendor == "postgresql":
+        inspected = f"""
+    inspected AS (
+        SELECT ti.task_id, i.body_id,
+               string_agg(CAST(ti.inspector_id AS text), ',' ORDER BY ti.inspector_id) AS inspector_ids
+        FROM {t["inspectors"]} ti JOIN {t["inspector"]} i ON i.id = ti.inspector_id
+        WHERE ti.task_id IN (SELECT id FROM dated)
+        GROUP BY ti.task_id, i.body_id
+    ),"""
+        inspectors = "COALESCE(ins.inspector_ids, '') AS inspector_ids"
+        join_inspectors = "LEFT JOIN inspected ins ON ins.task_id = m.id AND ins.body_id = tb.body_id"
+    else:
+        inspected = ""
+        inspectors = f"""COALESCE((
+            SELECT group_concat(o.inspector_id, ',') FROM (
+                SELECT ti.inspector_id FROM {t["inspectors"]} ti JOIN {t["inspector"]} i ON i.id = ti.inspector_id
+                WHERE ti.task_id = m.id AND i.body_id = tb.body_id ORDER BY ti.inspector_id
+            ) o
+        ), '') AS inspector_ids"""
+        join_inspectors = ""
     return f"""
     CREATE TEMP TABLE {TEMP} AS
     WITH districts AS (
@@ -170,9 +213,9 @@ def _parts_sql() -> str:
         LEFT JOIN {t["record"]} r ON r.task_id = d.id
         LEFT JOIN failed fl ON fl.record_id = r.id
         LEFT JOIN {t["evaluation"]} ev ON ev.task_id = d.id
-    ),
+    ),{inspected}
     parts AS (
-        SELECT m.*, tb.id AS taskbody_id, tb.body_id,
+        SELECT m.*, tb.id AS taskbody_id, tb.body_id, {inspectors},
                e.region_id AS enterprise_region_id,
                COALESCE(ed.district_id, 0) AS enterprise_district_id,
                COALESCE(bd.district_id, 0) AS body_district_id,
@@ -183,6 +226,7 @@ def _parts_sql() -> str:
         JOIN {t["body"]} b ON b.id = tb.body_id
         LEFT JOIN districts ed ON ed.region_id = e.region_id
         LEFT JOIN districts bd ON bd.region_id = b.region_id
+        {join_inspectors}
     ),
     fielded AS (
         SELECT p.*, 0 AS field_id FROM parts p
@@ -217,7 +261,7 @@ def _participations_sql() -> str:
     outcome = "CASE WHEN counted = 1 AND outcome = '{0}' THEN 1 ELSE 0 END AS {0}"
     return f"""
     CREATE TEMP TABLE {PARTICIPATIONS} AS
-    SELECT day, id AS task_id, enterprise_id, {", ".join(DIMENSION_COLUMNS)},
+    SELECT day, id AS task_id, enterprise_id, inspector_ids, {", ".join(DIMENSION_COLUMNS)},
            counted AS inspections,
            CASE WHEN counted = 1 AND mode = 'remote' THEN 1 ELSE 0 END AS remote,
            CASE WHEN counted = 1 AND n_bodies > 1 THEN 1 ELSE 0 END AS joint,
@@ -247,6 +291,59 @@ def _rollup_sql(target: str, source: str, period: str, name: str, alias: str) ->
     FROM {source}
     GROUP BY {period}, {dims}
     """
+
+
+def _inspector_rows_sql(source: str, sign: int) -> str:
+    """SQL: the counted participations of `source` (PARTICIPATIONS, OLD) once per inspector, by month, their
+    measures times `sign` (the refresh takes a changed task's old rows off with -1)."""
+    if connection.vendor == "postgresql":
+        explode = "CROSS JOIN LATERAL unnest(string_to_array(p.inspector_ids, ',')) AS x(inspector)"
+        inspector = "CAST(x.inspector AS integer)"
+    else:
+        explode = "JOIN json_each('[' || p.inspector_ids || ']') x"
+        inspector = "CAST(x.value AS integer)"
+    dims = ", ".join(f"p.{c}" for c in INSPECTOR_DIMENSIONS if c != "inspector_id")
+    measures = ", ".join(f"{sign} * p.{m} AS {m}" for m in INSPECTOR_MEASURES)
+    return (
+        f"SELECT {_month_of('p.day')} AS month, {inspector} AS inspector_id, {dims}, {measures} "
+        f"FROM {source} p {explode} WHERE p.inspections = 1"
+    )
+
+
+def _inspectors_sql(target: str, rows: str, having: bool = False) -> str:
+    """`rows` (a SELECT of InspectorFact's columns) summed by month and dimensions into `target`; with `having`,
+    the cells left with no inspection dropped (every measure counts counted participations only)."""
+    key = ", ".join(["month", *INSPECTOR_DIMENSIONS])
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in INSPECTOR_MEASURES)
+    kept = " HAVING SUM(inspections) <> 0" if having else ""
+    return f"CREATE TEMP TABLE {target} AS SELECT {key}, {sums} FROM ({rows}) x GROUP BY {key}{kept}"
+
+
+def _recount_inspectors(cursor) -> None:
+    """The refresh's InspectorFact: the changed tasks' new participations (PARTICIPATIONS) added to their cells
+    and their old ones (OLD) taken off, by difference: a cell's other tasks are not read (an inspector's month
+    holds dozens of them, a body's hundreds)."""
+    table = InspectorFact._meta.db_table
+    key = ["month", *INSPECTOR_DIMENSIONS]
+    listed = ", ".join(key)
+    measures = ", ".join(INSPECTOR_MEASURES)
+    cursor.execute(
+        _inspectors_sql(
+            INSPECTOR_DELTA,
+            f"{_inspector_rows_sql(PARTICIPATIONS, 1)} UNION ALL {_inspector_rows_sql(OLD, -1)}",
+        )
+    )
+    cursor.execute(f"ANALYZE {INSPECTOR_DELTA}")
+    stored = f"SELECT t.* FROM {table} t JOIN {INSPECTOR_DELTA} d ON {_same('t', 'd', key, [])}"
+    cursor.execute(
+        _inspectors_sql(
+            INSPECTORS,
+            f"SELECT {listed}, {measures} FROM ({stored}) s "
+            f"UNION ALL SELECT {listed}, {measures} FROM {INSPECTOR_DELTA}",
+            having=True,
+        )
+    )
+    _write_cells(cursor, InspectorFact, INSPECTORS, stored)
 
 
 VISIT_KEY = [
@@ -522,6 +619,7 @@ def _recount_tasks(cursor) -> dict[str, int]:
     )
     cursor.execute(f"DELETE FROM {facts} WHERE task_id IN (SELECT id FROM {CHANGED})")
     cursor.execute(f"INSERT INTO {facts} ({columns}) SELECT {columns} FROM {PARTICIPATIONS}")
+    _recount_inspectors(cursor)
 
     # The days' cells the tasks were in and are in now, summed again from all their participations.
     key = ["day", *DIMENSION_COLUMNS]
@@ -602,6 +700,8 @@ TEMPS = (
     MONTHS,
     CURRENT,
     DIFF,
+    INSPECTORS,
+    INSPECTOR_DELTA,
 )
 
 
@@ -638,6 +738,10 @@ def _count_months(cursor, lo: datetime.date, hi: datetime.date) -> int:
     months = {"lo": _date(first), "hi": _date(last)}
     cursor.execute(_monthly_sql(), months)
     _write_diff(cursor, MonthlyFact, MONTHLY, _in_range("month"), months)
+    # A month's days are all in one range (the ranges are quarters but the first and last, which hold no task
+    # before or after them): the range's participations are its months'.
+    cursor.execute(_inspectors_sql(INSPECTORS, _inspector_rows_sql(PARTICIPATIONS, 1)))
+    _write_diff(cursor, InspectorFact, INSPECTORS, _in_range("month"), months)
     cursor.execute(f"SELECT COUNT(*) FROM {PARTICIPATIONS} WHERE field_id = 0")
     (rows,) = cursor.fetchone()
     for name in TEMPS:
@@ -764,10 +868,11 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         total = _rebuild_ranges(list(_quarters(*bounds)), progress)
         for model in (ParticipationFact, DailyFact, VisitFact):
             model.objects.exclude(day__range=bounds).delete()
-        MonthlyFact.objects.exclude(month__range=_month_bounds(*bounds)).delete()
+        for model in (MonthlyFact, InspectorFact):
+            model.objects.exclude(month__range=_month_bounds(*bounds)).delete()
         _vacuum(progress)
     else:
-        for model in (ParticipationFact, DailyFact, VisitFact, MonthlyFact):
+        for model in (ParticipationFact, DailyFact, VisitFact, MonthlyFact, InspectorFact):
             model.objects.all().delete()
     with transaction.atomic():
         mark = _watermark()
@@ -845,7 +950,7 @@ def _vacuum(progress: Callable[[str], None] | None = None) -> None:
         return
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for model in (ParticipationFact, DailyFact, MonthlyFact, VisitFact):
+        for model in (ParticipationFact, DailyFact, MonthlyFact, VisitFact, InspectorFact):
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     if progress:
         progress(f"整理汇总表（VACUUM ANALYZE）：{time.perf_counter() - started:.1f}秒")

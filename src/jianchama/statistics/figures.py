@@ -20,11 +20,12 @@ from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
-from jianchama.registry.models import EnforcementBody, Enterprise, Field, Region
+from jianchama.registry.models import Certificate, EnforcementBody, Enterprise, Field, Inspector, Region
 
-from .models import DailyFact, MonthlyFact, VisitFact
+from .models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact
 from .scope import Filters, Period, Scope, counting
 
 # F-26: no evaluation figure over fewer ratings than this is shown to anyone reading aggregates.
@@ -55,6 +56,8 @@ class Table:
     extra: dict[str, Any] = field(default_factory=dict)
     # Not computed yet: the job queue is computing its view (snapshots.compute); the page says so and reloads.
     pending: bool = False
+    # What the table says when it has no row, if not that the period has no data.
+    empty: str = ""
 
     def chart_data(self) -> dict[str, Any]:
         """What the page's script hands to ECharts: categories (the first column; a date in ISO) and one
@@ -363,6 +366,153 @@ def by_body(scope: Scope, period: Period, filters: Filters) -> Table:
     )
 
 
+INSPECTOR_MEASURES = ["inspections", "completed", "findings", "with_code", "scanned"]
+INSPECTOR_EVALUATIONS = ["evaluations", "overall_sum", "poor"]
+CHOOSE_A_BODY = "请先选择一个执法单位（点击「按执法单位」表中的单位名称），再看其执法人员。"
+# A certificate valid today but ending within this many days is shown as ending soon.
+CERTIFICATE_ENDING_DAYS = 30
+
+
+def one_body(scope: Scope, filters: Filters) -> int | None:
+    """The body whose inspectors the per-inspector figure lists: the one chosen, or the scope's only body."""
+    if filters.body_id:
+        return filters.body_id
+    if scope.level == "bodies" and len(scope.body_ids) == 1:
+        return scope.body_ids[0]
+    return None
+
+
+def _inspector_sums(
+    scope: Scope, period: Period, filters: Filters, body_id: int
+) -> dict[int, dict[str, int]]:
+    """Per inspector of `body_id`, the sums of the counted participations he is on in the period: its whole
+    months from InspectorFact, its other days (a custom range's) from ParticipationFact's inspectors."""
+    live = scope.live_evaluations
+    names = INSPECTOR_MEASURES + (INSPECTOR_EVALUATIONS if live is not None else [])
+
+    def total(name: str):
+        # The evaluations of the bodies whose ratings the reader may see live (a supervisor: his district's).
+        return Sum(name, filter=live) if name in INSPECTOR_EVALUATIONS and live else Sum(name)
+
+    got: dict[int, dict[str, int]] = {}
+
+    def add(inspector_id: int, row: dict) -> None:
+        into = got.setdefault(inspector_id, dict.fromkeys(names, 0))
+        for name in names:
+            into[name] += row[name] or 0
+
+    for part in month_split(period):
+        if whole_months(part):
+            rows = (
+                InspectorFact.objects.filter(month__range=(part.start, part.end), body_id=body_id)
+                .filter(filters.q())
+                .filter(scope.rows)
+                .values("inspector_id")
+                .annotate(**{name: total(name) for name in names})
+                .order_by()
+            )
+            for row in rows:
+                add(row["inspector_id"], row)
+            continue
+        # A few days of one body: grouped by its sets of inspectors (a few hundred), split here.
+        rows = (
+            ParticipationFact.objects.filter(
+                day__range=(part.start, part.end), body_id=body_id, inspections=1
+            )
+            .filter(filters.q())
+            .filter(scope.rows)
+            .exclude(inspector_ids="")
+            .values("inspector_ids")
+            .annotate(**{name: total(name) for name in names})
+            .order_by()
+        )
+        for row in rows:
+            for inspector_id in row["inspector_ids"].split(","):
+                add(int(inspector_id), row)
+    return got
+
+
+def certificate_status(inspector_ids: list[int], today: datetime.date) -> dict[int, str]:
+    """Each inspector's certificate as of today: valid (until when, and whether it ends within
+    CERTIFICATE_ENDING_DAYS), else the latest one's status (suspended, revoked, expired), else none."""
+    shown: dict[int, str] = {}
+    latest: dict[int, Certificate] = {}
+    for certificate in Certificate.objects.filter(inspector_id__in=inspector_ids).order_by(
+        "inspector_id", "valid_until"
+    ):
+        latest[certificate.inspector_id] = certificate
+        if (
+            certificate.status == Certificate.Status.VALID
+            and certificate.valid_from <= today <= certificate.valid_until
+        ):
+            ending = (certificate.valid_until - today).days <= CERTIFICATE_ENDING_DAYS
+            shown[certificate.inspector_id] = f"有效至{certificate.valid_until:%Y-%m-%d}" + (
+                "（即将到期）" if ending else ""
+            )
+    for inspector_id in inspector_ids:
+        if inspector_id in shown:
+            continue
+        certificate = latest.get(inspector_id)
+        shown[inspector_id] = (
+            "无执法证件"
+            if certificate is None
+            else f"{certificate.get_effective_status_display()}（{certificate.number}）"
+        )
+    return shown
+
+
+@figure(
+    "by_inspector",
+    "按执法人员",
+    "所选执法单位（点击「按执法单位」表中的单位名称选择；执法单位人员看本单位）每名执法人员参与的检查次数"
+    "（一次检查计入参与的每名执法人员）、已录入结果、每百次检查发现问题数、扫码率，及其执法证件今日的状态；"
+    "执法监督人员另见其评议数、总体评价平均分（少于5条评议显示“<5”）和不满意评议数，执法单位看不到。",
+)
+def by_inspector(scope: Scope, period: Period, filters: Filters) -> Table:
+    evaluated = scope.live_evaluations is not None
+    columns = ["执法人员", "检查次数", "已录入结果", "每百次检查发现问题数", "扫码率（%）"]
+    if evaluated:
+        columns += ["评议数", "总体评价平均分", "不满意评议数"]
+    columns.append("执法证件状态")
+    body_id = one_body(scope, filters)
+    if body_id is None:
+        return Table(columns, [], empty=CHOOSE_A_BODY)
+    got = _inspector_sums(scope, period, filters, body_id)
+    # The body's inspectors on duty, and any other who inspected in the period (left since, or of the body's
+    # tasks under another body's name: not counted here).
+    people = {
+        inspector.pk: inspector
+        for inspector in Inspector.objects.filter(Q(body_id=body_id, is_active=True) | Q(pk__in=list(got)))
+    }
+    status = certificate_status(list(people), timezone.localdate())
+    rows = []
+    for inspector_id, inspector in people.items():
+        t = got.get(inspector_id) or {}
+        row = [
+            inspector.name + ("" if inspector.is_active else "（已离岗）"),
+            t.get("inspections", 0),
+            t.get("completed", 0),
+            _ratio(t.get("findings", 0), t.get("completed", 0)),
+            _ratio(t.get("scanned", 0), t.get("with_code", 0)),
+        ]
+        if evaluated:
+            n = t.get("evaluations", 0)
+            row += (
+                [
+                    n,
+                    (Decimal(t["overall_sum"]) / n).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+                    t["poor"],
+                ]
+                if n >= MIN_RATINGS
+                else [SUPPRESSED, SUPPRESSED, SUPPRESSED]
+            )
+        row.append(status[inspector_id])
+        rows.append(row)
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    note = "按检查日期统计。"
+    return Table(columns, rows, series=[1], note=note)
+
+
 @figure("by_field", "按执法领域", "各执法领域的检查次数：一次检查涉及几个领域的事项，就计入几个领域。")
 def by_field(scope: Scope, period: Period, filters: Filters) -> Table:
     base = (
@@ -660,6 +810,7 @@ PAGE_FIGURES = [
     "code_use",
     "outcomes",
     "by_body",
+    "by_inspector",
     "by_region",
     "by_field",
     "repeated",

@@ -85,6 +85,9 @@ class ParticipationFact(Facts):
     day = models.DateField("日期")
     task_id = models.BigIntegerField("检查任务")
     enterprise_id = models.IntegerField("企业")
+    # The task's inspectors of this body ("12,45", ascending): what the refresh takes off InspectorFact when the
+    # task changes (its inspectors may have changed too).
+    inspector_ids = models.TextField("本单位执法人员", blank=True, default="")
 
     class Meta:
         verbose_name = "参与单位统计"
@@ -132,6 +135,45 @@ class MonthlyFact(Facts):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} 单位#{self.body_id} 领域#{self.field_id}"
+
+
+class InspectorFact(models.Model):
+    """Per month × inspector × the facts' dimensions but the two flags: the participations of an inspector's
+    body in the counted tasks he is on, summed (one task counts once for each of its inspectors). The
+    per-inspector figures read one body's rows; a custom range's days outside its whole months are read from
+    ParticipationFact (figures.by_inspector). Kept by the nightly rebuild from a fresh count, and by the
+    refresh by difference: a changed task's old participations (with their `inspector_ids`) taken off, its new
+    ones added."""
+
+    month = models.DateField("月份（当月1日）")
+    inspector_id = models.IntegerField("执法人员")
+    body_id = models.IntegerField("执法单位")
+    body_district_id = models.IntegerField("执法单位所在区")
+    enterprise_region_id = models.IntegerField("企业所在街镇")
+    enterprise_district_id = models.IntegerField("企业所在区")
+    field_id = models.IntegerField("执法领域（0为全部）")
+    kind = models.CharField("检查类型", max_length=16)
+    inspections = models.IntegerField("检查次数", default=0)
+    with_code = models.IntegerField("已生成检查码", default=0)
+    scanned = models.IntegerField("企业已扫码", default=0)
+    completed = models.IntegerField("已录入结果", default=0)
+    findings = models.IntegerField("不符合项", default=0)
+    evaluations = models.IntegerField("评议数", default=0)
+    overall_sum = models.IntegerField("总体评价合计", default=0)
+    poor = models.IntegerField("不满意评议", default=0)
+
+    class Meta:
+        verbose_name = "执法人员统计"
+        verbose_name_plural = "执法人员统计"
+        indexes = [
+            models.Index(fields=["body_id", "field_id", "month"], name="inspectorfact_body_field_month"),
+            models.Index(fields=["month"], name="inspectorfact_month"),
+            # The refresh's cells, found by inspector.
+            models.Index(fields=["inspector_id", "month"], name="inspectorfact_inspector_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} 执法人员#{self.inspector_id} 单位#{self.body_id}"
 
 
 class VisitFact(models.Model):
@@ -199,8 +241,9 @@ class Watermark(models.Model):
     scan_id = models.BigIntegerField(default=0)
     evaluation_id = models.BigIntegerField(default=0)
     rebuilt_at = models.DateTimeField("全量重建时间", null=True, blank=True)
-    # False on a database whose facts were built before ParticipationFact existed (migration 0009): the refresh
-    # cannot sum a cell again from participations that are not there, and rebuilds everything once instead.
+    # False on a database whose facts were built before ParticipationFact existed (migration 0009), or before
+    # InspectorFact and the participations' inspectors (0011): the refresh cannot sum a cell again from
+    # participations that are not there, and rebuilds everything once instead.
     participations_built = models.BooleanField("参与单位统计已建", default=True)
     refreshed_at = models.DateTimeField("增量刷新时间", null=True, blank=True)
 

@@ -43,9 +43,12 @@ from .figures import frequency_counts as live_frequency_counts
 from .models import FigureSnapshot
 from .scope import Filters, Period, Scope, body_scope, region_scope
 
-# Every figure of the page but the evaluations (whose rows depend on who reads them: supervisors see live
-# aggregates, the district government and bodies F-26's releases; and cost a few milliseconds).
-HEAVY = tuple(code for code in PAGE_FIGURES if code != "evaluations")
+# Figures always computed in the request: their rows depend on who reads them (the evaluations: supervisors see
+# live aggregates, the district government and bodies F-26's releases; the per-inspector figure's evaluation
+# columns alike), and they read few rows (a few milliseconds; one body's inspectors).
+LIVE = ("evaluations", "by_inspector")
+# Every other figure of the page.
+HEAVY = tuple(code for code in PAGE_FIGURES if code not in LIVE)
 FREQUENCY = "frequency_counts"  # the frequency report's counts (figures.frequency_counts), stored alike
 FREQUENCY_LIMIT = 50
 STANDARD_KINDS = ("year", "quarter", "month")
@@ -163,6 +166,7 @@ def _table(data: dict) -> Table:
         link=data["link"],
         links=data["links"],
         extra=data["extra"],
+        empty=data.get("empty", ""),  # not in the snapshots stored before it existed
     )
 
 
@@ -176,6 +180,7 @@ def _data(table: Table) -> dict:
         "link": table.link,
         "links": table.links,
         "extra": table.extra,
+        "empty": table.empty,
     }
 
 
