@@ -80,6 +80,15 @@ def add_inspections(count: int) -> list[int]:
             WHERE n.number LIKE 'B%%'
             """
         )
+        # Their inspectors, the copied tasks' (the per-inspector facts explode each participation by them).
+        cursor.execute(
+            """
+            INSERT INTO inspections_task_inspectors (task_id, inspector_id)
+            SELECT n.id, ti.inspector_id
+            FROM inspections_task n JOIN inspections_task_inspectors ti ON ti.task_id = CAST(substr(n.number, 2) AS bigint)
+            WHERE n.number LIKE 'B%%'
+            """
+        )
     ids = [row[0] for row in made]
     for task in Task.objects.filter(pk__in=ids).only("pk", "number", "window_start", "status"):
         audit.record(
@@ -369,6 +378,38 @@ def deferred_views(runs: int) -> None:
     OrmQ.objects.filter(id__gt=queued).delete()
 
 
+def inspector_figures(runs: int) -> None:
+    """The per-inspector figure (computed in every request: figures.by_inspector) on each view of
+    `live_views` with a body chosen (a body's administrator: his own): median and slowest wall ms."""
+    from bench_pages import users
+    from django.utils import timezone
+
+    from jianchama.statistics import figures, views
+    from jianchama.statistics.scope import Filters, scope_for
+
+    today = timezone.localdate()
+    print(f"  per-inspector figure: {runs} calls each; wall median / slowest ms (rows shown)")
+    for role, user in users():
+        scope = scope_for(user)
+        body = figures.one_body(scope, Filters())
+        if body is None:
+            offered = views.choices(scope)["bodies"]
+            body = offered[0].pk if offered else None
+        print(f"  as {role} (body #{body})")
+        for name, period, _filters in live_views(today, user)[:4]:
+            filters = Filters(body_id=body)
+            walls = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                table = figures.FIGURES["by_inspector"].compute(scope, period, filters)
+                walls.append(time.perf_counter() - started)
+            print(
+                f"    {name:<24} {1000 * statistics.median(walls):.0f} / {1000 * max(walls):.0f} "
+                f"({len(table.rows)} inspectors)",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="requests per page and user (9)")
@@ -384,6 +425,11 @@ def main() -> None:
         "--live",
         action="store_true",
         help="only time repeated and most_inspected on views no snapshot serves (no pages, no refresh)",
+    )
+    parser.add_argument(
+        "--inspectors",
+        action="store_true",
+        help="only time the per-inspector figure on the views of --live with a body chosen (no refresh)",
     )
     parser.add_argument(
         "--deferred",
@@ -436,6 +482,11 @@ def main() -> None:
     if args.deferred:
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         deferred_views(args.runs)
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
+    if args.inspectors:
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        inspector_figures(args.runs)
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return
     if args.live:

@@ -95,6 +95,7 @@ INSPECTOR_MEASURES = [
 ]
 INSPECTORS = "statistics_inspectors"
 INSPECTOR_DELTA = "statistics_inspector_delta"
+INSPECTOR_STORED = "statistics_inspector_stored"
 
 
 def _day_expression() -> str:
@@ -334,16 +335,21 @@ def _recount_inspectors(cursor) -> None:
         )
     )
     cursor.execute(f"ANALYZE {INSPECTOR_DELTA}")
-    stored = f"SELECT t.* FROM {table} t JOIN {INSPECTOR_DELTA} d ON {_same('t', 'd', key, [])}"
+    # The cells' stored rows, read once (index inspectorfact_cell): the new rows are summed from them, and the
+    # diff compares with them.
+    cursor.execute(
+        f"CREATE TEMP TABLE {INSPECTOR_STORED} AS SELECT t.* FROM {table} t JOIN {INSPECTOR_DELTA} d "
+        f"ON {_same('t', 'd', key, [])}"
+    )
     cursor.execute(
         _inspectors_sql(
             INSPECTORS,
-            f"SELECT {listed}, {measures} FROM ({stored}) s "
+            f"SELECT {listed}, {measures} FROM {INSPECTOR_STORED} "
             f"UNION ALL SELECT {listed}, {measures} FROM {INSPECTOR_DELTA}",
             having=True,
         )
     )
-    _write_cells(cursor, InspectorFact, INSPECTORS, stored)
+    _write_cells(cursor, InspectorFact, INSPECTORS, f"SELECT * FROM {INSPECTOR_STORED}")
 
 
 VISIT_KEY = [
@@ -702,6 +708,7 @@ TEMPS = (
     DIFF,
     INSPECTORS,
     INSPECTOR_DELTA,
+    INSPECTOR_STORED,
 )
 
 

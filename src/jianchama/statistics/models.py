@@ -168,8 +168,13 @@ class InspectorFact(models.Model):
         indexes = [
             models.Index(fields=["body_id", "field_id", "month"], name="inspectorfact_body_field_month"),
             models.Index(fields=["month"], name="inspectorfact_month"),
-            # The refresh's cells, found by inspector.
-            models.Index(fields=["inspector_id", "month"], name="inspectorfact_inspector_month"),
+            # The refresh's cells, each found by its key (the districts follow from the body and the town): by
+            # inspector, month and body alone a cell was one of some 260 rows, each read from the table (4.5 s
+            # for a refresh of 10,000 tasks at 1 M inspections).
+            models.Index(
+                fields=["inspector_id", "month", "body_id", "field_id", "kind", "enterprise_region_id"],
+                name="inspectorfact_cell",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': '执法人员统计',
                 'verbose_name_plural': '执法人员统计',
-                'indexes': [models.Index(fields=['body_id', 'field_id', 'month'], name='inspectorfact_body_field_month'), models.Index(fields=['month'], name='inspectorfact_month'), models.Index(fields=['inspector_id', 'month'], name='inspectorfact_inspector_month')],
+                'indexes': [models.Index(fields=['body_id', 'field_id', 'month'], name='inspectorfact_body_field_month'), models.Index(fields=['month'], name='inspectorfact_month'), models.Index(fields=['inspector_id', 'month', 'body_id', 'field_id', 'kind', 'enterprise_region_id'], name='inspectorfact_cell')],
             },
         ),
         migrations.RunPython(not_built, migrations.RunPython.noop, elidable=False),
