@@ -264,6 +264,12 @@ def test_the_region_tiles_count_by_region_and_drill_down(client, towns):
     town = client.get(f"/statistics/{tiles['朱泾镇']}").content.decode()
     assert "返回全部区域" in town and summary(town)["检查次数"] == "2"
     assert table(town, "by_region") == [["朱泾镇", "2"]] and links(town, "by_region") == {}
+    # Down to the enterprises: the town's most inspected are its own, and its repeated inspections theirs.
+    assert [row[:2] for row in table(town, "most_inspected")] == [["朱泾燃气有限公司", "2"]]
+    assert [row[0] for row in table(page, "most_inspected")][:2] == ["金山燃气有限公司", "朱泾燃气有限公司"]
+    assert table(town, "repeated")[3] == ["一年内", "1", "1"]
+    fengjing = client.get(f"/statistics/{tiles['枫泾镇']}").content.decode()
+    assert table(fengjing, "most_inspected") == [["该期间没有数据。"]]
 
     # The city: its districts, each a link to the district, whose page shows its towns.
     client.force_login(s.admin)

@@ -725,7 +725,8 @@ def repeated(scope: Scope, period: Period, filters: Filters) -> Table:
 @figure(
     "most_inspected",
     "检查次数最多的企业",
-    "期间内检查次数最多的20家企业及检查过它的执法单位数。",
+    "期间内检查次数最多的20家企业及检查过它的执法单位数；选择区划（点击「区划分布」中的区划，下钻到街镇）即看该区划的"
+    "企业。本表与「重复检查」不按检查类型筛选。",
 )
 def most_inspected(scope: Scope, period: Period, filters: Filters) -> Table:
     base = (

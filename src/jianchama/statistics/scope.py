@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from jianchama.core.roles import Role
-from jianchama.registry.models import EnforcementBody, Region
+from jianchama.registry.models import EnforcementBody, Enterprise, Region
 
 
 @dataclass(frozen=True)
@@ -175,10 +175,13 @@ class Filters:
         return q
 
     def visit_q(self) -> Q:
-        """The same on VisitFact, which has no kind nor town (the frequency report filters by field only)."""
+        """The same on VisitFact, which has no kind nor town (the frequency report filters by field only): a
+        region is its enterprises (the region → enterprise drill-down: a town chosen, its most inspected)."""
         q = Q(field_id=self.field_id)
         if self.body_id:
             q &= Q(body_id=self.body_id)
+        if self.region_ids:
+            q &= Q(enterprise_id__in=Enterprise.objects.filter(region_id__in=self.region_ids).values("pk"))
         return q
 
 
