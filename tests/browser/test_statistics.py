@@ -114,6 +114,8 @@ def test_the_charts_show_the_tables_numbers_and_follow_the_filters(live_server, 
     desktop.wait_for_url("**/statistics/?*body=*")
     series = assert_charts_equal_tables(desktop)
     assert sum(series["by_kind"][0]) == 1
+    # And on to its inspectors: the body's one inspector (王五) on the joint inspection, drawn as the table says.
+    assert series["by_inspector"] == [[1]]
 
     staff_login(phone, live_server.url, "tongji")
     phone.goto(f"{live_server.url}/statistics/")
@@ -145,10 +147,18 @@ def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_th
     phone.goto(f"{live_server.url}/statistics/?field={s.item.field_id}")
     assert "项指标正由后台计算" in phone.locator("#statistics-pending").inner_text()
     assert phone.locator("[data-pending]").count() > 5
-    # The evaluations (read live: a few rows whoever reads them) are the one chart drawn.
-    assert phone.eval_on_selector_all("[data-chart]", "charts => charts.map(c => c.dataset.chart)") == [
-        "evaluations"
-    ]
+    # The evaluations and the per-inspector figure (read live: a few rows whoever reads them) are the charts drawn.
+    from jianchama.statistics.figures import PAGE_FIGURES
+    from jianchama.statistics.snapshots import LIVE
+
+    assert (
+        phone.eval_on_selector_all("[data-chart]", "charts => charts.map(c => c.dataset.chart)")
+        == [
+            "by_inspector",
+            "evaluations",
+        ]
+        == [code for code in PAGE_FIGURES if code in LIVE]
+    )
     assert no_horizontal_scroll(phone)
     assert run_queued_jobs() == 1
     # The page's own reload (every 5 s) brings the figures.
