@@ -38,7 +38,14 @@ TABLES = """() => Object.fromEntries([...document.querySelectorAll('[data-table]
     [...table.querySelectorAll('tbody tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
 ]))"""
 
-COLUMNS = {"by_month": [1, 2, 3, 4], "repeated": [1, 2]}  # the drawn columns where not just the second
+# The drawn columns where not just the second.
+COLUMNS = {
+    "by_month": [1, 2, 3, 4],
+    "repeated": [1, 2],
+    "supervision_findings": [2, 3, 4],
+    "supervision_steps": [1, 2, 3],
+    "sampling_coverage": [3, 4],
+}
 SPLIT = {"calendar"}  # charts drawing one column as several series (a calendar per year)
 
 
@@ -147,7 +154,8 @@ def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_th
     phone.goto(f"{live_server.url}/statistics/?field={s.item.field_id}")
     assert "项指标正由后台计算" in phone.locator("#statistics-pending").inner_text()
     assert phone.locator("[data-pending]").count() > 5
-    # The evaluations and the per-inspector figure (read live: a few rows whoever reads them) are the charts drawn.
+    # The evaluations, the per-inspector figure and the supervision figures (read live: a few rows whoever reads
+    # them) are the charts drawn.
     from jianchama.statistics.figures import PAGE_FIGURES
     from jianchama.statistics.snapshots import LIVE
 
@@ -156,6 +164,10 @@ def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_th
         == [
             "by_inspector",
             "evaluations",
+            "supervision_findings",
+            "supervision_steps",
+            "sampling_coverage",
+            "complaints",
         ]
         == [code for code in PAGE_FIGURES if code in LIVE]
     )

@@ -18,6 +18,7 @@ and the enterprise's tasks in the range any rule can look at, fetched through th
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -176,14 +177,31 @@ class FrequencyCheck:
 
 class FrequencyRefusal(DomainError):
     """A submission the frequency rules refuse, or let through only with a justification it lacks; `check`
-    is what the check found (the API lists its breaches), `justification_required` which of the two it is."""
+    is what the check found (the API lists its breaches), `justification_required` which of the two it is.
+
+    What `record_refusal` keeps of it once the refused change is rolled back: `task` (the object as it was:
+    its enterprise and kind; its row may be gone), the `breaches` that refused it, the `field_ids` of its
+    items (read before the rollback), and the `stage` (FrequencyRefusalRecord.Stage) it was refused at."""
 
     def __init__(
-        self, message: str, *, problems: list[str], check: FrequencyCheck, justification_required: bool
+        self,
+        message: str,
+        *,
+        problems: list[str],
+        check: FrequencyCheck,
+        justification_required: bool,
+        task: Task | None = None,
+        breaches: list[Breach] | None = None,
+        field_ids: Iterable[int] = (),
+        stage: str = "submission",  # FrequencyRefusalRecord.Stage
     ):
         super().__init__(message, problems=problems)
         self.check = check
         self.justification_required = justification_required
+        self.task = task
+        self.breaches = list(breaches or [])
+        self.field_ids = sorted(set(field_ids))
+        self.stage = stage
 
 
 # --- The check --------------------------------------------------------------------------------------------
@@ -220,6 +238,25 @@ class _Seen:
 
 def inspection_date(task: Task) -> datetime.date:
     return timezone.localdate(task.started_at) if task.started_at else task.window_start
+
+
+def inspected_between(start: datetime.date, end: datetime.date) -> Q:
+    """The tasks whose `inspection_date` lies in [start, end], as two index ranges: the unstarted by their
+    window, the started from the first day's local midnight to the one after the last (statistics.build reads
+    the same two)."""
+    zone = timezone.get_current_timezone()
+    first = timezone.make_aware(datetime.datetime.combine(start, datetime.time.min), zone)
+    after = timezone.make_aware(
+        datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min), zone
+    )
+    return Q(started_at__isnull=True, window_start__range=(start, end)) | Q(
+        started_at__gte=first, started_at__lt=after
+    )
+
+
+def task_field_ids(task: Task) -> list[int]:
+    """The fields of the task's items."""
+    return sorted(set(task.items.values_list("field_id", flat=True)))
 
 
 def _fetch_queryset(enterprise_id, lo, hi, task_id):
@@ -551,7 +588,22 @@ def audit_extras(task: Task) -> dict[str, Any]:
     return extra
 
 
-def recheck_at_approval(task: Task, *, emergency_running: bool) -> list[str]:
+@dataclass
+class Recheck:
+    """What the check at approval found against the task (`recheck_at_approval`): `problems` in words (empty
+    when the approval may go ahead), and the `breaches` behind them."""
+
+    check: FrequencyCheck
+    problems: list[str]
+    breaches: list[Breach]
+
+    @property
+    def justification_required(self) -> bool:
+        """Refused only for a justification the task lacks (no refuse-rule broken)."""
+        return bool(self.problems) and not self.check.refusals
+
+
+def recheck_at_approval(task: Task, *, emergency_running: bool) -> Recheck:
     """The check again at approval, since other tasks may have come since submission: a broken refuse-rule
     refuses approval; a justify-rule broken now that was not justified at submission sends the task back for
     a justification (an emergency already under way cannot go back: its findings are kept and the head's
@@ -559,6 +611,7 @@ def recheck_at_approval(task: Task, *, emergency_running: bool) -> list[str]:
     Enterprise.objects.select_for_update().filter(pk=task.enterprise_id).exists()
     check = check_frequency(task)
     problems = [with_exemptions(breach) for breach in check.refusals]
+    breaches = list(check.refusals)
     justified = (
         {(f["rule"], f["body"]) for f in task.frequency_findings or [] if f.get("action") == Action.JUSTIFY}
         if task.frequency_justification
@@ -570,8 +623,61 @@ def recheck_at_approval(task: Task, *, emergency_running: bool) -> list[str]:
             f"{breach.message}；提交时未就此说明理由，请退回修改，由经办人填写超频次检查的理由后重新提交"
             for breach in unjustified
         ]
+        breaches += unjustified
     task.frequency_findings = check.findings()
-    return problems
+    return Recheck(check, problems, breaches)
+
+
+def recording_refusals(function):
+    """Wraps a service that may let a `FrequencyRefusal` out (submitting, drafting and submitting, approving):
+    once the service's own transaction has rolled the refused change back, the refusal is recorded in a
+    transaction of its own (`record_refusal`) and raised again. The service's `task` argument, when it has
+    one, is the task the record names (it existed before the refused change, so it is still there); a task
+    drafted and submitted in one call was rolled back with the refusal and is not named.
+
+    Outside any transaction the record is committed whatever the caller then does. A caller that wraps the
+    service in a transaction of its own decides for the record as for everything else in it (a random
+    draw's reveal commits the refusals of the tasks it drafted; anything rolled back takes its records)."""
+
+    @functools.wraps(function)
+    def wrapper(actor, **arguments):
+        try:
+            return function(actor, **arguments)
+        except FrequencyRefusal as refusal:
+            record_refusal(actor, refusal=refusal, task=arguments.get("task"))
+            raise
+
+    return wrapper
+
+
+@transaction.atomic
+def record_refusal(actor, *, refusal: FrequencyRefusal, task: Task | None):
+    """Keep a refused submission or approval (FrequencyRefusalRecord): the enterprise, the body of the actor
+    (the task's lead body when he has none), the kind, the fields, the rules broken and the day checked."""
+    from .models import FrequencyRefusalRecord
+
+    refused = refusal.task or task
+    if refused is None:  # never: the services raise it with the task
+        return None
+    record = FrequencyRefusalRecord.objects.create(
+        task_id=task.pk if task is not None else None,
+        enterprise_id=refused.enterprise_id,
+        body_id=getattr(actor, "body_id", None) or refused.lead_body_id,
+        kind=refused.kind,
+        stage=refusal.stage,
+        reason=(
+            FrequencyRefusalRecord.Reason.JUSTIFICATION_MISSING
+            if refusal.justification_required
+            else FrequencyRefusalRecord.Reason.REFUSED
+        ),
+        day=refusal.check.date,
+        breaches=[breach.as_json() for breach in refusal.breaches],
+        message=refusal.message,
+        refused_by=actor,
+    )
+    if refusal.field_ids:
+        record.fields.set(refusal.field_ids)
+    return record
 
 
 def has_justified_findings(task: Task) -> bool:
@@ -666,7 +772,8 @@ def join_task(actor, *, task: Task, into: Task) -> Task:
     workflow.transition(source, Task.Status.CANCELLED)
     source.cancelled_at = timezone.now()
     source.cancel_reason = f"已并入联合检查任务{target.number}"
-    source.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    source.joined_into = target
+    source.save(update_fields=["status", "cancelled_at", "cancel_reason", "joined_into"])
     workflow.record(actor, "task.cancelled", source, before_source, reason=source.cancel_reason)
     return target
 

@@ -201,6 +201,30 @@ class Task(models.Model):
     closed_at = models.DateTimeField("办结时间", null=True, blank=True)
     cancelled_at = models.DateTimeField("取消时间", null=True, blank=True)
     cancel_reason = models.TextField("取消原因", blank=True)
+    # Set when the task was cancelled by joining another body's task on the same enterprise (frequency.join_task,
+    # 进一次门、查多项事): the joint task it went into. Not the reason's text, which a body may word alike. No
+    # index of its own: the few joined tasks are read from the partial index `task_joined`.
+    joined_into = models.ForeignKey(
+        "self",
+        verbose_name="并入的联合检查任务",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="joined_from",
+        db_index=False,
+    )
+    # Set when the task, a joint inspection, carries out an accepted proposal to merge plans (F-13, 计划合并;
+    # `services.create_task`): its plan is one of the proposal's, its enterprise one of the proposal's, another
+    # of its bodies one of the proposal's. Read from the partial index `task_coordinated`, like `joined_into`.
+    coordination_proposal = models.ForeignKey(
+        "plans.CoordinationProposal",
+        verbose_name="实施的联合检查建议",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_index=False,
+    )
     # Set when something the approval relied on is withdrawn before the visit (e.g. an inspector's certificate
     # suspended by an accountability decision): the task must be changed or cancelled before it goes ahead.
     qualification_alert = models.TextField("资格预警", blank=True)
@@ -240,6 +264,23 @@ class Task(models.Model):
                 fields=["kind"],
                 condition=UNPLANNED_KIND & LACKING_REASON,
                 name="task_unplanned_lacking",
+            ),
+            # The statistics' frequency control (F-21, F-42) counts live the few tasks whose frequency check
+            # found something (a warning, a justified or an exempted breach: a few in a hundred) by their
+            # inspection day, as `frequency.inspected_between` reads it: the unstarted by their window, the
+            # started by their start.
+            models.Index(
+                fields=["started_at", "window_start"],
+                condition=~Q(frequency_findings=[]),
+                name="task_frequency_noted",
+            ),
+            # And the visits avoided by joining another body's task, by the joined task's planned day, and by
+            # carrying out a proposal to merge plans, by the inspection day.
+            models.Index(fields=["window_start"], condition=Q(joined_into__isnull=False), name="task_joined"),
+            models.Index(
+                fields=["started_at", "window_start"],
+                condition=Q(coordination_proposal__isnull=False),
+                name="task_coordinated",
             ),
         ]
 
@@ -725,6 +766,66 @@ class FrequencyRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FrequencyRefusalRecord(models.Model):
+    """A submission (or an approval) the frequency rules refused (F-21): a refuse-rule broken, or a justify-rule
+    broken without the justification it needs. The refused change itself is rolled back; this record is written
+    after that rollback, in a transaction of its own (`frequency.record_refusal`, called by the services when
+    they let a `FrequencyRefusal` out), so that the statistics can count the visits the rules stopped.
+
+    `task` is empty when the task was drafted and submitted in one step (`create_task(submit=True)`): it was
+    never saved. What the statistics filter by is kept here for that case: the enterprise, the kind, the
+    fields of the items; `day` is the inspection date the check was about (`frequency.inspection_date`)."""
+
+    class Stage(models.TextChoices):
+        SUBMISSION = "submission", "提交审批"
+        APPROVAL = "approval", "审批时复核"
+
+    class Reason(models.TextChoices):
+        REFUSED = "refused", "超出频次不予提交"
+        JUSTIFICATION_MISSING = "justification_missing", "须说明理由而未说明"
+
+    task = models.ForeignKey(
+        Task,
+        verbose_name="检查任务",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="frequency_refusals",
+    )
+    enterprise = models.ForeignKey(
+        Enterprise, verbose_name="检查对象", on_delete=models.PROTECT, related_name="+"
+    )
+    # The body of the user who submitted (or approved): whose request was refused.
+    body = models.ForeignKey(
+        EnforcementBody, verbose_name="执法单位", on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField("检查类型", max_length=16, choices=Task.Kind.choices)
+    fields = models.ManyToManyField(Field, verbose_name="执法领域", related_name="+", blank=True)
+    stage = models.CharField("环节", max_length=12, choices=Stage.choices)
+    reason = models.CharField("原因", max_length=24, choices=Reason.choices)
+    day = models.DateField("检查日期")
+    # The rules broken, as the check found them (each `Breach.as_json()`: rule id, name, action, counts, message).
+    breaches = models.JSONField("违反的频次规则", default=list)
+    message = models.TextField("拒绝理由")
+    refused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="操作人", on_delete=models.PROTECT, related_name="+"
+    )
+    refused_at = models.DateTimeField("拒绝时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "频次拒绝记录"
+        verbose_name_plural = "频次拒绝记录"
+        ordering = ["-refused_at", "-pk"]
+        indexes = [
+            # The statistics read a period's records, a body's own from its rows.
+            models.Index(fields=["day"], name="frequencyrefusal_day"),
+            models.Index(fields=["body", "day"], name="frequencyrefusal_body_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()}：{self.get_reason_display()}（检查日期{self.day}）"
 
 
 # The roles that may approve a triggered inspection, as the situation names them. Only the body's head

@@ -40,12 +40,14 @@ from jianchama.registry.models import (
 from jianchama.registry.qualification import check_qualification
 
 from . import backfill, scan_card, scan_log, signing, workflow
+from .frequency import recording_refusals
 from .models import (
     CodeReport,
     Evaluation,
     EvaluationRelease,
     Evidence,
     Finding,
+    FrequencyRefusalRecord,
     InspectionCode,
     InspectionRecord,
     Scan,
@@ -314,6 +316,30 @@ def _plan_problems(
     return problems
 
 
+def _carried_out_proposal(enterprise: Enterprise, bodies, plan, window_start, window_end):
+    """The accepted proposal to merge plans (F-13) a joint planned inspection carries out, if any: one citing its
+    plan, reaching its enterprise, its period meeting the window, another of the task's bodies among its plans'
+    (the statistics count the visits it saves: `inspections.counts`)."""
+    from jianchama.plans.models import CoordinationProposal
+
+    others = [body.pk for body in bodies if plan is not None and body.pk != plan.body_id]
+    if not others or not window_start or not window_end:
+        return None
+    # Two filters: the plan and the other body's plan are two rows of the proposal's plans.
+    return (
+        CoordinationProposal.objects.filter(
+            status=CoordinationProposal.Status.ACCEPTED,
+            plans=plan,
+            enterprises=enterprise,
+            period_start__lte=window_end,
+            period_end__gte=window_start,
+        )
+        .filter(plans__body_id__in=others)
+        .order_by("pk")
+        .first()
+    )
+
+
 def _trigger_problems(kind, situation, items) -> list[str]:
     """A triggered inspection must name a defined trigger situation of the field it inspects (F-28)."""
     if kind != Task.Kind.TRIGGER:
@@ -357,6 +383,7 @@ def _assign_items(
     return assignment
 
 
+@recording_refusals
 @transaction.atomic
 def create_task(
     actor,
@@ -383,7 +410,8 @@ def create_task(
 ) -> Task:
     """A draft task, led by the actor's body; `joint_bodies` makes it a joint inspection. `submit`: submitted
     for approval in the same transaction, as `submit_task` would (its frequency check, `justification` and
-    `exemption`), or not created at all if the submission is refused."""
+    `exemption`), or not created at all if the submission is refused (the refusal is recorded nonetheless:
+    `frequency.recording_refusals`)."""
     if not can_create_tasks(actor):
         raise PermissionDenied("只有执法单位的执法人员或管理员可以创建检查任务")
     if not Enterprise.objects.visible_to(actor).filter(pk=enterprise.pk).exists():
@@ -413,6 +441,7 @@ def create_task(
     raise_if(problems, "检查任务未保存")
     task = Task.objects.create(
         enterprise=enterprise,
+        coordination_proposal=_carried_out_proposal(enterprise, bodies, plan, window_start, window_end),
         lead_body=lead,
         legal_basis=legal_basis.strip(),
         kind=kind,
@@ -463,12 +492,14 @@ def create_task(
     return task
 
 
+@recording_refusals
 @transaction.atomic
 def submit_task(actor, *, task: Task, justification: str = "", exemption: str = "") -> Task:
     """Submit for the head's approval, after the frequency check (F-21): a broken refuse-rule refuses it; a
     broken justify-rule needs `justification`; what was found (warnings too) is kept on the task.
     `exemption` (an `Exemption`) claims an exemption; a complaint or report task has the complaint one.
-    A refusal by the frequency rules is a `frequency.FrequencyRefusal`, with what the check found."""
+    A refusal by the frequency rules is a `frequency.FrequencyRefusal`, with what the check found; it is
+    recorded after the submission is rolled back (`frequency.recording_refusals`)."""
     task = workflow.locked(task)
     if not workflow.is_body_member(actor, task):
         raise PermissionDenied("只有参与检查的执法单位可以提交该任务")
@@ -487,7 +518,7 @@ def _audit_extras(task: Task) -> dict[str, Any]:
 def _submit(task: Task, *, inspectors: list[Inspector], justification: str, exemption: str) -> None:
     """The submission of a locked draft task (`submit_task`, or `create_task` with `submit`): its rules, the
     frequency check and the change, all but the audit event."""
-    from .frequency import FrequencyRefusal, check_frequency, with_exemptions
+    from .frequency import FrequencyRefusal, check_frequency, task_field_ids, with_exemptions
     from .models import Exemption
 
     workflow.transition(task, Task.Status.SUBMITTED)
@@ -506,6 +537,9 @@ def _submit(task: Task, *, inspectors: list[Inspector], justification: str, exem
             problems=problems,
             check=check,
             justification_required=False,
+            task=task,
+            breaches=check.refusals,
+            field_ids=task_field_ids(task),
         )
     if check.needs_justification and not justification:
         problems = [breach.message for breach in check.justifications]
@@ -515,6 +549,9 @@ def _submit(task: Task, *, inspectors: list[Inspector], justification: str, exem
             problems=[*problems, "请填写超频次检查的理由"],
             check=check,
             justification_required=True,
+            task=task,
+            breaches=check.justifications,
+            field_ids=task_field_ids(task),
         )
     task.frequency_findings = check.findings()
     task.frequency_justification = justification if check.needs_justification else ""
@@ -664,12 +701,14 @@ def approval_problems(task: Task, *, on: datetime.date | None = None) -> list[st
     return problems
 
 
+@recording_refusals
 @transaction.atomic
 def approve_task(actor, *, task: Task) -> Task:
     """The head of a participating body approves its part; when every body has, the code is issued and the
     enterprise told. An emergency task already under way is approved without changing its state. The frequency
-    check runs again (F-21): see `frequency.recheck_at_approval`."""
-    from .frequency import audit_extras, recheck_at_approval
+    check runs again (F-21): see `frequency.recheck_at_approval`; when it refuses, the refusal is a
+    `frequency.FrequencyRefusal` (recorded after the rollback, as at submission)."""
+    from .frequency import FrequencyRefusal, audit_extras, recheck_at_approval, task_field_ids
 
     task = workflow.locked(task)
     if actor.role != Role.BODY_ADMIN or not workflow.is_body_member(actor, task):
@@ -688,7 +727,19 @@ def approve_task(actor, *, task: Task) -> Task:
             f"{part.body.name}已于{timezone.localtime(part.approved_at):%Y-%m-%d %H:%M}批准该任务"
         )
     problems = approval_problems(task)
-    problems += recheck_at_approval(task, emergency_running=emergency_running)
+    recheck = recheck_at_approval(task, emergency_running=emergency_running)
+    problems += recheck.problems
+    if recheck.problems:
+        raise FrequencyRefusal(
+            "该任务不能批准：" + "；".join(problems),
+            problems=problems,
+            check=recheck.check,
+            justification_required=recheck.justification_required,
+            task=task,
+            breaches=recheck.breaches,
+            field_ids=task_field_ids(task),
+            stage=FrequencyRefusalRecord.Stage.APPROVAL,
+        )
     raise_if(problems, "该任务不能批准")
     before = workflow.snapshot(task)
     now = timezone.now()

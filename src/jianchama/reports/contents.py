@@ -4,40 +4,35 @@ for one region and one period, as a JSON-ready snapshot.
 The inspection figures are the statistics' (`statistics.figures`, read from the monthly fact tables, never from
 the raw inspections); the supervision figures are grouped counts over the supervision tables (findings, the
 three steps, sampling, complaints, leads, accountability measures), which are small: a district has hundreds
-of them a year, not millions. Every number is defined here once; the PDF, the workbook and the detail page
-all show this snapshot.
+of them a year, not millions. The findings, steps, sampling and complaint counts are those of
+`supervision.counts` and `complaints.counts`, which the statistics page's supervision figures call too; every
+other number is defined here once. The PDF, the workbook and the detail page all show this snapshot.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections import Counter
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from jianchama.complaints import counts as complaint_counts
 from jianchama.complaints.models import Complaint, ReconsiderationLead
 from jianchama.registry.models import Region
 from jianchama.statistics import figures as stats
 from jianchama.statistics.scope import Filters, Period, region_scope
+from jianchama.supervision import counts as supervision_counts
 from jianchama.supervision.models import (
     AccountabilityMeasure,
     Bulletin,
-    Decision,
     Finding,
     GuidanceOpinion,
-    Recommendation,
-    SampledBody,
-    SamplingReview,
     SamplingRound,
     Severity,
-    SupervisionWarning,
 )
-from jianchama.supervision.rules import RULES
 
-SAMPLING_TARGET = Decimal("10")  # seed 003: 每季度以不低于10%的比例……开展抽查
 TYPICAL_PROBLEMS = 10
 
 # (code, title) in the order of seed 003 and of the report.
@@ -63,12 +58,6 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    if not whole:
-        return None
-    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
 def table(title: str, columns: list[str], rows: list[list[Any]], *, chart: int | None = None) -> dict:
     """One table; `chart` is the column drawn as bars in the PDF (None: no chart)."""
     return {
@@ -84,17 +73,6 @@ def _stat(code: str, scope, period: Period, title: str, chart: int | None = None
     return table(title, list(result.columns), [list(r) for r in result.rows], chart=chart)
 
 
-def _quarters(start: datetime.date, end: datetime.date) -> list[tuple[int, int]]:
-    quarters = []
-    month = start.replace(day=1)
-    while month <= end:
-        q = (month.year, (month.month - 1) // 3 + 1)
-        if q not in quarters:
-            quarters.append(q)
-        month = (month + datetime.timedelta(days=32)).replace(day=1)
-    return quarters
-
-
 def _aware_range(start: datetime.date, end: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
     return (
         timezone.make_aware(datetime.datetime.combine(start, datetime.time.min)),
@@ -107,7 +85,10 @@ def compute(region: Region, start: datetime.date, end: datetime.date, kind: str)
     scope = region_scope(region)
     period = Period(start, end, kind)
     path = region.path
-    in_region = Q(body__region__path__startswith=path)
+    # The region's supervision: its bodies' findings, steps and leads (supervision.counts, shared with the
+    # statistics page's supervision figures).
+    bodies = supervision_counts.body_ids_in(region)
+    in_region = Q(body_id__in=bodies)
     since, until = _aware_range(start, end)
     sections: dict[str, list[dict]] = {code: [] for code, _ in SECTIONS}
 
@@ -123,79 +104,36 @@ def compute(region: Region, start: datetime.date, end: datetime.date, kind: str)
         sections["repeated"] = [_stat("repeated", scope, period, "重复检查的企业数", chart=2)]
 
     # Findings of the period (by the month they belong to), dismissed ones left out.
-    findings = Finding.objects.filter(in_region, period__range=(start.replace(day=1), end)).exclude(
-        status=Finding.Status.DISMISSED
-    )
-    by_rule = Counter(
-        dict(findings.filter(source=Finding.Source.DATA_RULE).values_list("rule").annotate(n=Count("pk")))
-    )
-    severities = {
-        (r["rule"], r["severity"]): r["n"]
-        for r in findings.values("rule", "severity").annotate(n=Count("pk")).order_by()
-    }
+    findings = supervision_counts.findings_of(start, end).filter(in_region)
+    found = supervision_counts.count_findings(findings)
     severity_labels = list(Severity.choices)
-    rule_rows = [
-        [RULES[code].title if code in RULES else code, n]
-        + [severities.get((code, value), 0) for value, _ in severity_labels]
-        for code, n in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    by_source = dict(findings.values_list("source").annotate(n=Count("pk")).order_by())
-    by_severity = dict(findings.values_list("severity").annotate(n=Count("pk")).order_by())
     sections["findings"] = [
         table(
             "数据监督规则发现的问题",
             ["规则", "问题数"] + [f"{label}" for _, label in severity_labels],
-            rule_rows,
+            found.rule_rows(),
             chart=1,
         ),
         table(
             "监督发现问题按来源",
             ["来源", "问题数"],
-            [[label, by_source.get(value, 0)] for value, label in Finding.Source.choices],
+            [[label, found.by_source.get(value, 0)] for value, label in Finding.Source.choices],
             chart=1,
         ),
         table(
             "监督发现问题按严重程度",
             ["严重程度", "问题数"],
-            [[label, by_severity.get(value, 0)] for value, label in severity_labels],
+            [[label, found.by_severity.get(value, 0)] for value, label in severity_labels],
         ),
     ]
 
     # Sampling: the rounds of the quarters the period touches, against the 10% target.
-    rounds = SamplingRound.objects.filter(region__path__startswith=path, status="revealed").select_related(
-        "region"
+    coverage = supervision_counts.sampling_coverage(
+        SamplingRound.objects.filter(region__path__startswith=path), start, end
     )
-    wanted = _quarters(start, end)
-    rounds = [r for r in rounds.filter(year__in={y for y, _ in wanted}) if (r.year, r.quarter) in wanted]
-    sampled = dict(
-        SampledBody.objects.filter(round__in=[r.pk for r in rounds])
-        .values_list("round")
-        .annotate(n=Count("pk"))
-    )
-    reviews = {
-        row["sampled__round"]: row
-        for row in SamplingReview.objects.filter(sampled__round__in=[r.pk for r in rounds])
-        .values("sampled__round")
-        .annotate(n=Count("pk"), passed=Count("pk", filter=Q(passed=True)))
-        .order_by()
-    }
-    sampling_rows = []
-    for r in sorted(rounds, key=lambda r: (r.year, r.quarter, r.region.path)):
-        population = len(r.pool)
-        drawn = sampled.get(r.pk, r.body_count)
-        coverage = _ratio(drawn, population)
-        sampling_rows.append(
-            [
-                f"{r.region.name}{r.year}年第{r.quarter}季度",
-                population,
-                drawn,
-                coverage,
-                "达标" if coverage is not None and Decimal(str(coverage)) >= SAMPLING_TARGET else "未达标",
-                reviews.get(r.pk, {}).get("n", 0),
-                reviews.get(r.pk, {}).get("passed", 0),
-            ]
-        )
-    missing = [f"{y}年第{q}季度" for y, q in wanted if not any((r.year, r.quarter) == (y, q) for r in rounds)]
+    sampling_rows = [
+        [r.label, r.population, r.drawn, r.coverage, r.verdict, r.reviews, r.passed] for r in coverage.rounds
+    ]
     sections["sampling"] = [
         table(
             "季度抽查（目标：每季度不低于10%）",
@@ -204,53 +142,17 @@ def compute(region: Region, start: datetime.date, end: datetime.date, kind: str)
             chart=3,
         )
     ]
-    if missing:
-        sections["sampling"].append(table("尚未抽取的季度", ["季度"], [[m] for m in missing]))
+    if coverage.missing:
+        sections["sampling"].append(table("尚未抽取的季度", ["季度"], [[m] for m in coverage.missing]))
 
     # The three steps: what was done in the period and whether its deadline was kept.
-    warnings = SupervisionWarning.objects.filter(in_region, warned_on__range=(start, end))
-    w = warnings.aggregate(n=Count("pk"), late=Count("pk", filter=Q(recommendation_missed_at__isnull=False)))
-    recs = Recommendation.objects.filter(in_region, issued_on__range=(start, end))
-    r = recs.aggregate(
-        n=Count("pk"),
-        direct=Count("pk", filter=Q(direct=True)),
-        issued_late=Count("pk", filter=Q(issued_on__gt=F("issue_due"))),
-        reported=Count("pk", filter=Q(reported_at__isnull=False, rectify_missed_at__isnull=True)),
-        rectify_missed=Count("pk", filter=Q(rectify_missed_at__isnull=False)),
-        reviewed=Count("pk", filter=Q(reviewed_at__isnull=False, review_missed_at__isnull=True)),
-        review_missed=Count("pk", filter=Q(review_missed_at__isnull=False)),
-    )
-    decisions = Decision.objects.filter(in_region, issued_on__range=(start, end))
-    d = decisions.aggregate(
-        n=Count("pk"),
-        closed=Count("pk", filter=Q(closed_at__isnull=False, deadline_missed_at__isnull=True)),
-        missed=Count("pk", filter=Q(deadline_missed_at__isnull=False)),
-    )
-    sections["steps"] = [
-        table(
-            "三步法各环节",
-            ["环节", "件数", "按期", "逾期"],
-            [
-                ["第一步：预警提醒", w["n"], "—", "—"],
-                ["预警后制发监督建议书（5个工作日）", w["n"], w["n"] - w["late"], w["late"]],
-                ["第二步：制发监督建议书", r["n"], r["n"] - r["issued_late"], r["issued_late"]],
-                ["其中未经预警直接制发", r["direct"], "—", "—"],
-                ["单位整改（15个工作日）", r["n"], r["reported"], r["rectify_missed"]],
-                ["跟踪复查（5个工作日）", r["n"], r["reviewed"], r["review_missed"]],
-                ["区政府制发监督决定书", d["n"], d["closed"], d["missed"]],
-            ],
-            chart=1,
-        )
-    ]
+    steps = supervision_counts.count_steps(in_region, start, end)
+    sections["steps"] = [table("三步法各环节", supervision_counts.STEP_COLUMNS, steps.rows(), chart=1)]
 
-    # Complaints and reconsideration leads received in the period.
-    complaints = Complaint.objects.filter(
-        Q(body__region__path__startswith=path) | Q(enterprise__region__path__startswith=path),
-        received_on__range=(start, end),
-    )
-    c_source = dict(complaints.values_list("source").annotate(n=Count("pk")).order_by())
-    c_category = dict(complaints.values_list("category").annotate(n=Count("pk")).order_by())
-    c = complaints.aggregate(n=Count("pk"), handled=Count("pk", filter=Q(handled_at__isnull=False)))
+    # Complaints and reconsideration leads received in the period: about the region's bodies or enterprises.
+    regions = list(Region.objects.filter(path__startswith=path).values_list("pk", flat=True))
+    complaints = complaint_counts.complaints_of(start, end).filter(complaint_counts.about(bodies, regions))
+    c = complaint_counts.count_complaints(complaints)
     leads = ReconsiderationLead.objects.filter(in_region, received_on__range=(start, end)).aggregate(
         n=Count("pk"), found=Count("pk", filter=Q(finding__isnull=False))
     )
@@ -259,8 +161,8 @@ def compute(region: Region, start: datetime.date, end: datetime.date, kind: str)
             "投诉举报和复议线索",
             ["项目", "件数"],
             [
-                ["受理投诉举报", c["n"]],
-                ["已办理", c["handled"]],
+                ["受理投诉举报", c.total.received],
+                ["已办理", c.total.handled],
                 ["行政复议移送线索", leads["n"]],
                 ["线索转为监督问题", leads["found"]],
             ],
@@ -268,13 +170,17 @@ def compute(region: Region, start: datetime.date, end: datetime.date, kind: str)
         table(
             "投诉举报按来源",
             ["来源", "件数"],
-            [[label, c_source.get(v, 0)] for v, label in Complaint.Source.choices if c_source.get(v)],
+            [[label, c.by_source[v].received] for v, label in Complaint.Source.choices if v in c.by_source],
             chart=1,
         ),
         table(
             "投诉举报按类别",
             ["类别", "件数"],
-            [[label, c_category.get(v, 0)] for v, label in Complaint.Category.choices if c_category.get(v)],
+            [
+                [label, c.by_category[v].received]
+                for v, label in Complaint.Category.choices
+                if v in c.by_category
+            ],
             chart=1,
         ),
     ]

@@ -815,8 +815,16 @@ PAGE_FIGURES = [
     "by_region",
     "by_field",
     "repeated",
+    # The frequency control figures (figures_frequency.py): refusals, exceptions and visits avoided (F-21).
+    "frequency_control",
+    "visits_avoided",
     "most_inspected",
     "evaluations",
+    # The supervision figures (figures_supervision.py): for supervisors, and a body's administrator his own.
+    "supervision_findings",
+    "supervision_steps",
+    "sampling_coverage",
+    "complaints",
 ]
 
 

@@ -45,9 +45,19 @@ from .scope import Filters, Period, Scope, body_scope, region_scope
 
 # Figures always computed in the request: their rows depend on who reads them (the evaluations: supervisors see
 # live aggregates, the district government and bodies F-26's releases; the per-inspector figure's evaluation
-# columns alike), and they read few rows (a few milliseconds; one body's inspectors).
-LIVE = ("evaluations", "by_inspector")
-# Every other figure of the page.
+# columns alike; the supervision figures: a body's administrator his own, its inspectors none), and they read few
+# rows (a few milliseconds; one body's inspectors; the supervision and complaint tables, thousands of rows).
+LIVE = (
+    "evaluations",
+    "by_inspector",
+    "supervision_findings",
+    "supervision_steps",
+    "sampling_coverage",
+    "complaints",
+)
+# Every other figure of the page. Among them the frequency control figures (figures_frequency.py): they read
+# only the few tasks and refusals their partial indexes hold, but a district's scope tests each row's enterprise
+# and bodies (80–110 ms a year at 1 M inspections with a few in a hundred noted), too slow for every request.
 HEAVY = tuple(code for code in PAGE_FIGURES if code not in LIVE)
 FREQUENCY = "frequency_counts"  # the frequency report's counts (figures.frequency_counts), stored alike
 FREQUENCY_LIMIT = 50

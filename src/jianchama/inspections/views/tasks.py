@@ -236,7 +236,9 @@ def task_create(request):
     return render(request, "inspections/task_form.html", {"form": form, **_chosen_enterprise(form)})
 
 
-def _create(user, data) -> Task:
+def _create(user, data, **submission) -> Task:
+    """The task the form describes, as a draft; with `submit=True` (and its justification and exemption)
+    submitted in the same transaction."""
     return services.create_task(
         user,
         enterprise=data["enterprise_uscc"],
@@ -254,6 +256,7 @@ def _create(user, data) -> Task:
         plan=data["plan_number"],
         partner_plans=_partner_plans(data),
         trigger_situation=data["trigger_situation"],
+        **submission,
     )
 
 
@@ -264,18 +267,21 @@ class _DryRun(Exception):
 def _review_or_submit(request, form, *, confirm: bool):
     """The summary before submitting (issue 14): the task as it would be drafted, and the frequency check's
     answer as submitting would give it. Confirmed, the task is drafted and submitted in one transaction: a
-    refusal (or a missing justification) saves nothing and shows the summary again with the reason."""
+    refusal (or a missing justification) saves nothing and shows the summary again with the reason (the
+    service records the refusal itself: `frequency.recording_refusals`)."""
     submit = forms.SubmitForm(request.POST)
     submit.is_valid()
     exemption = submit.cleaned_data.get("exemption", "")
     justification = submit.cleaned_data.get("justification", "")
     if confirm and submit.is_valid():
         try:
-            with transaction.atomic():
-                task = _create(request.user, form.cleaned_data)
-                services.submit_task(
-                    request.user, task=task, justification=justification, exemption=exemption
-                )
+            task = _create(
+                request.user,
+                form.cleaned_data,
+                submit=True,
+                justification=justification,
+                exemption=exemption,
+            )
         except PermissionDenied:
             raise
         except DomainError as error:
