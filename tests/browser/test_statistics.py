@@ -115,6 +115,13 @@ def test_the_charts_show_the_tables_numbers_and_follow_the_filters(live_server, 
     desktop.wait_for_url("**/statistics/?*field=*")
     series = assert_charts_equal_tables(desktop)
     assert sum(series["by_kind"][0]) == 1
+    # The drill-down from a field to its items: the field's one item on the joint inspection, as its table says.
+    desktop.goto(f"{live_server.url}/statistics/")
+    desktop.locator("#figure-by_field").get_by_role("link", name="市场监管").click()
+    desktop.wait_for_url("**/statistics/?*field=*")
+    series = assert_charts_equal_tables(desktop)
+    assert series["by_item"] == [[1]]
+    assert desktop.locator("#all-fields").is_visible()
     # The drill-down to a body.
     desktop.goto(f"{live_server.url}/statistics/")
     desktop.get_by_role("link", name="金山区市场监督管理局").click()
@@ -154,8 +161,8 @@ def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_th
     phone.goto(f"{live_server.url}/statistics/?field={s.item.field_id}")
     assert "项指标正由后台计算" in phone.locator("#statistics-pending").inner_text()
     assert phone.locator("[data-pending]").count() > 5
-    # The evaluations, the per-inspector figure and the supervision figures (read live: a few rows whoever reads
-    # them) are the charts drawn.
+    # The evaluations, the per-inspector and per-item figures and the supervision figures (read live: a few rows
+    # whoever reads them) are the charts drawn.
     from jianchama.statistics.figures import PAGE_FIGURES
     from jianchama.statistics.snapshots import LIVE
 
@@ -163,6 +170,7 @@ def test_a_view_computed_by_the_job_queue_reloads_itself_until_its_charts_are_th
         phone.eval_on_selector_all("[data-chart]", "charts => charts.map(c => c.dataset.chart)")
         == [
             "by_inspector",
+            "by_item",
             "evaluations",
             "supervision_findings",
             "supervision_steps",

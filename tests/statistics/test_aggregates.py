@@ -14,9 +14,16 @@ from django.utils import timezone
 
 from jianchama.core.errors import DomainError, InvalidTransition, PermissionDenied
 from jianchama.inspections import frequency, services, signing
-from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task
+from jianchama.inspections.models import Evaluation, Finding, InspectionRecord, Scan, Task, TaskBody
 from jianchama.statistics import build, figures
-from jianchama.statistics.models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact
+from jianchama.statistics.models import (
+    DailyFact,
+    InspectorFact,
+    ItemFact,
+    MonthlyFact,
+    ParticipationFact,
+    VisitFact,
+)
 from jianchama.statistics.scope import Filters, Period, scope_for
 from tests.factories import user_for
 
@@ -130,6 +137,48 @@ def assert_inspectors_equal_raw(s, period: Period) -> None:
             assert got == raw_inspectors(body, period, evaluated), (body, evaluated)
 
 
+def raw_items(field, period: Period, body=None) -> dict[str, list]:
+    """The per-item figure of `field` counted over the raw participations (of `body`, else every body's) in the
+    period: per item a participation lists, its inspections, results, inspections that found a problem with
+    it, the rate of those among the results, and its non-compliant findings."""
+    parts = TaskBody.objects.filter(task__status__in=frequency.COUNTED).select_related("task")
+    if body is not None:
+        parts = parts.filter(body=body)
+    sums: dict[str, list[int]] = {}
+    for part in parts:
+        if not period.start <= inspection_day(part.task) <= period.end:
+            continue
+        record = InspectionRecord.objects.filter(task=part.task).first()
+        for item in part.items.filter(field=field):
+            findings = (
+                record.findings.filter(item=item, result=Finding.Result.NOT_COMPLIANT).count()
+                if record is not None
+                else 0
+            )
+            into = sums.setdefault(item.name, [0, 0, 0, 0])
+            for i, n in enumerate([1, int(record is not None), int(findings > 0), findings]):
+                into[i] += n
+    return {
+        name: [n, completed, failed, figures._ratio(failed, completed), findings]
+        for name, (n, completed, failed, findings) in sums.items()
+    }
+
+
+def assert_items_equal_raw(s, period: Period) -> None:
+    """The per-item figure of each field, as the city sees it (every body, and a body chosen) and as each body
+    does; with no field chosen it asks for one."""
+    assert figures.FIGURES["by_item"].compute(scope_for(s.admin), period, Filters()).empty
+    for field in (s.gas, s.market):
+        views = [(scope_for(s.admin), Filters(field_id=field.pk), None)]
+        for body, head in ((s.body, s.head), (s.partner, s.partner_head), (s.other_body, s.other_head)):
+            views.append((scope_for(s.admin), Filters(field_id=field.pk, body_id=body.pk), body))
+            views.append((scope_for(head), Filters(field_id=field.pk), body))
+        for scope, filters, body in views:
+            table = figures.FIGURES["by_item"].compute(scope, period, filters)
+            got = {row[0]: row[1:] for row in table.rows if row[1]}
+            assert got == raw_items(field, period, body), (field, body, scope.label)
+
+
 def _district(region) -> int:
     district = region.district() if region is not None else None
     return district.pk if district is not None else 0
@@ -186,7 +235,7 @@ def snapshot() -> tuple[list, ...]:
     """Every fact table's rows but their ids, sorted."""
     return tuple(
         sorted(model.objects.values_list(*(f.attname for f in model._meta.fields if f.attname != "id")))
-        for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact, InspectorFact)
+        for model in (DailyFact, VisitFact, MonthlyFact, ParticipationFact, InspectorFact, ItemFact)
     )
 
 
@@ -291,17 +340,25 @@ def test_facts_equal_direct_counts_after_random_operations(s, seed, settings):
         assert_facts_equal_raw(s, period)
         assert_repeated_equal_raw(s, period)
         assert_inspectors_equal_raw(s, period)
-        # This month, read from MonthlyFact (InspectorFact).
+        assert_items_equal_raw(s, period)
+        # This month, read from MonthlyFact (InspectorFact, ItemFact).
         assert_facts_equal_raw(s, Period.of("month", today))
         assert_repeated_equal_raw(s, Period.of("month", today))
         assert_inspectors_equal_raw(s, Period.of("month", today))
+        assert_items_equal_raw(s, Period.of("month", today))
     incremental = snapshot()
     build.rebuild_all()
     assert snapshot() == incremental
     assert_facts_equal_raw(s, period)
     assert_repeated_equal_raw(s, period)
     assert_inspectors_equal_raw(s, period)
+    assert_items_equal_raw(s, period)
     assert DailyFact.objects.exists() and VisitFact.objects.exists() and InspectorFact.objects.exists()
+    # Items were inspected and found wanting in both fields, so the per-item comparison compared something.
+    assert set(ItemFact.objects.filter(findings__gt=0).values_list("field_id", flat=True)) == {
+        s.gas.pk,
+        s.market.pk,
+    }
     # The run reached every kind of figure, so the comparison above compared something.
     totals = figures._totals(figures.tasks(scope_for(s.admin), period, Filters()))
     print(seed, totals, sorted(set(Task.objects.values_list("status", flat=True))))

@@ -24,6 +24,7 @@ import datetime
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -43,7 +44,15 @@ from jianchama.inspections.models import (
 )
 from jianchama.registry.models import EnforcementBody, Enterprise, InspectionItem, Inspector, Region
 
-from .models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact, Watermark
+from .models import (
+    DailyFact,
+    InspectorFact,
+    ItemFact,
+    MonthlyFact,
+    ParticipationFact,
+    VisitFact,
+    Watermark,
+)
 
 DIMENSIONS = ("overall", "certificate_shown", "rights_told", "conduct", "efficiency", "integrity")
 # A rating at or below this overall score is a poor one (不满意、非常不满意).
@@ -78,9 +87,33 @@ DIMENSION_COLUMNS = [
 MEASURES = [
     f.column for f in MonthlyFact._meta.concrete_fields if f.column not in ("id", "month", *DIMENSION_COLUMNS)
 ]
-# InspectorFact's: a participation's dimensions but the two flags, and some of its measures, per inspector.
-INSPECTOR_DIMENSIONS = [
-    "inspector_id",
+
+
+@dataclass(frozen=True)
+class Members:
+    """A monthly fact per member of a participation (InspectorFact: its inspectors; ItemFact: its items): the
+    participations exploded by a text column of theirs, summed by month and the dimensions but the two flags,
+    made equal to a fresh count nightly and changed by difference on refresh (`_recount_members`)."""
+
+    model: type
+    member: str  # the column naming the member
+    column: str  # the participation's column listing its members, "12,45" or "12:0,15:2"
+    built: str  # the temp tables: the count's cells,
+    delta: str  # the refresh's difference,
+    stored: str  # and the stored cells it changes
+
+    @property
+    def dimensions(self) -> list[str]:
+        return [self.member, *MEMBER_DIMENSIONS]
+
+    @property
+    def measures(self) -> list[str]:
+        skip = ("id", "month", *self.dimensions)
+        return [f.column for f in self.model._meta.concrete_fields if f.column not in skip]
+
+
+# A participation's dimensions but the two flags: what InspectorFact and ItemFact have besides the member.
+MEMBER_DIMENSIONS = [
     "body_id",
     "body_district_id",
     "enterprise_region_id",
@@ -88,14 +121,23 @@ INSPECTOR_DIMENSIONS = [
     "field_id",
     "kind",
 ]
-INSPECTOR_MEASURES = [
-    f.column
-    for f in InspectorFact._meta.concrete_fields
-    if f.column not in ("id", "month", *INSPECTOR_DIMENSIONS)
-]
-INSPECTORS = "statistics_inspectors"
-INSPECTOR_DELTA = "statistics_inspector_delta"
-INSPECTOR_STORED = "statistics_inspector_stored"
+INSPECTOR_CELLS = Members(
+    InspectorFact,
+    "inspector_id",
+    "inspector_ids",
+    "statistics_inspectors",
+    "statistics_inspector_delta",
+    "statistics_inspector_stored",
+)
+ITEM_CELLS = Members(
+    ItemFact,
+    "item_id",
+    "item_findings",
+    "statistics_items",
+    "statistics_item_delta",
+    "statistics_item_stored",
+)
+MEMBERS = (INSPECTOR_CELLS, ITEM_CELLS)
 
 
 def _day_expression() -> str:
@@ -183,6 +225,33 @@ def _parts_sql() -> str:
             ) o
         ), '') AS inspector_ids"""
         join_inspectors = ""
+    # Each field row's items of its participation with their findings, "12:0,15:2" ascending (ItemFact's).
+    pair = "CAST(ti.inspectionitem_id AS text) || ':' || CAST({} AS text)"
+    if connection.vendor == "postgresql":
+        fields = f"""
+            SELECT ti.taskbody_id, i.field_id,
+                   string_agg({pair.format("COALESCE(fx.n, 0)")}, ',' ORDER BY ti.inspectionitem_id) AS item_findings
+            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+            JOIN parts pp ON pp.taskbody_id = ti.taskbody_id
+            LEFT JOIN failed_items fx ON fx.record_id = pp.record_id AND fx.item_id = ti.inspectionitem_id
+            GROUP BY ti.taskbody_id, i.field_id"""
+        item_findings = "fi.item_findings"
+    else:
+        fields = f"""
+            SELECT DISTINCT ti.taskbody_id, i.field_id
+            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+            WHERE ti.taskbody_id IN (SELECT taskbody_id FROM parts)"""
+        found = (
+            f"(SELECT COUNT(*) FROM {t['finding']} f WHERE f.record_id = p.record_id "
+            f"AND f.item_id = ti.inspectionitem_id AND f.result = 'not_compliant')"
+        )
+        item_findings = f"""COALESCE((
+            SELECT group_concat(o.pair, ',') FROM (
+                SELECT {pair.format(found)} AS pair
+                FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+                WHERE ti.taskbody_id = p.taskbody_id AND i.field_id = fi.field_id ORDER BY ti.inspectionitem_id
+            ) o
+        ), '') AS item_findings"""
     return f"""
     CREATE TEMP TABLE {TEMP} AS
     WITH districts AS (
@@ -196,17 +265,18 @@ def _parts_sql() -> str:
           AND s.code_id IN (SELECT c.id FROM {t["code"]} c JOIN dated d ON d.id = c.task_id)
         GROUP BY s.code_id
     ),
-    failed AS (
-        SELECT f.record_id, COUNT(*) AS n FROM {t["finding"]} f
+    failed_items AS (
+        SELECT f.record_id, f.item_id, COUNT(*) AS n FROM {t["finding"]} f
         WHERE f.result = 'not_compliant'
           AND f.record_id IN (SELECT r.id FROM {t["record"]} r JOIN dated d ON d.id = r.task_id)
-        GROUP BY f.record_id
+        GROUP BY f.record_id, f.item_id
     ),
+    failed AS (SELECT record_id, SUM(n) AS n FROM failed_items GROUP BY record_id),
     measured AS (
         SELECT d.*,
                CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS with_code,
                CASE WHEN g.code_id IS NULL THEN 0 ELSE 1 END AS scanned,
-               r.outcome, COALESCE(fl.n, 0) AS findings,
+               r.id AS record_id, r.outcome, COALESCE(fl.n, 0) AS findings,
                CASE WHEN ev.id IS NULL THEN 0 ELSE 1 END AS evaluated, {dims}
         FROM dated d
         LEFT JOIN {t["code"]} c ON c.task_id = d.id
@@ -230,14 +300,10 @@ def _parts_sql() -> str:
         {join_inspectors}
     ),
     fielded AS (
-        SELECT p.*, 0 AS field_id FROM parts p
+        SELECT p.*, 0 AS field_id, '' AS item_findings FROM parts p
         UNION ALL
-        SELECT p.*, fi.field_id FROM parts p
-        JOIN (
-            SELECT DISTINCT ti.taskbody_id, i.field_id
-            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
-            WHERE ti.taskbody_id IN (SELECT taskbody_id FROM parts)
-        ) fi ON fi.taskbody_id = p.taskbody_id
+        SELECT p.*, fi.field_id, {item_findings} FROM parts p
+        JOIN ({fields}) fi ON fi.taskbody_id = p.taskbody_id
     )
     SELECT f.*,
            CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id)
@@ -262,7 +328,7 @@ def _participations_sql() -> str:
     outcome = "CASE WHEN counted = 1 AND outcome = '{0}' THEN 1 ELSE 0 END AS {0}"
     return f"""
     CREATE TEMP TABLE {PARTICIPATIONS} AS
-    SELECT day, id AS task_id, enterprise_id, inspector_ids, {", ".join(DIMENSION_COLUMNS)},
+    SELECT day, id AS task_id, enterprise_id, inspector_ids, item_findings, {", ".join(DIMENSION_COLUMNS)},
            counted AS inspections,
            CASE WHEN counted = 1 AND mode = 'remote' THEN 1 ELSE 0 END AS remote,
            CASE WHEN counted = 1 AND n_bodies > 1 THEN 1 ELSE 0 END AS joint,
@@ -294,62 +360,75 @@ def _rollup_sql(target: str, source: str, period: str, name: str, alias: str) ->
     """
 
 
-def _inspector_rows_sql(source: str, sign: int) -> str:
-    """SQL: the counted participations of `source` (PARTICIPATIONS, OLD) once per inspector, by month, their
-    measures times `sign` (the refresh takes a changed task's old rows off with -1)."""
+def _member_rows_sql(members: Members, source: str, sign: int) -> str:
+    """SQL: the counted participations of `source` (PARTICIPATIONS, OLD) once per member, by month, their
+    measures times `sign` (the refresh takes a changed task's old rows off with -1). An item's findings are its
+    own (the number after the colon), not the participation's."""
+    column = f"p.{members.column}"
     if connection.vendor == "postgresql":
-        explode = "CROSS JOIN LATERAL unnest(string_to_array(p.inspector_ids, ',')) AS x(inspector)"
-        inspector = "CAST(x.inspector AS integer)"
+        explode = f"CROSS JOIN LATERAL unnest(string_to_array({column}, ',')) AS x(member)"
+        element = "x.member"
+
+        def part(number: int) -> str:
+            return f"CAST(split_part({element}, ':', {number}) AS integer)"
     else:
-        explode = "JOIN json_each('[' || p.inspector_ids || ']') x"
-        inspector = "CAST(x.value AS integer)"
-    dims = ", ".join(f"p.{c}" for c in INSPECTOR_DIMENSIONS if c != "inspector_id")
-    measures = ", ".join(f"{sign} * p.{m} AS {m}" for m in INSPECTOR_MEASURES)
+        explode = f"""JOIN json_each('["' || replace({column}, ',', '","') || '"]') x"""
+        element = "x.value"
+
+        def part(number: int) -> str:
+            colon = f"instr({element} || ':', ':')"
+            taken = f"substr({element}, 1, {colon} - 1)" if number == 1 else f"substr({element}, {colon} + 1)"
+            return f"CAST({taken} AS integer)"
+
+    values = {m: f"p.{m}" for m in members.measures}
+    kept = f"p.inspections = 1 AND {column} <> ''"
+    if members is ITEM_CELLS:
+        values.update(findings=part(2), failed=f"CASE WHEN {part(2)} > 0 THEN 1 ELSE 0 END")
+        kept += " AND p.field_id > 0"
+    dims = ", ".join(f"p.{c}" for c in MEMBER_DIMENSIONS)
+    measures = ", ".join(f"{sign} * {values[m]} AS {m}" for m in members.measures)
     return (
-        f"SELECT {_month_of('p.day')} AS month, {inspector} AS inspector_id, {dims}, {measures} "
-        f"FROM {source} p {explode} WHERE p.inspections = 1"
+        f"SELECT {_month_of('p.day')} AS month, {part(1)} AS {members.member}, {dims}, {measures} "
+        f"FROM {source} p {explode} WHERE {kept}"
     )
 
 
-def _inspectors_sql(target: str, rows: str, having: bool = False) -> str:
-    """`rows` (a SELECT of InspectorFact's columns) summed by month and dimensions into `target`; with `having`,
-    the cells left with no inspection dropped (every measure counts counted participations only)."""
-    key = ", ".join(["month", *INSPECTOR_DIMENSIONS])
-    sums = ", ".join(f"SUM({m}) AS {m}" for m in INSPECTOR_MEASURES)
+def _members_sql(members: Members, target: str, rows: str, having: bool = False) -> str:
+    """`rows` (a SELECT of the members' fact's columns) summed by month and dimensions into `target`; with
+    `having`, the cells left with no inspection dropped (every measure counts counted participations only)."""
+    key = ", ".join(["month", *members.dimensions])
+    sums = ", ".join(f"SUM({m}) AS {m}" for m in members.measures)
     kept = " HAVING SUM(inspections) <> 0" if having else ""
     return f"CREATE TEMP TABLE {target} AS SELECT {key}, {sums} FROM ({rows}) x GROUP BY {key}{kept}"
 
 
-def _recount_inspectors(cursor) -> None:
-    """The refresh's InspectorFact: the changed tasks' new participations (PARTICIPATIONS) added to their cells
-    and their old ones (OLD) taken off, by difference: a cell's other tasks are not read (an inspector's month
-    holds dozens of them, a body's hundreds)."""
-    table = InspectorFact._meta.db_table
-    key = ["month", *INSPECTOR_DIMENSIONS]
+def _recount_members(cursor, members: Members) -> None:
+    """The refresh's InspectorFact or ItemFact: the changed tasks' new participations (PARTICIPATIONS) added to
+    their cells and their old ones (OLD) taken off, by difference: a cell's other tasks are not read (an
+    inspector's month holds dozens of them, a body's item's hundreds)."""
+    table = members.model._meta.db_table
+    key = ["month", *members.dimensions]
     listed = ", ".join(key)
-    measures = ", ".join(INSPECTOR_MEASURES)
+    measures = ", ".join(members.measures)
+    rows = f"{_member_rows_sql(members, PARTICIPATIONS, 1)} UNION ALL {_member_rows_sql(members, OLD, -1)}"
+    cursor.execute(_members_sql(members, members.delta, rows))
+    cursor.execute(f"ANALYZE {members.delta}")
+    # The cells' stored rows, read once (by the fact's index on its key): the new rows are summed from them, and
+    # the diff compares with them.
     cursor.execute(
-        _inspectors_sql(
-            INSPECTOR_DELTA,
-            f"{_inspector_rows_sql(PARTICIPATIONS, 1)} UNION ALL {_inspector_rows_sql(OLD, -1)}",
-        )
-    )
-    cursor.execute(f"ANALYZE {INSPECTOR_DELTA}")
-    # The cells' stored rows, read once (index inspectorfact_cell): the new rows are summed from them, and the
-    # diff compares with them.
-    cursor.execute(
-        f"CREATE TEMP TABLE {INSPECTOR_STORED} AS SELECT t.* FROM {table} t JOIN {INSPECTOR_DELTA} d "
+        f"CREATE TEMP TABLE {members.stored} AS SELECT t.* FROM {table} t JOIN {members.delta} d "
         f"ON {_same('t', 'd', key, [])}"
     )
     cursor.execute(
-        _inspectors_sql(
-            INSPECTORS,
-            f"SELECT {listed}, {measures} FROM {INSPECTOR_STORED} "
-            f"UNION ALL SELECT {listed}, {measures} FROM {INSPECTOR_DELTA}",
+        _members_sql(
+            members,
+            members.built,
+            f"SELECT {listed}, {measures} FROM {members.stored} "
+            f"UNION ALL SELECT {listed}, {measures} FROM {members.delta}",
             having=True,
         )
     )
-    _write_cells(cursor, InspectorFact, INSPECTORS, f"SELECT * FROM {INSPECTOR_STORED}")
+    _write_cells(cursor, members.model, members.built, f"SELECT * FROM {members.stored}")
 
 
 VISIT_KEY = [
@@ -625,7 +704,8 @@ def _recount_tasks(cursor) -> dict[str, int]:
     )
     cursor.execute(f"DELETE FROM {facts} WHERE task_id IN (SELECT id FROM {CHANGED})")
     cursor.execute(f"INSERT INTO {facts} ({columns}) SELECT {columns} FROM {PARTICIPATIONS}")
-    _recount_inspectors(cursor)
+    for members in MEMBERS:
+        _recount_members(cursor, members)
 
     # The days' cells the tasks were in and are in now, summed again from all their participations.
     key = ["day", *DIMENSION_COLUMNS]
@@ -706,9 +786,7 @@ TEMPS = (
     MONTHS,
     CURRENT,
     DIFF,
-    INSPECTORS,
-    INSPECTOR_DELTA,
-    INSPECTOR_STORED,
+    *(name for members in MEMBERS for name in (members.built, members.delta, members.stored)),
 )
 
 
@@ -747,8 +825,9 @@ def _count_months(cursor, lo: datetime.date, hi: datetime.date) -> int:
     _write_diff(cursor, MonthlyFact, MONTHLY, _in_range("month"), months)
     # A month's days are all in one range (the ranges are quarters but the first and last, which hold no task
     # before or after them): the range's participations are its months'.
-    cursor.execute(_inspectors_sql(INSPECTORS, _inspector_rows_sql(PARTICIPATIONS, 1)))
-    _write_diff(cursor, InspectorFact, INSPECTORS, _in_range("month"), months)
+    for members in MEMBERS:
+        cursor.execute(_members_sql(members, members.built, _member_rows_sql(members, PARTICIPATIONS, 1)))
+        _write_diff(cursor, members.model, members.built, _in_range("month"), months)
     cursor.execute(f"SELECT COUNT(*) FROM {PARTICIPATIONS} WHERE field_id = 0")
     (rows,) = cursor.fetchone()
     for name in TEMPS:
@@ -875,11 +954,11 @@ def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
         total = _rebuild_ranges(list(_quarters(*bounds)), progress)
         for model in (ParticipationFact, DailyFact, VisitFact):
             model.objects.exclude(day__range=bounds).delete()
-        for model in (MonthlyFact, InspectorFact):
+        for model in (MonthlyFact, InspectorFact, ItemFact):
             model.objects.exclude(month__range=_month_bounds(*bounds)).delete()
         _vacuum(progress)
     else:
-        for model in (ParticipationFact, DailyFact, VisitFact, MonthlyFact, InspectorFact):
+        for model in (ParticipationFact, DailyFact, VisitFact, MonthlyFact, InspectorFact, ItemFact):
             model.objects.all().delete()
     with transaction.atomic():
         mark = _watermark()
@@ -957,7 +1036,7 @@ def _vacuum(progress: Callable[[str], None] | None = None) -> None:
         return
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        for model in (ParticipationFact, DailyFact, MonthlyFact, VisitFact, InspectorFact):
+        for model in (ParticipationFact, DailyFact, MonthlyFact, VisitFact, InspectorFact, ItemFact):
             cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     if progress:
         progress(f"整理汇总表（VACUUM ANALYZE）：{time.perf_counter() - started:.1f}秒")

@@ -23,9 +23,17 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from jianchama.inspections.models import EvaluationRelease, InspectionRecord, Task
-from jianchama.registry.models import Certificate, EnforcementBody, Enterprise, Field, Inspector, Region
+from jianchama.registry.models import (
+    Certificate,
+    EnforcementBody,
+    Enterprise,
+    Field,
+    InspectionItem,
+    Inspector,
+    Region,
+)
 
-from .models import DailyFact, InspectorFact, MonthlyFact, ParticipationFact, VisitFact
+from .models import DailyFact, InspectorFact, ItemFact, MonthlyFact, ParticipationFact, VisitFact
 from .scope import Filters, Period, Scope, counting
 
 # F-26: no evaluation figure over fewer ratings than this is shown to anyone reading aggregates.
@@ -49,7 +57,7 @@ class Table:
     chart: str = "bar"  # bar, line, pie, calendar (the first column a date) or tiles (a grid of regions)
     series: list[int] = field(default_factory=lambda: [1])  # the columns the chart draws (numbers)
     note: str = ""
-    # Drill-down: the filter (`body`, `region`) a row's first cell links to, and per row its value (or None).
+    # Drill-down: the filter (`body`, `region`, `field`) a row's first cell links to, and per row its value (or None).
     link: str = ""
     links: list[int | None] = field(default_factory=list)
     # What the chart needs besides the table (the calendar's range of days).
@@ -537,8 +545,103 @@ def by_field(scope: Scope, period: Period, filters: Filters) -> Table:
         .values_list("field_id", "n")
     )
     names = dict(Field.objects.filter(pk__in=list(got)).values_list("pk", "name"))
-    rows = sorted(([names.get(k, f"#{k}"), n or 0] for k, n in got.items()), key=lambda r: (-r[1], r[0]))
-    return Table(["执法领域", "检查次数"], rows)
+    ordered = sorted(
+        ((names.get(k, f"#{k}"), n or 0, k) for k, n in got.items()), key=lambda r: (-r[1], r[0])
+    )
+    return Table(
+        ["执法领域", "检查次数"],
+        [[name, n] for name, n, _ in ordered],
+        link="field",
+        links=[k for _, _, k in ordered],
+    )
+
+
+ITEM_MEASURES = ["inspections", "completed", "failed", "findings"]
+CHOOSE_A_FIELD = "请先选择一个执法领域（点击「按执法领域」表中的领域名称，或在上方筛选），再看其检查事项。"
+
+
+def _item_sums(scope: Scope, period: Period, filters: Filters) -> dict[int, dict[str, int]]:
+    """Per item of the field chosen, the sums of the counted participations listing it in the period: its whole
+    months from ItemFact, its other days (a custom range's) from ParticipationFact's items of the field."""
+    got: dict[int, dict[str, int]] = {}
+
+    def add(item_id: int, row: dict) -> None:
+        into = got.setdefault(item_id, dict.fromkeys(ITEM_MEASURES, 0))
+        for name in ITEM_MEASURES:
+            into[name] += row[name] or 0
+
+    for part in month_split(period):
+        if whole_months(part):
+            rows = (
+                ItemFact.objects.filter(month__range=(part.start, part.end))
+                .filter(filters.q())
+                .filter(scope.rows)
+                .values("item_id")
+                .annotate(**{name: Sum(name) for name in ITEM_MEASURES})
+                .order_by()
+            )
+            for row in rows:
+                add(row["item_id"], row)
+            continue
+        # A few days of one field: grouped by its participations' lists of items and findings, split here.
+        rows = (
+            ParticipationFact.objects.filter(day__range=(part.start, part.end), inspections=1)
+            .filter(filters.q())
+            .filter(scope.rows)
+            .exclude(item_findings="")
+            .values("item_findings")
+            .annotate(n=Sum("inspections"), completed=Sum("completed"))
+            .order_by()
+        )
+        for row in rows:
+            for pair in row["item_findings"].split(","):
+                item_id, findings = (int(x) for x in pair.split(":"))
+                add(
+                    item_id,
+                    {
+                        "inspections": row["n"],
+                        "completed": row["completed"],
+                        "failed": row["n"] if findings else 0,
+                        "findings": findings * row["n"],
+                    },
+                )
+    return got
+
+
+@figure(
+    "by_item",
+    "按检查事项",
+    "所选执法领域（点击「按执法领域」表中的领域名称选择）每个检查事项的检查次数（一次检查计入其列出的每个事项；"
+    "联合检查中两个单位都列出同一事项的，各计一次）、已录入结果、发现问题的检查（该事项有不符合项）、"
+    "问题发现率（发现问题的检查占已录入结果的比例）和该事项的不符合项数。",
+)
+def by_item(scope: Scope, period: Period, filters: Filters) -> Table:
+    columns = ["检查事项", "检查次数", "已录入结果", "发现问题的检查", "问题发现率（%）", "不符合项"]
+    if not filters.field_id:
+        return Table(columns, [], empty=CHOOSE_A_FIELD)
+    got = _item_sums(scope, period, filters)
+    # The field's published items the body in view may check (every body's when none is), and any other one
+    # inspected in the period.
+    listed = InspectionItem.objects.filter(field_id=filters.field_id, is_published=True)
+    body_id = one_body(scope, filters)
+    if body_id is not None:
+        listed = listed.filter(bodies=body_id)
+    items = {item.pk: item for item in InspectionItem.objects.filter(Q(pk__in=listed) | Q(pk__in=list(got)))}
+    rows = []
+    for item_id, item in items.items():
+        t = got.get(item_id) or dict.fromkeys(ITEM_MEASURES, 0)
+        rows.append(
+            [
+                item.name,
+                t["inspections"],
+                t["completed"],
+                t["failed"],
+                _ratio(t["failed"], t["completed"]),
+                t["findings"],
+            ]
+        )
+    rows.sort(key=lambda r: (-r[1], r[0]))
+    return Table(columns, rows, series=[1], note="按检查日期统计；只计已提交且未取消的检查。")
 
 
 @figure(
@@ -814,6 +917,7 @@ PAGE_FIGURES = [
     "by_inspector",
     "by_region",
     "by_field",
+    "by_item",
     "repeated",
     # The frequency control figures (figures_frequency.py): refusals, exceptions and visits avoided (F-21).
     "frequency_control",

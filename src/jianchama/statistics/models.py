@@ -88,6 +88,10 @@ class ParticipationFact(Facts):
     # The task's inspectors of this body ("12,45", ascending): what the refresh takes off InspectorFact when the
     # task changes (its inspectors may have changed too).
     inspector_ids = models.TextField("本单位执法人员", blank=True, default="")
+    # On a field's row (field_id > 0): the body's items of that field in the task, each with the non-compliant
+    # findings recorded against it ("12:0,15:2", ascending); what the refresh takes off ItemFact. Empty on the
+    # row of every field (0).
+    item_findings = models.TextField("本领域检查事项及不符合项", blank=True, default="")
 
     class Meta:
         verbose_name = "参与单位统计"
@@ -137,7 +141,23 @@ class MonthlyFact(Facts):
         return f"{self.month:%Y-%m} 单位#{self.body_id} 领域#{self.field_id}"
 
 
-class InspectorFact(models.Model):
+class MonthCells(models.Model):
+    """The month and the dimensions of the facts but the two flags: what InspectorFact and ItemFact share (one
+    participation counts once for each of its inspectors, or its items: no distinct-task count is kept)."""
+
+    month = models.DateField("月份（当月1日）")
+    body_id = models.IntegerField("执法单位")
+    body_district_id = models.IntegerField("执法单位所在区")
+    enterprise_region_id = models.IntegerField("企业所在街镇")
+    enterprise_district_id = models.IntegerField("企业所在区")
+    field_id = models.IntegerField("执法领域（0为全部）")
+    kind = models.CharField("检查类型", max_length=16)
+
+    class Meta:
+        abstract = True
+
+
+class InspectorFact(MonthCells):
     """Per month × inspector × the facts' dimensions but the two flags: the participations of an inspector's
     body in the counted tasks he is on, summed (one task counts once for each of its inspectors). The
     per-inspector figures read one body's rows; a custom range's days outside its whole months are read from
@@ -145,14 +165,7 @@ class InspectorFact(models.Model):
     refresh by difference: a changed task's old participations (with their `inspector_ids`) taken off, its new
     ones added."""
 
-    month = models.DateField("月份（当月1日）")
     inspector_id = models.IntegerField("执法人员")
-    body_id = models.IntegerField("执法单位")
-    body_district_id = models.IntegerField("执法单位所在区")
-    enterprise_region_id = models.IntegerField("企业所在街镇")
-    enterprise_district_id = models.IntegerField("企业所在区")
-    field_id = models.IntegerField("执法领域（0为全部）")
-    kind = models.CharField("检查类型", max_length=16)
     inspections = models.IntegerField("检查次数", default=0)
     with_code = models.IntegerField("已生成检查码", default=0)
     scanned = models.IntegerField("企业已扫码", default=0)
@@ -179,6 +192,35 @@ class InspectorFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} 执法人员#{self.inspector_id} 单位#{self.body_id}"
+
+
+class ItemFact(MonthCells):
+    """Per month × inspection item × the facts' dimensions but the two flags (`field_id` is the item's field):
+    the counted participations whose body's items include the item, and the non-compliant findings recorded
+    against it (the field → item drill-down, figures.by_item). A joint task whose bodies both list an item
+    counts once for each. Kept like InspectorFact: from a fresh count nightly, by difference on refresh (a
+    changed task's old `item_findings` taken off)."""
+
+    item_id = models.IntegerField("检查事项")
+    inspections = models.IntegerField("检查次数", default=0)
+    completed = models.IntegerField("已录入结果", default=0)
+    findings = models.IntegerField("不符合项", default=0)
+    failed = models.IntegerField("发现问题的检查", default=0)
+
+    class Meta:
+        verbose_name = "检查事项统计"
+        verbose_name_plural = "检查事项统计"
+        indexes = [
+            models.Index(fields=["field_id", "month"], name="itemfact_field_month"),
+            models.Index(fields=["body_id", "field_id", "month"], name="itemfact_body_field_month"),
+            models.Index(fields=["month"], name="itemfact_month"),
+            models.Index(
+                fields=["item_id", "month", "body_id", "kind", "enterprise_region_id"], name="itemfact_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} 检查事项#{self.item_id} 单位#{self.body_id}"
 
 
 class VisitFact(models.Model):
@@ -246,9 +288,9 @@ class Watermark(models.Model):
     scan_id = models.BigIntegerField(default=0)
     evaluation_id = models.BigIntegerField(default=0)
     rebuilt_at = models.DateTimeField("全量重建时间", null=True, blank=True)
-    # False on a database whose facts were built before ParticipationFact existed (migration 0009), or before
-    # InspectorFact and the participations' inspectors (0011): the refresh cannot sum a cell again from
-    # participations that are not there, and rebuilds everything once instead.
+    # False on a database whose facts were built before ParticipationFact existed (migration 0009), before
+    # InspectorFact and the participations' inspectors (0011), or before ItemFact and their items (0012): the
+    # refresh cannot sum a cell again from participations that are not there, and rebuilds everything once.
     participations_built = models.BooleanField("参与单位统计已建", default=True)
     refreshed_at = models.DateTimeField("增量刷新时间", null=True, blank=True)
 

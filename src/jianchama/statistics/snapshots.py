@@ -46,10 +46,12 @@ from .scope import Filters, Period, Scope, body_scope, region_scope
 # Figures always computed in the request: their rows depend on who reads them (the evaluations: supervisors see
 # live aggregates, the district government and bodies F-26's releases; the per-inspector figure's evaluation
 # columns alike; the supervision figures: a body's administrator his own, its inspectors none), and they read few
-# rows (a few milliseconds; one body's inspectors; the supervision and complaint tables, thousands of rows).
+# rows (a few milliseconds; one body's inspectors; the supervision and complaint tables, thousands of rows). The
+# per-item figure is empty but for a field chosen, and then reads that field's ItemFact rows by index.
 LIVE = (
     "evaluations",
     "by_inspector",
+    "by_item",
     "supervision_findings",
     "supervision_steps",
     "sampling_coverage",

@@ -157,12 +157,12 @@ def statistics(request):
     query.pop("format", None)
     query.pop("figure", None)
     without = {}
-    for name in ("body", "region"):
+    for name in ("body", "region", "field"):
         without[name] = query.copy()
         without[name].pop(name, None)
 
     def drill(name: str, value) -> str:
-        """The same page with the filter `name` set to `value` (a body's or a region's drill-down)."""
+        """The same page with the filter `name` set to `value` (a body's, a region's or a field's drill-down)."""
         rest = without[name].urlencode()
         return f"?{rest}&{name}={value}" if rest else f"?{name}={value}"
 
@@ -196,6 +196,7 @@ def statistics(request):
             "query": query.urlencode(),
             "body_query": without["body"].urlencode(),
             "region_query": without["region"].urlencode(),
+            "field_query": without["field"].urlencode(),
             "refreshed_at": mark.refreshed_at if mark else None,
             "pending": sum(1 for _figure, table in results if table.pending),
             "pending_reload_seconds": PENDING_RELOAD_SECONDS,
