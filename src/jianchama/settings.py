@@ -276,9 +276,8 @@ PARTITION_MONTHS_AHEAD = int(env("PARTITION_MONTHS_AHEAD", "3"))
 # The nightly rebuild of the statistics' facts runs its ranges on this many database connections at once
 # (PostgreSQL; 1: one by one; statistics/build.py's rebuild_all).
 STATISTICS_REBUILD_WORKERS = int(env("STATISTICS_REBUILD_WORKERS", "2"))
-STATISTICS_REBUILD_WORK_MEM = env(
-    "STATISTICS_REBUILD_WORK_MEM", "256MB"
-)  # its previous-visit days' aggregates
+# PostgreSQL work_mem of the rebuild's statements: its quarters' sorts and its previous-visit days' aggregates.
+STATISTICS_REBUILD_WORK_MEM = env("STATISTICS_REBUILD_WORK_MEM", "256MB")
 # The heavy statistics figures of the standard views (city, district or body; year, quarter, month) are computed
 # ahead
 # every STATISTICS_SNAPSHOT_MINUTES by the job queue; one older than STATISTICS_SNAPSHOT_MAX_AGE_MINUTES is

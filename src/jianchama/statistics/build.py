@@ -1,9 +1,10 @@
 """Building the fact tables (models.py) from the raw rows: set-based, no query per row.
 
-Every count starts from one `CREATE TEMP TABLE … AS SELECT` of some tasks' participations (task × body × field,
-with the per-task measures joined once per task: `_parts_sql`), each with its own measures
+Every count starts from a few `CREATE TEMP TABLE … AS SELECT` of some tasks' participations (task × body × field,
+with the per-task measures joined once per task: `_count_parts`), each with its own measures
 (`_participations_sql`): ParticipationFact's rows. DailyFact's rows are their sums, MonthlyFact's DailyFact's;
-InspectorFact's are their sums per inspector and month (each participation keeps its inspectors).
+InspectorFact's and ItemFact's are their sums per inspector or item and month (each participation keeps its
+inspectors, and each of its field rows that field's items with their findings).
 
 `rebuild_all()` is the nightly rebuild: every quarter of days counted afresh, the facts made equal to the count
 (`_write_diff`: an unchanged row is not written), in two phases on several connections (`_rebuild_ranges`).
@@ -185,8 +186,17 @@ def _dated_sql(changed: bool = False) -> str:
     """
 
 
-def _parts_sql() -> str:
-    t = {
+# The count's steps before TEMP, each a table of its own analysed before the next joins it (as DATED): within one
+# statement PostgreSQL guessed a quarter's participations at 46 M rows instead of 1 M at 10 M inspections, and
+# sorted every listed item of every task (16 M rows) to merge them; and it guessed the quarter's tasks a few
+# hundred, and looked each up in the inspectors' index (61 s a quarter, the table's pages read at random).
+INSPECTED = "statistics_inspected"
+FAILED = "statistics_failed"
+BODIES = "statistics_bodies"
+
+
+def _tables() -> dict[str, str]:
+    return {
         "task": Task._meta.db_table,
         "taskbody": TaskBody._meta.db_table,
         "items": TaskBody.items.through._meta.db_table,
@@ -202,22 +212,47 @@ def _parts_sql() -> str:
         "inspectors": Task.inspectors.through._meta.db_table,
         "inspector": Inspector._meta.db_table,
     }
-    dims = ", ".join(f"ev.{name}" for name in DIMENSIONS)
+
+
+def _count_parts(cursor, params: dict | None = None) -> None:
+    """TEMP: the participations of the tasks in DATED, one row per field (0 and each of its items' fields), with
+    the per-task measures, their inspectors and their items' findings, in steps: the tasks' non-compliant
+    findings per record and item (FAILED), on PostgreSQL their inspectors per body (INSPECTED), the
+    participations (BODIES), then their fields (TEMP)."""
+    t = _tables()
+    postgres = connection.vendor == "postgresql"
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE {FAILED} AS
+        SELECT f.record_id, f.item_id, COUNT(*) AS n FROM {t["finding"]} f
+        WHERE f.result = 'not_compliant'
+          AND f.record_id IN (SELECT r.id FROM {t["record"]} r JOIN {DATED} d ON d.id = r.task_id)
+        GROUP BY f.record_id, f.item_id
+        """
+    )
+    cursor.execute(f"ANALYZE {FAILED}")
     # Each participation's inspectors (the task's of its body), "12,45" ascending: grouped once on PostgreSQL;
-    # SQLite (no ordered aggregate in 3.40) concatenates an ordered subquery per participation.
-    if connection.vendor == "postgresql":
-        inspected = f"""
-    inspected AS (
-        SELECT ti.task_id, i.body_id,
-               string_agg(CAST(ti.inspector_id AS text), ',' ORDER BY ti.inspector_id) AS inspector_ids
-        FROM {t["inspectors"]} ti JOIN {t["inspector"]} i ON i.id = ti.inspector_id
-        WHERE ti.task_id IN (SELECT id FROM dated)
-        GROUP BY ti.task_id, i.body_id
-    ),"""
+    # SQLite (no ordered aggregate in 3.40) concatenates an ordered subquery per participation. The tasks'
+    # rows are found first (MATERIALIZED): joined with the 320 inspectors first, the planner read the whole
+    # table through the index on inspector (141 s a quarter at 10 M inspections).
+    if postgres:
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE {INSPECTED} AS
+            WITH listed AS MATERIALIZED (
+                SELECT ti.task_id, ti.inspector_id FROM {t["inspectors"]} ti
+                WHERE ti.task_id IN (SELECT id FROM {DATED})
+            )
+            SELECT l.task_id, i.body_id,
+                   string_agg(CAST(l.inspector_id AS text), ',' ORDER BY l.inspector_id) AS inspector_ids
+            FROM listed l JOIN {t["inspector"]} i ON i.id = l.inspector_id
+            GROUP BY l.task_id, i.body_id
+            """
+        )
+        cursor.execute(f"ANALYZE {INSPECTED}")
         inspectors = "COALESCE(ins.inspector_ids, '') AS inspector_ids"
-        join_inspectors = "LEFT JOIN inspected ins ON ins.task_id = m.id AND ins.body_id = tb.body_id"
+        join_inspectors = f"LEFT JOIN {INSPECTED} ins ON ins.task_id = m.id AND ins.body_id = tb.body_id"
     else:
-        inspected = ""
         inspectors = f"""COALESCE((
             SELECT group_concat(o.inspector_id, ',') FROM (
                 SELECT ti.inspector_id FROM {t["inspectors"]} ti JOIN {t["inspector"]} i ON i.id = ti.inspector_id
@@ -225,67 +260,34 @@ def _parts_sql() -> str:
             ) o
         ), '') AS inspector_ids"""
         join_inspectors = ""
-    # Each field row's items of its participation with their findings, "12:0,15:2" ascending (ItemFact's).
-    pair = "CAST(ti.inspectionitem_id AS text) || ':' || CAST({} AS text)"
-    if connection.vendor == "postgresql":
-        fields = f"""
-            SELECT ti.taskbody_id, i.field_id,
-                   string_agg({pair.format("COALESCE(fx.n, 0)")}, ',' ORDER BY ti.inspectionitem_id) AS item_findings
-            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
-            JOIN parts pp ON pp.taskbody_id = ti.taskbody_id
-            LEFT JOIN failed_items fx ON fx.record_id = pp.record_id AND fx.item_id = ti.inspectionitem_id
-            GROUP BY ti.taskbody_id, i.field_id"""
-        item_findings = "fi.item_findings"
-    else:
-        fields = f"""
-            SELECT DISTINCT ti.taskbody_id, i.field_id
-            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
-            WHERE ti.taskbody_id IN (SELECT taskbody_id FROM parts)"""
-        found = (
-            f"(SELECT COUNT(*) FROM {t['finding']} f WHERE f.record_id = p.record_id "
-            f"AND f.item_id = ti.inspectionitem_id AND f.result = 'not_compliant')"
+    dims = ", ".join(f"ev.{name}" for name in DIMENSIONS)
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE {BODIES} AS
+        WITH districts AS (
+            SELECT r.id AS region_id, d.id AS district_id
+            FROM {t["region"]} r JOIN {t["region"]} d ON d.level = 'district' AND r.path LIKE d.path || '%%'
+        ),
+        genuine AS (
+            SELECT s.code_id FROM {t["scan"]} s
+            WHERE s.outcome = 'genuine'
+              AND s.code_id IN (SELECT c.id FROM {t["code"]} c JOIN {DATED} d ON d.id = c.task_id)
+            GROUP BY s.code_id
+        ),
+        failed AS (SELECT record_id, SUM(n) AS n FROM {FAILED} GROUP BY record_id),
+        measured AS (
+            SELECT d.*,
+                   CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS with_code,
+                   CASE WHEN g.code_id IS NULL THEN 0 ELSE 1 END AS scanned,
+                   r.id AS record_id, r.outcome, COALESCE(fl.n, 0) AS findings,
+                   CASE WHEN ev.id IS NULL THEN 0 ELSE 1 END AS evaluated, {dims}
+            FROM {DATED} d
+            LEFT JOIN {t["code"]} c ON c.task_id = d.id
+            LEFT JOIN genuine g ON g.code_id = c.id
+            LEFT JOIN {t["record"]} r ON r.task_id = d.id
+            LEFT JOIN failed fl ON fl.record_id = r.id
+            LEFT JOIN {t["evaluation"]} ev ON ev.task_id = d.id
         )
-        item_findings = f"""COALESCE((
-            SELECT group_concat(o.pair, ',') FROM (
-                SELECT {pair.format(found)} AS pair
-                FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
-                WHERE ti.taskbody_id = p.taskbody_id AND i.field_id = fi.field_id ORDER BY ti.inspectionitem_id
-            ) o
-        ), '') AS item_findings"""
-    return f"""
-    CREATE TEMP TABLE {TEMP} AS
-    WITH districts AS (
-        SELECT r.id AS region_id, d.id AS district_id
-        FROM {t["region"]} r JOIN {t["region"]} d ON d.level = 'district' AND r.path LIKE d.path || '%%'
-    ),
-    dated AS (SELECT * FROM {DATED}),
-    genuine AS (
-        SELECT s.code_id FROM {t["scan"]} s
-        WHERE s.outcome = 'genuine'
-          AND s.code_id IN (SELECT c.id FROM {t["code"]} c JOIN dated d ON d.id = c.task_id)
-        GROUP BY s.code_id
-    ),
-    failed_items AS (
-        SELECT f.record_id, f.item_id, COUNT(*) AS n FROM {t["finding"]} f
-        WHERE f.result = 'not_compliant'
-          AND f.record_id IN (SELECT r.id FROM {t["record"]} r JOIN dated d ON d.id = r.task_id)
-        GROUP BY f.record_id, f.item_id
-    ),
-    failed AS (SELECT record_id, SUM(n) AS n FROM failed_items GROUP BY record_id),
-    measured AS (
-        SELECT d.*,
-               CASE WHEN c.id IS NULL THEN 0 ELSE 1 END AS with_code,
-               CASE WHEN g.code_id IS NULL THEN 0 ELSE 1 END AS scanned,
-               r.id AS record_id, r.outcome, COALESCE(fl.n, 0) AS findings,
-               CASE WHEN ev.id IS NULL THEN 0 ELSE 1 END AS evaluated, {dims}
-        FROM dated d
-        LEFT JOIN {t["code"]} c ON c.task_id = d.id
-        LEFT JOIN genuine g ON g.code_id = c.id
-        LEFT JOIN {t["record"]} r ON r.task_id = d.id
-        LEFT JOIN failed fl ON fl.record_id = r.id
-        LEFT JOIN {t["evaluation"]} ev ON ev.task_id = d.id
-    ),{inspected}
-    parts AS (
         SELECT m.*, tb.id AS taskbody_id, tb.body_id, {inspectors},
                e.region_id AS enterprise_region_id,
                COALESCE(ed.district_id, 0) AS enterprise_district_id,
@@ -298,20 +300,51 @@ def _parts_sql() -> str:
         LEFT JOIN districts ed ON ed.region_id = e.region_id
         LEFT JOIN districts bd ON bd.region_id = b.region_id
         {join_inspectors}
-    ),
-    fielded AS (
-        SELECT p.*, 0 AS field_id, '' AS item_findings FROM parts p
-        UNION ALL
-        SELECT p.*, fi.field_id, {item_findings} FROM parts p
-        JOIN ({fields}) fi ON fi.taskbody_id = p.taskbody_id
+        """,
+        params,
     )
-    SELECT f.*,
-           CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id)
-                THEN TRUE ELSE FALSE END AS first_all,
-           CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id, f.body_district_id)
-                THEN TRUE ELSE FALSE END AS first_district
-    FROM fielded f
-    """
+    cursor.execute(f"ANALYZE {BODIES}")
+    # Each field row's items of its participation with their findings, "12:0,15:2" ascending (ItemFact's).
+    pair = "CAST(ti.inspectionitem_id AS text) || ':' || CAST({} AS text)"
+    if postgres:
+        fields = f"""
+            SELECT ti.taskbody_id, i.field_id,
+                   string_agg({pair.format("COALESCE(fx.n, 0)")}, ',' ORDER BY ti.inspectionitem_id) AS item_findings
+            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+            JOIN {BODIES} pp ON pp.taskbody_id = ti.taskbody_id
+            LEFT JOIN {FAILED} fx ON fx.record_id = pp.record_id AND fx.item_id = ti.inspectionitem_id
+            GROUP BY ti.taskbody_id, i.field_id"""
+        item_findings = "fi.item_findings"
+    else:
+        fields = f"""
+            SELECT DISTINCT ti.taskbody_id, i.field_id
+            FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+            WHERE ti.taskbody_id IN (SELECT taskbody_id FROM {BODIES})"""
+        found = f"(SELECT fx.n FROM {FAILED} fx WHERE fx.record_id = p.record_id AND fx.item_id = ti.inspectionitem_id)"
+        item_findings = f"""COALESCE((
+            SELECT group_concat(o.pair, ',') FROM (
+                SELECT {pair.format(f"COALESCE({found}, 0)")} AS pair
+                FROM {t["items"]} ti JOIN {t["item"]} i ON i.id = ti.inspectionitem_id
+                WHERE ti.taskbody_id = p.taskbody_id AND i.field_id = fi.field_id ORDER BY ti.inspectionitem_id
+            ) o
+        ), '') AS item_findings"""
+    cursor.execute(
+        f"""
+        CREATE TEMP TABLE {TEMP} AS
+        WITH fielded AS (
+            SELECT p.*, 0 AS field_id, '' AS item_findings FROM {BODIES} p
+            UNION ALL
+            SELECT p.*, fi.field_id, {item_findings} FROM {BODIES} p
+            JOIN ({fields}) fi ON fi.taskbody_id = p.taskbody_id
+        )
+        SELECT f.*,
+               CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id)
+                    THEN TRUE ELSE FALSE END AS first_all,
+               CASE WHEN f.body_id = MIN(f.body_id) OVER (PARTITION BY f.id, f.field_id, f.body_district_id)
+                    THEN TRUE ELSE FALSE END AS first_district
+        FROM fielded f
+        """
+    )
 
 
 DAILY = "statistics_daily"
@@ -697,7 +730,7 @@ def _recount_tasks(cursor) -> dict[str, int]:
     cursor.execute(f"ANALYZE {CHANGED}")
     cursor.execute(_dated_sql(changed=True))
     cursor.execute(f"ANALYZE {DATED}")
-    cursor.execute(_parts_sql())
+    _count_parts(cursor)
     cursor.execute(_participations_sql())
     cursor.execute(
         f"CREATE TEMP TABLE {OLD} AS SELECT * FROM {facts} WHERE task_id IN (SELECT id FROM {CHANGED})"
@@ -773,6 +806,9 @@ def _recount_tasks(cursor) -> dict[str, int]:
 TEMPS = (
     TEMP,
     DATED,
+    INSPECTED,
+    FAILED,
+    BODIES,
     PARTICIPATIONS,
     DAILY,
     VISITS,
@@ -809,7 +845,7 @@ def _count_days(cursor, params: dict) -> None:
     DailyFact's rows of those days made equal to them and their sums."""
     cursor.execute(_dated_sql(), params)
     cursor.execute(f"ANALYZE {DATED}")
-    cursor.execute(_parts_sql(), params)
+    _count_parts(cursor, params)
     cursor.execute(_participations_sql())
     _write_diff(cursor, ParticipationFact, PARTICIPATIONS, _in_range("day"), params)
     cursor.execute(_rollup_sql(DAILY, f"{PARTICIPATIONS} p", "p.day", "day", "p"))
@@ -875,6 +911,10 @@ def _rebuild_days(lo: datetime.date, hi: datetime.date, stage: str) -> int:
     Returns the participations counted."""
     with connection.cursor() as cursor:
         _settle(cursor)
+        if connection.vendor == "postgresql":
+            # A quarter's sorts (its 1.8 M task inspectors at 10 M inspections, its participations' windows)
+            # spill to disk with the refresh's 64 MB.
+            cursor.execute(f"SET LOCAL work_mem = '{settings.STATISTICS_REBUILD_WORK_MEM}'")
         _count_days(cursor, _range_params(lo, hi))
         cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         cursor.execute(_visits_sql(stage, "UNLOGGED" if connection.vendor == "postgresql" else ""))
