@@ -5,6 +5,7 @@ district's supervisor and one body's administrator (median, p99 and query count)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/jcm_stats .venv/bin/python bench/bench_stats.py
     .venv/bin/python bench/bench_stats.py --skip-rebuild --runs 15       # pages only (facts already built)
     .venv/bin/python bench/bench_stats.py --skip-rebuild --live --runs 5 # repeated, most_inspected, live views
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --items --runs 5 # the per-item figure, a field chosen
     .venv/bin/python bench/bench_stats.py --skip-rebuild --quarter 2026-01-01  # one nightly quarter, rolled back
 
 The database: a copy of one filled by `generate_synthetic`, migrated (`manage.py migrate`). The 10,000 new
@@ -410,6 +411,44 @@ def inspector_figures(runs: int) -> None:
             )
 
 
+def item_figures(runs: int) -> None:
+    """The per-item figure (computed in every request: figures.by_item) on the views of `live_views` with the
+    field of the most items chosen, as each user of `users` (a body's administrator: his own body's rows):
+    median and slowest wall ms."""
+    from bench_pages import users
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from jianchama.registry.models import Field
+    from jianchama.statistics import figures
+    from jianchama.statistics.scope import Filters, scope_for
+
+    today = timezone.localdate()
+    print(
+        f"  per-item figure, the field of the most items (a body's: of its fields): {runs} calls each; wall median / slowest ms"
+    )
+    for role, user in users():
+        scope = scope_for(user)
+        fields = Field.objects.all()
+        body = figures.one_body(scope, Filters())
+        if body is not None:
+            fields = fields.filter(bodies=body)
+        field = fields.annotate(n=Count("items")).order_by("-n", "pk").first()
+        print(f"  as {role}, {field.name} ({field.n} items)")
+        for name, period, _filters in live_views(today, user)[:4]:
+            filters = Filters(field_id=field.pk)
+            walls = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                table = figures.FIGURES["by_item"].compute(scope, period, filters)
+                walls.append(time.perf_counter() - started)
+            print(
+                f"    {name:<24} {1000 * statistics.median(walls):.0f} / {1000 * max(walls):.0f} "
+                f"({len(table.rows)} items, {sum(row[1] for row in table.rows):,} inspections)",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="requests per page and user (9)")
@@ -430,6 +469,11 @@ def main() -> None:
         "--inspectors",
         action="store_true",
         help="only time the per-inspector figure on the views of --live with a body chosen (no refresh)",
+    )
+    parser.add_argument(
+        "--items",
+        action="store_true",
+        help="only time the per-item figure on the views of --live with a field chosen (no refresh)",
     )
     parser.add_argument(
         "--deferred",
@@ -487,6 +531,11 @@ def main() -> None:
     if args.inspectors:
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         inspector_figures(args.runs)
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
+    if args.items:
+        print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        item_figures(args.runs)
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         return
     if args.live:
