@@ -7,6 +7,8 @@ district's supervisor and one body's administrator (median, p99 and query count)
     .venv/bin/python bench/bench_stats.py --skip-rebuild --live --runs 5 # repeated, most_inspected, live views
     .venv/bin/python bench/bench_stats.py --skip-rebuild --items --runs 5 # the per-item figure, a field chosen
     .venv/bin/python bench/bench_stats.py --skip-rebuild --quarter 2026-01-01  # one nightly quarter, rolled back
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --refresh       # the refresh, its statements timed
+    .venv/bin/python bench/bench_stats.py --skip-rebuild --figures --runs 5  # each figure live, three views
 
 The database: a copy of one filled by `generate_synthetic`, migrated (`manage.py migrate`). The 10,000 new
 inspections are copies of existing tasks (their bodies and items), submitted, dated over the next 30 days,
@@ -16,6 +18,7 @@ each with its audit event as the services write it; they are rolled back after t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
@@ -98,7 +101,32 @@ def add_inspections(count: int) -> list[int]:
     return ids
 
 
-def bench_refresh(count: int) -> None:
+@contextlib.contextmanager
+def _statements():
+    """Each statement run meanwhile on the default connection: (seconds, rows, its SQL on one line)."""
+    from django.db import connection
+
+    timed = []
+
+    def timing(execute, sql, params, many, context):
+        started = time.perf_counter()
+        result = execute(sql, params, many, context)
+        timed.append(
+            (time.perf_counter() - started, context["cursor"].cursor.rowcount, " ".join(sql.split()))
+        )
+        return result
+
+    with connection.execute_wrapper(timing):
+        yield timed
+
+
+def _print_statements(timed: list, at_least: float) -> None:
+    for spent, count, sql in timed:
+        if spent >= at_least:
+            print(f"    {spent:7.2f} s {count:>10,} rows  {sql[:90]}")
+
+
+def bench_refresh(count: int, steps: bool = False) -> None:
     from django.db import transaction
 
     from jianchama.statistics import build
@@ -109,13 +137,16 @@ def bench_refresh(count: int) -> None:
             started = time.perf_counter()
             ids = add_inspections(count)
             made = time.perf_counter() - started
-            done, seconds, backend = _timed(build.refresh)
+            with _statements() as timed:
+                done, seconds, backend = _timed(build.refresh)
             print(
                 f"  incremental refresh after {len(ids):,} new inspections: {seconds:.2f} s "
                 f"(PostgreSQL backend CPU {backend:.2f} s, load average {os.getloadavg()[0]:.2f}; "
                 f"{done['tasks']:,} tasks changed, {done['participations']:,} participations counted, "
                 f"{done['enterprises']:,} enterprises' visits rebuilt; making them took {made:.1f} s)"
             )
+            if steps:
+                _print_statements(timed, 0.1)
             started = time.perf_counter()
             nothing = build.refresh()
             print(
@@ -131,7 +162,7 @@ def bench_quarter(first: str) -> None:
     the look-back's stage tables, whose quarters' first phase runs first, untimed), each statement of 0.2 s or
     more timed, in a transaction rolled back: on a shared database it leaves the facts as they were (and
     writes nothing at all when they are current). One connection: the nightly runs two such at once."""
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from jianchama.statistics import build
 
@@ -140,27 +171,15 @@ def bench_quarter(first: str) -> None:
     chunks = [c for c in build._quarters(*build.data_range()) if c[1] >= since and c[0] <= lo]
     hi = next(c for c in chunks if c[0] <= lo <= c[1])[1]
     stages = {c: build.STAGE.format(f"bench_{n}") for n, c in enumerate(chunks)}
-    timed = []
-
-    def timing(execute, sql, params, many, context):
-        started = time.perf_counter()
-        result = execute(sql, params, many, context)
-        timed.append(
-            (time.perf_counter() - started, context["cursor"].cursor.rowcount, " ".join(sql.split()))
-        )
-        return result
 
     def phase(name: str, run) -> None:
-        timed.clear()
-        with connection.execute_wrapper(timing):
+        with _statements() as timed:
             _, seconds, backend = _timed(run)
         print(
             f"  {name} {lo}..{hi}: {seconds:.1f} s (backend CPU {backend:.1f} s, "
             f"load average {os.getloadavg()[0]:.2f})"
         )
-        for spent, count, sql in timed:
-            if spent >= 0.2:
-                print(f"    {spent:7.1f} s {count:>10,} rows  {sql[:90]}")
+        _print_statements(timed, 0.2)
 
     try:
         with transaction.atomic():
@@ -195,24 +214,43 @@ def pages(today: datetime.date) -> list[tuple[str, str, dict]]:
     ]
 
 
-def figure_times(user, runs: int) -> None:
-    """Each figure's function alone (the page is their sum plus the render)."""
+def figure_times(user, runs: int, period=None, filters=None, label: str = "this year") -> None:
+    """Each figure's function alone, computed live (the page is their sum plus the render; a snapshot, where
+    one serves the view, replaces all but snapshots.LIVE)."""
     from django.utils import timezone
 
     from jianchama.statistics import figures
     from jianchama.statistics.scope import Filters, Period, scope_for
 
     scope = scope_for(user)
-    period = Period.of("year", timezone.localdate())
+    period = period or Period.of("year", timezone.localdate())
+    filters = filters or Filters()
     parts = []
+    total = 0.0
     for code in figures.PAGE_FIGURES:
-        seconds = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            figures.FIGURES[code].compute(scope, period, Filters())
-            seconds.append(time.perf_counter() - started)
+        seconds, _ = _calls(runs, figures.FIGURES[code].compute, scope, period, filters)
+        total += statistics.median(seconds)
         parts.append(f"{code} {1000 * statistics.median(seconds):.0f}")
-    print("    figures (median ms): " + ", ".join(parts))
+    print(f"    figures, {label} (median ms; sum {1000 * total:.0f}): " + ", ".join(parts), flush=True)
+
+
+def live_page_figures(runs: int) -> None:
+    """Each figure of the pages `pages` opens that no snapshot serves (a quarter, a kind), as each user."""
+    from bench_pages import users
+    from django.utils import timezone
+
+    from jianchama.statistics.scope import Filters, Period
+
+    today = timezone.localdate()
+    views = [
+        ("this year", Period.of("year", today), Filters()),
+        ("Q1", Period.of("quarter", today, number=1), Filters()),
+        ("kind random", Period.of("year", today), Filters(kind="random")),
+    ]
+    for role, user in users():
+        print(f"  as {role}")
+        for label, period, filters in views:
+            figure_times(user, runs, period, filters, label)
 
 
 def _timed(run):
@@ -379,6 +417,16 @@ def deferred_views(runs: int) -> None:
     OrmQ.objects.filter(id__gt=queued).delete()
 
 
+def _calls(runs: int, call, *args) -> tuple[list[float], object]:
+    """`call(*args)` made `runs` times: the wall seconds of each, and the last result."""
+    walls = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = call(*args)
+        walls.append(time.perf_counter() - started)
+    return walls, result
+
+
 def inspector_figures(runs: int) -> None:
     """The per-inspector figure (computed in every request: figures.by_inspector) on each view of
     `live_views` with a body chosen (a body's administrator: his own): median and slowest wall ms."""
@@ -399,11 +447,7 @@ def inspector_figures(runs: int) -> None:
         print(f"  as {role} (body #{body})")
         for name, period, _filters in live_views(today, user)[:4]:
             filters = Filters(body_id=body)
-            walls = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                table = figures.FIGURES["by_inspector"].compute(scope, period, filters)
-                walls.append(time.perf_counter() - started)
+            walls, table = _calls(runs, figures.FIGURES["by_inspector"].compute, scope, period, filters)
             print(
                 f"    {name:<24} {1000 * statistics.median(walls):.0f} / {1000 * max(walls):.0f} "
                 f"({len(table.rows)} inspectors)",
@@ -437,11 +481,7 @@ def item_figures(runs: int) -> None:
         print(f"  as {role}, {field.name} ({field.n} items)")
         for name, period, _filters in live_views(today, user)[:4]:
             filters = Filters(field_id=field.pk)
-            walls = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                table = figures.FIGURES["by_item"].compute(scope, period, filters)
-                walls.append(time.perf_counter() - started)
+            walls, table = _calls(runs, figures.FIGURES["by_item"].compute, scope, period, filters)
             print(
                 f"    {name:<24} {1000 * statistics.median(walls):.0f} / {1000 * max(walls):.0f} "
                 f"({len(table.rows)} items, {sum(row[1] for row in table.rows):,} inspections)",
@@ -459,6 +499,16 @@ def main() -> None:
         "--quarter",
         default="",
         help="only time the nightly rebuild of the quarter starting on this day (YYYY-MM-DD), rolled back",
+    )
+    parser.add_argument(
+        "--figures",
+        action="store_true",
+        help="only time each figure computed live, on this year, its first quarter and kind random (no pages)",
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="only time the incremental refresh, each of its statements of 0.1 s or more (no pages)",
     )
     parser.add_argument(
         "--live",
@@ -542,6 +592,12 @@ def main() -> None:
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         live_figures(args.runs)
         print(f"  load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
+    if args.figures:
+        live_page_figures(args.runs)
+        return
+    if args.refresh:
+        bench_refresh(args.new, steps=True)
         return
     if args.new:
         bench_refresh(args.new)

@@ -437,6 +437,44 @@ def test_the_refresh_counts_the_changed_tasks_alone(s):
     ]
 
 
+def test_the_refresh_changes_the_months_by_difference(s):
+    """MonthlyFact's cells changed by the difference of a task's new and old participations: a month whose one
+    task is cancelled after submission keeps its cells (they count the cancellation, no inspection), a month
+    whose one task goes back to draft loses them, a month untouched is not rewritten; all as the nightly."""
+    today = timezone.localdate()
+
+    def month_start(months: int) -> datetime.date:
+        first = today.replace(day=1)
+        return (first + datetime.timedelta(days=32 * months)).replace(day=1)
+
+    cancelled, returned, kept = (
+        s.submitted(window_start=month_start(n) + 2 * DAY, window_end=month_start(n) + 12 * DAY)
+        for n in (2, 3, 4)
+    )
+    build.refresh()
+    untouched = set(MonthlyFact.objects.filter(month=month_start(4)).values_list("pk", flat=True))
+    assert untouched
+    services.cancel_task(s.head, task=cancelled, reason="计划调整，取消本次检查")
+    services.return_task(s.head, task=returned, comment="请补充检查依据")
+    assert build.refresh()["tasks"] == 2
+
+    def month(n: int) -> list[tuple]:
+        return list(
+            MonthlyFact.objects.filter(month=month_start(n))
+            .order_by("field_id")
+            .values_list("field_id", "inspections", "cancelled")
+        )
+
+    assert month(2) == [(0, 0, 1), (s.gas.pk, 0, 1)]
+    assert month(3) == []
+    assert set(MonthlyFact.objects.filter(month=month_start(4)).values_list("pk", flat=True)) == untouched
+    refreshed = snapshot()
+    build.rebuild_all()
+    assert snapshot() == refreshed
+    assert month(4) == [(0, 1, 0), (s.gas.pk, 1, 0)]
+    assert kept.status == Task.Status.SUBMITTED
+
+
 def test_facts_built_before_participations_are_rebuilt_by_the_next_refresh(s):
     """A database whose facts were counted before ParticipationFact existed (migration 0009 marks its
     watermark): the next refresh cannot sum a cell from participations that are not there, and rebuilds
