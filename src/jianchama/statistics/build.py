@@ -534,7 +534,7 @@ def _change_cells(
         f"(SELECT {listed}, {both} FROM {stored} UNION ALL SELECT {listed}, {both} FROM {delta}) x "
         f"GROUP BY {listed} HAVING {kept}"
     )
-    _write_cells(cursor, model, built, f"SELECT * FROM {stored}")
+    _write_cells(cursor, model, built, stored)
 
 
 def _recount_facts(cursor) -> None:
@@ -720,26 +720,24 @@ CURRENT = "statistics_current"
 
 
 def _write_cells(cursor, model, new_table: str, current: str) -> None:
-    """The refresh's `_write_diff`: make the `model`'s rows that `current` selects (`SELECT t.* FROM <table> t
-    …`, the cells recounted, found by index) equal to `new_table`'s. They are read once into a temp table, and
-    both sides of the diff are compared there: the two statements of `_write_diff` looked each cell up in the
-    fact table again (DailyFact: 360 ms each for 20,000 cells at 1 M inspections)."""
+    """The refresh's `_write_diff`: make the `model`'s rows copied into the temp table `current` (the cells
+    recounted, read once by index) equal to `new_table`'s; `current` is dropped. Both sides of the diff are
+    compared between the temp tables: the two statements of `_write_diff` looked each cell up in the fact table
+    again (DailyFact: 360 ms each for 20,000 cells at 1 M inspections)."""
     table = model._meta.db_table
     columns, nullable = _fact_columns(model)
     listed = ", ".join(columns)
-    cursor.execute(f"DROP TABLE IF EXISTS {CURRENT}")
-    cursor.execute(f"CREATE TEMP TABLE {CURRENT} AS {current}")
-    cursor.execute(f"ANALYZE {CURRENT}")
+    cursor.execute(f"ANALYZE {current}")
     cursor.execute(f"ANALYZE {new_table}")
     cursor.execute(
-        f"DELETE FROM {table} WHERE id IN (SELECT c.id FROM {CURRENT} c WHERE NOT EXISTS "
+        f"DELETE FROM {table} WHERE id IN (SELECT c.id FROM {current} c WHERE NOT EXISTS "
         f"(SELECT 1 FROM {new_table} n WHERE {_same('n', 'c', columns, nullable)}))"
     )
     cursor.execute(
         f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {new_table} n WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {CURRENT} c WHERE {_same('n', 'c', columns, nullable)})"
+        f"(SELECT 1 FROM {current} c WHERE {_same('n', 'c', columns, nullable)})"
     )
-    cursor.execute(f"DROP TABLE {CURRENT}")
+    cursor.execute(f"DROP TABLE {current}")
 
 
 def _in_range(column: str) -> Callable[[str], str]:
@@ -864,13 +862,11 @@ def _recount_tasks(cursor) -> dict[str, int]:
     )
     cursor.execute(_seeded_lagged_sql(VISITS, back))
     cursor.execute(_new_visits_sql(VISITS))
-    _write_cells(
-        cursor,
-        VisitFact,
-        NEW_VISITS,
-        f"SELECT t.* FROM {VisitFact._meta.db_table} t JOIN {GAPPED} g "
-        f"ON g.enterprise_id = t.enterprise_id AND t.day >= g.since",
+    cursor.execute(
+        f"CREATE TEMP TABLE {CURRENT} AS SELECT t.* FROM {VisitFact._meta.db_table} t JOIN {GAPPED} g "
+        f"ON g.enterprise_id = t.enterprise_id AND t.day >= g.since"
     )
+    _write_cells(cursor, VisitFact, NEW_VISITS, CURRENT)
     cursor.execute(f"SELECT COUNT(*) FROM {PARTICIPATIONS} WHERE field_id = 0")
     (participations,) = cursor.fetchone()
     cursor.execute(f"SELECT COUNT(*) FROM {GAPPED}")
