@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import random
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -86,6 +87,22 @@ def assert_facts_equal_raw(s, period: Period) -> None:
             assert {e.name: e.count for e in report.enterprises} == expected
             assert report.total == sum(expected.values())
             assert {e.name: len(e.tasks) for e in report.enterprises} == expected
+    # The most inspected enterprises and by whom, as the city sees them: their counted tasks, and each body's
+    # part in them (a joint task counts for each of its bodies), most first.
+    counted = [t for t in raw_tasks(s.admin, period) if t.status in frequency.COUNTED]
+    by_whom: dict[str, Counter] = {}
+    for t in counted:
+        by_whom.setdefault(t.enterprise.name, Counter()).update(tb.body.name for tb in t.task_bodies.all())
+    expected = {
+        name: [
+            sum(1 for t in counted if t.enterprise.name == name),
+            len(bodies),
+            "、".join(f"{b}{n}次" for b, n in sorted(bodies.items(), key=lambda x: (-x[1], x[0]))),
+        ]
+        for name, bodies in by_whom.items()
+    }
+    shown = figures.FIGURES["most_inspected"].compute(scope_for(s.admin), period, Filters()).rows
+    assert {row[0]: row[1:] for row in shown} == expected
 
 
 def raw_inspectors(body, period: Period, evaluated: bool) -> dict[str, list]:

@@ -265,7 +265,12 @@ def test_the_region_tiles_count_by_region_and_drill_down(client, towns):
     assert "返回全部区域" in town and summary(town)["检查次数"] == "2"
     assert table(town, "by_region") == [["朱泾镇", "2"]] and links(town, "by_region") == {}
     # Down to the enterprises: the town's most inspected are its own, and its repeated inspections theirs.
-    assert [row[:2] for row in table(town, "most_inspected")] == [["朱泾燃气有限公司", "2"]]
+    # And by whom: each body's inspections of it, most first (a joint task counts for each of its bodies).
+    by_whom = Counter(
+        tb.body.name for t in s.jinshan_tasks[3:] for tb in t.task_bodies.select_related("body")
+    )
+    said = "、".join(f"{name}{n}次" for name, n in sorted(by_whom.items(), key=lambda b: (-b[1], b[0])))
+    assert table(town, "most_inspected") == [["朱泾燃气有限公司", "2", str(len(by_whom)), said]]
     assert [row[0] for row in table(page, "most_inspected")][:2] == ["金山燃气有限公司", "朱泾燃气有限公司"]
     assert table(town, "repeated")[3] == ["一年内", "1", "1"]
     fengjing = client.get(f"/statistics/{tiles['枫泾镇']}").content.decode()

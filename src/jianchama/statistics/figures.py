@@ -828,7 +828,7 @@ def repeated(scope: Scope, period: Period, filters: Filters) -> Table:
 @figure(
     "most_inspected",
     "检查次数最多的企业",
-    "期间内检查次数最多的20家企业及检查过它的执法单位数；选择区划（点击「区划分布」中的区划，下钻到街镇）即看该区划的"
+    "期间内检查次数最多的20家企业，检查过它的执法单位及各单位的检查次数（联合检查计入每个参与单位）；选择区划（点击「区划分布」中的区划，下钻到街镇）即看该区划的"
     "企业。本表与「重复检查」不按检查类型筛选。",
 )
 def most_inspected(scope: Scope, period: Period, filters: Filters) -> Table:
@@ -844,16 +844,27 @@ def most_inspected(scope: Scope, period: Period, filters: Filters) -> Table:
         .order_by("-n", "enterprise_id")[:20]
     )
     ids = [r["enterprise_id"] for r in top]
-    bodies = dict(
+    # By whom: each body's inspections of those enterprises in the scope (its participations; a joint task
+    # counts once for each of its bodies), most first.
+    visits = list(
         base.filter(enterprise_id__in=ids)
-        .values("enterprise_id")
-        .annotate(b=Count("body_id", distinct=True))
+        .values_list("enterprise_id", "body_id")
+        .annotate(n=Sum("tasks"))
         .order_by()
-        .values_list("enterprise_id", "b")
     )
+    body_names = dict(
+        EnforcementBody.objects.filter(pk__in={b for _, b, _ in visits}).values_list("pk", "name")
+    )
+    by_whom: dict[int, list[tuple[int, str]]] = {}
+    for enterprise_id, body_id, n in visits:
+        by_whom.setdefault(enterprise_id, []).append((n, body_names.get(body_id, "")))
     names = dict(Enterprise.objects.filter(pk__in=ids).values_list("pk", "name"))
-    rows = [[names.get(r["enterprise_id"], ""), r["n"], bodies.get(r["enterprise_id"], 0)] for r in top]
-    return Table(["企业", "检查次数", "执法单位数"], rows)
+    rows = []
+    for r in top:
+        bodies = sorted(by_whom.get(r["enterprise_id"], []), key=lambda b: (-b[0], b[1]))
+        said = "、".join(f"{name}{n}次" for n, name in bodies)
+        rows.append([names.get(r["enterprise_id"], ""), r["n"], len(bodies), said])
+    return Table(["企业", "检查次数", "执法单位数", "检查的执法单位"], rows)
 
 
 @figure(
