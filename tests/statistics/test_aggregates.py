@@ -586,3 +586,34 @@ def test_the_nightly_rebuild_on_two_connections_writes_what_one_does(s, settings
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'statistics_stage_%%'")
         assert cursor.fetchone() == (0,)
+
+
+def test_a_second_nightly_rebuild_stops_while_one_is_at_work(s):
+    """PostgreSQL: the rebuild's stage tables have fixed names, so a second full rebuild (the schedule's while
+    one is run by hand, or a job delivered again) stops at once, writing nothing, and says so; the lock is
+    released after a rebuild, so the next one runs."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection, connections
+
+    from jianchama.statistics import jobs
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite has one writer at a time")
+    s.submitted()
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [build.REBUILD_LOCK])
+        with pytest.raises(build.RebuildRunning):
+            build.rebuild_all()
+        assert not DailyFact.objects.exists() and not ParticipationFact.objects.exists()
+        assert jobs.rebuild_statistics() == "另一次统计全量重建正在进行，本次未执行。"
+        with pytest.raises(CommandError, match="另一次统计全量重建正在进行"):
+            call_command("rebuild_statistics")
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [build.REBUILD_LOCK])
+    finally:
+        other.close()
+    assert build.rebuild_all() == 1
+    assert build.rebuild_all() == 1  # released after the first
+    assert DailyFact.objects.filter(field_id=0).values_list("inspections", flat=True)[::1] == [1]

@@ -1056,10 +1056,41 @@ def data_range() -> tuple[datetime.date, datetime.date] | None:
     return bounds["lo"] - WINDOW_SLACK, bounds["hi"] + WINDOW_SLACK
 
 
+class RebuildRunning(Exception):
+    """Another full rebuild holds the lock (`_alone`)."""
+
+
+# The advisory lock of the full rebuild (PostgreSQL): its stage tables have fixed names, and two at once would
+# write each other's; a second run (the schedule's and a hand-run `rebuild_statistics`) stops at once instead.
+REBUILD_LOCK = 7_306_201_312
+
+
+@contextlib.contextmanager
+def _alone():
+    if connection.vendor != "postgresql":
+        yield  # SQLite: one writer at a time anyway
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [REBUILD_LOCK])
+        (got,) = cursor.fetchone()
+    if not got:
+        raise RebuildRunning("另一次统计全量重建正在进行，本次未执行。")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK])
+
+
 def rebuild_all(progress: Callable[[str], None] | None = None) -> int:
     """The nightly full rebuild: every quarter with tasks, one transaction each, then the facts outside that
     range dropped; the watermark moves to what existed when it started, so changes made meanwhile are
-    refreshed by the next incremental run."""
+    refreshed by the next incremental run. One at a time: RebuildRunning if another is at work."""
+    with _alone():
+        return _rebuild_all(progress)
+
+
+def _rebuild_all(progress: Callable[[str], None] | None = None) -> int:
     with transaction.atomic():
         mark = _watermark()
         heads = _heads()

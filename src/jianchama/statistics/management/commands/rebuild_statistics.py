@@ -4,9 +4,9 @@ step only (the tasks changed since the last run)."""
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from jianchama.statistics.build import rebuild_all, refresh
+from jianchama.statistics.build import RebuildRunning, rebuild_all, refresh
 
 
 class Command(BaseCommand):
@@ -24,5 +24,8 @@ class Command(BaseCommand):
                 f"{done['enterprises']}家企业的检查间隔，用时{time.perf_counter() - started:.2f}秒"
             )
             return
-        total = rebuild_all(progress=lambda line: self.stdout.write(f"  {line}", ending="\n"))
+        try:
+            total = rebuild_all(progress=lambda line: self.stdout.write(f"  {line}", ending="\n"))
+        except RebuildRunning as running:
+            raise CommandError(str(running)) from running
         self.stdout.write(f"全量重建完成：{total}条参与记录，用时{time.perf_counter() - started:.2f}秒")
