@@ -315,26 +315,6 @@ def _count_parts(cursor, params: dict | None = None) -> None:
             """
         )
     cursor.execute(f"ANALYZE {MEASURED}")
-    measured = ", ".join(
-        f"m.{c}"
-        for c in (
-            "id",
-            "enterprise_id",
-            "kind",
-            "mode",
-            "day",
-            "counted",
-            "cancelled",
-            "with_code",
-            "scanned",
-            "record_id",
-            "outcome",
-            "evaluated",
-            *DIMENSIONS,
-            "taskbody_id",
-            "body_id",
-        )
-    )
     cursor.execute(
         f"""
         CREATE TEMP TABLE {BODIES} AS
@@ -343,7 +323,7 @@ def _count_parts(cursor, params: dict | None = None) -> None:
             FROM {t["region"]} r JOIN {t["region"]} d ON d.level = 'district' AND r.path LIKE d.path || '%%'
         ),
         failed AS (SELECT record_id, SUM(n) AS n FROM {FAILED} GROUP BY record_id)
-        SELECT {measured}, COALESCE(fl.n, 0) AS findings, {inspectors},
+        SELECT m.*, COALESCE(fl.n, 0) AS findings, {inspectors},
                e.region_id AS enterprise_region_id,
                COALESCE(ed.district_id, 0) AS enterprise_district_id,
                COALESCE(bd.district_id, 0) AS body_district_id,
@@ -544,7 +524,6 @@ def _recount_facts(cursor) -> None:
     10,000 new inspections at 10 M), and each changed body and field's months all their days. A cell is kept
     while it holds a participation (each is counted or cancelled, one of the two)."""
     dims = ", ".join(DIMENSION_COLUMNS)
-    sums = ", ".join(f"SUM({m}) AS {m}" for m in MEASURES)
 
     def signed(period: str, name: str, source: str, sign: int) -> str:
         values = ", ".join(f"{sign} * {m} AS {m}" for m in MEASURES)
@@ -555,9 +534,7 @@ def _recount_facts(cursor) -> None:
         (MonthlyFact, _month_of("day"), "month", (MONTH_DELTA, MONTH_STORED, MONTHLY)),
     ):
         rows = f"{signed(period, name, PARTICIPATIONS, 1)} UNION ALL {signed(period, name, OLD, -1)}"
-        cursor.execute(
-            f"CREATE TEMP TABLE {tables[0]} AS SELECT {name}, {dims}, {sums} FROM ({rows}) x GROUP BY {name}, {dims}"
-        )
+        cursor.execute(_rollup_sql(tables[0], f"({rows}) x", f"x.{name}", name, "x"))
         _change_cells(
             cursor,
             model,
